@@ -1,0 +1,38 @@
+# The README's two commands are `make run` and `make test`; both create .venv when it is missing
+# and (re)install the project when pyproject.toml changes.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test lint format bench migrate clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)  ## start the API on PORT (3000) with SQLite in ./var unless DATABASE_URL says otherwise
+	$(BIN)/roo serve
+
+test: $(STAMP)  ## the whole suite (uses DATABASE_URL / REDIS_URL when set)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: $(STAMP)  ## benchmarks; each writes JSON under bench/results/
+	$(BIN)/python bench/http_overhead.py
+
+migrate: $(STAMP)
+	$(BIN)/roo migrate
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

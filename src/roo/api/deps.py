@@ -1,0 +1,33 @@
+"""Request dependencies shared by every domain's endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from roo.api.state import Resources
+from roo.config import Settings
+from roo.db.engine import unit_of_work
+
+
+def get_resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+def get_settings(request: Request) -> Settings:
+    return get_resources(request).settings
+
+
+async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request: committed when the handler succeeds, rolled back otherwise."""
+    async with unit_of_work(get_resources(request).sessions) as session:
+        yield session
+
+
+AppResources = Annotated[Resources, Depends(get_resources)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+DbSession = Annotated[AsyncSession, Depends(get_db_session)]

@@ -1,0 +1,142 @@
+"""The OpenAPI document and the documentation pages, served without any CDN.
+
+Swagger UI and ReDoc assets come from the `fastapi-offline` package's static files, mounted under
+`/api/v1/docs/assets`; the pages work on a machine with no internet access.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic.json_schema import models_json_schema
+
+from roo.api.problems import FieldProblem, Problem, ValidationProblem
+from roo.api.routing import API_PREFIX
+from roo.kit.errors import PROBLEM_CONTENT_TYPE
+
+OPENAPI_URL = f"{API_PREFIX}/openapi.json"
+DOCS_URL = f"{API_PREFIX}/docs"
+REDOC_URL = f"{API_PREFIX}/redoc"
+OAUTH2_REDIRECT_URL = f"{DOCS_URL}/oauth2-redirect"
+ASSETS_URL = f"{DOCS_URL}/assets"
+
+DESCRIPTION = """\
+roo-core hosts a Roo-Code-style AI coding agent for many users: sessions with isolated
+workspaces, agent tasks, live events, files, approvals.
+
+Every error is `application/problem+json` (RFC 9457): `type`, `title`, `status`, `detail`,
+`instance`, `requestId`, plus `errors` (field path and message) for validation failures.
+"""
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearerAuth": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "Access token from `POST /api/v1/auth/login` or `/auth/refresh`",
+    },
+    "apiKeyAuth": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "A personal API key for programmatic access",
+    },
+}
+
+
+def _problem_components() -> tuple[dict[str, Any], dict[str, Any]]:
+    _, defs = models_json_schema(
+        [(m, "serialization") for m in (FieldProblem, Problem, ValidationProblem)],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas = defs["$defs"]
+
+    def response(description: str, schema: str) -> dict[str, Any]:
+        ref = {"$ref": f"#/components/schemas/{schema}"}
+        return {"description": description, "content": {PROBLEM_CONTENT_TYPE: {"schema": ref}}}
+
+    responses = {
+        "Problem": response("The request failed; the body says why", "Problem"),
+        "ValidationProblem": response(
+            "Request validation failed, field by field", "ValidationProblem"
+        ),
+    }
+    return schemas, responses
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document plus our security schemes and problem responses on every operation."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+    )
+    components = schema.setdefault("components", {})
+    problem_schemas, problem_responses = _problem_components()
+    schemas = components.setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas.update(problem_schemas)
+    components.setdefault("responses", {}).update(problem_responses)
+    components["securitySchemes"] = SECURITY_SCHEMES
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"] = {"$ref": "#/components/responses/ValidationProblem"}
+            responses.setdefault("default", {"$ref": "#/components/responses/Problem"})
+    app.openapi_schema = schema
+    return schema
+
+
+def install_docs(app: FastAPI) -> None:
+    """Serve `/api/v1/openapi.json`, Swagger UI at `/api/v1/docs`, ReDoc at `/api/v1/redoc`."""
+    assets = files("fastapi_offline").joinpath("static")
+    app.mount(ASSETS_URL, StaticFiles(directory=str(assets)), name="docs-assets")
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+
+    @app.get(OPENAPI_URL, include_in_schema=False)
+    async def openapi_document(request: Request) -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{OPENAPI_URL}",
+            title=f"{app.title} - Swagger UI",
+            oauth2_redirect_url=f"{root}{OAUTH2_REDIRECT_URL}",
+            swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+            swagger_ui_parameters={"persistAuthorization": True},
+        )
+
+    @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get(REDOC_URL, include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(
+            openapi_url=f"{root}{OPENAPI_URL}",
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+            with_google_fonts=False,
+        )

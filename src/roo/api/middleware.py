@@ -1,0 +1,168 @@
+"""Pure ASGI middleware (no BaseHTTPMiddleware: it costs a task per request and breaks streaming).
+
+- `RequestContextMiddleware`: request id in and out, one access-log line per request, and the
+  last line of defence that turns an unexpected exception into a 500 problem with no stack trace.
+- `BodyLimitMiddleware`: refuses oversized bodies with 413 before the application reads them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from roo.api.problems import problem_response
+from roo.kit.logs import get_logger
+from roo.kit.request_context import accept_or_generate, set_request_id
+
+access_log = get_logger("roo.access")
+error_log = get_logger("roo.error")
+
+# Probes hit these every few seconds; their lines go to DEBUG so they do not drown the log.
+QUIET_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+def route_template(scope: Scope) -> str | None:
+    """The matched route's path template (`/api/v1/sessions/{id}`), set by the router."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else None
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        request_id = accept_or_generate(Headers(scope=scope).get("x-request-id"))
+        set_request_id(request_id)
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            if scope["type"] == "http":
+                await self._http(scope, receive, send, request_id)
+            else:
+                await self.app(scope, receive, send)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+            set_request_id(None)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
+        start = time.perf_counter()
+        status = 500
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            error_log.exception(
+                "request.unhandled_exception",
+                method=scope["method"],
+                path=scope["path"],
+                route=route_template(scope),
+            )
+            if started:
+                raise  # too late for a problem body: the server closes the connection
+            response = problem_response(
+                500,
+                slug="internal-error",
+                detail="An unexpected error occurred. Quote the request id when reporting it.",
+                instance=scope["path"],
+            )
+            await response(scope, receive, send_with_id)
+        finally:
+            self._log(scope, status, time.perf_counter() - start)
+
+    @staticmethod
+    def _log(scope: Scope, status: int, elapsed: float) -> None:
+        fields: dict[str, Any] = {
+            "method": scope["method"],
+            "path": scope["path"],
+            "route": route_template(scope),
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 3),
+        }
+        client = scope.get("client")
+        if client:
+            fields["client"] = client[0]
+        if scope["path"] in QUIET_PATHS and status < 400:
+            access_log.debug("request", **fields)
+        elif status >= 500:
+            access_log.error("request", **fields)
+        else:
+            access_log.info("request", **fields)
+
+
+def is_json_content_type(value: str | None) -> bool:
+    if not value:
+        return False
+    media = value.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+class BodyTooLarge(HTTPException):
+    """Raised while the app reads a body that outgrows its limit (chunked uploads)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body exceeds the limit of {limit} bytes")
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies above a size limit with a 413 problem.
+
+    A declared Content-Length over the limit is refused before the body is read; a body without
+    one (chunked) is counted as it arrives and refused as soon as it passes the limit. JSON bodies
+    have their own limit (`ROO_MAX_JSON_BODY_BYTES`, 1 MiB by default); other content types get
+    `other_limit`.
+    """
+
+    def __init__(self, app: ASGIApp, *, json_limit: int, other_limit: int) -> None:
+        self.app = app
+        self.json_limit = json_limit
+        self.other_limit = other_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        is_json = is_json_content_type(headers.get("content-type"))
+        limit = self.json_limit if is_json else self.other_limit
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            kind = "JSON " if is_json else ""
+            response = problem_response(
+                413,
+                detail=f"Request body is {declared} bytes; the limit for {kind}bodies is {limit}",
+                instance=scope["path"],
+            )
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counted_receive, send)

@@ -1,0 +1,22 @@
+"""What the app lifespan opens and every request may use: created once, injected, closed once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from roo.config import Settings
+
+
+@dataclass(slots=True)
+class Resources:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    # None when REDIS_URL is not set: the in-process equivalents are used instead.
+    redis: Redis | None
+    # Shared outbound HTTP client (OAuth providers, webhooks); never one per request.
+    http: httpx.AsyncClient

@@ -1,0 +1,116 @@
+"""`create_app()`: the FastAPI application, its lifespan, middleware and routers.
+
+Run it with `roo serve`, or `uvicorn --factory roo.app:create_app`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from redis.asyncio import Redis
+from starlette.middleware.cors import CORSMiddleware
+
+from roo import __version__
+from roo.api import docs, health, meta
+from roo.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from roo.api.problems import install_problem_handlers
+from roo.api.routing import ApiRoute
+from roo.api.state import Resources
+from roo.config import Settings, load_settings
+from roo.db import migrate
+from roo.db.engine import create_engine, create_session_factory
+from roo.kit.logs import configure_logging, get_logger
+
+log = get_logger("roo.app")
+
+# Non-JSON bodies (file uploads come with the files API) get a larger limit of their own.
+MAX_OTHER_BODY_BYTES = 64 * 1024 * 1024
+
+
+def describe_backends(settings: Settings) -> dict[str, str]:
+    """The backends in use, for the start-up log line (no credentials)."""
+    from sqlalchemy.engine import make_url
+
+    db = make_url(settings.db_url)
+    database = (
+        f"sqlite ({db.database})"
+        if db.drivername.startswith("sqlite")
+        else f"postgresql ({db.host}:{db.port or 5432}/{db.database})"
+    )
+    redis = "none (in-process)"
+    if settings.redis_url:
+        r = make_url(settings.redis_url)
+        redis = f"redis ({r.host}:{r.port or 6379}/{r.database or 0})"
+    return {"database": database, "redis": redis, "jwt_secret": settings.secret_source}
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine = create_engine(settings)
+    redis: Redis | None = None
+    http = httpx.AsyncClient(timeout=settings.http_timeout_seconds, follow_redirects=False)
+    try:
+        if settings.should_auto_migrate:
+            await migrate.upgrade(engine)
+        if settings.redis_url:
+            redis = Redis.from_url(settings.redis_url, decode_responses=False)
+        app.state.resources = Resources(
+            settings=settings,
+            engine=engine,
+            sessions=create_session_factory(engine),
+            redis=redis,
+            http=http,
+        )
+        log.info("app.started", env=settings.env.value, **describe_backends(settings))
+        yield
+    finally:
+        await http.aclose()
+        if redis is not None:
+            await redis.aclose()
+        await engine.dispose()
+        log.info("app.stopped")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application. Without `settings`, they are read from the environment."""
+    if settings is None:
+        settings = load_settings()
+        configure_logging(settings.log_level, json=settings.wants_json_logs)
+    app = FastAPI(
+        title="roo-core API",
+        version=__version__,
+        description=docs.DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url=None,  # served by roo.api.docs under /api/v1
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
+    )
+    app.router.route_class = ApiRoute
+    app.state.settings = settings
+    install_problem_handlers(app)
+    docs.install_docs(app)
+
+    app.include_router(health.router)
+    app.include_router(meta.router)
+
+    # Added last = outermost: the request context wraps everything, including CORS and limits.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        json_limit=settings.max_json_body_bytes,
+        other_limit=MAX_OTHER_BODY_BYTES,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+    )
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,256 @@
+"""Settings from the environment.
+
+The names are the seed plan's (`PORT`, `DATABASE_URL`, `REDIS_URL`, `JWT_SECRET`, ...); roo-specific
+knobs carry a `ROO_` prefix. With nothing set the service runs embedded: SQLite in `./var/`, no
+Redis, and a development secret generated once and kept in `./var/`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIN_SECRET_BYTES = 32
+
+# Secrets copied from examples and tutorials; refusing them in production is cheap insurance.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "your-secret-key",
+        "your_secret_key",
+        "secret",
+        "changeme",
+        "change-me",
+        "change_me",
+        "changeit",
+        "password",
+        "jwt-secret",
+        "jwt_secret",
+        "supersecret",
+        "super-secret",
+        "development",
+        "test",
+        "example",
+    }
+)
+
+
+class ConfigError(Exception):
+    """The configuration cannot start the service; the message is one line for the operator."""
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+    TEST = "test"
+
+
+def _env(name: str, *more: str) -> Any:
+    return AliasChoices(name, *more)
+
+
+class Settings(BaseSettings):
+    """All service configuration. Build it with `load_settings()`, not directly, in the service."""
+
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", case_sensitive=False, populate_by_name=True
+    )
+
+    env: Environment = Field(Environment.DEVELOPMENT, validation_alias=_env("ROO_ENV"))
+    host: str = Field("127.0.0.1", validation_alias=_env("HOST", "ROO_HOST"))
+    port: int = Field(3000, ge=1, le=65535, validation_alias=_env("PORT"))
+    data_dir: Path = Field(Path("var"), validation_alias=_env("ROO_DATA_DIR"))
+
+    database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
+    db_pool_min: int = Field(2, ge=0, validation_alias=_env("DATABASE_POOL_MIN"))
+    db_pool_max: int = Field(10, ge=1, validation_alias=_env("DATABASE_POOL_MAX"))
+    db_echo: bool = Field(False, validation_alias=_env("DATABASE_ECHO"))
+    # None: migrate on start-up in embedded mode (SQLite), not against a shared server.
+    auto_migrate: bool | None = Field(None, validation_alias=_env("ROO_AUTO_MIGRATE"))
+
+    redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
+    # Every Redis key roo writes starts with this, so several deployments (or test runs) can
+    # share one Redis without seeing each other's data.
+    redis_prefix: str = Field("roo:", min_length=1, validation_alias=_env("ROO_REDIS_PREFIX"))
+
+    jwt_secret: SecretStr | None = Field(None, validation_alias=_env("JWT_SECRET"))
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:3000"],
+        validation_alias=_env("ALLOWED_ORIGINS"),
+    )
+
+    oauth_google_client_id: str | None = Field(
+        None, validation_alias=_env("OAUTH_GOOGLE_CLIENT_ID")
+    )
+    oauth_google_client_secret: SecretStr | None = Field(
+        None, validation_alias=_env("OAUTH_GOOGLE_CLIENT_SECRET")
+    )
+    oauth_github_client_id: str | None = Field(
+        None, validation_alias=_env("OAUTH_GITHUB_CLIENT_ID")
+    )
+    oauth_github_client_secret: SecretStr | None = Field(
+        None, validation_alias=_env("OAUTH_GITHUB_CLIENT_SECRET")
+    )
+
+    max_json_body_bytes: int = Field(
+        1024 * 1024, ge=1024, validation_alias=_env("ROO_MAX_JSON_BODY_BYTES")
+    )
+    log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL", "ROO_LOG_LEVEL"))
+    # None: JSON in production, human-readable otherwise.
+    log_json: bool | None = Field(None, validation_alias=_env("ROO_LOG_JSON"))
+    http_timeout_seconds: float = Field(30.0, gt=0, validation_alias=_env("ROO_HTTP_TIMEOUT"))
+
+    # Where the JWT secret came from, for the start-up log: JWT_SECRET, a file, or ephemeral.
+    _secret_source: str = PrivateAttr("JWT_SECRET")
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_db_url(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else normalise_database_url(value)
+
+    @field_validator("redis_url", "jwt_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    # -- derived values -------------------------------------------------------------------
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def db_url(self) -> str:
+        """The effective SQLAlchemy URL: DATABASE_URL, else SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'roo.db').as_posix()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+    @property
+    def should_auto_migrate(self) -> bool:
+        return self.is_sqlite if self.auto_migrate is None else self.auto_migrate
+
+    @property
+    def secret_source(self) -> str:
+        return self._secret_source
+
+    @property
+    def wants_json_logs(self) -> bool:
+        return self.is_production if self.log_json is None else self.log_json
+
+    def secret_problem(self) -> str | None:
+        """Why the JWT secret is unacceptable in production, or None when it is fine."""
+        if self.jwt_secret is None:
+            return f"JWT_SECRET is not set (it needs at least {MIN_SECRET_BYTES} bytes)"
+        raw = self.jwt_secret.get_secret_value()
+        if raw.strip().lower() in PLACEHOLDER_SECRETS or len(set(raw)) < 4:
+            return "JWT_SECRET is a placeholder value; generate one (e.g. `openssl rand -hex 32`)"
+        if len(raw.encode()) < MIN_SECRET_BYTES:
+            return (
+                f"JWT_SECRET is too short ({len(raw.encode())} bytes, at least {MIN_SECRET_BYTES})"
+            )
+        return None
+
+    def production_problems(self) -> list[str]:
+        problems: list[str] = []
+        if (secret := self.secret_problem()) is not None:
+            problems.append(secret)
+        if not self.database_url:
+            problems.append("DATABASE_URL is not set (production needs an explicit database)")
+        return problems
+
+
+def normalise_database_url(url: str) -> str:
+    """Map the usual URL spellings onto the async drivers roo uses (asyncpg, aiosqlite)."""
+    url = url.strip()
+    for prefix in (
+        "postgres://",
+        "postgresql://",
+        "postgresql+psycopg://",
+        "postgresql+psycopg2://",
+    ):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url
+
+
+def _dev_secret(data_dir: Path) -> SecretStr:
+    """Read, or create once, the development signing secret kept beside the embedded database."""
+    path = data_dir / "jwt-secret"
+    if path.exists():
+        value = path.read_text().strip()
+        if len(value.encode()) >= MIN_SECRET_BYTES:
+            return SecretStr(value)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return SecretStr(value)
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        name = ".".join(str(p) for p in item["loc"]) or "settings"
+        field = Settings.model_fields.get(name)
+        alias = field.validation_alias if field else None
+        if isinstance(alias, AliasChoices):
+            name = str(alias.choices[0])
+        parts.append(f"{name.upper()}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment (plus overrides) and check them for the environment.
+
+    Raises ConfigError with one line naming everything that is wrong.
+    """
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {_describe(exc)}") from None
+    if settings.is_production:
+        problems = settings.production_problems()
+        if problems:
+            raise ConfigError("refusing to start in production: " + "; ".join(problems))
+    elif settings.jwt_secret is None:
+        # Development keeps one generated secret across restarts; tests get a fresh one.
+        secret = (
+            SecretStr(secrets.token_urlsafe(48))
+            if settings.env is Environment.TEST
+            else _dev_secret(settings.data_dir)
+        )
+        settings = settings.model_copy(update={"jwt_secret": secret})
+        settings._secret_source = (
+            "ephemeral (test)"
+            if settings.env is Environment.TEST
+            else f"generated, kept in {settings.data_dir / 'jwt-secret'}"
+        )
+    return settings

@@ -1,0 +1,180 @@
+"""Structured logging: structlog for our events, the standard library's records (uvicorn, alembic,
+SQLAlchemy) rendered by the same processors. JSON in production, readable in development.
+
+Secrets never reach a log line: `redact_secrets` runs on every event, whatever logged it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+REDACTED = "[REDACTED]"
+
+# Keys whose values are secret wherever they appear (compared lower-case, '-' taken as '_').
+SECRET_KEYS = frozenset(
+    {
+        "authorization",
+        "proxy_authorization",
+        "cookie",
+        "set_cookie",
+        "password",
+        "new_password",
+        "old_password",
+        "current_password",
+        "passwd",
+        "secret",
+        "client_secret",
+        "jwt_secret",
+        "token",
+        "access_token",
+        "refresh_token",
+        "refreshtoken",
+        "id_token",
+        "api_key",
+        "apikey",
+        "x_api_key",
+        "private_key",
+        "credentials",
+    }
+)
+_SECRET_KEY_PARTS = ("password", "secret", "token", "api_key", "apikey", "authorization", "cookie")
+
+# Secrets embedded in free text: bearer credentials, roo API keys, and user:password@ in URLs.
+_TEXT_PATTERNS = (
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
+    (re.compile(r"\broo_[A-Za-z0-9_]{16,}"), REDACTED),
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+):[^@\s/]+@"), r"\1:" + REDACTED + "@"),
+)
+
+
+def _is_secret_key(key: object) -> bool:
+    if not isinstance(key, str):
+        return False
+    norm = key.lower().replace("-", "_")
+    return norm in SECRET_KEYS or any(part in norm for part in _SECRET_KEY_PARTS)
+
+
+def redact_text(text: str) -> str:
+    for pattern, replacement in _TEXT_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact(value: Any, depth: int = 0) -> Any:
+    """Return `value` with secret entries replaced, walking dicts, lists and tuples."""
+    if depth > 8:
+        return value
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {
+            k: (REDACTED if _is_secret_key(k) and v not in (None, "") else redact(v, depth + 1))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        items = [redact(v, depth + 1) for v in value]
+        # header lists from ASGI scopes: [(b"authorization", b"Bearer ...")]
+        if len(items) == 2 and _is_secret_key(_as_text(value[0])):
+            return [items[0], REDACTED]
+        return items
+    if isinstance(value, bytes):
+        return redact_text(value.decode("latin-1"))
+    return value
+
+
+def _as_text(value: Any) -> Any:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def redact_secrets(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: scrub secrets from every key and value of the event."""
+    for key in list(event_dict):
+        value = event_dict[key]
+        if _is_secret_key(key) and value not in (None, ""):
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = redact(value)
+    return event_dict
+
+
+def _drop_color_message(_l: WrappedLogger, _n: str, event_dict: EventDict) -> EventDict:
+    # uvicorn duplicates its message with ANSI colours in `color_message`.
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
+def configure_logging(level: str = "INFO", json: bool = False) -> None:
+    """Configure structlog and route the standard library's logging through the same chain.
+
+    Our own events go straight from structlog to stderr (no stdlib LogRecord on the hot path);
+    records of other libraries (uvicorn, alembic, SQLAlchemy) get the same processors through
+    ProcessorFormatter. Idempotent: calling it again replaces the configuration.
+    """
+    renderer: Processor = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    exc: list[Processor] = [structlog.processors.format_exc_info] if json else []
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            _logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *exc,
+            redact_secrets,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.ExtraAdder(),
+            _drop_color_message,
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *exc,
+            redact_secrets,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+    # uvicorn's own handlers would print a second, unstructured copy; our access log replaces its.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        lg = logging.getLogger(name)
+        lg.handlers = []
+        lg.propagate = True
+    logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("sqlalchemy.engine").setLevel("WARNING")
+    logging.getLogger("alembic").setLevel("WARNING")  # roo.db.migrate logs what changed
+
+
+def _logger_name(_l: WrappedLogger, _n: str, event_dict: EventDict) -> EventDict:
+    # `logger` cannot be an initial value of structlog.get_logger (it is a parameter name there).
+    if "logger_name" in event_dict:
+        event_dict["logger"] = event_dict.pop("logger_name")
+    return event_dict
+
+
+def get_logger(name: str, **initial: Any) -> Any:
+    """A structlog logger whose events carry `logger=name`."""
+    return structlog.get_logger(logger_name=name, **initial)

@@ -1,0 +1,86 @@
+"""Shared fixtures: one database per test run, settings pointing at it, the app and a client.
+
+With `DATABASE_URL` pointing at PostgreSQL, a database `roo_test_<random>` is created on that
+server for the run and dropped at the end; otherwise a SQLite file in a temporary directory is
+used. With `REDIS_URL` set, the run's keys carry a prefix of their own and are deleted at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from roo.app import create_app
+from roo.config import Settings, load_settings
+from roo.db import migrate
+from roo.db.engine import create_engine
+from tests.support import databases
+
+RUN_ID = uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str | None:
+    """The PostgreSQL server URL this run was given (DATABASE_URL), or None for SQLite."""
+    url = os.environ.get("DATABASE_URL")
+    return url if url and databases.is_postgres(url) else None
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str | None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database of this run's own."""
+    with databases.scratch_database(
+        server_url, tmp_path_factory.mktemp("db"), f"roo_test_{RUN_ID}"
+    ) as url:
+        asyncio.run(_upgrade(url))
+        yield url
+
+
+async def _upgrade(url: str) -> None:
+    engine = create_engine(load_settings(env="test", database_url=url))
+    try:
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str | None]:
+    url = os.environ.get("REDIS_URL") or None
+    yield url
+    if url:
+        asyncio.run(databases.delete_redis_prefix(url, f"roo-test-{RUN_ID}:"))
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str | None, tmp_path: Path) -> Settings:
+    return load_settings(
+        env="test",
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_prefix=f"roo-test-{RUN_ID}:",
+        data_dir=tmp_path / "var",
+        auto_migrate=False,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
