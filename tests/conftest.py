@@ -22,9 +22,16 @@ from roo.app import create_app
 from roo.config import Settings, load_settings
 from roo.db import migrate
 from roo.db.engine import create_engine
+from roo.kit.logs import configure_logging
 from tests.support import databases
 
 RUN_ID = uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logging() -> None:
+    """Log as the service does (structured, to stderr) so tests see what operators would."""
+    configure_logging("INFO", json=False)
 
 
 @pytest.fixture(scope="session")

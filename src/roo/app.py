@@ -44,7 +44,7 @@ def describe_backends(settings: Settings) -> dict[str, str]:
     if settings.redis_url:
         r = make_url(settings.redis_url)
         redis = f"redis ({r.host}:{r.port or 6379}/{r.database or 0})"
-    return {"database": database, "redis": redis, "jwt_secret": settings.secret_source}
+    return {"database": database, "redis": redis, "jwt_key": settings.secret_source}
 
 
 @asynccontextmanager

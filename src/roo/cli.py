@@ -20,12 +20,16 @@ app = typer.Typer(
 
 
 def _settings(**overrides: object) -> Settings:
-    """Load settings or exit with the one-line reason (exit code 2)."""
+    """Load settings (and configure logging to stderr) or exit with the one-line reason (code 2)."""
+    from roo.kit.logs import configure_logging
+
     try:
-        return load_settings(**overrides)
+        settings = load_settings(**overrides)
     except ConfigError as exc:
         typer.echo(f"roo: {exc}", err=True)
         raise typer.Exit(2) from None
+    configure_logging(settings.log_level, json=settings.wants_json_logs)
+    return settings
 
 
 async def _migrate(settings: Settings, revision: str, down: bool) -> str | None:
@@ -54,10 +58,7 @@ def serve(
     """Start the API server."""
     import uvicorn
 
-    from roo.kit.logs import configure_logging
-
     settings = _settings()
-    configure_logging(settings.log_level, json=settings.wants_json_logs)
     if settings.should_auto_migrate:
         # Once, here, before any worker starts: workers then find the schema at head.
         asyncio.run(_migrate(settings, "head", down=False))

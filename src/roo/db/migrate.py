@@ -32,8 +32,12 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
+def script_directory() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return script_directory().get_current_head()
 
 
 def _current(connection: Connection) -> str | None:

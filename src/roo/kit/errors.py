@@ -20,6 +20,8 @@ def problem_type(slug: str) -> str:
 
 def status_slug(status: int) -> str:
     """`404` -> `not-found`: the problem type for a plain HTTP status."""
+    if status in _BY_STATUS:
+        return _BY_STATUS[status].slug
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
@@ -28,6 +30,8 @@ def status_slug(status: int) -> str:
 
 
 def status_title(status: int) -> str:
+    if status in _BY_STATUS:
+        return _BY_STATUS[status].title
     try:
         return HTTPStatus(status).phrase
     except ValueError:
@@ -86,8 +90,8 @@ class Conflict(AppError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
-class PayloadTooLarge(AppError):
-    status, slug, title = 413, "payload-too-large", "Content Too Large"
+class ContentTooLarge(AppError):
+    status, slug, title = 413, "content-too-large", "Content Too Large"
 
 
 class UnsupportedMediaType(AppError):
@@ -104,3 +108,21 @@ class TooManyRequests(AppError):
 
 class ServiceUnavailable(AppError):
     status, slug, title = 503, "service-unavailable", "Service Unavailable"
+
+
+# The problem type of a bare status (a framework 404, 405, 413...) is its class's, when one exists.
+_BY_STATUS: dict[int, type[AppError]] = {
+    cls.status: cls
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        ContentTooLarge,
+        UnsupportedMediaType,
+        Unprocessable,
+        TooManyRequests,
+        ServiceUnavailable,
+    )
+}

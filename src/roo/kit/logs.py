@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,6 +51,13 @@ _SECRET_KEY_PARTS = ("password", "secret", "token", "api_key", "apikey", "author
 _TEXT_PATTERNS = (
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
     (re.compile(r"\broo_[A-Za-z0-9_]{16,}"), REDACTED),
+    (
+        re.compile(
+            r"(?i)([?&](?:access_token|refresh_token|id_token|token|code|api_key|apikey|key|"
+            r"password|secret|client_secret|state)=)[^&\s\"']+"
+        ),
+        r"\1" + REDACTED,
+    ),
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+):[^@\s/]+@"), r"\1:" + REDACTED + "@"),
 )
 
@@ -110,6 +118,34 @@ def _drop_color_message(_l: WrappedLogger, _n: str, event_dict: EventDict) -> Ev
     return event_dict
 
 
+class _StderrLogger:
+    """Writes rendered lines to whatever `sys.stderr` is now (test capture replaces it)."""
+
+    _lock = threading.Lock()
+
+    def msg(self, message: str) -> None:
+        with self._lock:
+            stream = sys.stderr
+            stream.write(message + "\n")
+            stream.flush()
+
+    log = debug = info = warn = warning = error = err = critical = exception = fatal = msg
+
+
+def _stderr_logger(*_args: Any) -> _StderrLogger:
+    return _StderrLogger()
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
     """Configure structlog and route the standard library's logging through the same chain.
 
@@ -134,7 +170,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
@@ -153,7 +189,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers = [handler]
@@ -165,7 +201,10 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         lg.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("sqlalchemy.engine").setLevel("WARNING")
-    logging.getLogger("alembic").setLevel("WARNING")  # roo.db.migrate logs what changed
+    logging.getLogger("alembic").setLevel("WARNING")
+    # httpx logs every outbound URL at INFO, query strings (OAuth codes) included.
+    logging.getLogger("httpx").setLevel("WARNING")
+    logging.getLogger("httpcore").setLevel("WARNING")  # roo.db.migrate logs what changed
 
 
 def _logger_name(_l: WrappedLogger, _n: str, event_dict: EventDict) -> EventDict:

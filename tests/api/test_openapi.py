@@ -1,0 +1,78 @@
+"""The OpenAPI document: title, version, security schemes, problem responses; docs pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from roo import __version__
+
+
+@pytest.fixture
+async def spec(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path, method, op) for path, ops in spec["paths"].items() for method, op in ops.items()]
+
+
+def test_info_and_security_schemes(spec: dict[str, Any]) -> None:
+    assert spec["info"]["title"] == "roo-core API"
+    assert spec["info"]["version"] == __version__
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": schemes["bearerAuth"]["description"],
+    }
+    assert schemes["apiKeyAuth"]["type"] == "apiKey"
+    assert schemes["apiKeyAuth"]["in"] == "header"
+
+
+def test_api_routes_are_versioned(spec: dict[str, Any]) -> None:
+    infra = {"/healthz", "/readyz"}
+    for path in spec["paths"]:
+        assert path in infra or path.startswith("/api/v1/"), path
+
+
+def test_every_operation_documents_problem_responses(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    assert {"Problem", "ValidationProblem", "FieldProblem"} <= set(schemas)
+    assert "HTTPValidationError" not in schemas
+    problem = spec["components"]["responses"]["Problem"]["content"]
+    assert list(problem) == ["application/problem+json"]
+    ops = operations(spec)
+    assert ops
+    for path, method, op in ops:
+        responses = op["responses"]
+        assert responses["default"] == {"$ref": "#/components/responses/Problem"}, (path, method)
+        if "422" in responses:
+            assert responses["422"] == {"$ref": "#/components/responses/ValidationProblem"}
+
+
+def test_problem_schema_has_rfc9457_members(spec: dict[str, Any]) -> None:
+    props = spec["components"]["schemas"]["ValidationProblem"]["properties"]
+    assert {"type", "title", "status", "detail", "instance", "errors", "requestId"} <= set(props)
+
+
+@pytest.mark.parametrize(
+    ("path", "asset"),
+    [("/api/v1/docs", "swagger-ui-bundle.js"), ("/api/v1/redoc", "redoc.standalone.js")],
+)
+async def test_docs_pages_use_local_assets(
+    client: httpx.AsyncClient, path: str, asset: str
+) -> None:
+    page = await client.get(path)
+    assert page.status_code == 200
+    assert f'src="/api/v1/docs/assets/{asset}"' in page.text
+    assert "cdn" not in page.text.lower()
+    js = await client.get(f"/api/v1/docs/assets/{asset}")
+    assert js.status_code == 200
+    assert len(js.content) > 100_000
