@@ -156,7 +156,10 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     renderer: Processor = (
         structlog.processors.JSONRenderer()
         if json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        # plain tracebacks: rich's pretty ones cost over a second per exception
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     exc: list[Processor] = [structlog.processors.format_exc_info] if json else []
     structlog.configure(
