@@ -6,15 +6,12 @@ PostgreSQL) and Redis (`redis_url`, when set), one process per test module.
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.e2e.server import LiveServer, running_server
-from tests.support import databases
 
 
 @pytest.fixture(scope="module")
@@ -22,18 +19,10 @@ def live_server(
     database_url: str, redis_url: str | None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
     work_dir = tmp_path_factory.mktemp("live-server")
-    # Keys of this server's own, removed afterwards (the service prefixes every key it writes).
-    redis_prefix = f"roo-e2e-{uuid.uuid4().hex[:10]}:"
     with running_server(
-        work_dir,
-        data_dir=work_dir / "data",
-        database_url=database_url,
-        redis_url=redis_url,
-        extra_env={"ROO_REDIS_PREFIX": redis_prefix},
+        work_dir, data_dir=work_dir / "data", database_url=database_url, redis_url=redis_url
     ) as server:
         yield server
-    if redis_url:
-        asyncio.run(databases.delete_redis_prefix(redis_url, redis_prefix))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 # The console script installed next to the interpreter running the tests (roo has no __main__).
 ROO = Path(sys.executable).parent / "roo"
@@ -109,8 +111,11 @@ def running_server(
     }
     if database_url:
         overrides["DATABASE_URL"] = database_url
+    # The keys the server writes get a prefix of their own, deleted when it has stopped.
+    redis_prefix = f"roo-e2e-{uuid.uuid4().hex[:10]}:"
     if redis_url:
         overrides["REDIS_URL"] = redis_url
+        overrides["ROO_REDIS_PREFIX"] = redis_prefix
     overrides.update(extra_env or {})
     env = service_env(overrides)
 
@@ -144,6 +149,8 @@ def running_server(
         yield server
     finally:
         _stop(process)
+        if redis_url:
+            _delete_redis_prefix(redis_url, redis_prefix)
 
 
 def _wait_until_live(server: LiveServer) -> bool:
@@ -163,6 +170,16 @@ def _wait_until_live(server: LiveServer) -> bool:
         f"roo serve did not answer GET /healthz within {START_TIMEOUT_SECONDS:g}s; its log:\n"
         + server.log_text()
     )
+
+
+def _delete_redis_prefix(url: str, prefix: str) -> None:
+    # The synchronous client: teardown may run while Playwright's sync API holds an event loop.
+    client = redis.Redis.from_url(url)
+    try:
+        for key in client.scan_iter(match=f"{prefix}*", count=500):
+            client.delete(key)
+    finally:
+        client.close()
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -137,15 +137,9 @@ def test_redoc_renders_the_operations(guarded: GuardedPage, live_server: LiveSer
     text = open_redoc(guarded, live_server).inner_text("body")
     assert "Service name and version" in text
     assert "roo-core API" in text
-    # Its script, spec and worker all came from the service (the one outside request is below).
-    assert [url for url in guarded.off_host if "cdn.redoc.ly" not in url] == []
+    assert guarded.off_host == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redoc.standalone.js renders <img src=https://cdn.redoc.ly/redoc/logo-mini.svg> in its "
-    "'API docs by Redocly' footer; /api/v1/redoc sends no Content-Security-Policy to stop it",
-)
 def test_redoc_makes_no_request_off_the_host(guarded: GuardedPage, live_server: LiveServer) -> None:
     open_redoc(guarded, live_server)
     assert guarded.off_host == []

@@ -38,6 +38,14 @@ Every error is `application/problem+json` (RFC 9457): `type`, `title`, `status`,
 `instance`, `requestId`, plus `errors` (field path and message) for validation failures.
 """
 
+# The docs pages may load only from this service: the bundled ReDoc would otherwise fetch its
+# footer logo from a CDN. Inline script/style are how FastAPI's page templates start the UIs.
+DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; worker-src 'self' blob:; connect-src 'self'; "
+    "frame-ancestors 'none'"
+)
+
 SECURITY_SCHEMES: dict[str, Any] = {
     "bearerAuth": {
         "type": "http",
@@ -103,6 +111,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
+def _locked_down(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = DOCS_CSP
+    return page
+
+
 def install_docs(app: FastAPI) -> None:
     """Serve `/api/v1/openapi.json`, Swagger UI at `/api/v1/docs`, ReDoc at `/api/v1/redoc`."""
     assets = files("fastapi_offline").joinpath("static")
@@ -116,27 +129,31 @@ def install_docs(app: FastAPI) -> None:
     @app.get(DOCS_URL, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(
-            openapi_url=f"{root}{OPENAPI_URL}",
-            title=f"{app.title} - Swagger UI",
-            oauth2_redirect_url=f"{root}{OAUTH2_REDIRECT_URL}",
-            swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-            swagger_ui_parameters={"persistAuthorization": True},
+        return _locked_down(
+            get_swagger_ui_html(
+                openapi_url=f"{root}{OPENAPI_URL}",
+                title=f"{app.title} - Swagger UI",
+                oauth2_redirect_url=f"{root}{OAUTH2_REDIRECT_URL}",
+                swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
+                swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
+                swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+                swagger_ui_parameters={"persistAuthorization": True},
+            )
         )
 
     @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
     async def swagger_ui_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return _locked_down(get_swagger_ui_oauth2_redirect_html())
 
     @app.get(REDOC_URL, include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_redoc_html(
-            openapi_url=f"{root}{OPENAPI_URL}",
-            title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-            with_google_fonts=False,
+        return _locked_down(
+            get_redoc_html(
+                openapi_url=f"{root}{OPENAPI_URL}",
+                title=f"{app.title} - ReDoc",
+                redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
+                redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+                with_google_fonts=False,
+            )
         )
