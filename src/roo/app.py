@@ -19,10 +19,14 @@ from roo.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from roo.api.problems import install_problem_handlers
 from roo.api.routing import ApiRoute
 from roo.api.state import Resources
+from roo.auth import endpoints as auth_endpoints
+from roo.auth.wiring import build_auth
 from roo.config import Settings, load_settings
 from roo.db import migrate
 from roo.db.engine import create_engine, create_session_factory
+from roo.kit.cache import Cache, MemoryCache, RedisCache
 from roo.kit.logs import configure_logging, get_logger
+from roo.sessions import endpoints as sessions_endpoints
 
 log = get_logger("roo.app")
 
@@ -56,14 +60,26 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         if settings.should_auto_migrate:
             await migrate.upgrade(engine)
+        cache: Cache
         if settings.redis_url:
             redis = Redis.from_url(settings.redis_url, decode_responses=False)
+            cache = RedisCache(redis, settings.redis_prefix + "cache:")
+        else:
+            cache = MemoryCache()
+        sessions = create_session_factory(engine)
+        auth = build_auth(settings, sessions, cache)
+        try:
+            await auth.resolver.load_denylist()
+        except Exception as exc:  # the database may come up later: /readyz says so meanwhile
+            log.warning("auth.denylist_deferred", error=type(exc).__name__)
         app.state.resources = Resources(
             settings=settings,
             engine=engine,
-            sessions=create_session_factory(engine),
+            sessions=sessions,
             redis=redis,
             http=http,
+            cache=cache,
+            auth=auth,
         )
         log.info("app.started", env=settings.env.value, **describe_backends(settings))
         yield
@@ -97,6 +113,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(meta.router)
+    app.include_router(auth_endpoints.router)
+    app.include_router(auth_endpoints.users_router)
+    app.include_router(sessions_endpoints.router)
 
     # Added last = outermost: the request context wraps everything, including CORS and limits.
     app.add_middleware(

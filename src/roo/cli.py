@@ -86,6 +86,77 @@ def migrate(
     typer.echo(f"database at revision {current or 'base'}")
 
 
+user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+async def _create_user(
+    settings: Settings, email: str, role: str, password: str | None, display_name: str
+) -> str:
+    from roo.auth.wiring import build_auth
+    from roo.db.engine import create_engine, create_session_factory, unit_of_work
+    from roo.kit.cache import MemoryCache
+
+    engine = create_engine(settings)
+    try:
+        sessions = create_session_factory(engine)
+        auth = build_auth(settings, sessions, MemoryCache())
+        async with unit_of_work(sessions) as db:
+            user = await auth.create_user(
+                db, email, password=password, roles=[role], display_name=display_name
+            )
+            return str(user.id)
+    finally:
+        await engine.dispose()
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Option(help="Email address (sign-in name)")],
+    role: Annotated[str, typer.Option(help="admin, member or viewer")] = "member",
+    display_name: Annotated[str, typer.Option(help="Display name")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
+    no_password: Annotated[
+        bool, typer.Option("--no-password", help="No password: OAuth sign-in only")
+    ] = False,
+) -> None:
+    """Create a user (the first admin, typically)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from roo.auth.exceptions import EmailTaken
+    from roo.auth.permissions import Role
+    from roo.auth.schemas import Email, Password
+
+    try:
+        role = Role(role).value
+        email = TypeAdapter(Email).validate_python(email)
+    except (ValueError, ValidationError):
+        typer.echo(f"roo: invalid email or role (roles: {', '.join(Role)})", err=True)
+        raise typer.Exit(2) from None
+    password: str | None = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif not no_password:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if password is not None:
+        try:
+            TypeAdapter(Password).validate_python(password)
+        except ValidationError:
+            typer.echo("roo: the password needs 8 to 256 characters", err=True)
+            raise typer.Exit(2) from None
+    settings = _settings()
+    if settings.should_auto_migrate:
+        asyncio.run(_migrate(settings, "head", down=False))
+    try:
+        user_id = asyncio.run(_create_user(settings, email, role, password, display_name))
+    except EmailTaken:
+        typer.echo(f"roo: {email} is already registered", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"created user {email} ({role}) id={user_id}")
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

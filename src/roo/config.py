@@ -97,6 +97,35 @@ class Settings(BaseSettings):
         None, validation_alias=_env("OAUTH_GITHUB_CLIENT_SECRET")
     )
 
+    # -- identity -------------------------------------------------------------------------
+    jwt_issuer: str = Field("roo-core", min_length=1, validation_alias=_env("ROO_JWT_ISSUER"))
+    jwt_audience: str = Field("roo-api", min_length=1, validation_alias=_env("ROO_JWT_AUDIENCE"))
+    access_token_ttl_seconds: int = Field(
+        3600, ge=60, le=86400, validation_alias=_env("ROO_ACCESS_TOKEN_TTL")
+    )
+    refresh_token_ttl_seconds: int = Field(
+        7 * 86400, ge=300, validation_alias=_env("ROO_REFRESH_TOKEN_TTL")
+    )
+    # A retired refresh token presented again within this many seconds of its use is refused
+    # without revoking its family: two tabs refreshing at once are a race, not a theft.
+    refresh_reuse_grace_seconds: int = Field(
+        10, ge=0, le=60, validation_alias=_env("ROO_REFRESH_REUSE_GRACE")
+    )
+    # None: allowed in development and test, refused in production.
+    allow_registration: bool | None = Field(None, validation_alias=_env("ROO_ALLOW_REGISTRATION"))
+    login_max_failures_per_ip: int = Field(
+        20, ge=1, validation_alias=_env("ROO_LOGIN_MAX_FAILURES_PER_IP")
+    )
+    login_max_failures_per_account: int = Field(
+        5, ge=1, validation_alias=_env("ROO_LOGIN_MAX_FAILURES_PER_ACCOUNT")
+    )
+    login_failure_window_seconds: int = Field(
+        900, ge=1, validation_alias=_env("ROO_LOGIN_FAILURE_WINDOW")
+    )
+    identity_cache_ttl_seconds: int = Field(
+        60, ge=0, validation_alias=_env("ROO_IDENTITY_CACHE_TTL")
+    )
+
     max_json_body_bytes: int = Field(
         1024 * 1024, ge=1024, validation_alias=_env("ROO_MAX_JSON_BODY_BYTES")
     )
@@ -153,6 +182,12 @@ class Settings(BaseSettings):
     @property
     def should_auto_migrate(self) -> bool:
         return self.is_sqlite if self.auto_migrate is None else self.auto_migrate
+
+    @property
+    def registration_open(self) -> bool:
+        if self.allow_registration is None:
+            return not self.is_production
+        return self.allow_registration
 
     @property
     def secret_source(self) -> str:

@@ -13,6 +13,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -25,7 +27,10 @@ from roo.kit.errors import (
     status_slug,
     status_title,
 )
+from roo.kit.logs import get_logger
 from roo.kit.request_context import current_request_id
+
+log = get_logger("roo.error")
 
 
 class FieldProblem(BaseModel):
@@ -171,7 +176,20 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
     )
 
 
+async def backend_unavailable_handler(request: Request, exc: Exception) -> Response:
+    """The database (or another backend) cannot be reached: 503, so clients retry."""
+    log.error("backend.unavailable", error=type(exc).__name__, path=request.url.path)
+    return problem_response(
+        503,
+        detail="A backend of the service is unavailable; try again shortly",
+        instance=request.url.path,
+        headers={"Retry-After": "5"},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    for backend_error in (OperationalError, InterfaceError, ConnectionError, RedisConnectionError):
+        app.add_exception_handler(backend_error, backend_unavailable_handler)

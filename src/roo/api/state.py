@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from roo.config import Settings
+from roo.kit.cache import Cache
+
+if TYPE_CHECKING:
+    from roo.auth.service import AuthService
 
 
 @dataclass(slots=True)
@@ -20,3 +25,6 @@ class Resources:
     redis: Redis | None
     # Shared outbound HTTP client (OAuth providers, webhooks); never one per request.
     http: httpx.AsyncClient
+    # Redis-backed when REDIS_URL is set, else process memory.
+    cache: Cache
+    auth: AuthService

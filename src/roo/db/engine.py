@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,15 @@ async def ping(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT 1"))
 
 
+_AFTER_COMMIT = "roo.after_commit"
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run `callback` once the unit of work has committed (e.g. drop a cache entry that the
+    commit made stale: dropping it earlier would let a concurrent reader cache the old row)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
 @asynccontextmanager
 async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A short-lived session that commits on success and rolls back on error.
@@ -85,4 +94,7 @@ async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterat
             await session.commit()
         except BaseException:
             await session.rollback()
+            session.info.pop(_AFTER_COMMIT, None)
             raise
+        for callback in session.info.pop(_AFTER_COMMIT, []):
+            await callback()

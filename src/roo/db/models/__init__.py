@@ -1,6 +1,17 @@
-"""All models, one table per module. Importing this package registers every table on
+"""All models, one concern per module. Importing this package registers every table on
 `Base.metadata`, which Alembic's autogenerate and the model/migration agreement test rely on."""
 
 from roo.db.base import Base
+from roo.db.models.audit import AuditEvent
+from roo.db.models.token import ApiKey, RefreshToken, RevokedAccessToken
+from roo.db.models.user import User, UserIdentity
 
-__all__ = ["Base"]
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "Base",
+    "RefreshToken",
+    "RevokedAccessToken",
+    "User",
+    "UserIdentity",
+]

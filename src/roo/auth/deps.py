@@ -1,0 +1,90 @@
+"""Authentication and authorisation dependencies: every route declares one.
+
+    principal: Annotated[Principal, require(Permission.SESSIONS_READ)]   # a permission
+    principal: CurrentPrincipal                                          # any signed-in caller
+    dependencies=[Depends(public)]                                       # deliberately open
+
+The permission walk test fails on a route that declares none of these.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from roo.api.deps import get_resources
+from roo.auth.exceptions import InvalidCredential, NotAuthenticated, PermissionDenied
+from roo.auth.identity import AuthenticationFailed, Principal
+from roo.auth.permissions import Permission
+from roo.auth.service import AuthService
+from roo.auth.tokens import API_KEY_PREFIX
+from roo.kit.logs import get_logger
+from roo.security.audit import ClientInfo
+
+log = get_logger("roo.auth")
+
+
+def get_auth(request: Request) -> AuthService:
+    return get_resources(request).auth
+
+
+def client_info(request: Request) -> ClientInfo:
+    return ClientInfo(
+        ip=request.client.host if request.client else "unknown",
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+def _credential(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise InvalidCredential("Authorization must be 'Bearer <token>'")
+        return value.strip()
+    key = request.headers.get("x-api-key")
+    return key.strip() if key else None
+
+
+class Authorize:
+    """Resolve the caller (access token or API key) and check one permission, or none."""
+
+    def __init__(self, permission: Permission | None) -> None:
+        self.permission = permission
+
+    async def __call__(self, request: Request) -> Principal:
+        cached: Principal | None = getattr(request.state, "principal", None)
+        principal = cached or await self._resolve(request)
+        request.state.principal = principal
+        if self.permission is not None and not principal.can(self.permission):
+            raise PermissionDenied(self.permission.value)
+        return principal
+
+    @staticmethod
+    async def _resolve(request: Request) -> Principal:
+        credential = _credential(request)
+        if credential is None:
+            raise NotAuthenticated()
+        resolver = get_auth(request).resolver
+        try:
+            if credential.startswith(API_KEY_PREFIX):
+                return await resolver.from_api_key(credential)
+            return await resolver.from_access_token(credential)
+        except AuthenticationFailed as failure:
+            log.info("auth.rejected", reason=failure.reason)
+            raise InvalidCredential() from None
+
+
+def require(permission: Permission) -> Any:
+    """`Annotated[Principal, require(Permission.X)]`: the caller, holding permission X."""
+    return Depends(Authorize(permission))
+
+
+def public() -> None:
+    """Marks a route as deliberately open to anonymous callers (login, refresh, health)."""
+
+
+CurrentPrincipal = Annotated[Principal, Depends(Authorize(None))]
+Auth = Annotated[AuthService, Depends(get_auth)]
+Client = Annotated[ClientInfo, Depends(client_info)]

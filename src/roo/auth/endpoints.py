@@ -1,0 +1,210 @@
+"""`/api/v1/auth/*` and `/api/v1/users/*`: routes only; the logic is in `roo.auth.service`."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, status
+from starlette.responses import Response
+
+from roo.api.deps import DbSession
+from roo.api.routing import api_router
+from roo.auth.deps import Auth, Client, CurrentPrincipal, public, require
+from roo.auth.identity import Principal
+from roo.auth.permissions import Permission
+from roo.auth.schemas import (
+    ApiKeyCreatedOut,
+    ApiKeyCreateIn,
+    ApiKeyOut,
+    LoginIn,
+    PasswordChangeIn,
+    ProfileUpdateIn,
+    RefreshIn,
+    RegisterIn,
+    TokenPairOut,
+    UserAdminUpdateIn,
+    UserOut,
+)
+from roo.auth.service import TokenPair
+from roo.kit.schema import Page
+
+router = api_router("/auth", tags=["auth"])
+users_router = api_router("/users", tags=["users"])
+
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, invalid, expired or revoked credentials"}
+}
+
+
+def pair_out(pair: TokenPair) -> TokenPairOut:
+    return TokenPairOut(
+        token=pair.access.token,
+        refresh_token=pair.refresh_token,
+        expires_in=max(pair.access.expires_at - int(time.time()), 0),
+        refresh_expires_in=pair.refresh_expires_in,
+        user=UserOut.model_validate(pair.user),
+    )
+
+
+@router.post(
+    "/login",
+    summary="Sign in with email and password",
+    dependencies=[Depends(public)],
+    responses={**UNAUTHORIZED, 429: {"description": "Too many failed attempts (Retry-After)"}},
+)
+async def login(body: LoginIn, db: DbSession, auth: Auth, client: Client) -> TokenPairOut:
+    return pair_out(await auth.login(db, body.email, body.password, client))
+
+
+@router.post(
+    "/register",
+    summary="Create an account (when self-registration is open)",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(public)],
+    responses={403: {"description": "Registration is closed"}, 409: {"description": "Taken"}},
+)
+async def register(body: RegisterIn, db: DbSession, auth: Auth, client: Client) -> TokenPairOut:
+    return pair_out(await auth.register(db, body.email, body.password, body.display_name, client))
+
+
+@router.post(
+    "/refresh",
+    summary="Exchange a refresh token for a new token pair (one use per refresh token)",
+    dependencies=[Depends(public)],
+    responses=UNAUTHORIZED,
+)
+async def refresh(body: RefreshIn, db: DbSession, auth: Auth, client: Client) -> TokenPairOut:
+    return pair_out(await auth.refresh(db, body.refresh_token, client))
+
+
+@router.post(
+    "/logout",
+    summary="Revoke this sign-in: the refresh family and the current access token",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=UNAUTHORIZED,
+)
+async def logout(
+    principal: CurrentPrincipal, db: DbSession, auth: Auth, client: Client
+) -> Response:
+    await auth.logout(db, principal, client)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/profile", summary="The signed-in user", responses=UNAUTHORIZED)
+async def get_profile(
+    principal: Annotated[Principal, require(Permission.PROFILE_READ)], db: DbSession, auth: Auth
+) -> UserOut:
+    return UserOut.model_validate(await auth.get_user(db, principal.user_id))
+
+
+@router.put(
+    "/profile",
+    summary="Update display name and preferences (email, roles, provider are not editable here)",
+    responses=UNAUTHORIZED,
+)
+async def update_profile(
+    body: ProfileUpdateIn,
+    principal: Annotated[Principal, require(Permission.PROFILE_WRITE)],
+    db: DbSession,
+    auth: Auth,
+) -> UserOut:
+    prefs = body.preferences.model_dump(by_alias=True) if body.preferences is not None else None
+    user = await auth.update_profile(db, principal, body.display_name, prefs)
+    return UserOut.model_validate(user)
+
+
+@router.put(
+    "/password",
+    summary="Change the password; every token of the account stops working",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=UNAUTHORIZED,
+)
+async def change_password(
+    body: PasswordChangeIn,
+    principal: Annotated[Principal, require(Permission.PROFILE_WRITE)],
+    db: DbSession,
+    auth: Auth,
+    client: Client,
+) -> Response:
+    await auth.change_password(db, principal, body.current_password, body.new_password, client)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/api-keys",
+    summary="Create an API key; the secret is in this response only",
+    status_code=status.HTTP_201_CREATED,
+    responses=UNAUTHORIZED,
+)
+async def create_api_key(
+    body: ApiKeyCreateIn,
+    principal: Annotated[Principal, require(Permission.APIKEYS_MANAGE)],
+    db: DbSession,
+    auth: Auth,
+    client: Client,
+) -> ApiKeyCreatedOut:
+    key, raw = await auth.create_api_key(
+        db, principal, body.name, body.scopes, body.expires_at, client
+    )
+    return ApiKeyCreatedOut.model_validate(
+        {**ApiKeyOut.model_validate(key).model_dump(), "key": raw}
+    )
+
+
+@router.get("/api-keys", summary="Your API keys (never their secrets)", responses=UNAUTHORIZED)
+async def list_api_keys(
+    principal: Annotated[Principal, require(Permission.APIKEYS_MANAGE)], db: DbSession, auth: Auth
+) -> list[ApiKeyOut]:
+    return [ApiKeyOut.model_validate(k) for k in await auth.list_api_keys(db, principal)]
+
+
+@router.delete(
+    "/api-keys/{key_id}",
+    summary="Revoke an API key",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**UNAUTHORIZED, 404: {"description": "No such key of yours"}},
+)
+async def revoke_api_key(
+    key_id: uuid.UUID,
+    principal: Annotated[Principal, require(Permission.APIKEYS_MANAGE)],
+    db: DbSession,
+    auth: Auth,
+    client: Client,
+) -> Response:
+    await auth.revoke_api_key(db, principal, key_id, client)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@users_router.get("", summary="List users (admin)", responses=UNAUTHORIZED)
+async def list_users(
+    _: Annotated[Principal, require(Permission.USERS_ADMIN)],
+    db: DbSession,
+    auth: Auth,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[UserOut]:
+    rows, total = await auth.list_users(db, limit, offset)
+    return Page[UserOut](
+        items=[UserOut.model_validate(u) for u in rows], total=total, limit=limit, offset=offset
+    )
+
+
+@users_router.patch(
+    "/{user_id}",
+    summary="Change a user's roles, disabled flag or display name (admin)",
+    responses={**UNAUTHORIZED, 404: {"description": "No such user"}},
+)
+async def update_user(
+    user_id: uuid.UUID,
+    body: UserAdminUpdateIn,
+    admin: Annotated[Principal, require(Permission.USERS_ADMIN)],
+    db: DbSession,
+    auth: Auth,
+    client: Client,
+) -> UserOut:
+    user = await auth.admin_update_user(
+        db, admin, user_id, body.roles, body.disabled, body.display_name, client
+    )
+    return UserOut.model_validate(user)

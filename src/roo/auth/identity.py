@@ -1,0 +1,302 @@
+"""Resolving the caller of a request: access token or API key -> `Principal`.
+
+The common case needs no database round-trip: user snapshots (roles, session version, disabled)
+and API-key snapshots are cached (Redis when configured, process memory otherwise) and dropped
+whenever they change. The access-token denylist lives in the same cache, seeded from the
+database at start-up so that a restart forgets no logout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from roo.auth.permissions import Permission, permissions_for
+from roo.auth.tokens import (
+    LEEWAY_SECONDS,
+    AccessTokens,
+    InvalidToken,
+    looks_like_api_key,
+    sha256_hex,
+)
+from roo.db.engine import unit_of_work
+from roo.db.models import ApiKey, RefreshToken, RevokedAccessToken, User
+from roo.kit.cache import Cache
+from roo.kit.logs import get_logger
+
+log = get_logger("roo.auth")
+
+# last_used_at of an API key is written at most this often (not on every request).
+KEY_USAGE_WRITE_INTERVAL = 60.0
+
+
+class AuthenticationFailed(Exception):
+    """No acceptable credential. `reason` is for logs; clients get a generic 401."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling and what they may do in this request."""
+
+    user_id: uuid.UUID
+    email: str
+    roles: tuple[str, ...]
+    permissions: frozenset[Permission]
+    via: str  # "access_token" | "api_key"
+    jti: str | None = None
+    token_expires_at: int | None = None
+    family_id: uuid.UUID | None = None
+    api_key_id: uuid.UUID | None = None
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+
+@dataclass(slots=True)
+class _UserSnapshot:
+    email: str
+    roles: list[str]
+    session_version: int
+    disabled: bool
+
+    def dump(self) -> bytes:
+        return json.dumps([self.email, self.roles, self.session_version, self.disabled]).encode()
+
+    @classmethod
+    def load(cls, raw: bytes) -> _UserSnapshot:
+        email, roles, version, disabled = json.loads(raw)
+        return cls(email, roles, version, disabled)
+
+
+@dataclass(slots=True)
+class _KeySnapshot:
+    key_id: uuid.UUID
+    user_id: uuid.UUID
+    scopes: list[str]
+    expires_at: float | None
+    revoked: bool
+    last_used_at: float = field(default=0.0)
+
+    def dump(self) -> bytes:
+        return json.dumps(
+            [
+                str(self.key_id),
+                str(self.user_id),
+                self.scopes,
+                self.expires_at,
+                self.revoked,
+                self.last_used_at,
+            ]
+        ).encode()
+
+    @classmethod
+    def load(cls, raw: bytes) -> _KeySnapshot:
+        key_id, user_id, scopes, expires, revoked, last_used = json.loads(raw)
+        return cls(uuid.UUID(key_id), uuid.UUID(user_id), scopes, expires, revoked, last_used)
+
+
+def _user_key(user_id: uuid.UUID) -> str:
+    return f"auth:user:{user_id}"
+
+
+def _apikey_key(key_hash: str) -> str:
+    return f"auth:key:{key_hash}"
+
+
+def _deny_key(jti: str) -> str:
+    return f"auth:deny:{jti}"
+
+
+def _family_key(family_id: uuid.UUID) -> str:
+    return f"auth:family:{family_id}"
+
+
+class IdentityResolver:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        cache: Cache,
+        tokens: AccessTokens,
+        cache_ttl_seconds: float,
+    ) -> None:
+        self._sessions = sessions
+        self._cache = cache
+        self.tokens = tokens
+        self._ttl = cache_ttl_seconds
+        self._denylist_loaded = False
+        self._denylist_lock = asyncio.Lock()
+
+    # -- resolution -----------------------------------------------------------------------
+
+    async def from_access_token(self, token: str) -> Principal:
+        try:
+            claims = self.tokens.decode(token)
+        except InvalidToken as exc:
+            raise AuthenticationFailed(str(exc)) from None
+        if not self._denylist_loaded:
+            await self.load_denylist()
+        # One cache round trip: the token's denial, its family's revocation, the user snapshot.
+        family = _family_key(claims.family_id) if claims.family_id else _deny_key("-")
+        denied, family_revoked, cached_user = await self._cache.get_many(
+            _deny_key(claims.jti), family, _user_key(claims.user_id)
+        )
+        if denied is not None:
+            raise AuthenticationFailed("access token revoked (logged out)")
+        if family_revoked is not None:
+            raise AuthenticationFailed("sign-in revoked (logout or refresh token reuse)")
+        user = (
+            _UserSnapshot.load(cached_user)
+            if cached_user is not None
+            else await self._load_user(claims.user_id)
+        )
+        if user is None or user.disabled:
+            raise AuthenticationFailed("user missing or disabled")
+        if user.session_version != claims.session_version:
+            raise AuthenticationFailed("session version changed (password, roles or logout-all)")
+        return Principal(
+            user_id=claims.user_id,
+            email=user.email,
+            roles=tuple(user.roles),
+            permissions=permissions_for(user.roles),
+            via="access_token",
+            jti=claims.jti,
+            token_expires_at=claims.expires_at,
+            family_id=claims.family_id,
+        )
+
+    async def from_api_key(self, raw: str) -> Principal:
+        if not looks_like_api_key(raw):
+            raise AuthenticationFailed("malformed API key (format or checksum)")
+        key_hash = sha256_hex(raw)
+        key = await self._key(key_hash)
+        now = time.time()
+        if key is None or key.revoked:
+            raise AuthenticationFailed("unknown or revoked API key")
+        if key.expires_at is not None and key.expires_at <= now:
+            raise AuthenticationFailed("expired API key")
+        user = await self._user(key.user_id)
+        if user is None or user.disabled:
+            raise AuthenticationFailed("API key owner missing or disabled")
+        if now - key.last_used_at >= KEY_USAGE_WRITE_INTERVAL:
+            await self._touch_key(key_hash, key, now)
+        # A key never exceeds its owner: scopes are narrowed by the owner's roles *now*.
+        allowed = permissions_for(user.roles) & {Permission(s) for s in key.scopes}
+        return Principal(
+            user_id=key.user_id,
+            email=user.email,
+            roles=tuple(user.roles),
+            permissions=frozenset(allowed),
+            via="api_key",
+            api_key_id=key.key_id,
+        )
+
+    # -- snapshots --------------------------------------------------------------------------
+
+    async def _user(self, user_id: uuid.UUID) -> _UserSnapshot | None:
+        cached = await self._cache.get(_user_key(user_id))
+        if cached is not None:
+            return _UserSnapshot.load(cached)
+        return await self._load_user(user_id)
+
+    async def _load_user(self, user_id: uuid.UUID) -> _UserSnapshot | None:
+        async with self._sessions() as db:
+            row = await db.get(User, user_id)
+        if row is None:
+            return None
+        snap = _UserSnapshot(row.email, list(row.roles), row.session_version, row.disabled)
+        await self._cache.set(_user_key(user_id), snap.dump(), self._ttl)
+        return snap
+
+    async def _key(self, key_hash: str) -> _KeySnapshot | None:
+        cached = await self._cache.get(_apikey_key(key_hash))
+        if cached is not None:
+            return _KeySnapshot.load(cached)
+        async with self._sessions() as db:
+            row = (
+                await db.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))
+            ).scalar_one_or_none()
+        if row is None:
+            return None
+        snap = _KeySnapshot(
+            key_id=row.id,
+            user_id=row.user_id,
+            scopes=list(row.scopes),
+            expires_at=row.expires_at.timestamp() if row.expires_at else None,
+            revoked=row.revoked_at is not None,
+            last_used_at=row.last_used_at.timestamp() if row.last_used_at else 0.0,
+        )
+        await self._cache.set(_apikey_key(key_hash), snap.dump(), self._ttl)
+        return snap
+
+    async def _touch_key(self, key_hash: str, key: _KeySnapshot, now: float) -> None:
+        key.last_used_at = now
+        await self._cache.set(_apikey_key(key_hash), key.dump(), self._ttl)
+        async with unit_of_work(self._sessions) as db:
+            await db.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key.key_id)
+                .values(last_used_at=datetime.fromtimestamp(now, UTC))
+            )
+
+    # -- invalidation -------------------------------------------------------------------------
+
+    async def forget_user(self, user_id: uuid.UUID) -> None:
+        await self._cache.delete(_user_key(user_id))
+
+    async def forget_api_key(self, key_hash: str) -> None:
+        await self._cache.delete(_apikey_key(key_hash))
+
+    async def deny(self, jti: str, expires_at: int) -> None:
+        """Refuse this access token until it expires (the DB row is written by the caller)."""
+        ttl = expires_at - time.time() + 60  # + leeway: the token stays refused past its exp
+        await self._cache.set(_deny_key(jti), b"1", ttl)
+
+    async def deny_family(self, family_id: uuid.UUID) -> None:
+        """Refuse every access token issued with this refresh family, for as long as one lives."""
+        await self._cache.set(
+            _family_key(family_id), b"1", self.tokens.ttl_seconds + 2 * LEEWAY_SECONDS
+        )
+
+    async def load_denylist(self) -> None:
+        """Copy what must stay refused into the cache: logged-out access tokens and recently
+        revoked refresh families; drop expired denylist rows. Runs once per process, before the
+        first access token is accepted (at start-up, or later if the database was down then)."""
+        async with self._denylist_lock:
+            if not self._denylist_loaded:
+                await self._load_denylist()
+                self._denylist_loaded = True
+
+    async def _load_denylist(self) -> None:
+        now = datetime.now(UTC)
+        async with unit_of_work(self._sessions) as db:
+            since = now - timedelta(seconds=self.tokens.ttl_seconds + 2 * LEEWAY_SECONDS)
+            families = (
+                await db.execute(
+                    select(RefreshToken.family_id).where(RefreshToken.revoked_at > since).distinct()
+                )
+            ).scalars()
+            for family_id in families:
+                await self.deny_family(family_id)
+            rows = (
+                await db.execute(
+                    select(RevokedAccessToken).where(RevokedAccessToken.expires_at > now)
+                )
+            ).scalars()
+            for row in rows:
+                await self.deny(row.jti, int(row.expires_at.timestamp()))
+            await db.execute(
+                delete(RevokedAccessToken).where(
+                    RevokedAccessToken.expires_at <= now - timedelta(minutes=5)
+                )
+            )

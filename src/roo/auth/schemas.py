@@ -1,0 +1,112 @@
+"""Request and response bodies of the identity endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from roo.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from roo.auth.permissions import Permission, Role
+from roo.kit.schema import ApiInput, ApiModel
+
+
+def _email(value: str) -> str:
+    value = value.strip().lower()
+    local, _, domain = value.partition("@")
+    if not local or "." not in domain or domain.startswith(".") or domain.endswith("."):
+        raise ValueError("not an email address")
+    if any(c.isspace() for c in value) or value.count("@") != 1:
+        raise ValueError("not an email address")
+    return value
+
+
+Email = Annotated[str, StringConstraints(min_length=3, max_length=320), AfterValidator(_email)]
+Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+ModeName = Literal["code", "architect", "ask", "debug", "orchestrator"]
+
+
+class Preferences(ApiInput):
+    """User preferences (validated; unknown keys are refused)."""
+
+    theme: Literal["light", "dark", "system"] = "system"
+    default_mode: ModeName | None = None
+    default_provider: Annotated[str, StringConstraints(max_length=50)] | None = None
+    default_model: Annotated[str, StringConstraints(max_length=200)] | None = None
+    language: Annotated[str, StringConstraints(max_length=20)] | None = None
+
+
+class UserOut(ApiModel):
+    id: uuid.UUID
+    email: str
+    display_name: str
+    provider: str
+    roles: list[str]
+    preferences: dict[str, Any]
+    disabled: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class LoginIn(ApiInput):
+    email: Annotated[str, StringConstraints(min_length=1, max_length=320)]
+    password: Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
+
+
+class RegisterIn(ApiInput):
+    email: Email
+    password: Password
+    display_name: DisplayName = ""
+
+
+class RefreshIn(ApiInput):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class TokenPairOut(ApiModel):
+    token: str = Field(description="Access token (JWT) for `Authorization: Bearer`")
+    refresh_token: str = Field(description="One-time refresh token for `POST /auth/refresh`")
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
+    expires_in: int = Field(description="Seconds until the access token expires")
+    refresh_expires_in: int
+    user: UserOut
+
+
+class ProfileUpdateIn(ApiInput):
+    display_name: DisplayName | None = None
+    preferences: Preferences | None = None
+
+
+class PasswordChangeIn(ApiInput):
+    current_password: Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
+    new_password: Password
+
+
+class ApiKeyCreateIn(ApiInput):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    scopes: Annotated[list[Permission], Field(min_length=1, max_length=len(Permission))]
+    expires_at: datetime | None = Field(None, description="Default: never; must be in the future")
+
+
+class ApiKeyOut(ApiModel):
+    id: uuid.UUID
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreatedOut(ApiKeyOut):
+    key: str = Field(description="The secret. Shown only in this response: store it now.")
+
+
+class UserAdminUpdateIn(ApiInput):
+    roles: Annotated[list[Role], Field(min_length=1, max_length=3)] | None = None
+    disabled: bool | None = None
+    display_name: DisplayName | None = None

@@ -1,0 +1,426 @@
+"""Identity logic: users, sign-in, token pairs, refresh rotation, logout, API keys.
+
+Methods take the request's DB session first and do not commit (the request does), with one
+deliberate exception: detecting a reused refresh token commits the family's revocation and its
+audit row before refusing, because the refusal itself rolls the request back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from roo.auth import exceptions as exc
+from roo.auth.identity import IdentityResolver, Principal
+from roo.auth.passwords import hash_password, needs_rehash, verify_password
+from roo.auth.permissions import DEFAULT_ROLE, Permission, Role, permissions_for
+from roo.auth.throttle import LoginThrottle
+from roo.auth.tokens import IssuedAccessToken, new_api_key, new_refresh_token, sha256_hex
+from roo.config import Settings
+from roo.db.engine import after_commit
+from roo.db.models import ApiKey, RefreshToken, RevokedAccessToken, User
+from roo.db.types import utcnow
+from roo.kit.errors import BadRequest
+from roo.security.audit import ClientInfo, record
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access: IssuedAccessToken
+    refresh_token: str
+    refresh_expires_in: int
+    user: User
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class AuthService:
+    """Stateless collaborators shared by every request; created once in the app lifespan."""
+
+    def __init__(
+        self, settings: Settings, resolver: IdentityResolver, throttle: LoginThrottle
+    ) -> None:
+        self.settings = settings
+        self.resolver = resolver
+        self.throttle = throttle
+
+    # -- users ----------------------------------------------------------------------------
+
+    async def create_user(
+        self,
+        db: AsyncSession,
+        email: str,
+        *,
+        password: str | None,
+        roles: Sequence[str] = (DEFAULT_ROLE,),
+        display_name: str = "",
+        provider: str = "local",
+    ) -> User:
+        email = normalise_email(email)
+        if await self.find_user_by_email(db, email) is not None:
+            raise exc.EmailTaken(f"{email} is already registered")
+        user = User(
+            email=email,
+            display_name=display_name,
+            provider=provider,
+            password_hash=await hash_password(password) if password is not None else None,
+            roles=[Role(r).value for r in roles],
+            preferences={},
+            disabled=False,
+            session_version=1,
+        )
+        db.add(user)
+        try:
+            await db.flush()
+        except IntegrityError:  # a concurrent registration of the same address won
+            raise exc.EmailTaken(f"{email} is already registered") from None
+        return user
+
+    async def find_user_by_email(self, db: AsyncSession, email: str) -> User | None:
+        query = select(User).where(User.email == normalise_email(email))
+        return (await db.execute(query)).scalar_one_or_none()
+
+    async def get_user(self, db: AsyncSession, user_id: uuid.UUID) -> User:
+        user = await db.get(User, user_id)
+        if user is None:
+            raise exc.UserNotFound()
+        return user
+
+    async def register(
+        self, db: AsyncSession, email: str, password: str, display_name: str, client: ClientInfo
+    ) -> TokenPair:
+        if not self.settings.registration_open:
+            raise exc.RegistrationClosed("Self-registration is turned off; ask an administrator")
+        user = await self.create_user(db, email, password=password, display_name=display_name)
+        await record(db, "auth.register", actor_id=user.id, target=f"user:{user.id}", client=client)
+        return await self.issue_pair(db, user)
+
+    # -- sign-in ----------------------------------------------------------------------------
+
+    async def login(
+        self, db: AsyncSession, email: str, password: str, client: ClientInfo
+    ) -> TokenPair:
+        email = normalise_email(email)
+        await self.throttle.check(client.ip, email)
+        user = await self.find_user_by_email(db, email)
+        # Always one argon2 verification, whether or not the account exists.
+        ok = await verify_password(user.password_hash if user else None, password)
+        if user is None or not ok or user.disabled:
+            await self.throttle.failed(client.ip, email)
+            await record(
+                db,
+                "auth.login",
+                actor_id=user.id if user else None,
+                target=f"user:{user.id}" if user else None,
+                outcome="failure",
+                client=client,
+                reason="disabled" if user is not None and ok else "bad_credentials",
+            )
+            # The failure row must survive the 401: commit it here.
+            await db.commit()
+            raise exc.InvalidLogin()
+        await self.throttle.succeeded(email)
+        if user.password_hash and needs_rehash(user.password_hash):
+            user.password_hash = await hash_password(password)
+        user.last_login_at = utcnow()
+        await record(db, "auth.login", actor_id=user.id, target=f"user:{user.id}", client=client)
+        return await self.issue_pair(db, user)
+
+    async def issue_pair(
+        self,
+        db: AsyncSession,
+        user: User,
+        *,
+        family_id: uuid.UUID | None = None,
+        parent_id: uuid.UUID | None = None,
+    ) -> TokenPair:
+        family_id = family_id or uuid.uuid4()
+        raw = new_refresh_token()
+        ttl = self.settings.refresh_token_ttl_seconds
+        db.add(
+            RefreshToken(
+                user_id=user.id,
+                family_id=family_id,
+                parent_id=parent_id,
+                token_hash=sha256_hex(raw),
+                expires_at=utcnow() + timedelta(seconds=ttl),
+            )
+        )
+        access = self.resolver.tokens.issue(
+            user.id, list(user.roles), user.session_version, family_id
+        )
+        await db.flush()
+        return TokenPair(access=access, refresh_token=raw, refresh_expires_in=ttl, user=user)
+
+    async def refresh(self, db: AsyncSession, raw: str, client: ClientInfo) -> TokenPair:
+        """Exchange a refresh token for a new pair, exactly once.
+
+        The exchange is a compare-and-set on `used_at`: of two concurrent refreshes of one token
+        exactly one wins. A token presented again after its use revokes its whole family,
+        unless it comes within the reuse grace (a race between two tabs, not a theft).
+        """
+        now = utcnow()
+        row = (
+            await db.execute(select(RefreshToken).where(RefreshToken.token_hash == sha256_hex(raw)))
+        ).scalar_one_or_none()
+        if row is None:
+            raise exc.InvalidRefreshToken("Unknown refresh token")
+        if row.revoked_at is not None:
+            raise exc.InvalidRefreshToken("This sign-in has been revoked; sign in again")
+        if row.expires_at <= now:
+            raise exc.InvalidRefreshToken("Refresh token expired; sign in again")
+        won = await db.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.id == row.id,
+                RefreshToken.used_at.is_(None),
+                RefreshToken.revoked_at.is_(None),
+            )
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if won.rowcount != 1:  # type: ignore[attr-defined]
+            await self._refused_reuse(db, row, now, client)
+        user = await db.get(User, row.user_id)
+        if user is None or user.disabled:
+            raise exc.InvalidRefreshToken("This account cannot sign in")
+        return await self.issue_pair(db, user, family_id=row.family_id, parent_id=row.id)
+
+    async def _refused_reuse(
+        self, db: AsyncSession, row: RefreshToken, now: datetime, client: ClientInfo
+    ) -> None:
+        used_at = (
+            await db.execute(select(RefreshToken.used_at).where(RefreshToken.id == row.id))
+        ).scalar_one()
+        grace = timedelta(seconds=self.settings.refresh_reuse_grace_seconds)
+        if used_at is not None and now - used_at <= grace:
+            raise exc.InvalidRefreshToken("Refresh token already used")
+        await self._revoke_family(db, row.family_id, now)
+        await record(
+            db,
+            "auth.refresh_reuse",
+            actor_id=row.user_id,
+            target=f"refresh_family:{row.family_id}",
+            outcome="denied",
+            client=client,
+            severity="critical",
+        )
+        await db.commit()
+        raise exc.InvalidRefreshToken(
+            "Refresh token reused: every token of this sign-in has been revoked"
+        )
+
+    async def _revoke_family(self, db: AsyncSession, family_id: uuid.UUID, now: datetime) -> None:
+        await db.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        await self.resolver.deny_family(family_id)
+
+    async def logout(self, db: AsyncSession, principal: Principal, client: ClientInfo) -> None:
+        if principal.jti is None or principal.token_expires_at is None:
+            raise BadRequest(
+                "Logout ends a token sign-in; API keys are revoked with DELETE /auth/api-keys/{id}"
+            )
+        now = utcnow()
+        if principal.family_id is not None:
+            await self._revoke_family(db, principal.family_id, now)
+        expires = datetime.fromtimestamp(principal.token_expires_at, now.tzinfo)
+        await db.merge(RevokedAccessToken(jti=principal.jti, expires_at=expires))
+        await self.resolver.deny(principal.jti, principal.token_expires_at)
+        await record(
+            db,
+            "auth.logout",
+            actor_id=principal.user_id,
+            target=f"user:{principal.user_id}",
+            client=client,
+        )
+
+    async def end_all_sessions(self, db: AsyncSession, user: User) -> None:
+        """Invalidate every token of the user: bump the session version, revoke families."""
+        user.session_version += 1
+        now = utcnow()
+        families = (
+            (
+                await db.execute(
+                    select(RefreshToken.family_id)
+                    .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+                    .distinct()
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for family_id in families:
+            await self._revoke_family(db, family_id, now)
+        await db.flush()
+        user_id = user.id
+        after_commit(db, lambda: self.resolver.forget_user(user_id))
+
+    # -- profile ------------------------------------------------------------------------------
+
+    async def update_profile(
+        self,
+        db: AsyncSession,
+        principal: Principal,
+        display_name: str | None,
+        preferences: dict[str, Any] | None,
+    ) -> User:
+        user = await self.get_user(db, principal.user_id)
+        if display_name is not None:
+            user.display_name = display_name
+        if preferences is not None:
+            user.preferences = preferences
+        await db.flush()
+        return user
+
+    async def change_password(
+        self,
+        db: AsyncSession,
+        principal: Principal,
+        current: str,
+        new: str,
+        client: ClientInfo,
+    ) -> None:
+        user = await self.get_user(db, principal.user_id)
+        if not await verify_password(user.password_hash, current):
+            raise exc.InvalidLogin()
+        user.password_hash = await hash_password(new)
+        await self.end_all_sessions(db, user)
+        await record(
+            db, "auth.password_change", actor_id=user.id, target=f"user:{user.id}", client=client
+        )
+
+    # -- administration ----------------------------------------------------------------------
+
+    async def list_users(
+        self, db: AsyncSession, limit: int, offset: int
+    ) -> tuple[Sequence[User], int]:
+        total = (await db.execute(select(func.count()).select_from(User))).scalar_one()
+        rows = (
+            (
+                await db.execute(
+                    select(User).order_by(User.created_at, User.id).limit(limit).offset(offset)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        return rows, total
+
+    async def admin_update_user(
+        self,
+        db: AsyncSession,
+        admin: Principal,
+        user_id: uuid.UUID,
+        roles: list[Role] | None,
+        disabled: bool | None,
+        display_name: str | None,
+        client: ClientInfo,
+    ) -> User:
+        user = await self.get_user(db, user_id)
+        changes: dict[str, Any] = {}
+        if display_name is not None:
+            user.display_name = display_name
+            changes["displayName"] = display_name
+        revoke = False
+        if roles is not None and sorted(r.value for r in roles) != sorted(user.roles):
+            changes["roles"] = {"from": list(user.roles), "to": [r.value for r in roles]}
+            user.roles = sorted({r.value for r in roles})
+            revoke = True
+        if disabled is not None and disabled != user.disabled:
+            changes["disabled"] = disabled
+            user.disabled = disabled
+            revoke = True
+        if revoke:
+            await self.end_all_sessions(db, user)
+        await record(
+            db,
+            "users.update",
+            actor_id=admin.user_id,
+            target=f"user:{user.id}",
+            client=client,
+            changes=changes,
+        )
+        return user
+
+    # -- API keys --------------------------------------------------------------------------------
+
+    async def create_api_key(
+        self,
+        db: AsyncSession,
+        principal: Principal,
+        name: str,
+        scopes: list[Permission],
+        expires_at: datetime | None,
+        client: ClientInfo,
+    ) -> tuple[ApiKey, str]:
+        owner = permissions_for(principal.roles)
+        beyond = sorted(s.value for s in set(scopes) - owner)
+        if beyond:
+            raise exc.ScopeNotGranted(f"Your roles do not grant: {', '.join(beyond)}")
+        if expires_at is not None and expires_at <= utcnow():
+            raise BadRequest("expiresAt must be in the future")
+        raw, prefix = new_api_key()
+        key = ApiKey(
+            user_id=principal.user_id,
+            name=name,
+            prefix=prefix,
+            key_hash=sha256_hex(raw),
+            scopes=sorted({s.value for s in scopes}),
+            expires_at=expires_at,
+        )
+        db.add(key)
+        await db.flush()
+        await record(
+            db,
+            "apikeys.create",
+            actor_id=principal.user_id,
+            target=f"api_key:{key.id}",
+            client=client,
+            prefix=prefix,
+            scopes=key.scopes,
+        )
+        return key, raw
+
+    async def list_api_keys(self, db: AsyncSession, principal: Principal) -> Sequence[ApiKey]:
+        query = (
+            select(ApiKey)
+            .where(ApiKey.user_id == principal.user_id)
+            .order_by(ApiKey.created_at.desc(), ApiKey.id)
+        )
+        return (await db.execute(query)).scalars().all()
+
+    async def revoke_api_key(
+        self, db: AsyncSession, principal: Principal, key_id: uuid.UUID, client: ClientInfo
+    ) -> None:
+        # Owner filter in the query: another user's key is "not found", never "forbidden".
+        key = (
+            await db.execute(
+                select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == principal.user_id)
+            )
+        ).scalar_one_or_none()
+        if key is None:
+            raise exc.ApiKeyNotFound()
+        if key.revoked_at is None:
+            key.revoked_at = utcnow()
+            key_hash = key.key_hash
+            after_commit(db, lambda: self.resolver.forget_api_key(key_hash))
+            await record(
+                db,
+                "apikeys.revoke",
+                actor_id=principal.user_id,
+                target=f"api_key:{key.id}",
+                client=client,
+            )

@@ -1,0 +1,28 @@
+"""Assembling the identity services from settings (used by the app lifespan and the CLI)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from roo.auth.identity import IdentityResolver
+from roo.auth.service import AuthService
+from roo.auth.throttle import LoginThrottle, create_limit_storage
+from roo.auth.tokens import AccessTokens
+from roo.config import Settings
+from roo.kit.cache import Cache
+
+
+def build_auth(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], cache: Cache
+) -> AuthService:
+    if settings.jwt_secret is None:  # load_settings always provides one
+        raise RuntimeError("settings carry no JWT secret")
+    tokens = AccessTokens(
+        secret=settings.jwt_secret.get_secret_value(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.access_token_ttl_seconds,
+    )
+    resolver = IdentityResolver(sessions, cache, tokens, settings.identity_cache_ttl_seconds)
+    throttle = LoginThrottle(create_limit_storage(settings), settings)
+    return AuthService(settings, resolver, throttle)

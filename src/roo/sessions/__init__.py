@@ -1,0 +1,1 @@
+"""Sessions: isolated workspaces with limits (the sessions issue builds this out)."""
