@@ -73,7 +73,8 @@ def settings(database_url: str, redis_url: str | None, tmp_path: Path) -> Settin
         env="test",
         database_url=database_url,
         redis_url=redis_url,
-        redis_prefix=f"roo-test-{RUN_ID}:",
+        # one prefix per test: counters and caches in Redis never leak between tests
+        redis_prefix=f"roo-test-{RUN_ID}:{uuid.uuid4().hex[:8]}:",
         data_dir=tmp_path / "var",
         auto_migrate=False,
     )

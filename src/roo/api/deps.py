@@ -31,3 +31,11 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
 AppResources = Annotated[Resources, Depends(get_resources)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 DbSession = Annotated[AsyncSession, Depends(get_db_session)]
+
+
+def public() -> None:
+    """Marks a route as deliberately open to anonymous callers (login, refresh, health).
+
+    Every route declares either this or a permission (`roo.auth.deps.require`); a test walks
+    the app and fails on a route that declares neither.
+    """

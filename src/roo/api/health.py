@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from roo.api.deps import AppResources
+from roo.api.deps import AppResources, public
 from roo.api.problems import problem_response
 from roo.db.engine import ping
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[Depends(public)])
 
 
 class Liveness(BaseModel):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from fastapi import Depends
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from roo import __version__
+from roo.api.deps import public
 from roo.api.routing import api_router
 
 router = api_router(tags=["meta"])
@@ -19,6 +21,11 @@ class VersionInfo(BaseModel):
     api_version: str
 
 
-@router.get("/version", summary="Service name and version", response_model_by_alias=True)
+@router.get(
+    "/version",
+    summary="Service name and version",
+    response_model_by_alias=True,
+    dependencies=[Depends(public)],
+)
 async def version() -> VersionInfo:
     return VersionInfo(name="roo-core", version=__version__, api_version="v1")

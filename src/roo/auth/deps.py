@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from roo.api.deps import get_resources
+from roo.api.deps import get_resources, public
 from roo.auth.exceptions import InvalidCredential, NotAuthenticated, PermissionDenied
 from roo.auth.identity import AuthenticationFailed, Principal
 from roo.auth.permissions import Permission
@@ -81,9 +81,7 @@ def require(permission: Permission) -> Any:
     return Depends(Authorize(permission))
 
 
-def public() -> None:
-    """Marks a route as deliberately open to anonymous callers (login, refresh, health)."""
-
+__all__ = ["Auth", "Authorize", "Client", "CurrentPrincipal", "public", "require"]
 
 CurrentPrincipal = Annotated[Principal, Depends(Authorize(None))]
 Auth = Annotated[AuthService, Depends(get_auth)]
