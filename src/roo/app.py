@@ -5,8 +5,10 @@ Run it with `roo serve`, or `uvicorn --factory roo.app:create_app`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -27,6 +29,8 @@ from roo.db.engine import create_engine, create_session_factory
 from roo.kit.cache import Cache, MemoryCache, RedisCache
 from roo.kit.logs import configure_logging, get_logger
 from roo.sessions import endpoints as sessions_endpoints
+from roo.sessions.service import SessionJanitor, SessionManager
+from roo.sessions.workspace import WorkspaceManager
 
 log = get_logger("roo.app")
 
@@ -51,12 +55,30 @@ def describe_backends(settings: Settings) -> dict[str, str]:
     return {"database": database, "redis": redis, "jwt_key": settings.secret_source}
 
 
+async def _janitor_loop(janitor: SessionJanitor, interval: float) -> None:
+    """Sweep orphaned workspaces once, then move sessions through their life cycle forever.
+
+    Errors are logged and retried next round: a database hiccup must not end the loop.
+    """
+    first = True
+    while True:
+        try:
+            if first:
+                await janitor.sweep_orphans()
+                first = False
+            await janitor.run_once()
+        except Exception:
+            log.exception("sessions.cleanup_failed")
+        await asyncio.sleep(interval)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     engine = create_engine(settings)
     redis: Redis | None = None
     http = httpx.AsyncClient(timeout=settings.http_timeout_seconds, follow_redirects=False)
+    background: list[asyncio.Task[None]] = []
     try:
         if settings.should_auto_migrate:
             await migrate.upgrade(engine)
@@ -72,6 +94,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await auth.resolver.load_denylist()
         except Exception as exc:  # the database may come up later: /readyz says so meanwhile
             log.warning("auth.denylist_deferred", error=type(exc).__name__)
+        workspaces = WorkspaceManager(settings.workspaces_dir)
+        workspaces.prepare()
+        janitor = SessionJanitor(
+            sessions,
+            workspaces,
+            idle_after=timedelta(seconds=settings.session_idle_after_seconds),
+            idle_ttl=timedelta(seconds=settings.session_idle_ttl_seconds),
+            retention=timedelta(seconds=settings.workspace_retention_seconds),
+        )
         app.state.resources = Resources(
             settings=settings,
             engine=engine,
@@ -80,10 +111,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             http=http,
             cache=cache,
             auth=auth,
+            sessions_manager=SessionManager(workspaces),
         )
-        log.info("app.started", env=settings.env.value, **describe_backends(settings))
+        background.append(
+            asyncio.create_task(_janitor_loop(janitor, settings.cleanup_interval_seconds))
+        )
+        log.info(
+            "app.started",
+            env=settings.env.value,
+            workspaces=str(workspaces.root),
+            **describe_backends(settings),
+        )
         yield
     finally:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await http.aclose()
         if redis is not None:
             await redis.aclose()
@@ -116,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_endpoints.router)
     app.include_router(auth_endpoints.users_router)
     app.include_router(sessions_endpoints.router)
+    app.include_router(sessions_endpoints.admin_router)
 
     # Added last = outermost: the request context wraps everything, including CORS and limits.
     app.add_middleware(

@@ -126,6 +126,22 @@ class Settings(BaseSettings):
         60, ge=0, validation_alias=_env("ROO_IDENTITY_CACHE_TTL")
     )
 
+    # -- sessions and workspaces --------------------------------------------------------------
+    # None: <ROO_DATA_DIR>/workspaces
+    workspace_root: Path | None = Field(None, validation_alias=_env("WORKSPACE_ROOT"))
+    session_idle_after_seconds: int = Field(
+        3600, ge=1, validation_alias=_env("ROO_SESSION_IDLE_AFTER")
+    )
+    session_idle_ttl_seconds: int = Field(
+        7 * 86400, ge=60, validation_alias=_env("SESSION_IDLE_TTL")
+    )
+    workspace_retention_seconds: int = Field(
+        30 * 86400, ge=0, validation_alias=_env("WORKSPACE_RETENTION")
+    )
+    cleanup_interval_seconds: float = Field(
+        300, gt=0, validation_alias=_env("ROO_CLEANUP_INTERVAL")
+    )
+
     max_json_body_bytes: int = Field(
         1024 * 1024, ge=1024, validation_alias=_env("ROO_MAX_JSON_BODY_BYTES")
     )
@@ -182,6 +198,10 @@ class Settings(BaseSettings):
     @property
     def should_auto_migrate(self) -> bool:
         return self.is_sqlite if self.auto_migrate is None else self.auto_migrate
+
+    @property
+    def workspaces_dir(self) -> Path:
+        return self.workspace_root or self.data_dir / "workspaces"
 
     @property
     def registration_open(self) -> bool:

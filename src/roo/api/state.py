@@ -14,6 +14,7 @@ from roo.kit.cache import Cache
 
 if TYPE_CHECKING:
     from roo.auth.service import AuthService
+    from roo.sessions.service import SessionManager
 
 
 @dataclass(slots=True)
@@ -28,3 +29,4 @@ class Resources:
     # Redis-backed when REDIS_URL is set, else process memory.
     cache: Cache
     auth: AuthService
+    sessions_manager: SessionManager

@@ -1,30 +1,154 @@
-"""`/api/v1/sessions`.
-
-Only the listing exists so far, and it answers an empty page: sessions themselves (workspaces,
-limits, the rest of the CRUD) arrive with the sessions capability. It is here so that the
-sign-in flow of the original plan (log in, then list sessions with the token) works end to end
-with the permission it will keep.
-"""
+"""`/api/v1/sessions`: routes only; the logic is in `roo.sessions.service`."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Depends, Query, Request, status
+from starlette.responses import Response
 
+from roo.api.deps import DbSession, get_resources
 from roo.api.routing import api_router
-from roo.auth.deps import require
+from roo.auth.deps import Client, require
 from roo.auth.identity import Principal
 from roo.auth.permissions import Permission
 from roo.kit.schema import Page
+from roo.sessions.schemas import (
+    DiskUsage,
+    SessionCreateIn,
+    SessionOut,
+    SessionResources,
+    SessionState,
+    SessionUpdateIn,
+)
+from roo.sessions.service import SessionManager
 
 router = api_router("/sessions", tags=["sessions"])
+admin_router = api_router("/admin/sessions", tags=["admin"])
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such session of yours"}}
 
 
-@router.get("", summary="Your sessions")
+def get_manager(request: Request) -> SessionManager:
+    return get_resources(request).sessions_manager
+
+
+Manager = Annotated[SessionManager, Depends(get_manager)]
+Reader = Annotated[Principal, require(Permission.SESSIONS_READ)]
+Writer = Annotated[Principal, require(Permission.SESSIONS_WRITE)]
+
+
+def out(manager: SessionManager, session: Any) -> SessionOut:
+    return SessionOut.model_validate(manager.view(session))
+
+
+@router.get("", summary="Your sessions, most recently active first")
 async def list_sessions(
-    _: Annotated[Principal, require(Permission.SESSIONS_READ)],
+    principal: Reader,
+    db: DbSession,
+    manager: Manager,
+    state: SessionState | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="Name contains")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> Page[dict[str, Any]]:
-    return Page[dict[str, Any]](items=[], total=0, limit=limit, offset=offset)
+) -> Page[SessionOut]:
+    rows, total = await manager.list(
+        db, principal, state=state, query=q, limit=limit, offset=offset
+    )
+    return Page[SessionOut](
+        items=[out(manager, s) for s in rows], total=total, limit=limit, offset=offset
+    )
+
+
+@router.post(
+    "",
+    summary="Create a session with an empty workspace",
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "Session quota reached"}},
+)
+async def create_session(
+    body: SessionCreateIn, principal: Writer, db: DbSession, manager: Manager, client: Client
+) -> SessionOut:
+    session = await manager.create(db, principal, body.name, body.config, client)
+    return out(manager, session)
+
+
+@router.get("/{session_id}", summary="One session", responses=NOT_FOUND)
+async def get_session(
+    session_id: uuid.UUID, principal: Reader, db: DbSession, manager: Manager
+) -> SessionOut:
+    return out(manager, await manager.get(db, principal, session_id))
+
+
+@router.put(
+    "/{session_id}",
+    summary="Rename, reconfigure, archive or restore a session",
+    responses=NOT_FOUND,
+)
+async def update_session(
+    session_id: uuid.UUID,
+    body: SessionUpdateIn,
+    principal: Writer,
+    db: DbSession,
+    manager: Manager,
+) -> SessionOut:
+    session = await manager.get(db, principal, session_id)
+    session = await manager.update(
+        db, principal, session, name=body.name, config=body.config, state=body.state
+    )
+    return out(manager, session)
+
+
+@router.delete(
+    "/{session_id}",
+    summary="Delete a session and its workspace",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=NOT_FOUND,
+)
+async def delete_session(
+    session_id: uuid.UUID, principal: Writer, db: DbSession, manager: Manager, client: Client
+) -> Response:
+    session = await manager.get(db, principal, session_id)
+    await manager.delete(db, principal, session, client)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{session_id}/resources",
+    summary="Current resource usage and limits of a session",
+    responses=NOT_FOUND,
+)
+async def session_resources(
+    session_id: uuid.UUID, principal: Reader, db: DbSession, manager: Manager
+) -> SessionResources:
+    session = await manager.get(db, principal, session_id)
+    limits = manager.limits(session)
+    used = (
+        await manager.workspaces.usage(session.workspace_dir)
+        if session.workspace_deleted_at is None
+        else 0
+    )
+    return SessionResources(
+        disk=DiskUsage(used_bytes=used, limit_bytes=limits.max_disk_mb * 1024 * 1024),
+        running_tasks=0,
+        running_processes=0,
+        limits=limits,
+    )
+
+
+@admin_router.get("", summary="Every user's sessions (admin)")
+async def admin_list_sessions(
+    principal: Annotated[Principal, require(Permission.USERS_ADMIN)],
+    db: DbSession,
+    manager: Manager,
+    state: SessionState | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[SessionOut]:
+    rows, total = await manager.list(
+        db, principal, state=state, query=None, limit=limit, offset=offset, all_users=True
+    )
+    return Page[SessionOut](
+        items=[out(manager, s) for s in rows], total=total, limit=limit, offset=offset
+    )

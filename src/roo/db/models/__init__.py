@@ -3,6 +3,7 @@
 
 from roo.db.base import Base
 from roo.db.models.audit import AuditEvent
+from roo.db.models.session import Session
 from roo.db.models.token import ApiKey, RefreshToken, RevokedAccessToken
 from roo.db.models.user import User, UserIdentity
 
@@ -12,6 +13,7 @@ __all__ = [
     "Base",
     "RefreshToken",
     "RevokedAccessToken",
+    "Session",
     "User",
     "UserIdentity",
 ]

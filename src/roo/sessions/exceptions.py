@@ -1,0 +1,32 @@
+"""Session errors (each carries its HTTP status)."""
+
+from __future__ import annotations
+
+from roo.kit.errors import AppError, Conflict, NotFound, Unprocessable
+
+
+class SessionNotFound(NotFound):
+    slug, title = "session-not-found", "Session not found"
+
+    def __init__(self) -> None:
+        super().__init__("No such session")
+
+
+class SessionArchived(Conflict):
+    slug, title = "session-archived", "Session is archived"
+
+
+class WorkspaceGone(Conflict):
+    slug, title = "workspace-deleted", "Workspace deleted"
+
+
+class QuotaExceeded(Unprocessable):
+    slug, title = "quota-exceeded", "Quota exceeded"
+
+
+class InsufficientStorage(AppError):
+    status, slug, title = 507, "insufficient-storage", "Disk quota exceeded"
+
+
+class SessionQuotaReached(Conflict):
+    slug, title = "session-quota-reached", "Session quota reached"

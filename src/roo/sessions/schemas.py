@@ -1,0 +1,112 @@
+"""Request and response bodies of the sessions endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from roo.auth.schemas import ModeName
+from roo.kit.schema import ApiInput, ApiModel
+
+SessionState = Literal["active", "idle", "archived"]
+CommandPrefix = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class ResourceLimitsIn(ApiInput):
+    """Per-session limits (the seed's names). Omitted values take the service defaults; each is
+    bounded by the quota of the owner's role."""
+
+    max_memory_mb: int | None = Field(None, ge=16, alias="maxMemoryMB")
+    max_cpu_percent: int | None = Field(None, ge=1, le=1600, alias="maxCpuPercent")
+    max_disk_mb: int | None = Field(None, ge=1, alias="maxDiskMB")
+    max_execution_time: int | None = Field(None, ge=1, le=86400, alias="maxExecutionTime")
+    max_concurrent_tasks: int | None = Field(None, ge=1, le=64, alias="maxConcurrentTasks")
+    max_processes: int | None = Field(None, ge=8, alias="maxProcesses")
+    max_output_bytes: int | None = Field(None, ge=1024, alias="maxOutputBytes")
+
+
+class ResourceLimits(ApiModel):
+    max_memory_mb: int = Field(alias="maxMemoryMB")
+    max_cpu_percent: int = Field(alias="maxCpuPercent")
+    max_disk_mb: int = Field(alias="maxDiskMB")
+    max_execution_time: int = Field(alias="maxExecutionTime")
+    max_concurrent_tasks: int = Field(alias="maxConcurrentTasks")
+    max_processes: int = Field(alias="maxProcesses")
+    max_output_bytes: int = Field(alias="maxOutputBytes")
+
+
+class ApprovalPolicy(ApiInput):
+    """Roo's auto-approve settings (the engine applies them)."""
+
+    auto_approve_read: bool = True
+    auto_approve_write: bool = False
+    auto_approve_execute: bool = False
+    auto_approve_mcp: bool = False
+    allowed_commands: Annotated[list[CommandPrefix], Field(max_length=200)] = []
+    denied_commands: Annotated[list[CommandPrefix], Field(max_length=200)] = []
+
+
+class SessionConfigIn(ApiInput):
+    mode: ModeName = "code"
+    provider: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    model: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    approval_policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
+    limits: ResourceLimitsIn = Field(default_factory=ResourceLimitsIn)
+    network: bool = Field(False, description="Let commands in this session reach the network")
+    custom_instructions: Annotated[str, StringConstraints(max_length=20000)] | None = None
+
+
+class SessionConfigOut(ApiModel):
+    mode: str
+    provider: str | None
+    model: str | None
+    approval_policy: dict[str, object]
+    limits: ResourceLimits
+    network: bool
+    custom_instructions: str | None
+
+
+SessionName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class SessionCreateIn(ApiInput):
+    name: SessionName = "Untitled session"
+    config: SessionConfigIn = Field(default_factory=SessionConfigIn)
+
+
+class SessionUpdateIn(ApiInput):
+    """Replace what is given; `config` is replaced as a whole when present."""
+
+    name: SessionName | None = None
+    config: SessionConfigIn | None = None
+    state: Literal["active", "archived"] | None = Field(
+        None, description="`archived` archives; `active` restores an archived session"
+    )
+
+
+class SessionOut(ApiModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    state: SessionState
+    config: SessionConfigOut
+    created_at: datetime
+    updated_at: datetime
+    last_active_at: datetime
+    archived_at: datetime | None
+    workspace_available: bool
+
+
+class DiskUsage(ApiModel):
+    used_bytes: int
+    limit_bytes: int
+
+
+class SessionResources(ApiModel):
+    disk: DiskUsage
+    running_tasks: int
+    running_processes: int
+    limits: ResourceLimits

@@ -1,0 +1,302 @@
+"""`SessionManager`: sessions in the database, workspaces on disk, limits within quotas.
+
+The database is the source of truth (a restart loses nothing); every query filters by owner, so
+another user's session is simply not found.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from roo.auth.identity import Principal
+from roo.db.engine import after_commit, unit_of_work
+from roo.db.models import Session
+from roo.db.types import new_id, utcnow
+from roo.kit.logs import get_logger
+from roo.security.audit import ClientInfo, record
+from roo.sessions import exceptions as exc
+from roo.sessions.quotas import DEFAULTS, Quota, quota_for
+from roo.sessions.schemas import ResourceLimits, ResourceLimitsIn, SessionConfigIn
+from roo.sessions.workspace import WorkspaceManager, workspace_name
+
+log = get_logger("roo.sessions")
+
+# ResourceLimitsIn field -> the Quota field that bounds it.
+_LIMIT_FIELDS = (
+    "max_memory_mb",
+    "max_cpu_percent",
+    "max_disk_mb",
+    "max_execution_time",
+    "max_concurrent_tasks",
+    "max_processes",
+    "max_output_bytes",
+)
+
+
+def effective_limits(requested: ResourceLimitsIn, quota: Quota) -> ResourceLimits:
+    """Fill defaults and check every value against the quota (422 naming each excess)."""
+    values: dict[str, int] = {}
+    problems: list[dict[str, str]] = []
+    for name in _LIMIT_FIELDS:
+        asked = getattr(requested, name)
+        ceiling = getattr(quota, name)
+        value = min(getattr(DEFAULTS, name), ceiling) if asked is None else asked
+        if value > ceiling:
+            alias = ResourceLimitsIn.model_fields[name].alias or name
+            problems.append(
+                {
+                    "field": f"body.config.limits.{alias}",
+                    "message": f"at most {ceiling} for your role",
+                    "type": "quota_exceeded",
+                }
+            )
+        values[name] = value
+    if problems:
+        raise exc.QuotaExceeded("Requested limits exceed your role's quota", errors=problems)
+    return ResourceLimits(**values)
+
+
+def stored_config(config: SessionConfigIn, quota: Quota) -> dict[str, Any]:
+    limits = effective_limits(config.limits, quota)
+    data = config.model_dump(by_alias=True, exclude={"limits"})
+    data["limits"] = limits.model_dump(by_alias=True)
+    return data
+
+
+class SessionManager:
+    def __init__(self, workspaces: WorkspaceManager) -> None:
+        self.workspaces = workspaces
+
+    # -- queries ----------------------------------------------------------------------------
+
+    async def get(self, db: AsyncSession, principal: Principal, session_id: uuid.UUID) -> Session:
+        """The caller's session, or 404 (also for sessions of other users)."""
+        query = select(Session).where(
+            Session.id == session_id, Session.user_id == principal.user_id
+        )
+        session = (await db.execute(query)).scalar_one_or_none()
+        if session is None:
+            raise exc.SessionNotFound()
+        return session
+
+    async def list(
+        self,
+        db: AsyncSession,
+        principal: Principal,
+        *,
+        state: str | None,
+        query: str | None,
+        limit: int,
+        offset: int,
+        all_users: bool = False,
+    ) -> tuple[Sequence[Session], int]:
+        conditions = [] if all_users else [Session.user_id == principal.user_id]
+        if state is not None:
+            conditions.append(Session.state == state)
+        if query:
+            conditions.append(func.lower(Session.name).contains(query.lower(), autoescape=True))
+        total = (
+            await db.execute(select(func.count()).select_from(Session).where(*conditions))
+        ).scalar_one()
+        rows = (
+            (
+                await db.execute(
+                    select(Session)
+                    .where(*conditions)
+                    .order_by(Session.last_active_at.desc(), Session.id)
+                    .limit(limit)
+                    .offset(offset)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        return rows, total
+
+    # -- changes ----------------------------------------------------------------------------
+
+    async def create(
+        self,
+        db: AsyncSession,
+        principal: Principal,
+        name: str,
+        config: SessionConfigIn,
+        client: ClientInfo,
+    ) -> Session:
+        quota = quota_for(principal.roles)
+        open_sessions = (
+            await db.execute(
+                select(func.count())
+                .select_from(Session)
+                .where(Session.user_id == principal.user_id, Session.state != "archived")
+            )
+        ).scalar_one()
+        if open_sessions >= quota.max_sessions:
+            raise exc.SessionQuotaReached(
+                f"You have {open_sessions} open sessions, the most your role allows; "
+                "archive or delete one first"
+            )
+        session_id = new_id()
+        session = Session(
+            id=session_id,
+            user_id=principal.user_id,
+            name=name,
+            state="active",
+            config=stored_config(config, quota),
+            workspace_dir=workspace_name(session_id),
+        )
+        db.add(session)
+        await db.flush()
+        await self.workspaces.create(session.workspace_dir)
+        # Should the transaction fail after this, the directory is an orphan: the start-up sweep
+        # removes it.
+        await record(
+            db,
+            "sessions.create",
+            actor_id=principal.user_id,
+            target=f"session:{session.id}",
+            client=client,
+        )
+        return session
+
+    async def update(
+        self,
+        db: AsyncSession,
+        principal: Principal,
+        session: Session,
+        *,
+        name: str | None,
+        config: SessionConfigIn | None,
+        state: str | None,
+    ) -> Session:
+        if name is not None:
+            session.name = name
+        if config is not None:
+            session.config = stored_config(config, quota_for(principal.roles))
+        if state == "archived" and session.state != "archived":
+            session.state = "archived"
+            session.archived_at = utcnow()
+        elif state == "active" and session.state != "active":
+            if session.workspace_deleted_at is not None:
+                raise exc.WorkspaceGone(
+                    "This session's workspace was deleted; it cannot be restored"
+                )
+            session.state = "active"
+            session.archived_at = None
+            session.last_active_at = utcnow()
+        await db.flush()
+        return session
+
+    async def delete(
+        self, db: AsyncSession, principal: Principal, session: Session, client: ClientInfo
+    ) -> None:
+        """Delete the row now; remove the workspace once that commits."""
+        name = session.workspace_dir
+        await db.delete(session)
+        await record(
+            db,
+            "sessions.delete",
+            actor_id=principal.user_id,
+            target=f"session:{session.id}",
+            client=client,
+        )
+        after_commit(db, lambda: self.workspaces.remove(name))
+
+    async def touch(self, db: AsyncSession, session: Session) -> None:
+        """Mark activity; an idle session becomes active again."""
+        if session.state == "archived":
+            raise exc.SessionArchived("Restore the session (state: active) to work in it")
+        session.last_active_at = utcnow()
+        if session.state == "idle":
+            session.state = "active"
+
+    def limits(self, session: Session) -> ResourceLimits:
+        return ResourceLimits.model_validate(session.config["limits"])
+
+    def view(self, session: Session) -> dict[str, Any]:
+        return {
+            **{
+                c: getattr(session, c)
+                for c in (
+                    "id",
+                    "user_id",
+                    "name",
+                    "state",
+                    "config",
+                    "created_at",
+                    "updated_at",
+                    "last_active_at",
+                    "archived_at",
+                )
+            },
+            "workspace_available": session.workspace_deleted_at is None,
+        }
+
+
+class SessionJanitor:
+    """Moves sessions through their life cycle, from the database state alone (restart-safe):
+    active -> idle after `idle_after`; idle -> archived after `idle_ttl` of inactivity;
+    archived -> workspace deleted `retention` after archiving."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        workspaces: WorkspaceManager,
+        idle_after: timedelta,
+        idle_ttl: timedelta,
+        retention: timedelta,
+    ) -> None:
+        self._sessions = sessions
+        self.workspaces = workspaces
+        self.idle_after = idle_after
+        self.idle_ttl = idle_ttl
+        self.retention = retention
+
+    async def sweep_orphans(self) -> list[str]:
+        async with self._sessions() as db:
+            known = (await db.execute(select(Session.workspace_dir))).scalars().all()
+        return await self.workspaces.remove_orphans(known)
+
+    async def run_once(self, now: datetime | None = None) -> dict[str, int]:
+        now = now or utcnow()
+        async with unit_of_work(self._sessions) as db:
+            idled = await db.execute(
+                update(Session)
+                .where(Session.state == "active", Session.last_active_at < now - self.idle_after)
+                .values(state="idle")
+            )
+            archived = await db.execute(
+                update(Session)
+                .where(Session.state == "idle", Session.last_active_at < now - self.idle_ttl)
+                .values(state="archived", archived_at=now)
+            )
+            expired = (
+                (
+                    await db.execute(
+                        select(Session).where(
+                            Session.state == "archived",
+                            Session.workspace_deleted_at.is_(None),
+                            Session.archived_at < now - self.retention,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for session in expired:
+                await self.workspaces.remove(session.workspace_dir)
+                session.workspace_deleted_at = now
+        counts = {
+            "idled": idled.rowcount,  # type: ignore[attr-defined]
+            "archived": archived.rowcount,  # type: ignore[attr-defined]
+            "workspaces_deleted": len(expired),
+        }
+        if any(counts.values()):
+            log.info("sessions.cleanup", **counts)
+        return counts

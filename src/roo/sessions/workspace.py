@@ -1,0 +1,89 @@
+"""`WorkspaceManager`: one directory per session under WORKSPACE_ROOT.
+
+Directory names are the session id's hex form and nothing else, so that the start-up sweep can
+tell a workspace from anything else an operator keeps under the root, and never touches the
+latter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from roo.kit.logs import get_logger
+
+log = get_logger("roo.workspaces")
+
+_WORKSPACE_NAME = re.compile(r"^[0-9a-f]{32}$")
+
+
+def workspace_name(session_id: uuid.UUID) -> str:
+    return session_id.hex
+
+
+def usage_bytes(root: Path) -> int:
+    """Bytes used by regular files under `root` (symbolic links are not followed)."""
+    total = 0
+    stack = [root]
+    while stack:
+        current = stack.pop()
+        try:
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(Path(entry.path))
+                        elif entry.is_file(follow_symlinks=False):
+                            total += entry.stat(follow_symlinks=False).st_size
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return total
+
+
+class WorkspaceManager:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def prepare(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def path(self, name: str) -> Path:
+        if not _WORKSPACE_NAME.match(name):
+            raise ValueError(f"not a workspace name: {name!r}")
+        return self.root / name
+
+    async def create(self, name: str) -> Path:
+        path = self.path(name)
+        await asyncio.to_thread(path.mkdir, mode=0o700, parents=False, exist_ok=False)
+        return path
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).is_dir()
+
+    async def remove(self, name: str) -> None:
+        path = self.path(name)
+        await asyncio.to_thread(shutil.rmtree, path, ignore_errors=True)
+
+    async def usage(self, name: str) -> int:
+        return await asyncio.to_thread(usage_bytes, self.path(name))
+
+    def on_disk(self) -> list[str]:
+        """Workspace directory names present under the root."""
+        if not self.root.is_dir():
+            return []
+        return [p.name for p in self.root.iterdir() if p.is_dir() and _WORKSPACE_NAME.match(p.name)]
+
+    async def remove_orphans(self, known: Iterable[str]) -> list[str]:
+        """Remove workspace directories that no session owns; return their names."""
+        orphans = sorted(set(self.on_disk()) - set(known))
+        for name in orphans:
+            log.warning("workspace.orphan_removed", workspace=name)
+            await self.remove(name)
+        return orphans
