@@ -16,6 +16,7 @@ from roo.auth.permissions import Permission
 from roo.kit.schema import Page
 from roo.sessions.schemas import (
     DiskUsage,
+    ImportOut,
     SessionCreateIn,
     SessionOut,
     SessionResources,
@@ -135,6 +136,38 @@ async def session_resources(
         running_processes=0,
         limits=limits,
     )
+
+
+@router.post(
+    "/{session_id}/workspace/import",
+    summary="Fill the (empty) workspace from a .tar, .tar.gz or .zip archive sent as the body",
+    responses={
+        **NOT_FOUND,
+        400: {"description": "Unsafe or unreadable archive"},
+        507: {"description": "The archive exceeds the disk quota"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/gzip": {"schema": {"type": "string", "format": "binary"}},
+                "application/zip": {"schema": {"type": "string", "format": "binary"}},
+                "application/x-tar": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
+async def import_workspace(
+    session_id: uuid.UUID,
+    request: Request,
+    principal: Annotated[Principal, require(Permission.FILES_WRITE)],
+    db: DbSession,
+    manager: Manager,
+    client: Client,
+) -> ImportOut:
+    session = await manager.get(db, principal, session_id)
+    result = await manager.import_archive(db, principal, session, request.stream(), client)
+    return ImportOut(files=result.files, directories=result.directories, bytes=result.bytes)
 
 
 @admin_router.get("", summary="Every user's sessions (admin)")

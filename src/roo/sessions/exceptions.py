@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from roo.kit.errors import AppError, Conflict, NotFound, Unprocessable
+from roo.kit.errors import AppError, BadRequest, Conflict, NotFound, Unprocessable
 
 
 class SessionNotFound(NotFound):
@@ -30,3 +30,7 @@ class InsufficientStorage(AppError):
 
 class SessionQuotaReached(Conflict):
     slug, title = "session-quota-reached", "Session quota reached"
+
+
+class ArchiveInvalid(BadRequest):
+    slug, title = "archive-rejected", "Archive rejected"

@@ -110,3 +110,9 @@ class SessionResources(ApiModel):
     running_tasks: int
     running_processes: int
     limits: ResourceLimits
+
+
+class ImportOut(ApiModel):
+    files: int
+    directories: int
+    bytes: int

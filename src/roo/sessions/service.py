@@ -6,8 +6,10 @@ another user's session is simply not found.
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +23,7 @@ from roo.db.types import new_id, utcnow
 from roo.kit.logs import get_logger
 from roo.security.audit import ClientInfo, record
 from roo.sessions import exceptions as exc
+from roo.sessions.importer import ArchiveRejected, ImportResult, import_archive
 from roo.sessions.quotas import DEFAULTS, Quota, quota_for
 from roo.sessions.schemas import ResourceLimits, ResourceLimitsIn, SessionConfigIn
 from roo.sessions.workspace import WorkspaceManager, workspace_name
@@ -215,6 +218,56 @@ class SessionManager:
         session.last_active_at = utcnow()
         if session.state == "idle":
             session.state = "active"
+
+    async def import_archive(
+        self,
+        db: AsyncSession,
+        principal: Principal,
+        session: Session,
+        chunks: AsyncIterator[bytes],
+        client: ClientInfo,
+    ) -> ImportResult:
+        """Stream an uploaded archive to a scratch file beside the workspaces, then extract it
+        into the session's (empty) workspace within its disk quota."""
+        await self.touch(db, session)
+        if session.workspace_deleted_at is not None:
+            raise exc.WorkspaceGone("This session's workspace was deleted")
+        quota = self.limits(session).max_disk_mb * 1024 * 1024
+        scratch = self.workspaces.root / f".import-{uuid.uuid4().hex}"
+        try:
+            size = 0
+            out = await asyncio.to_thread(scratch.open, "wb")
+            try:
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if size > quota:
+                        raise exc.InsufficientStorage(
+                            f"The upload is larger than the workspace quota ({quota} bytes)"
+                        )
+                    await asyncio.to_thread(out.write, chunk)
+            finally:
+                await asyncio.to_thread(out.close)
+            workspace = self.workspaces.path(session.workspace_dir)
+            try:
+                result = await asyncio.to_thread(import_archive, scratch, workspace, quota)
+            except ArchiveRejected as rejected:
+                raise exc.ArchiveInvalid(str(rejected)) from None
+            except OSError as error:
+                if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise exc.InsufficientStorage("The server's disk is full") from None
+                raise
+        finally:
+            scratch.unlink(missing_ok=True)
+        await record(
+            db,
+            "sessions.import",
+            actor_id=principal.user_id,
+            target=f"session:{session.id}",
+            client=client,
+            files=result.files,
+            bytes=result.bytes,
+        )
+        return result
 
     def limits(self, session: Session) -> ResourceLimits:
         return ResourceLimits.model_validate(session.config["limits"])

@@ -1,0 +1,220 @@
+"""Filling an empty workspace from an uploaded archive (`.tar`, `.tar.gz`, `.zip`).
+
+Everything is checked before anything is written: member names (no absolute paths, no `..`, no
+backslashes or NUL), member types (regular files and directories only: no symbolic or hard
+links, no devices), member count, and the total *declared* uncompressed size against the disk
+quota. While writing, each member is read with a cap of its declared size, so a lying header
+cannot inflate past the check (a zip or gzip bomb stops at the quota).
+"""
+
+from __future__ import annotations
+
+import bz2
+import errno
+import gzip
+import lzma
+import os
+import shutil
+import stat
+import tarfile
+import zipfile
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+MAX_MEMBERS = 50_000
+MAX_NAME_BYTES = 4096
+_CHUNK = 1024 * 1024
+
+
+class ArchiveRejected(Exception):
+    """The archive is unsafe or too large; the message says why (safe to show the client)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    files: int
+    directories: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Member:
+    name: str
+    is_dir: bool
+    size: int
+    mode: int
+
+
+def _safe_name(raw: str) -> str:
+    if "\x00" in raw or "\\" in raw:
+        raise ArchiveRejected(f"member name {raw!r} contains a NUL byte or backslash")
+    if len(raw.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        raise ArchiveRejected("a member name is too long")
+    path = PurePosixPath(raw)
+    if path.is_absolute() or raw.startswith("/"):
+        raise ArchiveRejected(f"member {raw!r} has an absolute path")
+    parts = [p for p in path.parts if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise ArchiveRejected(f"member {raw!r} escapes the workspace")
+    if not parts:
+        return ""
+    return "/".join(parts)
+
+
+def _check(members: list[_Member], quota_bytes: int) -> None:
+    if len(members) > MAX_MEMBERS:
+        raise ArchiveRejected(f"the archive has more than {MAX_MEMBERS} members")
+    total = sum(m.size for m in members if not m.is_dir)
+    if total > quota_bytes:
+        raise ArchiveRejected(
+            f"the archive expands to {total} bytes; the workspace quota is {quota_bytes}"
+        )
+
+
+def _tar_members(archive: tarfile.TarFile) -> list[_Member]:
+    members = []
+    for info in archive.getmembers():
+        name = _safe_name(info.name)
+        if info.issym() or info.islnk():
+            raise ArchiveRejected(f"member {info.name!r} is a link; links are not imported")
+        if not (info.isfile() or info.isdir()):
+            raise ArchiveRejected(f"member {info.name!r} is not a regular file or directory")
+        if name:
+            members.append(_Member(name, info.isdir(), info.size, info.mode))
+    return members
+
+
+def _zip_members(archive: zipfile.ZipFile) -> list[_Member]:
+    members = []
+    for info in archive.infolist():
+        name = _safe_name(info.filename)
+        # Unix-made zips keep st_mode in the high 16 bits; the file type bits may be absent.
+        mode = (info.external_attr >> 16) & 0xFFFF if info.create_system == 3 else 0
+        kind = stat.S_IFMT(mode)
+        if kind == stat.S_IFLNK:
+            raise ArchiveRejected(f"member {info.filename!r} is a link; links are not imported")
+        if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+            raise ArchiveRejected(f"member {info.filename!r} is not a regular file or directory")
+        if name:
+            members.append(_Member(name, info.is_dir(), info.file_size, mode))
+    return members
+
+
+def _copy_capped(source: IO[bytes], target: Path, size: int) -> int:
+    """Write at most `size` bytes (the declared size) of `source` to a new file."""
+    written = 0
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as out:
+        while written < size:
+            chunk = source.read(min(_CHUNK, size - written))
+            if not chunk:
+                break
+            out.write(chunk)
+            written += len(chunk)
+    return written
+
+
+OpenMember = Callable[["_Member"], AbstractContextManager[IO[bytes]]]
+
+
+def _write(workspace: Path, members: list[_Member], open_member: OpenMember) -> ImportResult:
+    files = directories = total = 0
+    for member in members:
+        target = workspace / member.name
+        if member.is_dir:
+            target.mkdir(parents=True, exist_ok=True)
+            directories += 1
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            raise ArchiveRejected(f"member {member.name!r} appears twice")
+        with open_member(member) as source:
+            total += _copy_capped(source, target, member.size)
+        if member.mode & 0o111:
+            target.chmod(0o755)
+        files += 1
+    return ImportResult(files, directories, total)
+
+
+_COMPRESSED = (
+    (b"\x1f\x8b", gzip.open),
+    (b"BZh", bz2.open),
+    (b"\xfd7zXZ\x00", lzma.open),
+)
+
+
+def _decompress_capped(path: Path, cap: int) -> Path | None:
+    """If `path` is a compressed stream, inflate it next to itself, refusing to produce more
+    than `cap` bytes (a compression bomb stops there). None when it is not compressed."""
+    with path.open("rb") as fh:
+        head = fh.read(6)
+    for magic, opener in _COMPRESSED:
+        if head.startswith(magic):
+            target = path.with_suffix(".inflated")
+            produced = 0
+            with opener(path, "rb") as src, target.open("wb") as out:
+                while chunk := src.read(_CHUNK):
+                    produced += len(chunk)
+                    if produced > cap:
+                        raise ArchiveRejected(
+                            f"the archive expands past the workspace quota ({cap} bytes)"
+                        )
+                    out.write(chunk)
+            return target
+    return None
+
+
+def _extract(archive_path: Path, workspace: Path, quota_bytes: int) -> ImportResult:
+    if zipfile.is_zipfile(archive_path):
+        with zipfile.ZipFile(archive_path) as zf:
+            members = _zip_members(zf)
+            _check(members, quota_bytes)
+            by_name = {_safe_name(i.filename): i for i in zf.infolist()}
+            return _write(workspace, members, lambda m: zf.open(by_name[m.name]))
+    # tar headers and padding: allow some slack over the quota for the inflated stream
+    inflated = _decompress_capped(archive_path, quota_bytes + quota_bytes // 10 + _CHUNK)
+    tar_path = inflated or archive_path
+    try:
+        with tarfile.open(tar_path, "r:") as tf:
+            members = _tar_members(tf)
+            _check(members, quota_bytes)
+            infos = {_safe_name(i.name): i for i in tf.getmembers()}
+
+            def open_tar(m: _Member) -> AbstractContextManager[IO[bytes]]:
+                handle = tf.extractfile(infos[m.name])
+                if handle is None:
+                    raise ArchiveRejected(f"member {m.name!r} has no data")
+                return handle
+
+            return _write(workspace, members, open_tar)
+    finally:
+        if inflated is not None:
+            inflated.unlink(missing_ok=True)
+
+
+def import_archive(archive_path: Path, workspace: Path, quota_bytes: int) -> ImportResult:
+    """Check, then extract `archive_path` into the (empty) `workspace`. Blocking: run it in a
+    thread. Unsafe archives raise ArchiveRejected; on any failure the workspace is emptied
+    again, so an import is all or nothing."""
+    if any(workspace.iterdir()):
+        raise ArchiveRejected("the workspace is not empty; import into a new session")
+    try:
+        return _extract(archive_path, workspace, quota_bytes)
+    except BaseException as exc:
+        for child in workspace.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+        if isinstance(exc, tarfile.TarError | zipfile.BadZipFile | EOFError | lzma.LZMAError):
+            raise ArchiveRejected(
+                "the upload is not a readable tar, tar.gz, tar.bz2, tar.xz or zip archive"
+            ) from None
+        if isinstance(exc, OSError) and not isinstance(exc, ArchiveRejected):
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise ArchiveRejected(f"the archive could not be read: {type(exc).__name__}") from None
+        raise
