@@ -13,11 +13,14 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
-from starlette.middleware.cors import CORSMiddleware
 
 from roo import __version__
 from roo.api import docs, health, meta
-from roo.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from roo.api.middleware import (
+    BodyLimitMiddleware,
+    CorsForCrossOriginOnly,
+    RequestContextMiddleware,
+)
 from roo.api.problems import install_problem_handlers
 from roo.api.routing import ApiRoute
 from roo.api.state import Resources
@@ -168,11 +171,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         other_limit=MAX_OTHER_BODY_BYTES,
     )
     app.add_middleware(
-        CORSMiddleware,
+        CorsForCrossOriginOnly,
         allow_origins=settings.allowed_origins,
-        allow_credentials=True,
-        allow_methods=["*"],
-        allow_headers=["*"],
         expose_headers=["X-Request-ID", "Retry-After"],
     )
     app.add_middleware(RequestContextMiddleware)

@@ -12,13 +12,21 @@ from roo.api.state import Resources
 from roo.config import Settings
 from roo.db.engine import unit_of_work
 
+# Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency in its thread
+# pool, which costs a thread hop (and GIL contention) on every request.
+
 
 def get_resources(request: Request) -> Resources:
+    """The app's resources (a plain function, for direct calls)."""
     resources: Resources = request.app.state.resources
     return resources
 
 
-def get_settings(request: Request) -> Settings:
+async def resources_dependency(request: Request) -> Resources:
+    return get_resources(request)
+
+
+async def get_settings(request: Request) -> Settings:
     return get_resources(request).settings
 
 
@@ -28,12 +36,12 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-AppResources = Annotated[Resources, Depends(get_resources)]
+AppResources = Annotated[Resources, Depends(resources_dependency)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 DbSession = Annotated[AsyncSession, Depends(get_db_session)]
 
 
-def public() -> None:
+async def public() -> None:
     """Marks a route as deliberately open to anonymous callers (login, refresh, health).
 
     Every route declares either this or a permission (`roo.auth.deps.require`); a test walks

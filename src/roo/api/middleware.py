@@ -8,11 +8,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roo.api.problems import problem_response
@@ -33,6 +35,14 @@ def route_template(scope: Scope) -> str | None:
     return path if isinstance(path, str) else None
 
 
+def raw_header(scope: Scope, name: bytes) -> str | None:
+    """One request header by its lower-case name, without building a Headers object."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -41,7 +51,7 @@ class RequestContextMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = accept_or_generate(Headers(scope=scope).get("x-request-id"))
+        request_id = accept_or_generate(raw_header(scope, b"x-request-id"))
         set_request_id(request_id)
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
@@ -116,6 +126,30 @@ def is_json_content_type(value: str | None) -> bool:
     )
 
 
+class CorsForCrossOriginOnly:
+    """Starlette's CORS middleware wraps every response; a request without an `Origin` header
+    is not cross-origin, so it goes straight to the app."""
+
+    def __init__(
+        self, app: ASGIApp, allow_origins: Sequence[str], expose_headers: Sequence[str]
+    ) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=allow_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=expose_headers,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and raw_header(scope, b"origin") is not None:
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 class BodyTooLarge(HTTPException):
     """Raised while the app reads a body that outgrows its limit (chunked uploads)."""
 
@@ -141,10 +175,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        is_json = is_json_content_type(headers.get("content-type"))
+        is_json = is_json_content_type(raw_header(scope, b"content-type"))
         limit = self.json_limit if is_json else self.other_limit
-        declared = headers.get("content-length")
+        declared = raw_header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             kind = "JSON " if is_json else ""
             response = problem_response(

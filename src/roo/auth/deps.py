@@ -25,11 +25,11 @@ from roo.security.audit import ClientInfo
 log = get_logger("roo.auth")
 
 
-def get_auth(request: Request) -> AuthService:
+async def get_auth(request: Request) -> AuthService:
     return get_resources(request).auth
 
 
-def client_info(request: Request) -> ClientInfo:
+async def client_info(request: Request) -> ClientInfo:
     return ClientInfo(
         ip=request.client.host if request.client else "unknown",
         user_agent=request.headers.get("user-agent"),
@@ -66,7 +66,7 @@ class Authorize:
         credential = _credential(request)
         if credential is None:
             raise NotAuthenticated()
-        resolver = get_auth(request).resolver
+        resolver = get_resources(request).auth.resolver
         try:
             if credential.startswith(API_KEY_PREFIX):
                 return await resolver.from_api_key(credential)

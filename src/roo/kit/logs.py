@@ -69,7 +69,31 @@ def _is_secret_key(key: object) -> bool:
     return norm in SECRET_KEYS or any(part in norm for part in _SECRET_KEY_PARTS)
 
 
+# Every text pattern needs one of these; most strings have none, and skip the patterns at once.
+_MAYBE_SECRET = re.compile(r"(?i)earer|asic|roo_|://|=")
+
+# Fields filled by our own code with values that can never hold a secret. Not `event`: for a
+# standard-library record it is the formatted message, which may quote anything.
+_PLAIN_KEYS = frozenset(
+    {
+        "level",
+        "timestamp",
+        "logger",
+        "request_id",
+        "method",
+        "route",
+        "status",
+        "duration_ms",
+        "client",
+        "action",
+        "outcome",
+    }
+)
+
+
 def redact_text(text: str) -> str:
+    if not _MAYBE_SECRET.search(text):
+        return text
     for pattern, replacement in _TEXT_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
@@ -104,6 +128,8 @@ def _as_text(value: Any) -> Any:
 def redact_secrets(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
     """structlog processor: scrub secrets from every key and value of the event."""
     for key in list(event_dict):
+        if key in _PLAIN_KEYS:
+            continue
         value = event_dict[key]
         if _is_secret_key(key) and value not in (None, ""):
             event_dict[key] = REDACTED

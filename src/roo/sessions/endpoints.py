@@ -31,7 +31,7 @@ admin_router = api_router("/admin/sessions", tags=["admin"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such session of yours"}}
 
 
-def get_manager(request: Request) -> SessionManager:
+async def get_manager(request: Request) -> SessionManager:
     return get_resources(request).sessions_manager
 
 
