@@ -25,6 +25,7 @@ from roo.api.problems import install_problem_handlers
 from roo.api.routing import ApiRoute
 from roo.api.state import Resources
 from roo.auth import endpoints as auth_endpoints
+from roo.auth import oauth_endpoints
 from roo.auth.wiring import build_auth
 from roo.config import Settings, load_settings
 from roo.db import migrate
@@ -86,13 +87,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.should_auto_migrate:
             await migrate.upgrade(engine)
         cache: Cache
+        denylist: Cache | None = None
         if settings.redis_url:
             redis = Redis.from_url(settings.redis_url, decode_responses=False)
             cache = RedisCache(redis, settings.redis_prefix + "cache:")
         else:
             cache = MemoryCache()
+            denylist = MemoryCache(max_entries=None)
         sessions = create_session_factory(engine)
-        auth = build_auth(settings, sessions, cache)
+        auth = build_auth(settings, sessions, cache, denylist)
         try:
             await auth.resolver.load_denylist()
         except Exception as exc:  # the database may come up later: /readyz says so meanwhile
@@ -160,6 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(meta.router)
     app.include_router(auth_endpoints.router)
+    app.include_router(oauth_endpoints.router)
     app.include_router(auth_endpoints.users_router)
     app.include_router(sessions_endpoints.router)
     app.include_router(sessions_endpoints.admin_router)

@@ -96,6 +96,41 @@ class Settings(BaseSettings):
     oauth_github_client_secret: SecretStr | None = Field(
         None, validation_alias=_env("OAUTH_GITHUB_CLIENT_SECRET")
     )
+    # GitHub Enterprise Server (or a test double): its OAuth and REST API URLs.
+    oauth_github_authorize_url: str = Field(
+        "https://github.com/login/oauth/authorize",
+        validation_alias=_env("OAUTH_GITHUB_AUTHORIZE_URL"),
+    )
+    oauth_github_token_url: str = Field(
+        "https://github.com/login/oauth/access_token",
+        validation_alias=_env("OAUTH_GITHUB_TOKEN_URL"),
+    )
+    oauth_github_api_url: str = Field(
+        "https://api.github.com", validation_alias=_env("OAUTH_GITHUB_API_URL")
+    )
+    oauth_google_discovery_url: str = Field(
+        "https://accounts.google.com/.well-known/openid-configuration",
+        validation_alias=_env("OAUTH_GOOGLE_DISCOVERY_URL"),
+    )
+    # Any OpenID Connect issuer, by its discovery document (provider name `oidc`).
+    oauth_oidc_discovery_url: str | None = Field(
+        None, validation_alias=_env("OAUTH_OIDC_DISCOVERY_URL")
+    )
+    oauth_oidc_client_id: str | None = Field(None, validation_alias=_env("OAUTH_OIDC_CLIENT_ID"))
+    oauth_oidc_client_secret: SecretStr | None = Field(
+        None, validation_alias=_env("OAUTH_OIDC_CLIENT_SECRET")
+    )
+    oauth_oidc_name: str = Field(
+        "OpenID Connect", min_length=1, max_length=100, validation_alias=_env("OAUTH_OIDC_NAME")
+    )
+    # The service's external base URL; OAuth redirect URIs are built from it.
+    # None: http://127.0.0.1:{PORT}.
+    public_url: str | None = Field(None, validation_alias=_env("ROO_PUBLIC_URL"))
+    # Where the browser goes after an OAuth sign-in, the tokens in the URL fragment.
+    # None: the callback answers JSON.
+    oauth_frontend_redirect: str | None = Field(
+        None, validation_alias=_env("ROO_OAUTH_FRONTEND_REDIRECT")
+    )
 
     # -- identity -------------------------------------------------------------------------
     jwt_issuer: str = Field("roo-core", min_length=1, validation_alias=_env("ROO_JWT_ISSUER"))
@@ -173,7 +208,20 @@ class Settings(BaseSettings):
     def _normalise_db_url(cls, value: str | None) -> str | None:
         return None if value is None or not value.strip() else normalise_database_url(value)
 
-    @field_validator("redis_url", "jwt_secret", mode="before")
+    @field_validator(
+        "redis_url",
+        "jwt_secret",
+        "oauth_google_client_id",
+        "oauth_google_client_secret",
+        "oauth_github_client_id",
+        "oauth_github_client_secret",
+        "oauth_oidc_discovery_url",
+        "oauth_oidc_client_id",
+        "oauth_oidc_client_secret",
+        "public_url",
+        "oauth_frontend_redirect",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -282,6 +330,16 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _check_oauth(settings: Settings) -> None:
+    """The OAuth URLs must be absolute, and https unless on loopback (checked at start-up)."""
+    from roo.auth.oauth import OAuthConfig  # here, not at the top: roo.auth imports this module
+
+    try:
+        OAuthConfig.from_settings(settings)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {_describe(exc)}") from None
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment (plus overrides) and check them for the environment.
 
@@ -291,6 +349,7 @@ def load_settings(**overrides: Any) -> Settings:
         settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(f"invalid configuration: {_describe(exc)}") from None
+    _check_oauth(settings)
     if settings.is_production:
         problems = settings.production_problems()
         if problems:

@@ -38,7 +38,10 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 AppResources = Annotated[Resources, Depends(resources_dependency)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
-DbSession = Annotated[AsyncSession, Depends(get_db_session)]
+# scope="function": the session commits when the endpoint returns, *before* the response is
+# sent. With FastAPI's default ("request") the commit would run after the client already has
+# the answer, so a client could act on (or be handed tokens for) rows that never commit.
+DbSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
 
 
 async def public() -> None:

@@ -129,9 +129,13 @@ class IdentityResolver:
         cache: Cache,
         tokens: AccessTokens,
         cache_ttl_seconds: float,
+        denylist: Cache | None = None,
     ) -> None:
         self._sessions = sessions
         self._cache = cache
+        # Revocations must never be evicted early: in process memory they get a store of their
+        # own that only forgets expired entries. On Redis both live in the same keyspace.
+        self._denylist = denylist or cache
         self.tokens = tokens
         self._ttl = cache_ttl_seconds
         self._denylist_loaded = False
@@ -148,9 +152,13 @@ class IdentityResolver:
             await self.load_denylist()
         # One cache round trip: the token's denial, its family's revocation, the user snapshot.
         family = _family_key(claims.family_id) if claims.family_id else _deny_key("-")
-        denied, family_revoked, cached_user = await self._cache.get_many(
-            _deny_key(claims.jti), family, _user_key(claims.user_id)
-        )
+        if self._denylist is self._cache:
+            denied, family_revoked, cached_user = await self._cache.get_many(
+                _deny_key(claims.jti), family, _user_key(claims.user_id)
+            )
+        else:
+            denied, family_revoked = await self._denylist.get_many(_deny_key(claims.jti), family)
+            cached_user = await self._cache.get(_user_key(claims.user_id))
         if denied is not None:
             raise AuthenticationFailed("access token revoked (logged out)")
         if family_revoked is not None:
@@ -260,11 +268,11 @@ class IdentityResolver:
     async def deny(self, jti: str, expires_at: int) -> None:
         """Refuse this access token until it expires (the DB row is written by the caller)."""
         ttl = expires_at - time.time() + 60  # + leeway: the token stays refused past its exp
-        await self._cache.set(_deny_key(jti), b"1", ttl)
+        await self._denylist.set(_deny_key(jti), b"1", ttl)
 
     async def deny_family(self, family_id: uuid.UUID) -> None:
         """Refuse every access token issued with this refresh family, for as long as one lives."""
-        await self._cache.set(
+        await self._denylist.set(
             _family_key(family_id), b"1", self.tokens.ttl_seconds + 2 * LEEWAY_SECONDS
         )
 

@@ -42,6 +42,7 @@ class Preferences(ApiInput):
 class UserOut(ApiModel):
     id: uuid.UUID
     email: str
+    email_verified: bool
     display_name: str
     provider: str
     roles: list[str]

@@ -64,12 +64,14 @@ class AuthService:
         roles: Sequence[str] = (DEFAULT_ROLE,),
         display_name: str = "",
         provider: str = "local",
+        email_verified: bool = False,
     ) -> User:
         email = normalise_email(email)
         if await self.find_user_by_email(db, email) is not None:
             raise exc.EmailTaken(f"{email} is already registered")
         user = User(
             email=email,
+            email_verified=email_verified,
             display_name=display_name,
             provider=provider,
             password_hash=await hash_password(password) if password is not None else None,

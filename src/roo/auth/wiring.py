@@ -13,8 +13,13 @@ from roo.kit.cache import Cache
 
 
 def build_auth(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], cache: Cache
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    cache: Cache,
+    denylist: Cache | None = None,
 ) -> AuthService:
+    """`denylist`: where revocations live when `cache` may evict (process memory); None when
+    `cache` never evicts early (Redis)."""
     if settings.jwt_secret is None:  # load_settings always provides one
         raise RuntimeError("settings carry no JWT secret")
     tokens = AccessTokens(
@@ -23,6 +28,8 @@ def build_auth(
         audience=settings.jwt_audience,
         ttl_seconds=settings.access_token_ttl_seconds,
     )
-    resolver = IdentityResolver(sessions, cache, tokens, settings.identity_cache_ttl_seconds)
+    resolver = IdentityResolver(
+        sessions, cache, tokens, settings.identity_cache_ttl_seconds, denylist=denylist
+    )
     throttle = LoginThrottle(create_limit_storage(settings), settings)
     return AuthService(settings, resolver, throttle)

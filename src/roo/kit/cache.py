@@ -22,13 +22,24 @@ class Cache(Protocol):
 
     async def delete(self, *keys: str) -> None: ...
 
+    async def pop(self, key: str) -> bytes | None:
+        """Get and delete in one step: of two concurrent callers, only one gets the value."""
+        ...
+
 
 class MemoryCache:
-    """An LRU dict with per-entry expiry, for one process (embedded mode)."""
+    """A dict with per-entry expiry, for one process (embedded mode).
 
-    def __init__(self, max_entries: int = 100_000) -> None:
+    With `max_entries`, the least recently used entries are evicted beyond it (for what can be
+    rebuilt: snapshots). Without, nothing is evicted before it expires (for what must not be
+    forgotten early, such as the access-token denylist); expired entries are purged as the
+    store grows.
+    """
+
+    def __init__(self, max_entries: int | None = 100_000) -> None:
         self._data: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._max = max_entries
+        self._purge_at = 1024
 
     async def get(self, key: str) -> bytes | None:
         item = self._data.get(key)
@@ -50,12 +61,23 @@ class MemoryCache:
             return
         self._data[key] = (time.monotonic() + ttl_seconds, value)
         self._data.move_to_end(key)
-        while len(self._data) > self._max:
-            self._data.popitem(last=False)
+        if self._max is not None:
+            while len(self._data) > self._max:
+                self._data.popitem(last=False)
+        elif len(self._data) >= self._purge_at:
+            now = time.monotonic()
+            for stale in [k for k, (expires, _) in self._data.items() if expires <= now]:
+                del self._data[stale]
+            self._purge_at = max(1024, 2 * len(self._data))
 
     async def delete(self, *keys: str) -> None:
         for key in keys:
             self._data.pop(key, None)
+
+    async def pop(self, key: str) -> bytes | None:
+        value = await self.get(key)
+        self._data.pop(key, None)
+        return value
 
 
 class RedisCache:
@@ -83,3 +105,7 @@ class RedisCache:
     async def delete(self, *keys: str) -> None:
         if keys:
             await self._redis.delete(*(self._prefix + k for k in keys))
+
+    async def pop(self, key: str) -> bytes | None:
+        value = await self._redis.getdel(self._prefix + key)
+        return value.encode() if isinstance(value, str) else value

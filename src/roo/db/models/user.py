@@ -19,6 +19,10 @@ class User(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     # Stored lower-cased: uniqueness is case-insensitive on every backend.
     email: Mapped[str] = mapped_column(String(320), unique=True, index=True)
+    # Whether someone proved they own `email`: accounts made by an administrator or through a
+    # provider that verified the address. Self-registered accounts are not, and OAuth sign-in
+    # never links to them (that would let whoever registered first keep a door open).
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     display_name: Mapped[str] = mapped_column(String(200), default="")
     provider: Mapped[str] = mapped_column(String(20), default="local")
     password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
