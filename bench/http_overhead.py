@@ -60,22 +60,6 @@ UVICORN_OPTIONS = (
     "--log-level",
     "warning",
 )
-# Settings roo reads from the environment that would change what is measured; the roo server gets
-# none of them from the caller's environment (embedded SQLite, no Redis, our log level).
-ROO_ENV_KEYS = frozenset(
-    {
-        "DATABASE_URL",
-        "REDIS_URL",
-        "LOG_LEVEL",
-        "HOST",
-        "PORT",
-        "JWT_SECRET",
-        "ALLOWED_ORIGINS",
-        "DATABASE_ECHO",
-        "DATABASE_POOL_MIN",
-        "DATABASE_POOL_MAX",
-    }
-)
 
 Tool = Literal["wrk", "python"]
 ServerName = Literal["bare", "roo"]
@@ -104,6 +88,9 @@ class Measurement(TypedDict):
     p99_ms: float
     requests: int
     errors: int
+    # CPU time the server process spent per request during the run (None where /proc is absent):
+    # unlike rps, it barely moves when other processes compete for the CPU.
+    cpu_us_per_request: float | None
 
 
 @dataclass
@@ -138,9 +125,28 @@ def server_command(name: ServerName, port: int) -> list[str]:
     return [*uvicorn, "--app-dir", str(BENCH_DIR), "bare_app:app"]
 
 
+def roo_setting_names() -> frozenset[str]:
+    """Every environment variable roo's settings read (DATABASE_URL, REDIS_URL, ...), upper-case."""
+    from pydantic import AliasChoices
+
+    from roo.config import Settings
+
+    names: set[str] = set()
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else [alias or name]
+        names.update(str(choice).upper() for choice in choices)
+    return frozenset(names)
+
+
 def server_env(name: ServerName, data_dir: Path, roo_log_level: str) -> dict[str, str]:
+    """The caller's environment without any roo setting, so that both servers run embedded
+    (SQLite in `data_dir`, no Redis) whatever the shell exported; roo gets its own few."""
+    drop = roo_setting_names()
     env = {
-        k: v for k, v in os.environ.items() if k not in ROO_ENV_KEYS and not k.startswith("ROO_")
+        k: v
+        for k, v in os.environ.items()
+        if k.upper() not in drop and not k.upper().startswith("ROO_")
     }
     if name == "roo":
         env |= {"ROO_ENV": "development", "ROO_DATA_DIR": str(data_dir), "LOG_LEVEL": roo_log_level}
@@ -259,10 +265,23 @@ def parse_wrk(output: str) -> Measurement:
         p99_ms=round(_ms(*p99.groups()), 3),
         requests=int(total.group(1)),
         errors=errors,
+        cpu_us_per_request=None,
     )
 
 
-def run_load(tool: Tool, url: str, connections: int, duration: int) -> Measurement:
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far, from /proc (Linux); None elsewhere."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state is field 3
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_load(
+    tool: Tool, url: str, connections: int, duration: int, server_pid: int | None = None
+) -> Measurement:
     """One run of the load tool in its own process (bounded by a timeout)."""
     if tool == "wrk":
         command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
@@ -274,9 +293,11 @@ def run_load(tool: Tool, url: str, connections: int, duration: int) -> Measureme
             f"--connections={connections}",
             f"--duration={duration}",
         ]
+    cpu_before = process_cpu_seconds(server_pid) if server_pid else None
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=duration + 30, check=False
     )
+    cpu_after = process_cpu_seconds(server_pid) if server_pid else None
     if done.returncode != 0:
         raise BenchError(f"{command[0]} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     if tool == "wrk":
@@ -289,9 +310,13 @@ def run_load(tool: Tool, url: str, connections: int, duration: int) -> Measureme
             p99_ms=raw["p99_ms"],
             requests=raw["requests"],
             errors=raw["errors"] + raw["non_2xx"],
+            cpu_us_per_request=None,
         )
     if measurement["requests"] == 0:
         raise BenchError(f"{command[0]} completed no request against {url}:\n{done.stderr[-2000:]}")
+    if cpu_before is not None and cpu_after is not None:
+        cpu_us = (cpu_after - cpu_before) * 1e6 / measurement["requests"]
+        measurement["cpu_us_per_request"] = round(cpu_us, 1)
     return measurement
 
 
@@ -315,10 +340,12 @@ def tool_version(tool: Tool) -> str:
 
 
 def summarise(rounds: list[Measurement]) -> dict[str, Any]:
+    cpu = [m["cpu_us_per_request"] for m in rounds if m["cpu_us_per_request"] is not None]
     return {
         "rps": round(statistics.median(m["rps"] for m in rounds), 1),
         "p50_ms": round(statistics.median(m["p50_ms"] for m in rounds), 3),
         "p99_ms": round(statistics.median(m["p99_ms"] for m in rounds), 3),
+        "cpu_us_per_request": round(statistics.median(cpu), 1) if cpu else None,
         "rounds": rounds,
     }
 
@@ -329,6 +356,27 @@ def package_versions() -> dict[str, str]:
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions[name] = metadata.version(name)
     return versions
+
+
+def source_revision() -> dict[str, Any] | None:
+    """The commit measured, and whether src/ had uncommitted changes (None outside git)."""
+    repo = BENCH_DIR.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10
+        )
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if head.returncode != 0:
+        return None
+    return {"commit": head.stdout.strip(), "src_dirty": bool(status.stdout.strip())}
 
 
 def build_report(
@@ -342,6 +390,13 @@ def build_report(
         name: round(results[roo]["rps"] / results[bare]["rps"], 3)
         for name, (roo, bare) in RATIOS.items()
     }
+    # The same comparison from server CPU time per request (bare / roo): what the ratio would be
+    # with the server alone on its core. Steadier than `ratios` on a busy machine.
+    cpu_ratios = {
+        name: round(results[bare]["cpu_us_per_request"] / results[roo]["cpu_us_per_request"], 3)
+        for name, (roo, bare) in RATIOS.items()
+        if results[roo]["cpu_us_per_request"] and results[bare]["cpu_us_per_request"]
+    }
     return {
         "benchmark": "http_overhead",
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -351,6 +406,7 @@ def build_report(
             "platform": platform.platform(),
             "packages": package_versions(),
         },
+        "source": source_revision(),
         "tool": tool,
         "tool_version": tool_version(tool),
         "settings": {
@@ -363,6 +419,7 @@ def build_report(
         },
         "results": results,
         "ratios": ratios,
+        "cpu_ratios": cpu_ratios,
         "target": {"min_ratio": MIN_RATIO, "met": min(ratios.values()) >= MIN_RATIO},
         "roo_log": roo_log,
     }
@@ -383,20 +440,29 @@ def print_summary(report: dict[str, Any], output: Path, out: IO[str] = sys.stdou
         f"roo LOG_LEVEL={settings['roo_log_level']}",
         file=out,
     )
-    print(f"{'endpoint':<14}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}  req/s by round", file=out)
+    print(
+        f"{'endpoint':<14}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'cpu us/req':>12}"
+        "  req/s by round",
+        file=out,
+    )
     for key, result in report["results"].items():
         per_round = ", ".join(f"{m['rps']:.0f}" for m in result["rounds"])
         errors = sum(m["errors"] for m in result["rounds"])
         flag = f"  ({errors} errors)" if errors else ""
+        cpu = result["cpu_us_per_request"]
+        cpu_text = f"{cpu:>12.0f}" if cpu is not None else f"{'-':>12}"
         print(
             f"{key:<14}{result['rps']:>10.0f}{result['p50_ms']:>9.2f}{result['p99_ms']:>9.2f}"
-            f"  {per_round}{flag}",
+            f"{cpu_text}  {per_round}{flag}",
             file=out,
         )
     ratios = ", ".join(f"{k} {v:.0%}" for k, v in report["ratios"].items())
     target = report["target"]
     verdict = "met" if target["met"] else "NOT met"
     print(f"roo/bare req/s: {ratios}; target >= {target['min_ratio']:.0%}: {verdict}", file=out)
+    if report["cpu_ratios"]:
+        cpu_ratios = ", ".join(f"{k} {v:.0%}" for k, v in report["cpu_ratios"].items())
+        print(f"bare/roo server CPU per request: {cpu_ratios}", file=out)
     print(f"written to {output}", file=out)
 
 
@@ -453,14 +519,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             for round_no in range(1, args.rounds + 1):
                 for endpoint in ENDPOINTS:
-                    url = servers[endpoint.server].url(endpoint.path)
+                    server = servers[endpoint.server]
+                    url = server.url(endpoint.path)
                     run_load(tool, url, args.connections, WARMUP_SECONDS)
-                    result = run_load(tool, url, args.connections, args.duration)
+                    result = run_load(
+                        tool, url, args.connections, args.duration, server.process.pid
+                    )
                     measured[endpoint.key].append(result)
                     print(
                         f"round {round_no}/{args.rounds} {endpoint.key:<13} "
                         f"{result['rps']:>9.0f} req/s  p50 {result['p50_ms']:.2f} ms  "
-                        f"p99 {result['p99_ms']:.2f} ms",
+                        f"p99 {result['p99_ms']:.2f} ms  "
+                        f"server cpu {result['cpu_us_per_request'] or 0:.0f} us/req",
                         file=sys.stderr,
                     )
             log_path = servers["roo"].log_path
