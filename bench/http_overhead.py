@@ -149,7 +149,14 @@ def server_env(name: ServerName, data_dir: Path, roo_log_level: str) -> dict[str
         if k.upper() not in drop and not k.upper().startswith("ROO_")
     }
     if name == "roo":
-        env |= {"ROO_ENV": "development", "ROO_DATA_DIR": str(data_dir), "LOG_LEVEL": roo_log_level}
+        # Logs as deployed: JSON lines (production's format; the development console renderer
+        # costs more per line and is not what runs under load).
+        env |= {
+            "ROO_ENV": "development",
+            "ROO_DATA_DIR": str(data_dir),
+            "LOG_LEVEL": roo_log_level,
+            "ROO_LOG_JSON": "true",
+        }
     return env
 
 

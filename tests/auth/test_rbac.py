@@ -14,9 +14,10 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import event
 
+from roo.api.deps import is_public
 from roo.api.state import Resources
 from roo.app import create_app
-from roo.auth.deps import Authorize, public
+from roo.auth.deps import Authorize
 from roo.auth.permissions import ROLE_PERMISSIONS, Permission, Role
 from roo.config import load_settings
 from tests.auth.conftest import MakeUser, SignIn
@@ -40,27 +41,25 @@ def routes(app: FastAPI) -> list[tuple[APIRoute, Permission | None, bool]]:
             continue
         calls = list(_declarations(route.dependant))
         guards = [c for c in calls if isinstance(c, Authorize)]
-        found.append(
-            (route, guards[0].permission if guards else None, public in calls and not guards)
-        )
+        found.append((route, guards[0].permission if guards else None, is_public(route.endpoint)))
     return found
 
 
 def test_every_route_declares_its_permission() -> None:
     app = create_app(load_settings(env="test"))
     undeclared = []
-    for route, _permission, is_public in routes(app):
+    for route, _permission, public in routes(app):
         if DOCS.match(route.path):
             continue
         guarded = any(isinstance(c, Authorize) for c in _declarations(route.dependant))
-        if not guarded and not is_public:
+        if guarded == public:  # neither, or both (a public route that checks a permission)
             undeclared.append(f"{sorted(route.methods)} {route.path}")
-    assert undeclared == [], "routes without a declared permission"
+    assert undeclared == [], "routes without exactly one declaration (permission or @public)"
 
 
 def test_public_routes_are_the_expected_few() -> None:
     app = create_app(load_settings(env="test"))
-    public_paths = sorted(r.path for r, _, is_public in routes(app) if is_public)
+    public_paths = sorted(r.path for r, _, public in routes(app) if public)
     allowed = {
         "/healthz",
         "/readyz",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,9 +44,25 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 DbSession = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
 
 
-async def public() -> None:
-    """Marks a route as deliberately open to anonymous callers (login, refresh, health).
+PUBLIC_MARK = "__roo_public__"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def public(endpoint: F) -> F:
+    """Mark an endpoint as deliberately open to anonymous callers (login, refresh, health):
+
+        @router.get("/healthz")
+        @public
+        async def healthz() -> ...
 
     Every route declares either this or a permission (`roo.auth.deps.require`); a test walks
-    the app and fails on a route that declares neither.
+    the app and fails on a route that declares neither. A mark, not a dependency: solving even
+    an empty dependency costs every request.
     """
+    setattr(endpoint, PUBLIC_MARK, True)
+    return endpoint
+
+
+def is_public(endpoint: Callable[..., Any]) -> bool:
+    return bool(getattr(endpoint, PUBLIC_MARK, False))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -15,7 +15,7 @@ from roo.db.engine import ping
 
 CHECK_TIMEOUT_SECONDS = 2.0
 
-router = APIRouter(tags=["health"], dependencies=[Depends(public)])
+router = APIRouter(tags=["health"])
 
 
 class Liveness(BaseModel):
@@ -38,6 +38,7 @@ async def _check(probe: Any) -> str:
 
 
 @router.get("/healthz", summary="Liveness: the process is up (no I/O)")
+@public
 async def healthz() -> Liveness:
     return Liveness()
 
@@ -48,6 +49,7 @@ async def healthz() -> Liveness:
     response_model=Readiness,
     responses={503: {"description": "A dependency is unreachable; `checks` says which"}},
 )
+@public
 async def readyz(resources: AppResources) -> Readiness | Response:
     probes: dict[str, Any] = {"database": ping(resources.engine)}
     if resources.redis is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fastapi import Depends
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -25,7 +24,7 @@ class VersionInfo(BaseModel):
     "/version",
     summary="Service name and version",
     response_model_by_alias=True,
-    dependencies=[Depends(public)],
 )
+@public
 async def version() -> VersionInfo:
     return VersionInfo(name="roo-core", version=__version__, api_version="v1")

@@ -2,7 +2,7 @@
 
     principal: Annotated[Principal, require(Permission.SESSIONS_READ)]   # a permission
     principal: CurrentPrincipal                                          # any signed-in caller
-    dependencies=[Depends(public)]                                       # deliberately open
+    @public  (under the route decorator)                                 # deliberately open
 
 The permission walk test fails on a route that declares none of these.
 """

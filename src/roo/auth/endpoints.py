@@ -6,7 +6,7 @@ import time
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, status
+from fastapi import Query, status
 from starlette.responses import Response
 
 from roo.api.deps import DbSession
@@ -51,9 +51,9 @@ def pair_out(pair: TokenPair) -> TokenPairOut:
 @router.post(
     "/login",
     summary="Sign in with email and password",
-    dependencies=[Depends(public)],
     responses={**UNAUTHORIZED, 429: {"description": "Too many failed attempts (Retry-After)"}},
 )
+@public
 async def login(body: LoginIn, db: DbSession, auth: Auth, client: Client) -> TokenPairOut:
     return pair_out(await auth.login(db, body.email, body.password, client))
 
@@ -62,9 +62,9 @@ async def login(body: LoginIn, db: DbSession, auth: Auth, client: Client) -> Tok
     "/register",
     summary="Create an account (when self-registration is open)",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[Depends(public)],
     responses={403: {"description": "Registration is closed"}, 409: {"description": "Taken"}},
 )
+@public
 async def register(body: RegisterIn, db: DbSession, auth: Auth, client: Client) -> TokenPairOut:
     return pair_out(await auth.register(db, body.email, body.password, body.display_name, client))
 
@@ -72,9 +72,9 @@ async def register(body: RegisterIn, db: DbSession, auth: Auth, client: Client) 
 @router.post(
     "/refresh",
     summary="Exchange a refresh token for a new token pair (one use per refresh token)",
-    dependencies=[Depends(public)],
     responses=UNAUTHORIZED,
 )
+@public
 async def refresh(body: RefreshIn, db: DbSession, auth: Auth, client: Client) -> TokenPairOut:
     return pair_out(await auth.refresh(db, body.refresh_token, client))
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from roo.api.deps import get_db_session, get_resources
+from roo.api.deps import DbSession, get_resources
 from roo.api.routing import api_router
 from roo.auth.deps import Client, public
 from roo.auth.endpoints import pair_out
@@ -37,7 +36,7 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-def get_oauth(request: Request) -> OAuthService:
+async def get_oauth(request: Request) -> OAuthService:
     """The app's OAuth service, built on first use from the settings (or from
     `app.state.oauth_config` when a test or an embedding application put one there)."""
     resources = get_resources(request)
@@ -56,10 +55,6 @@ def get_oauth(request: Request) -> OAuthService:
 
 
 OAuth = Annotated[OAuthService, Depends(get_oauth)]
-# Committed before the response leaves: a browser must not hold tokens (or be sent on to the
-# front end) for a user, identity or refresh token that a failed commit then never stored. The
-# default ("request") scope would commit only after the response has been sent.
-CommittedDb = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
 
 
 @router.get(
@@ -67,7 +62,6 @@ CommittedDb = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
     summary="Start signing in with a provider (redirects the browser to it)",
     status_code=302,
     response_class=RedirectResponse,
-    dependencies=[Depends(public)],
     responses={
         302: {"description": "To the provider's sign-in page; sets the browser-binding cookie"},
         400: {"description": "`next` is not a path on this site"},
@@ -75,6 +69,7 @@ CommittedDb = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
         502: {"description": "The provider's discovery document could not be read"},
     },
 )
+@public
 async def authorize(
     provider: str,
     oauth: OAuth,
@@ -109,7 +104,6 @@ async def authorize(
     "/{provider}/callback",
     summary="Where the provider sends the browser back: signs in and issues a token pair",
     response_model=TokenPairOut,
-    dependencies=[Depends(public)],
     responses={
         200: {"description": "The token pair, as `POST /auth/login` answers"},
         302: {
@@ -126,8 +120,9 @@ async def authorize(
         502: {"description": "The provider could not be reached or answered nonsense"},
     },
 )
+@public
 async def callback(
-    provider: str, request: Request, db: CommittedDb, oauth: OAuth, client: Client
+    provider: str, request: Request, db: DbSession, oauth: OAuth, client: Client
 ) -> Response:
     params = {
         key: value[:MAX_PARAM_LENGTH]
