@@ -943,7 +943,7 @@ class IdP:
         return jwt.encode({"alg": alg, "kid": signing.kid}, claims, signing)
 
     async def verify(self, token: str) -> dict[str, Any]:
-        return await self.service._verify_id_token(IDP_SPEC, IDP_META, token, "the-nonce")
+        return await self.service.oidc.verify_id_token(IDP_SPEC, IDP_META, token, "the-nonce")
 
 
 @pytest.fixture
@@ -1026,8 +1026,8 @@ async def test_unknown_kid_refetches_the_jwks_at_most_once_a_minute(idp: IdP) ->
     # Fetched once at first use; an unknown kid right after does not refetch (rate limit).
     assert len(idp.jwks_fetches) == 1
     # A minute later the issuer's JWKS serves the new key: one refetch finds it.
-    fetched_at, keys = idp.service._jwks[f"{ISSUER}/jwks"]
-    idp.service._jwks[f"{ISSUER}/jwks"] = (fetched_at - 120, keys)
+    fetched_at, keys = idp.service.oidc._jwks[f"{ISSUER}/jwks"]
+    idp.service.oidc._jwks[f"{ISSUER}/jwks"] = (fetched_at - 120, keys)
     idp.served[:] = [idp.key, rotated]
     assert (await idp.verify(idp.sign(key=rotated)))["sub"] == "user-1"
     assert len(idp.jwks_fetches) == 2
