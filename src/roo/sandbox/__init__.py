@@ -1,0 +1,27 @@
+"""Run one command for one session's workspace, isolated (bubblewrap) and limited (cgroups,
+rlimits, watches). A pure package: no web framework, no database. See docs/sandbox.md.
+"""
+
+from roo.sandbox.cgroups import CgroupSupport, detect_cgroups
+from roo.sandbox.disk import workspace_usage_bytes
+from roo.sandbox.errors import SandboxError, SandboxPathError, SandboxUnavailable
+from roo.sandbox.limits import ResourceLimits
+from roo.sandbox.result import Backend, KilledReason, ProcessResult, truncation_marker
+from roo.sandbox.runner import Sandbox, detect_backend, run
+
+__all__ = [
+    "Backend",
+    "CgroupSupport",
+    "KilledReason",
+    "ProcessResult",
+    "ResourceLimits",
+    "Sandbox",
+    "SandboxError",
+    "SandboxPathError",
+    "SandboxUnavailable",
+    "detect_backend",
+    "detect_cgroups",
+    "run",
+    "truncation_marker",
+    "workspace_usage_bytes",
+]

@@ -1,0 +1,307 @@
+"""Per-command control groups on cgroup v2 or v1: memory, pids and CPU limits for a whole tree.
+
+rlimits bound one process at a time; a cgroup bounds everything a command starts, whatever it
+does (fork, setsid, double fork), and lets the kernel's OOM killer act inside it alone.
+
+Layout: one parent (`roo-sandbox`) per controller, and below it one group per run, removed when
+the run ends. On v1 (or a v1/v2 hybrid whose controllers sit on v1) the parent lives under the
+service's own cgroup of each controller, so the host's limits on the service still apply. On v2
+a group with controllers enabled for its children may hold no process, so the parent cannot sit
+inside the service's own group: it is the operator's delegated group (`parent=`) or a sibling
+of the service's group. `docs/sandbox.md` describes what a host must offer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from roo.kit.logs import get_logger
+from roo.sandbox import procs
+from roo.sandbox.limits import ResourceLimits
+
+log = get_logger("roo.sandbox")
+
+PARENT_NAME = "roo-sandbox"
+CPU_PERIOD_US = 100_000
+CONTROLLERS = ("memory", "pids", "cpu")
+_RUN_NAME = re.compile(r"^run-(\d+)-[0-9a-f]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class CgroupSupport:
+    """Where run groups can be created: one parent directory per usable controller."""
+
+    version: Literal[1, 2]
+    parents: Mapping[str, Path]
+
+    def describe(self) -> str:
+        names = ", ".join(f"{c}={p}" for c, p in sorted(self.parents.items()))
+        return f"cgroup v{self.version} ({names})"
+
+    def create(self, limits: ResourceLimits, helpers: int) -> CgroupRun:
+        """A new group per controller for one run, limits written; the caller adds the pid.
+
+        `helpers` is how many sandbox processes (bwrap and its init) share `max_processes`.
+        """
+        run = CgroupRun(self.version, {})
+        name = f"run-{os.getpid()}-{secrets.token_hex(6)}"
+        try:
+            for controller, parent in self.parents.items():
+                path = parent / name
+                if path not in run.dirs.values():
+                    path.mkdir()
+                run.dirs[controller] = path
+            run.limit(limits, helpers)
+        except OSError:
+            run.remove()
+            raise
+        return run
+
+
+@dataclass(slots=True)
+class CgroupRun:
+    """The groups of one run: place the process, read what happened, kill, remove."""
+
+    version: Literal[1, 2]
+    dirs: dict[str, Path]
+    enforcement: dict[str, str] = field(default_factory=dict)
+
+    def limit(self, limits: ResourceLimits, helpers: int) -> None:
+        v = self.version
+        if mem := self.dirs.get("memory"):
+            if v == 1:
+                _write(mem / "memory.limit_in_bytes", limits.memory_bytes)
+                # With swap accounting, memory+swap gets the same bound: a hog is killed, not
+                # swapped out for minutes.
+                _write_if_present(mem / "memory.memsw.limit_in_bytes", limits.memory_bytes)
+                self.enforcement["memory"] = (
+                    f"cgroup v1 memory.limit_in_bytes={limits.memory_bytes}"
+                )
+            else:
+                _write(mem / "memory.max", limits.memory_bytes)
+                _write_if_present(mem / "memory.swap.max", 0)
+                self.enforcement["memory"] = f"cgroup v2 memory.max={limits.memory_bytes}"
+        if pids := self.dirs.get("pids"):
+            _write(pids / "pids.max", limits.max_processes + helpers)
+            note = f" ({helpers} of them bwrap's)" if helpers else ""
+            self.enforcement["processes"] = (
+                f"cgroup v{v} pids.max={limits.max_processes + helpers}{note}"
+            )
+        if cpu := self.dirs.get("cpu"):
+            quota = limits.max_cpu_percent * CPU_PERIOD_US // 100
+            if v == 1:
+                _write(cpu / "cpu.cfs_period_us", CPU_PERIOD_US)
+                _write(cpu / "cpu.cfs_quota_us", quota)
+                self.enforcement["cpu"] = f"cgroup v1 cpu.cfs_quota_us={quota}/{CPU_PERIOD_US}"
+            else:
+                _write(cpu / "cpu.max", f"{quota} {CPU_PERIOD_US}")
+                self.enforcement["cpu"] = f"cgroup v2 cpu.max={quota} {CPU_PERIOD_US}"
+
+    def _distinct(self) -> list[Path]:
+        return list(dict.fromkeys(self.dirs.values()))
+
+    def add(self, pid: int) -> None:
+        """Move `pid` into every group of this run (before it starts the command)."""
+        for path in self._distinct():
+            _write(path / "cgroup.procs", pid)
+
+    def members(self) -> set[int]:
+        found: set[int] = set()
+        for path in self._distinct():
+            with contextlib.suppress(OSError, ValueError):
+                found.update(int(x) for x in (path / "cgroup.procs").read_text().split())
+        return found
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel's OOM killer struck inside this run's memory group."""
+        mem = self.dirs.get("memory")
+        if mem is None:
+            return False
+        name = "memory.oom_control" if self.version == 1 else "memory.events"
+        return _counter(mem / name, "oom_kill") > 0
+
+    def kill(self) -> None:
+        """SIGKILL every member now (v2 in one write, v1 member by member)."""
+        if self.version == 2:
+            for path in self._distinct():
+                with contextlib.suppress(OSError):
+                    _write(path / "cgroup.kill", 1)
+        procs.send(self.members(), 9)
+
+    def remove(self) -> bool:
+        """Remove the groups; False while some still hold processes (retry after they exit)."""
+        done = True
+        for path in self._distinct():
+            try:
+                path.rmdir()
+            except FileNotFoundError:
+                continue
+            except OSError:
+                done = False
+        return done
+
+
+def _write(path: Path, value: object) -> None:
+    # cgroupfs files take one value per write(2); open without truncating or creating.
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, str(value).encode())
+    finally:
+        os.close(fd)
+
+
+def _write_if_present(path: Path, value: object) -> None:
+    if path.exists():
+        with contextlib.suppress(OSError):
+            _write(path, value)
+
+
+def _counter(path: Path, key: str) -> int:
+    with contextlib.suppress(OSError):
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    return 0
+
+
+def _unescape(field_: str) -> str:
+    # mountinfo escapes space, tab, newline and backslash as \ooo.
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field_)
+
+
+def _mounts() -> Iterator[tuple[str, Path, str, set[str]]]:
+    """(mount root, mount point, fstype, super options) of each cgroup mount."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            left, _, right = line.partition(" - ")
+            parts, rparts = left.split(), right.split()
+            if len(parts) >= 5 and len(rparts) >= 3 and rparts[0] in ("cgroup", "cgroup2"):
+                opts = set(rparts[2].split(","))
+                yield _unescape(parts[3]), Path(_unescape(parts[4])), rparts[0], opts
+
+
+def _own_paths() -> dict[str, str]:
+    """Controller (or "" for v2) -> this process's cgroup path, from /proc/self/cgroup."""
+    own: dict[str, str] = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            for c in controllers.split(",") if controllers else [""]:
+                own[c] = path
+    return own
+
+
+def _host_dir(mount_root: str, mount_point: Path, own: str) -> Path | None:
+    if mount_root == "/":
+        return mount_point / own.lstrip("/")
+    if own == mount_root or own.startswith(mount_root.rstrip("/") + "/"):
+        return mount_point / own[len(mount_root) :].lstrip("/")
+    return None
+
+
+def _probe(parent: Path) -> bool:
+    """Whether a child group can be made (and removed) under `parent`."""
+    probe = parent / f"probe-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        parent.mkdir(exist_ok=True)
+        probe.mkdir()
+        probe.rmdir()
+    except OSError:
+        return False
+    return True
+
+
+def _v1_parents(parent_name: str) -> dict[str, Path]:
+    own = _own_paths()
+    parents: dict[str, Path] = {}
+    for mount_root, point, fstype, opts in _mounts():
+        if fstype != "cgroup":
+            continue
+        for controller in CONTROLLERS:
+            if controller in opts and controller not in parents and controller in own:
+                base = _host_dir(mount_root, point, own[controller])
+                if base is not None and _probe(base / parent_name):
+                    parents[controller] = base / parent_name
+    return parents
+
+
+def _v2_parent(configured: Path | None, parent_name: str) -> tuple[Path, list[str]] | None:
+    own = _own_paths().get("")
+    mount = next(((r, p) for r, p, t, _ in _mounts() if t == "cgroup2"), None)
+    if own is None or mount is None:
+        return None
+    base = _host_dir(mount[0], mount[1], own)
+    candidates: list[Path] = []
+    if configured is not None:
+        candidates.append(configured)
+    elif base is not None:
+        # A sibling of the service's own group (its parent was delegated to us or we are
+        # root), then the own group itself, which only works at the root of the hierarchy.
+        if base != mount[1]:
+            candidates.append(base.parent / parent_name)
+        candidates.append(base / parent_name)
+    for parent in candidates:
+        with contextlib.suppress(OSError):
+            parent.mkdir(exist_ok=True)
+            available = (parent / "cgroup.controllers").read_text().split()
+            wanted = [c for c in CONTROLLERS if c in available]
+            for c in wanted:
+                _write(parent / "cgroup.subtree_control", f"+{c}")
+            if wanted and _probe(parent):
+                return parent, wanted
+    return None
+
+
+def _v2_controllers() -> set[str]:
+    own = _own_paths().get("")
+    for root, point, fstype, _ in _mounts():
+        if fstype == "cgroup2" and own is not None:
+            base = _host_dir(root, point, own)
+            with contextlib.suppress(OSError):
+                if base is not None:
+                    return set((base / "cgroup.controllers").read_text().split())
+    return set()
+
+
+def detect_cgroups(
+    parent: Path | None = None, parent_name: str = PARENT_NAME
+) -> CgroupSupport | None:
+    """The cgroup support this process can use, or None (then rlimits alone bound commands).
+
+    `parent`: a v2 group delegated to the service for its sandboxes (e.g. by systemd
+    `Delegate=yes`); without it a place is looked for as the module docstring says.
+    """
+    if _v2_controllers() & set(CONTROLLERS):
+        found = _v2_parent(parent, parent_name)
+        if found is None:
+            return None
+        path, wanted = found
+        support = CgroupSupport(2, dict.fromkeys(wanted, path))
+    else:
+        v1 = _v1_parents(parent_name)
+        if not v1:
+            return None
+        support = CgroupSupport(1, v1)
+    _sweep(support)
+    return support
+
+
+def _sweep(support: CgroupSupport) -> None:
+    """Remove run groups left by service processes that no longer exist (a crash, a kill -9)."""
+    for parent in set(support.parents.values()):
+        with contextlib.suppress(OSError):
+            for child in parent.iterdir():
+                m = _RUN_NAME.match(child.name)
+                if m and not Path(f"/proc/{m.group(1)}").exists():
+                    stale = CgroupRun(support.version, {"x": child})
+                    stale.kill()
+                    if stale.remove():
+                        log.info("sandbox.cgroup_swept", path=str(child))
