@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)  ## start the API on PORT (3000) with SQLite in ./var unless DATABASE_URL says otherwise
+	@command -v bwrap >/dev/null 2>&1 || echo "warning: bubblewrap (bwrap) is not installed: session commands will run without isolation (apt-get install bubblewrap)" >&2
 	$(BIN)/roo serve
 
 test: $(STAMP)  ## the whole suite (uses DATABASE_URL / REDIS_URL when set)

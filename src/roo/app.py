@@ -30,16 +30,15 @@ from roo.auth.wiring import build_auth
 from roo.config import Settings, load_settings
 from roo.db import migrate
 from roo.db.engine import create_engine, create_session_factory
+from roo.files import endpoints as files_endpoints
 from roo.kit.cache import Cache, MemoryCache, RedisCache
 from roo.kit.logs import configure_logging, get_logger
+from roo.sandbox import Sandbox, SandboxUnavailable
 from roo.sessions import endpoints as sessions_endpoints
 from roo.sessions.service import SessionJanitor, SessionManager
 from roo.sessions.workspace import WorkspaceManager
 
 log = get_logger("roo.app")
-
-# Non-JSON bodies (file uploads come with the files API) get a larger limit of their own.
-MAX_OTHER_BODY_BYTES = 64 * 1024 * 1024
 
 
 def describe_backends(settings: Settings) -> dict[str, str]:
@@ -57,6 +56,23 @@ def describe_backends(settings: Settings) -> dict[str, str]:
         r = make_url(settings.redis_url)
         redis = f"redis ({r.host}:{r.port or 6379}/{r.database or 0})"
     return {"database": database, "redis": redis, "jwt_key": settings.secret_source}
+
+
+async def _sandbox_backend(sandbox: Sandbox) -> str:
+    """Which sandbox commands will run in; loud when it is not bubblewrap."""
+    try:
+        backend = await sandbox.backend()
+    except SandboxUnavailable as exc:
+        # Production without bubblewrap: the service runs, but refuses to execute commands.
+        log.error("sandbox.unavailable", reason=str(exc), commands="refused")
+        return "unavailable (commands refused)"
+    if backend != "bwrap":
+        log.warning(
+            "sandbox.not_isolated",
+            detail="bubblewrap (bwrap) is missing or unusable: commands run with limits but "
+            "without namespaces or network isolation. Install the `bubblewrap` package.",
+        )
+    return backend
 
 
 async def _janitor_loop(janitor: SessionJanitor, interval: float) -> None:
@@ -100,6 +116,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await auth.resolver.load_denylist()
         except Exception as exc:  # the database may come up later: /readyz says so meanwhile
             log.warning("auth.denylist_deferred", error=type(exc).__name__)
+        sandbox = Sandbox(
+            backend=settings.sandbox_backend,
+            require_isolation=settings.sandbox_isolation_required,
+            cgroup_parent=settings.sandbox_cgroup_parent,
+        )
+        sandbox_backend = await _sandbox_backend(sandbox)
         workspaces = WorkspaceManager(settings.workspaces_dir)
         workspaces.prepare()
         janitor = SessionJanitor(
@@ -118,6 +140,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             cache=cache,
             auth=auth,
             sessions_manager=SessionManager(workspaces),
+            sandbox=sandbox,
         )
         background.append(
             asyncio.create_task(_janitor_loop(janitor, settings.cleanup_interval_seconds))
@@ -126,6 +149,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             "app.started",
             env=settings.env.value,
             workspaces=str(workspaces.root),
+            sandbox=sandbox_backend,
             **describe_backends(settings),
         )
         yield
@@ -167,12 +191,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_endpoints.users_router)
     app.include_router(sessions_endpoints.router)
     app.include_router(sessions_endpoints.admin_router)
+    app.include_router(files_endpoints.router)
 
     # Added last = outermost: the request context wraps everything, including CORS and limits.
     app.add_middleware(
         BodyLimitMiddleware,
         json_limit=settings.max_json_body_bytes,
-        other_limit=MAX_OTHER_BODY_BYTES,
+        other_limit=settings.max_upload_bytes,
     )
     app.add_middleware(
         CorsForCrossOriginOnly,

@@ -11,7 +11,7 @@ import os
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -177,6 +177,23 @@ class Settings(BaseSettings):
         300, gt=0, validation_alias=_env("ROO_CLEANUP_INTERVAL")
     )
 
+    # -- sandbox for commands (docs/sandbox.md) ------------------------------------------------
+    sandbox_backend: Literal["auto", "bwrap", "plain"] = Field(
+        "auto", validation_alias=_env("ROO_SANDBOX_BACKEND")
+    )
+    # None: isolation (bubblewrap) is required in production only.
+    sandbox_require_isolation: bool | None = Field(
+        None, validation_alias=_env("ROO_SANDBOX_REQUIRE_ISOLATION")
+    )
+    # cgroup v2 only: a group delegated to the service (systemd Delegate=yes).
+    sandbox_cgroup_parent: Path | None = Field(
+        None, validation_alias=_env("ROO_SANDBOX_CGROUP_PARENT")
+    )
+
+    # Largest non-JSON request body (file uploads, archives); JSON has its own limit below.
+    max_upload_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, validation_alias=_env("ROO_MAX_UPLOAD_BYTES")
+    )
     max_json_body_bytes: int = Field(
         1024 * 1024, ge=1024, validation_alias=_env("ROO_MAX_JSON_BODY_BYTES")
     )
@@ -250,6 +267,12 @@ class Settings(BaseSettings):
     @property
     def workspaces_dir(self) -> Path:
         return self.workspace_root or self.data_dir / "workspaces"
+
+    @property
+    def sandbox_isolation_required(self) -> bool:
+        if self.sandbox_require_isolation is None:
+            return self.is_production
+        return self.sandbox_require_isolation
 
     @property
     def registration_open(self) -> bool:

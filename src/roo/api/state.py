@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from roo.config import Settings
 from roo.kit.cache import Cache
+from roo.sandbox import Sandbox
 
 if TYPE_CHECKING:
     from roo.auth.service import AuthService
@@ -30,3 +31,5 @@ class Resources:
     cache: Cache
     auth: AuthService
     sessions_manager: SessionManager
+    # Runs commands in workspaces (bubblewrap when available); built once, shared.
+    sandbox: Sandbox

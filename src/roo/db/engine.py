@@ -75,7 +75,7 @@ async def ping(engine: AsyncEngine) -> None:
 _AFTER_COMMIT = "roo.after_commit"
 
 
-def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[object]]) -> None:
     """Run `callback` once the unit of work has committed (e.g. drop a cache entry that the
     commit made stale: dropping it earlier would let a concurrent reader cache the old row)."""
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)

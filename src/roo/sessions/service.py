@@ -212,7 +212,10 @@ class SessionManager:
         after_commit(db, lambda: self.workspaces.remove(name))
 
     async def touch(self, db: AsyncSession, session: Session) -> None:
-        """Mark activity; an idle session becomes active again."""
+        """Mark activity before a change to the workspace; an idle session becomes active
+        again. Refused (409) for archived sessions and deleted workspaces."""
+        if session.workspace_deleted_at is not None:
+            raise exc.WorkspaceGone("This session's workspace was deleted")
         if session.state == "archived":
             raise exc.SessionArchived("Restore the session (state: active) to work in it")
         session.last_active_at = utcnow()
@@ -230,8 +233,6 @@ class SessionManager:
         """Stream an uploaded archive to a scratch file beside the workspaces, then extract it
         into the session's (empty) workspace within its disk quota."""
         await self.touch(db, session)
-        if session.workspace_deleted_at is not None:
-            raise exc.WorkspaceGone("This session's workspace was deleted")
         quota = self.limits(session).max_disk_mb * 1024 * 1024
         scratch = self.workspaces.root / f".import-{uuid.uuid4().hex}"
         try:
@@ -330,25 +331,31 @@ class SessionJanitor:
                 .values(state="archived", archived_at=now)
             )
             expired = (
-                (
-                    await db.execute(
-                        select(Session).where(
-                            Session.state == "archived",
-                            Session.workspace_deleted_at.is_(None),
-                            Session.archived_at < now - self.retention,
-                        )
+                await db.execute(
+                    select(Session.id, Session.workspace_dir).where(
+                        Session.state == "archived",
+                        Session.workspace_deleted_at.is_(None),
+                        Session.archived_at < now - self.retention,
                     )
                 )
-                .scalars()
-                .all()
-            )
-            for session in expired:
-                await self.workspaces.remove(session.workspace_dir)
-                session.workspace_deleted_at = now
+            ).all()
+        # Outside the transaction: the filesystem work may be slow, and a workspace is marked
+        # deleted only once it is really gone (a partial removal is retried next round).
+        deleted = []
+        for session_id, name in expired:
+            if await self.workspaces.remove(name):
+                deleted.append(session_id)
+        if deleted:
+            async with unit_of_work(self._sessions) as db:
+                await db.execute(
+                    update(Session)
+                    .where(Session.id.in_(deleted), Session.state == "archived")
+                    .values(workspace_deleted_at=now)
+                )
         counts = {
             "idled": idled.rowcount,  # type: ignore[attr-defined]
             "archived": archived.rowcount,  # type: ignore[attr-defined]
-            "workspaces_deleted": len(expired),
+            "workspaces_deleted": len(deleted),
         }
         if any(counts.values()):
             log.info("sessions.cleanup", **counts)

@@ -8,14 +8,14 @@ latter.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from roo.kit.logs import get_logger
+from roo.sandbox import workspace_usage_bytes
 
 log = get_logger("roo.workspaces")
 
@@ -26,25 +26,9 @@ def workspace_name(session_id: uuid.UUID) -> str:
     return session_id.hex
 
 
-def usage_bytes(root: Path) -> int:
-    """Bytes used by regular files under `root` (symbolic links are not followed)."""
-    total = 0
-    stack = [root]
-    while stack:
-        current = stack.pop()
-        try:
-            with os.scandir(current) as entries:
-                for entry in entries:
-                    try:
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append(Path(entry.path))
-                        elif entry.is_file(follow_symlinks=False):
-                            total += entry.stat(follow_symlinks=False).st_size
-                    except OSError:
-                        continue
-        except OSError:
-            continue
-    return total
+def _rmtree(path: Path, report: Callable[[object, str, BaseException], None]) -> None:
+    if path.exists():
+        shutil.rmtree(path, onerror=lambda f, p, info: report(f, p, info[1]))
 
 
 class WorkspaceManager:
@@ -67,12 +51,19 @@ class WorkspaceManager:
     def exists(self, name: str) -> bool:
         return self.path(name).is_dir()
 
-    async def remove(self, name: str) -> None:
+    async def remove(self, name: str) -> bool:
+        """Delete the workspace; True when it is gone (also when it was already)."""
         path = self.path(name)
-        await asyncio.to_thread(shutil.rmtree, path, ignore_errors=True)
+
+        def report(_function: object, failed: str, error: BaseException) -> None:
+            log.warning("workspace.remove_failed", workspace=name, path=failed, error=repr(error))
+
+        await asyncio.to_thread(_rmtree, path, report)
+        return not path.exists()
 
     async def usage(self, name: str) -> int:
-        return await asyncio.to_thread(usage_bytes, self.path(name))
+        """Bytes allocated on disk (as the sandbox's disk watch counts them)."""
+        return await asyncio.to_thread(workspace_usage_bytes, self.path(name))
 
     def on_disk(self) -> list[str]:
         """Workspace directory names present under the root."""
