@@ -139,7 +139,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             http=http,
             cache=cache,
             auth=auth,
-            sessions_manager=SessionManager(workspaces),
+            sessions_manager=SessionManager(workspaces, sandbox),
             sandbox=sandbox,
         )
         background.append(

@@ -177,6 +177,10 @@ class Settings(BaseSettings):
         300, gt=0, validation_alias=_env("ROO_CLEANUP_INTERVAL")
     )
 
+    # Let users fill a workspace with `git clone` (the clone gets network access): off unless
+    # the operator turns it on.
+    allow_git_clone: bool = Field(False, validation_alias=_env("ROO_ALLOW_GIT_CLONE"))
+
     # -- sandbox for commands (docs/sandbox.md) ------------------------------------------------
     sandbox_backend: Literal["auto", "bwrap", "plain"] = Field(
         "auto", validation_alias=_env("ROO_SANDBOX_BACKEND")

@@ -8,13 +8,16 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request, status
 from starlette.responses import Response
 
-from roo.api.deps import DbSession, get_resources
+from roo.api.deps import AppSettings, DbSession, get_resources
 from roo.api.routing import api_router
 from roo.auth.deps import Client, require
 from roo.auth.identity import Principal
 from roo.auth.permissions import Permission
 from roo.kit.schema import Page
+from roo.sessions.exceptions import CloneDisabled
 from roo.sessions.schemas import (
+    CloneIn,
+    CloneOut,
     DiskUsage,
     ImportOut,
     SessionCreateIn,
@@ -132,8 +135,8 @@ async def session_resources(
     )
     return SessionResources(
         disk=DiskUsage(used_bytes=used, limit_bytes=limits.max_disk_mb * 1024 * 1024),
-        running_tasks=0,
-        running_processes=0,
+        running_tasks=0,  # tasks arrive with the agent engine
+        running_commands=manager.running_commands(session),
         limits=limits,
     )
 
@@ -168,6 +171,31 @@ async def import_workspace(
     session = await manager.get(db, principal, session_id)
     result = await manager.import_archive(db, principal, session, request.stream(), client)
     return ImportOut(files=result.files, directories=result.directories, bytes=result.bytes)
+
+
+@router.post(
+    "/{session_id}/workspace/clone",
+    summary="Fill the (empty) workspace with a shallow git clone (when the operator allows it)",
+    responses={
+        **NOT_FOUND,
+        400: {"description": "The clone failed; the problem carries git's output"},
+        403: {"description": "Cloning is turned off (ROO_ALLOW_GIT_CLONE)"},
+    },
+)
+async def clone_workspace(
+    session_id: uuid.UUID,
+    body: CloneIn,
+    principal: Annotated[Principal, require(Permission.FILES_WRITE)],
+    db: DbSession,
+    manager: Manager,
+    settings: AppSettings,
+    client: Client,
+) -> CloneOut:
+    if not settings.allow_git_clone:
+        raise CloneDisabled("Cloning repositories is turned off on this server")
+    session = await manager.get(db, principal, session_id)
+    result = await manager.clone_repository(db, principal, session, body.url, body.ref, client)
+    return CloneOut(output=result.stdout.decode("utf-8", "replace")[-4000:])
 
 
 @admin_router.get("", summary="Every user's sessions (admin)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from roo.kit.errors import AppError, BadRequest, Conflict, NotFound, Unprocessable
+from roo.kit.errors import AppError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 
 
 class SessionNotFound(NotFound):
@@ -34,3 +34,11 @@ class SessionQuotaReached(Conflict):
 
 class ArchiveInvalid(BadRequest):
     slug, title = "archive-rejected", "Archive rejected"
+
+
+class CloneFailed(BadRequest):
+    slug, title = "clone-failed", "Repository clone failed"
+
+
+class CloneDisabled(Forbidden):
+    slug, title = "clone-disabled", "Cloning repositories is turned off"

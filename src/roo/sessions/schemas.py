@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from roo.auth.schemas import ModeName
 from roo.kit.schema import ApiInput, ApiModel
@@ -107,9 +108,38 @@ class DiskUsage(ApiModel):
 
 class SessionResources(ApiModel):
     disk: DiskUsage
-    running_tasks: int
-    running_processes: int
+    running_tasks: int = Field(description="Agent tasks running now")
+    running_commands: int = Field(
+        description="Sandboxed commands running now in this service process"
+    )
     limits: ResourceLimits
+
+
+GIT_URL = re.compile(r"^(https?|git)://[^\s\x00-\x1f]{3,2000}$")
+GIT_REF = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_./-]{0,199}$")
+
+
+def _git_url(value: str) -> str:
+    if not GIT_URL.match(value):
+        raise ValueError("must be an https://, http:// or git:// URL")
+    return value
+
+
+def _git_ref(value: str) -> str:
+    if not GIT_REF.match(value) or ".." in value:
+        raise ValueError("not a branch or tag name")
+    return value
+
+
+class CloneIn(ApiInput):
+    url: Annotated[str, AfterValidator(_git_url)]
+    ref: Annotated[str, AfterValidator(_git_ref)] | None = Field(
+        None, description="Branch or tag (default: the remote's default branch)"
+    )
+
+
+class CloneOut(ApiModel):
+    output: str = Field(description="What git printed (truncated)")
 
 
 class ImportOut(ApiModel):

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import shutil
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -20,7 +23,9 @@ from roo.auth.identity import Principal
 from roo.db.engine import after_commit, unit_of_work
 from roo.db.models import Session
 from roo.db.types import new_id, utcnow
-from roo.kit.logs import get_logger
+from roo.kit.logs import get_logger, redact_text
+from roo.sandbox import ProcessResult, Sandbox
+from roo.sandbox import ResourceLimits as SandboxLimits
 from roo.security.audit import ClientInfo, record
 from roo.sessions import exceptions as exc
 from roo.sessions.importer import ArchiveRejected, ImportResult, import_archive
@@ -29,6 +34,9 @@ from roo.sessions.schemas import ResourceLimits, ResourceLimitsIn, SessionConfig
 from roo.sessions.workspace import WorkspaceManager, workspace_name
 
 log = get_logger("roo.sessions")
+
+# The largest single file a command may write, unless the disk quota is smaller.
+DEFAULT_MAX_FILE_MB = 256
 
 # ResourceLimitsIn field -> the Quota field that bounds it.
 _LIMIT_FIELDS = (
@@ -73,8 +81,104 @@ def stored_config(config: SessionConfigIn, quota: Quota) -> dict[str, Any]:
 
 
 class SessionManager:
-    def __init__(self, workspaces: WorkspaceManager) -> None:
+    def __init__(self, workspaces: WorkspaceManager, sandbox: Sandbox) -> None:
         self.workspaces = workspaces
+        self.sandbox = sandbox
+        # Commands running now, per session, in this process (the resources view reports it).
+        self._running: Counter[uuid.UUID] = Counter()
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def sandbox_limits(self, session: Session) -> SandboxLimits:
+        limits = self.limits(session)
+        return SandboxLimits(
+            max_memory_mb=limits.max_memory_mb,
+            max_cpu_percent=limits.max_cpu_percent,
+            max_disk_mb=limits.max_disk_mb,
+            max_execution_time=limits.max_execution_time,
+            max_concurrent_tasks=limits.max_concurrent_tasks,
+            max_processes=limits.max_processes,
+            max_output_bytes=limits.max_output_bytes,
+            max_file_mb=min(limits.max_disk_mb, DEFAULT_MAX_FILE_MB),
+        )
+
+    async def run_command(
+        self,
+        session: Session,
+        command: str | Sequence[str],
+        *,
+        network: bool | None = None,
+        **options: Any,
+    ) -> ProcessResult:
+        """Run a command in the session's workspace, in the sandbox, within its limits.
+
+        `network` defaults to the session's own setting. Every process the service starts for a
+        session goes through here.
+        """
+        self._running[session.id] += 1
+        try:
+            return await self.sandbox.run(
+                command,
+                workspace=self.workspaces.path(session.workspace_dir),
+                limits=self.sandbox_limits(session),
+                network=bool(session.config.get("network")) if network is None else network,
+                **options,
+            )
+        finally:
+            self._running[session.id] -= 1
+            if self._running[session.id] <= 0:
+                del self._running[session.id]
+
+    def running_commands(self, session: Session) -> int:
+        return self._running.get(session.id, 0)
+
+    async def clone_repository(
+        self,
+        db: AsyncSession,
+        principal: Principal,
+        session: Session,
+        url: str,
+        ref: str | None,
+        client: ClientInfo,
+    ) -> ProcessResult:
+        """Fill the (empty) workspace with a shallow `git clone`, run in the sandbox with the
+        network allowed for this one command."""
+        await self.touch(db, session)
+        workspace = self.workspaces.path(session.workspace_dir)
+        if await asyncio.to_thread(lambda: any(workspace.iterdir())):
+            raise exc.ArchiveInvalid("The workspace is not empty; clone into a new session")
+        argv = [
+            "git",
+            "-c", "protocol.file.allow=never",
+            "-c", "protocol.ext.allow=never",
+            "-c", "core.symlinks=false",
+            "clone", "--depth", "1", "--no-tags", "--single-branch",
+            *(["--branch", ref] if ref else []),
+            "--", url, ".",
+        ]  # fmt: skip
+        result = await self.run_command(
+            session,
+            argv,
+            network=True,
+            merge_stderr=True,
+            env={"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"},
+        )
+        await record(
+            db,
+            "sessions.clone",
+            actor_id=principal.user_id,
+            target=f"session:{session.id}",
+            client=client,
+            url=redact_text(url),
+            exit_code=result.exit_code,
+        )
+        if result.exit_code != 0:
+            # Leave the workspace as it was: empty.
+            for child in await asyncio.to_thread(lambda: list(workspace.iterdir())):
+                await asyncio.to_thread(_remove, child)
+            tail = result.stdout.decode("utf-8", "replace")[-1500:]
+            raise exc.CloneFailed(f"git clone failed (exit {result.exit_code}): {tail.strip()}")
+        return result
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -291,6 +395,13 @@ class SessionManager:
             },
             "workspace_available": session.workspace_deleted_at is None,
         }
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 class SessionJanitor:
