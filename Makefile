@@ -31,6 +31,8 @@ format: $(STAMP)
 
 bench: $(STAMP)  ## benchmarks; each writes JSON under bench/results/
 	$(BIN)/python bench/http_overhead.py
+	$(BIN)/python bench/auth_overhead.py
+	$(BIN)/python bench/sessions.py
 
 migrate: $(STAMP)
 	$(BIN)/roo migrate

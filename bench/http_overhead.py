@@ -19,50 +19,36 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
-import json
-import os
-import platform
-import re
-import shutil
-import signal
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
-from types import FrameType
-from typing import IO, Any, Literal, TypedDict
+from typing import IO, Any
 
-BENCH_DIR = Path(__file__).resolve().parent
-DEFAULT_OUTPUT = BENCH_DIR / "results" / "http_overhead.json"
-HOST = "127.0.0.1"
-WARMUP_SECONDS = 2
-MIN_RATIO = 0.8
-READY_TIMEOUT_SECONDS = 30.0
-# The same for both servers: one worker, httptools + uvloop, no uvicorn access log.
-UVICORN_OPTIONS = (
-    "--host",
-    HOST,
-    "--workers",
-    "1",
-    "--http",
-    "httptools",
-    "--loop",
-    "uvloop",
-    "--no-access-log",
-    "--log-level",
-    "warning",
+from common import (
+    RESULTS_DIR,
+    UVICORN_OPTIONS,
+    WARMUP_SECONDS,
+    BenchError,
+    Measurement,
+    ServerName,
+    Tool,
+    choose_tool,
+    exit_on_sigterm,
+    get_status,
+    machine_info,
+    run_load,
+    running_server,
+    source_revision,
+    summarise,
+    tool_version,
+    write_report,
 )
 
-Tool = Literal["wrk", "python"]
-ServerName = Literal["bare", "roo"]
+DEFAULT_OUTPUT = RESULTS_DIR / "http_overhead.json"
+MIN_RATIO = 0.8
 
 
 @dataclass(frozen=True)
@@ -82,308 +68,7 @@ ENDPOINTS = (
 RATIOS = {"healthz": ("roo_healthz", "bare_healthz"), "json_route": ("roo_version", "bare_hello")}
 
 
-class Measurement(TypedDict):
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    errors: int
-    # CPU time the server process spent per request during the run (None where /proc is absent):
-    # unlike rps, it barely moves when other processes compete for the CPU.
-    cpu_us_per_request: float | None
-
-
-@dataclass
-class Server:
-    name: ServerName
-    port: int
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def url(self, path: str) -> str:
-        return f"http://{HOST}:{self.port}{path}"
-
-
-class BenchError(RuntimeError):
-    """The benchmark cannot go on; the message says why."""
-
-
-# -- servers -------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def server_command(name: ServerName, port: int) -> list[str]:
-    uvicorn = [sys.executable, "-m", "uvicorn", *UVICORN_OPTIONS, "--port", str(port)]
-    if name == "roo":
-        return [*uvicorn, "--factory", "roo.app:create_app"]
-    return [*uvicorn, "--app-dir", str(BENCH_DIR), "bare_app:app"]
-
-
-def roo_setting_names() -> frozenset[str]:
-    """Every environment variable roo's settings read (DATABASE_URL, REDIS_URL, ...), upper-case."""
-    from pydantic import AliasChoices
-
-    from roo.config import Settings
-
-    names: set[str] = set()
-    for name, field in Settings.model_fields.items():
-        alias = field.validation_alias
-        choices = alias.choices if isinstance(alias, AliasChoices) else [alias or name]
-        names.update(str(choice).upper() for choice in choices)
-    return frozenset(names)
-
-
-def server_env(name: ServerName, data_dir: Path, roo_log_level: str) -> dict[str, str]:
-    """The caller's environment without any roo setting, so that both servers run embedded
-    (SQLite in `data_dir`, no Redis) whatever the shell exported; roo gets its own few."""
-    drop = roo_setting_names()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k.upper() not in drop and not k.upper().startswith("ROO_")
-    }
-    if name == "roo":
-        # Logs as deployed: JSON lines (production's format; the development console renderer
-        # costs more per line and is not what runs under load).
-        env |= {
-            "ROO_ENV": "development",
-            "ROO_DATA_DIR": str(data_dir),
-            "LOG_LEVEL": roo_log_level,
-            "ROO_LOG_JSON": "true",
-        }
-    return env
-
-
-def get_status(url_path: str, port: int, timeout: float = 1.0) -> int:
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        conn.request("GET", url_path)
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
-
-
-def log_tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def wait_ready(server: Server) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise BenchError(
-                f"{server.name} server exited with {server.process.returncode} before it was "
-                f"ready:\n{log_tail(server.log_path)}"
-            )
-        with contextlib.suppress(OSError, http.client.HTTPException):
-            if get_status("/healthz", server.port) == 200:
-                return
-        time.sleep(0.1)
-    raise BenchError(f"{server.name} server not ready within {READY_TIMEOUT_SECONDS:g}s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
-
-
-@contextlib.contextmanager
-def running_server(
-    name: ServerName, workdir: Path, roo_log_level: str, attempts: int = 3
-) -> Iterator[Server]:
-    """A started, ready server; stopped on the way out whatever happens."""
-    data_dir = workdir / f"{name}-data"
-    data_dir.mkdir(exist_ok=True)
-    log_path = workdir / f"{name}.log"
-    env = server_env(name, data_dir, roo_log_level)
-    for attempt in range(1, attempts + 1):
-        port = free_port()
-        # The log file is where the service writes, as in a deployment; a new session keeps a
-        # Ctrl-C in the terminal from reaching the server before we stop it ourselves.
-        with log_path.open("ab") as log_file:
-            process = subprocess.Popen(
-                server_command(name, port),
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=log_file,
-                env=env,
-                start_new_session=True,
-            )
-        server = Server(name=name, port=port, process=process, log_path=log_path)
-        try:
-            wait_ready(server)
-        except BenchError:
-            stop(process)
-            if attempt == attempts:
-                raise
-            continue  # most likely the port was taken between free_port() and the bind
-        except BaseException:
-            stop(process)
-            raise
-        try:
-            yield server
-        finally:
-            stop(process)
-        return
-
-
-# -- load ----------------------------------------------------------------------------------------
-
-_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
-
-
-def _ms(value: str, unit: str) -> float:
-    return float(value) * _UNITS_MS[unit]
-
-
-def parse_wrk(output: str) -> Measurement:
-    """Requests/sec and the 50%/99% lines of `wrk --latency` output."""
-    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
-    p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s|m|h)\s*$", output, re.MULTILINE)
-    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m|h)\s*$", output, re.MULTILINE)
-    total = re.search(r"^\s+(\d+) requests in", output, re.MULTILINE)
-    if not (rps and p50 and p99 and total):
-        raise BenchError(f"cannot read wrk's output:\n{output}")
-    errors = 0
-    if socket_errors := re.search(r"Socket errors:(.*)$", output, re.MULTILINE):
-        errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
-    if non_2xx := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output):
-        errors += int(non_2xx.group(1))
-    return Measurement(
-        rps=float(rps.group(1)),
-        p50_ms=round(_ms(*p50.groups()), 3),
-        p99_ms=round(_ms(*p99.groups()), 3),
-        requests=int(total.group(1)),
-        errors=errors,
-        cpu_us_per_request=None,
-    )
-
-
-def process_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far, from /proc (Linux); None elsewhere."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state is field 3
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def run_load(
-    tool: Tool, url: str, connections: int, duration: int, server_pid: int | None = None
-) -> Measurement:
-    """One run of the load tool in its own process (bounded by a timeout)."""
-    if tool == "wrk":
-        command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
-    else:
-        command = [
-            sys.executable,
-            str(BENCH_DIR / "loadgen.py"),
-            url,
-            f"--connections={connections}",
-            f"--duration={duration}",
-        ]
-    cpu_before = process_cpu_seconds(server_pid) if server_pid else None
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=duration + 30, check=False
-    )
-    cpu_after = process_cpu_seconds(server_pid) if server_pid else None
-    if done.returncode != 0:
-        raise BenchError(f"{command[0]} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    if tool == "wrk":
-        measurement = parse_wrk(done.stdout)
-    else:
-        raw: dict[str, Any] = json.loads(done.stdout)
-        measurement = Measurement(
-            rps=raw["rps"],
-            p50_ms=raw["p50_ms"],
-            p99_ms=raw["p99_ms"],
-            requests=raw["requests"],
-            errors=raw["errors"] + raw["non_2xx"],
-            cpu_us_per_request=None,
-        )
-    if measurement["requests"] == 0:
-        raise BenchError(f"{command[0]} completed no request against {url}:\n{done.stderr[-2000:]}")
-    if cpu_before is not None and cpu_after is not None:
-        cpu_us = (cpu_after - cpu_before) * 1e6 / measurement["requests"]
-        measurement["cpu_us_per_request"] = round(cpu_us, 1)
-    return measurement
-
-
-def choose_tool(wanted: str) -> Tool:
-    if wanted == "wrk" and shutil.which("wrk") is None:
-        raise BenchError("--tool wrk: wrk is not on PATH (apt-get install wrk)")
-    if wanted == "python":
-        return "python"
-    return "wrk" if shutil.which("wrk") else "python"
-
-
-def tool_version(tool: Tool) -> str:
-    if tool == "python":
-        return f"bench/loadgen.py (Python {platform.python_version()})"
-    done = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=10, check=False)
-    first = (done.stdout or done.stderr).strip().splitlines()
-    return first[0] if first else "wrk"
-
-
 # -- report --------------------------------------------------------------------------------------
-
-
-def summarise(rounds: list[Measurement]) -> dict[str, Any]:
-    cpu = [m["cpu_us_per_request"] for m in rounds if m["cpu_us_per_request"] is not None]
-    return {
-        "rps": round(statistics.median(m["rps"] for m in rounds), 1),
-        "p50_ms": round(statistics.median(m["p50_ms"] for m in rounds), 3),
-        "p99_ms": round(statistics.median(m["p99_ms"] for m in rounds), 3),
-        "cpu_us_per_request": round(statistics.median(cpu), 1) if cpu else None,
-        "rounds": rounds,
-    }
-
-
-def package_versions() -> dict[str, str]:
-    versions = {}
-    for name in ("roo-core", "fastapi", "starlette", "uvicorn", "httptools", "uvloop", "structlog"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[name] = metadata.version(name)
-    return versions
-
-
-def source_revision() -> dict[str, Any] | None:
-    """The commit measured, and whether src/ had uncommitted changes (None outside git)."""
-    repo = BENCH_DIR.parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10
-        )
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if head.returncode != 0:
-        return None
-    return {"commit": head.stdout.strip(), "src_dirty": bool(status.stdout.strip())}
 
 
 def build_report(
@@ -407,12 +92,7 @@ def build_report(
     return {
         "benchmark": "http_overhead",
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpu_count": os.cpu_count(),
-            "python_version": platform.python_version(),
-            "platform": platform.platform(),
-            "packages": package_versions(),
-        },
+        "machine": machine_info(),
         "source": source_revision(),
         "tool": tool,
         "tool_version": tool_version(tool),
@@ -430,13 +110,6 @@ def build_report(
         "target": {"min_ratio": MIN_RATIO, "met": min(ratios.values()) >= MIN_RATIO},
         "roo_log": roo_log,
     }
-
-
-def write_report(report: dict[str, Any], output: Path) -> None:
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, output)
 
 
 def print_summary(report: dict[str, Any], output: Path, out: IO[str] = sys.stdout) -> None:
@@ -476,10 +149,6 @@ def print_summary(report: dict[str, Any], output: Path, out: IO[str] = sys.stdou
 # -- main ----------------------------------------------------------------------------------------
 
 
-def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the context managers that stop the servers
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement (10)")
@@ -504,7 +173,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    exit_on_sigterm()
     try:
         tool = choose_tool(args.tool)
         measured: dict[str, list[Measurement]] = {e.key: [] for e in ENDPOINTS}

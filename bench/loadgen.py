@@ -1,6 +1,7 @@
-"""A closed-loop HTTP/1.1 load generator: the fallback of `http_overhead.py` when `wrk` is absent.
+"""A closed-loop HTTP/1.1 load generator: the fallback of the benchmarks when `wrk` is absent.
 
     python bench/loadgen.py http://127.0.0.1:8000/healthz --connections 32 --duration 10
+    python bench/loadgen.py URL --header "Authorization: Bearer ..."   # extra request headers
 
 Opens N keep-alive connections, each sending one GET and the next as soon as the answer is in,
 for a fixed duration; records the latency of every response that completes within it and prints
@@ -20,6 +21,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -134,16 +136,19 @@ async def _keep_connection(host: str, port: int, state: RunState, started: async
             transport.close()
 
 
-async def run(url: str, connections: int, duration: float) -> dict[str, Any]:
+async def run(
+    url: str, connections: int, duration: float, headers: Sequence[str] = ()
+) -> dict[str, Any]:
     parts = urlsplit(url)
     host = parts.hostname or "127.0.0.1"
     if host not in LOOPBACK:
         raise SystemExit(f"loadgen: refusing non-loopback target {host}")
     port = parts.port or 80
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    extra = "".join(f"{line}\r\n" for line in headers)
     request = (
         f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        "User-Agent: roo-bench-loadgen\r\nAccept: */*\r\n\r\n"
+        f"User-Agent: roo-bench-loadgen\r\nAccept: */*\r\n{extra}\r\n"
     ).encode()
     state = RunState(request=request)
     started = asyncio.Event()
@@ -179,13 +184,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("url", help="a loopback http:// URL")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds")
+    parser.add_argument(
+        "--header", action="append", default=[], help="'Name: value', added to every request"
+    )
     args = parser.parse_args(argv)
+    for line in args.header:
+        if ":" not in line or "\r" in line or "\n" in line:
+            parser.error(f"--header must be 'Name: value' on one line, not {line!r}")
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
-        result = asyncio.run(run(args.url, args.connections, args.duration))
+        result = asyncio.run(run(args.url, args.connections, args.duration, args.header))
     else:
-        result = uvloop.run(run(args.url, args.connections, args.duration))
+        result = uvloop.run(run(args.url, args.connections, args.duration, args.header))
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
     return 0
