@@ -191,3 +191,20 @@ async def test_last_used_is_recorded(
             await db.execute(select(ApiKey).where(ApiKey.prefix == created["prefix"]))
         ).scalar_one()
     assert row.last_used_at is not None
+
+
+async def test_whoami_shows_the_effective_permissions(
+    client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    owner = await sign_in("member")
+    me = await client.get("/api/v1/auth/whoami", headers=owner.headers)
+    assert me.status_code == 200
+    body = me.json()
+    assert body["via"] == "access_token"
+    assert "sessions:write" in body["permissions"]
+    assert body["apiKeyId"] is None
+    created = await create_key(client, owner, ["profile:read"])
+    as_key = await client.get("/api/v1/auth/whoami", headers=key_headers(created["key"]))
+    assert as_key.json()["via"] == "api_key"
+    assert as_key.json()["permissions"] == ["profile:read"]
+    assert as_key.json()["apiKeyId"] == created["id"]

@@ -26,6 +26,7 @@ from roo.auth.schemas import (
     TokenPairOut,
     UserAdminUpdateIn,
     UserOut,
+    WhoAmIOut,
 )
 from roo.auth.service import TokenPair
 from roo.kit.schema import Page
@@ -97,6 +98,22 @@ async def get_profile(
     principal: Annotated[Principal, require(Permission.PROFILE_READ)], db: DbSession, auth: Auth
 ) -> UserOut:
     return UserOut.model_validate(await auth.get_user(db, principal.user_id))
+
+
+@router.get(
+    "/whoami",
+    summary="Who the credential belongs to, and what it may do (from the identity cache)",
+    responses=UNAUTHORIZED,
+)
+async def whoami(principal: Annotated[Principal, require(Permission.PROFILE_READ)]) -> WhoAmIOut:
+    return WhoAmIOut(
+        user_id=principal.user_id,
+        email=principal.email,
+        roles=list(principal.roles),
+        permissions=sorted(p.value for p in principal.permissions),
+        via=principal.via,
+        api_key_id=principal.api_key_id,
+    )
 
 
 @router.put(

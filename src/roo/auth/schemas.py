@@ -111,3 +111,14 @@ class UserAdminUpdateIn(ApiInput):
     roles: Annotated[list[Role], Field(min_length=1, max_length=3)] | None = None
     disabled: bool | None = None
     display_name: DisplayName | None = None
+
+
+class WhoAmIOut(ApiModel):
+    """The caller as this request resolved it, with its effective permissions."""
+
+    user_id: uuid.UUID
+    email: str
+    roles: list[str]
+    permissions: list[str]
+    via: Literal["access_token", "api_key"]
+    api_key_id: uuid.UUID | None
