@@ -181,3 +181,22 @@ def test_api_key_format_and_checksum() -> None:
     assert not looks_like_api_key("roo_" + "!" * (len(key) - 4))
     other, _ = new_api_key()
     assert other != key
+
+
+def test_a_cached_token_still_expires(
+    tokens: AccessTokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued = tokens.issue(uuid.uuid4(), ["member"], 1, None)
+    assert tokens.decode(issued.token).jti == issued.jti
+    assert tokens.decode(issued.token).jti == issued.jti  # from the cache
+    later = issued.expires_at + LEEWAY_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: float(later))
+    with pytest.raises(InvalidToken):
+        tokens.decode(issued.token)
+
+
+def test_a_tampered_copy_of_a_cached_token_is_refused(tokens: AccessTokens) -> None:
+    issued = tokens.issue(uuid.uuid4(), ["member"], 1, None)
+    tokens.decode(issued.token)
+    with pytest.raises(InvalidToken):
+        tokens.decode(_flip_signature(issued.token))

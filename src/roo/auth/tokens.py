@@ -16,6 +16,7 @@ import string
 import time
 import uuid
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import jwt
@@ -56,12 +57,18 @@ class IssuedAccessToken:
     expires_at: int
 
 
+# Tokens verified recently, by their exact text: a client sends the same token on every request,
+# and checking the signature and claims again each time costs more than the rest of the check.
+DECODED_CACHE_SIZE = 4096
+
+
 class AccessTokens:
     def __init__(self, secret: str, issuer: str, audience: str, ttl_seconds: int) -> None:
         self._secret = secret
         self.issuer = issuer
         self.audience = audience
         self.ttl_seconds = ttl_seconds
+        self._decoded: OrderedDict[str, AccessClaims] = OrderedDict()
 
     def issue(
         self,
@@ -90,7 +97,25 @@ class AccessTokens:
         return IssuedAccessToken(token=token, jti=jti, expires_at=now + self.ttl_seconds)
 
     def decode(self, token: str) -> AccessClaims:
-        """Verify signature, algorithm, type and every claim; raise InvalidToken otherwise."""
+        """Verify signature, algorithm, type and every claim; raise InvalidToken otherwise.
+
+        A token verified before is taken from a small cache, keyed by its exact text (any change
+        to it is a different key), and only its expiry is checked again.
+        """
+        cached = self._decoded.get(token)
+        if cached is not None:
+            if cached.expires_at + LEEWAY_SECONDS > time.time():
+                self._decoded.move_to_end(token)
+                return cached
+            del self._decoded[token]
+            raise InvalidToken("ExpiredSignatureError: Signature has expired")
+        claims = self._verify(token)
+        self._decoded[token] = claims
+        if len(self._decoded) > DECODED_CACHE_SIZE:
+            self._decoded.popitem(last=False)
+        return claims
+
+    def _verify(self, token: str) -> AccessClaims:
         try:
             decoded = jwt.decode_complete(
                 token,
