@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
-from roo.agent.tools.base import Tool
+from roo.agent.tools import interaction
+from roo.agent.tools.base import IgnoreRules, Tool
+from roo.agent.tools.edit import EditTool
+from roo.agent.tools.execute_command import ExecuteCommandTool
+from roo.agent.tools.insert_content import InsertContentTool
+from roo.agent.tools.list_code_definition_names import ListCodeDefinitionNamesTool
+from roo.agent.tools.list_files import ListFilesTool
+from roo.agent.tools.read_file import ReadFileTool
+from roo.agent.tools.rooignore import RooIgnore
+from roo.agent.tools.search_files import SearchFilesTool
+from roo.agent.tools.write_to_file import WriteToFileTool
 
 
 class ToolRegistry:
@@ -30,5 +41,26 @@ class ToolRegistry:
 
 
 def default_registry() -> ToolRegistry:
-    """Every built-in tool. Tool modules register here as they are added."""
-    return ToolRegistry()
+    """Every built-in tool."""
+    return ToolRegistry(
+        [
+            ReadFileTool(),
+            WriteToFileTool(),
+            EditTool(),
+            InsertContentTool(),
+            ListFilesTool(),
+            SearchFilesTool(),
+            ListCodeDefinitionNamesTool(),
+            ExecuteCommandTool(),
+            interaction.AskFollowupQuestionTool(),
+            interaction.AttemptCompletionTool(),
+            interaction.SwitchModeTool(),
+            interaction.NewTaskTool(),
+            interaction.UpdateTodoListTool(),
+        ]
+    )
+
+
+def workspace_ignore_rules(workspace: Path) -> IgnoreRules:
+    """The `.rooignore` rules of a workspace (read when a tool call starts)."""
+    return RooIgnore.load(workspace)
