@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from roo import __version__
+from roo.agent.tools.registry import default_registry, workspace_ignore_rules
 from roo.api import docs, health, meta
 from roo.api.middleware import (
     BodyLimitMiddleware,
@@ -37,6 +38,7 @@ from roo.sandbox import Sandbox, SandboxUnavailable
 from roo.sessions import endpoints as sessions_endpoints
 from roo.sessions.service import SessionJanitor, SessionManager
 from roo.sessions.workspace import WorkspaceManager
+from roo.tools import endpoints as tools_endpoints
 
 log = get_logger("roo.app")
 
@@ -141,6 +143,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             auth=auth,
             sessions_manager=SessionManager(workspaces, sandbox),
             sandbox=sandbox,
+            tools=default_registry(),
+            ignore_rules=workspace_ignore_rules,
         )
         background.append(
             asyncio.create_task(_janitor_loop(janitor, settings.cleanup_interval_seconds))
@@ -192,6 +196,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sessions_endpoints.router)
     app.include_router(sessions_endpoints.admin_router)
     app.include_router(files_endpoints.router)
+    app.include_router(tools_endpoints.router)
+    app.include_router(tools_endpoints.session_router)
 
     # Added last = outermost: the request context wraps everything, including CORS and limits.
     app.add_middleware(

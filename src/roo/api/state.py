@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from roo.agent.tools.base import IgnoreRules
+from roo.agent.tools.registry import ToolRegistry
 from roo.config import Settings
 from roo.kit.cache import Cache
 from roo.sandbox import Sandbox
@@ -33,3 +37,6 @@ class Resources:
     sessions_manager: SessionManager
     # Runs commands in workspaces (bubblewrap when available); built once, shared.
     sandbox: Sandbox
+    # The agent's tools, and the `.rooignore` rules of a workspace (for the agent's tools).
+    tools: ToolRegistry
+    ignore_rules: Callable[[Path], IgnoreRules]

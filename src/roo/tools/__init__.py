@@ -1,0 +1,1 @@
+"""The tools API: list the agent's tools and run one directly in a session's workspace."""

@@ -1,0 +1,154 @@
+"""`/api/v1/tools` and `/api/v1/sessions/{id}/tools/{name}`: routes only."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Body, Request
+from pydantic import ValidationError
+
+from roo.agent.tools.base import ApprovalCategory, ImageBlock, Tool, ToolContext, ToolResult
+from roo.agent.tools.registry import ToolRegistry
+from roo.api.deps import DbSession, get_resources
+from roo.api.routing import api_router
+from roo.auth.deps import Client, require
+from roo.auth.exceptions import PermissionDenied
+from roo.auth.identity import Principal
+from roo.auth.permissions import Permission
+from roo.kit.errors import BadRequest, NotFound, Unprocessable
+from roo.security.audit import record
+from roo.tools.schemas import ContentBlockOut, ToolOut, ToolResultOut
+
+router = api_router("/tools", tags=["tools"])
+session_router = api_router("/sessions", tags=["tools"])
+
+
+class ToolNotFound(NotFound):
+    slug, title = "tool-not-found", "Tool not found"
+
+
+class ToolNotDirect(BadRequest):
+    slug, title = "tool-not-directly-executable", "Tool not directly executable"
+
+
+def permissions_for_tool(tool: Tool) -> list[Permission]:
+    needed = [Permission.TOOLS_EXECUTE]
+    if tool.category is ApprovalCategory.EXECUTE:
+        needed.append(Permission.COMMANDS_EXECUTE)
+    return needed
+
+
+def registry(request: Request) -> ToolRegistry:
+    tools: ToolRegistry = get_resources(request).tools
+    return tools
+
+
+def describe(tool: Tool) -> ToolOut:
+    return ToolOut(
+        name=tool.name,
+        description=tool.description,
+        parameters=tool.parameters_schema(),
+        category=tool.category.value,
+        permissions=[p.value for p in permissions_for_tool(tool)],
+        aliases=list(tool.aliases),
+        directly_executable=tool.direct,
+    )
+
+
+def lookup(request: Request, name: str) -> Tool:
+    tool = registry(request).get(name)
+    if tool is None:
+        known = ", ".join(t.name for t in registry(request).all())
+        raise ToolNotFound(f"No tool named {name!r}; known tools: {known}")
+    return tool
+
+
+@router.get("", summary="Every tool the agent can use")
+async def list_tools(
+    request: Request, _: Annotated[Principal, require(Permission.SESSIONS_READ)]
+) -> list[ToolOut]:
+    return [describe(t) for t in registry(request).all()]
+
+
+@router.get("/{tool_name}", summary="One tool", responses={404: {"description": "Unknown tool"}})
+async def get_tool(
+    request: Request, tool_name: str, _: Annotated[Principal, require(Permission.SESSIONS_READ)]
+) -> ToolOut:
+    return describe(lookup(request, tool_name))
+
+
+def result_out(name: str, result: ToolResult) -> ToolResultOut:
+    blocks = [
+        ContentBlockOut(type="image", media_type=b.media_type, data=b.data)
+        if isinstance(b, ImageBlock)
+        else ContentBlockOut(type="text", text=b.text)
+        for b in result.content
+    ]
+    return ToolResultOut(
+        tool=name, is_error=result.is_error, content=blocks, data=dict(result.data)
+    )
+
+
+@session_router.post(
+    "/{session_id}/tools/{tool_name}",
+    summary="Run a tool now in the session's workspace, on your behalf",
+    responses={
+        400: {"description": "An interaction tool (the agent engine handles those)"},
+        404: {"description": "No such session of yours, or no such tool"},
+        422: {"description": "Invalid parameters (the failing parameter is named)"},
+    },
+)
+async def run_tool(
+    request: Request,
+    session_id: uuid.UUID,
+    tool_name: str,
+    principal: Annotated[Principal, require(Permission.TOOLS_EXECUTE)],
+    db: DbSession,
+    client: Client,
+    params: Annotated[dict[str, Any], Body(description="The tool's parameters")],
+) -> ToolResultOut:
+    tool = lookup(request, tool_name)
+    for permission in permissions_for_tool(tool):
+        if not principal.can(permission):
+            raise PermissionDenied(permission.value)
+    if not tool.direct:
+        raise ToolNotDirect(
+            f"{tool.name} is an interaction tool: the agent engine handles it inside a task"
+        )
+    try:
+        tool.Params.model_validate(params)
+    except ValidationError as exc:
+        raise Unprocessable(
+            f"Invalid parameters for {tool.name}",
+            errors=[
+                {
+                    "field": ".".join(["body", *(str(p) for p in e["loc"])]),
+                    "message": e["msg"],
+                    "type": e["type"],
+                }
+                for e in exc.errors()
+            ],
+        ) from None
+    resources = get_resources(request)
+    manager = resources.sessions_manager
+    session = await manager.get(db, principal, session_id)
+    await manager.touch(db, session)
+    workspace = manager.workspaces.path(session.workspace_dir)
+    ctx = ToolContext(
+        workspace=workspace,
+        run_command=functools.partial(manager.run_command, session),
+        ignore=resources.ignore_rules(workspace),
+    )
+    result = await tool.run(params, ctx)
+    await record(
+        db,
+        "tools.execute",
+        actor_id=principal.user_id,
+        target=f"session:{session.id}",
+        client=client,
+        tool=tool.name,
+        is_error=result.is_error,
+    )
+    return result_out(tool.name, result)
