@@ -141,7 +141,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             http=http,
             cache=cache,
             auth=auth,
-            sessions_manager=SessionManager(workspaces, sandbox),
+            sessions_manager=SessionManager(
+                workspaces, sandbox, allow_network=settings.allow_session_network
+            ),
             sandbox=sandbox,
             tools=default_registry(),
             ignore_rules=workspace_ignore_rules,

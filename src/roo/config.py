@@ -180,6 +180,9 @@ class Settings(BaseSettings):
     # Let users fill a workspace with `git clone` (the clone gets network access): off unless
     # the operator turns it on.
     allow_git_clone: bool = Field(False, validation_alias=_env("ROO_ALLOW_GIT_CLONE"))
+    # Let sessions turn on network access for their commands. The sandbox then shares the host's
+    # network (loopback included): allow it only where an egress firewall confines commands.
+    allow_session_network: bool = Field(False, validation_alias=_env("ROO_ALLOW_SESSION_NETWORK"))
 
     # -- sandbox for commands (docs/sandbox.md) ------------------------------------------------
     sandbox_backend: Literal["auto", "bwrap", "plain"] = Field(

@@ -66,7 +66,10 @@ async def test_create_get_list(
     assert [s["id"] for s in listed.json()["items"]] == [made["id"]]
 
 
-async def test_config_and_limits_are_validated(client: httpx.AsyncClient, sign_in: SignIn) -> None:
+async def test_config_and_limits_are_validated(
+    client: httpx.AsyncClient, sign_in: SignIn, resources: Resources
+) -> None:
+    resources.sessions_manager.allow_network = True
     user = await sign_in()
     made = await create(
         client,
@@ -307,3 +310,19 @@ async def test_orphaned_workspaces_are_removed_and_nothing_else(
     assert not orphan.exists()
     assert unrelated.is_dir()
     assert workspace_of(resources, made["id"]).is_dir()
+
+
+async def test_network_needs_the_operators_consent(
+    client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    user = await sign_in()
+    refused = await client.post(
+        "/api/v1/sessions", headers=user.headers, json={"config": {"network": True}}
+    )
+    assert refused.status_code == 403
+    assert refused.json()["type"] == "urn:roo:problem:network-not-allowed"
+    made = await create(client, user)
+    updated = await client.put(
+        f"/api/v1/sessions/{made['id']}", headers=user.headers, json={"config": {"network": True}}
+    )
+    assert updated.status_code == 403

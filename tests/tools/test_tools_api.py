@@ -36,8 +36,8 @@ async def test_list_and_describe_tools(client: httpx.AsyncClient, sign_in: SignI
     assert listing.status_code == 200
     tools = {t["name"]: t for t in listing.json()}
     expected = {
-        "read_file", "write_to_file", "edit", "insert_content", "list_files", "search_files",
-        "list_code_definition_names", "execute_command", "ask_followup_question",
+        "read_file", "write_to_file", "apply_diff", "edit", "insert_content", "list_files",
+        "search_files", "list_code_definition_names", "execute_command", "ask_followup_question",
         "attempt_completion", "switch_mode", "new_task", "update_todo_list",
     }  # fmt: skip
     assert expected <= set(tools)

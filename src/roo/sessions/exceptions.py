@@ -42,3 +42,7 @@ class CloneFailed(BadRequest):
 
 class CloneDisabled(Forbidden):
     slug, title = "clone-disabled", "Cloning repositories is turned off"
+
+
+class NetworkNotAllowed(Forbidden):
+    slug, title = "network-not-allowed", "Network access not allowed"

@@ -81,9 +81,14 @@ def stored_config(config: SessionConfigIn, quota: Quota) -> dict[str, Any]:
 
 
 class SessionManager:
-    def __init__(self, workspaces: WorkspaceManager, sandbox: Sandbox) -> None:
+    def __init__(
+        self, workspaces: WorkspaceManager, sandbox: Sandbox, *, allow_network: bool = False
+    ) -> None:
         self.workspaces = workspaces
         self.sandbox = sandbox
+        # With network, a sandboxed command shares the host's network: it could reach the
+        # service's own database or Redis on loopback. Off unless the operator allows it.
+        self.allow_network = allow_network
         # Commands running now, per session, in this process (the resources view reports it).
         self._running: Counter[uuid.UUID] = Counter()
 
@@ -236,6 +241,7 @@ class SessionManager:
         config: SessionConfigIn,
         client: ClientInfo,
     ) -> Session:
+        self._check_network(config)
         quota = quota_for(principal.roles)
         open_sessions = (
             await db.execute(
@@ -272,6 +278,13 @@ class SessionManager:
         )
         return session
 
+    def _check_network(self, config: SessionConfigIn) -> None:
+        if config.network and not self.allow_network:
+            raise exc.NetworkNotAllowed(
+                "Network access for session commands is turned off on this server "
+                "(ROO_ALLOW_SESSION_NETWORK)"
+            )
+
     async def update(
         self,
         db: AsyncSession,
@@ -285,6 +298,7 @@ class SessionManager:
         if name is not None:
             session.name = name
         if config is not None:
+            self._check_network(config)
             session.config = stored_config(config, quota_for(principal.roles))
         if state == "archived" and session.state != "archived":
             session.state = "archived"

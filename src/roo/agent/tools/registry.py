@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from roo.agent.tools import interaction
+from roo.agent.tools.apply_diff import ApplyDiffTool
 from roo.agent.tools.base import IgnoreRules, Tool
 from roo.agent.tools.edit import EditTool
 from roo.agent.tools.execute_command import ExecuteCommandTool
@@ -46,6 +47,7 @@ def default_registry() -> ToolRegistry:
         [
             ReadFileTool(),
             WriteToFileTool(),
+            ApplyDiffTool(),
             EditTool(),
             InsertContentTool(),
             ListFilesTool(),
