@@ -11,6 +11,7 @@ Refresh tokens and API keys are opaque random secrets; only their SHA-256 is sto
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import string
 import time
@@ -195,11 +196,14 @@ def api_key_prefix(key: str) -> str:
     return key[: len(API_KEY_PREFIX) + _KEY_ID_LEN]
 
 
+_API_KEY_SHAPE = re.compile(
+    re.escape(API_KEY_PREFIX) + f"[0-9A-Za-z]{{{API_KEY_LENGTH - len(API_KEY_PREFIX)}}}"
+)
+
+
 def looks_like_api_key(value: str) -> bool:
     """Format and checksum check, no I/O."""
-    if len(value) != API_KEY_LENGTH or not value.startswith(API_KEY_PREFIX):
+    if not _API_KEY_SHAPE.fullmatch(value):
         return False
     body, check = value[:-_KEY_CHECKSUM_LEN], value[-_KEY_CHECKSUM_LEN:]
-    if any(c not in _BASE62 for c in value[len(API_KEY_PREFIX) :]):
-        return False
     return secrets.compare_digest(_checksum(body), check)
