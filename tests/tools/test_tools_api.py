@@ -135,3 +135,32 @@ async def test_permissions_and_ownership(client: httpx.AsyncClient, sign_in: Sig
     bob = await sign_in()
     other = await run(client, bob, sid, "list_files", {"path": ".", "recursive": False})
     assert other.status_code == 404
+
+
+async def test_commands_without_isolation_are_refused_when_required(
+    client: httpx.AsyncClient,
+    sign_in: SignIn,
+    resources: Resources,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from roo.sandbox import Sandbox, bwrap
+
+    monkeypatch.setattr(bwrap, "bwrap_problem", lambda: "bwrap is not installed")
+    resources.sessions_manager.sandbox = Sandbox(require_isolation=True)
+    user = await sign_in()
+    sid = await new_session(client, user)
+    params = {"command": "true", "cwd": None, "timeout": None}
+    # For the agent it is a tool failure it can read...
+    response = await run(client, user, sid, "execute_command", params)
+    assert response.status_code == 200
+    assert response.json()["isError"] is True
+    assert "bwrap is not installed" in response.json()["content"][0]["text"]
+    # ...and any other command the service would start answers 503, never 500.
+    resources.settings = resources.settings.model_copy(update={"allow_git_clone": True})
+    clone = await client.post(
+        f"/api/v1/sessions/{sid}/workspace/clone",
+        headers=user.headers,
+        json={"url": "git://127.0.0.1:9/none.git"},
+    )
+    assert clone.status_code == 503
+    assert clone.json()["type"] == "urn:roo:problem:sandbox-unavailable"

@@ -29,6 +29,7 @@ from roo.kit.errors import (
 )
 from roo.kit.logs import get_logger
 from roo.kit.request_context import current_request_id
+from roo.sandbox import SandboxUnavailable
 
 log = get_logger("roo.error")
 
@@ -187,9 +188,23 @@ async def backend_unavailable_handler(request: Request, exc: Exception) -> Respo
     )
 
 
+async def sandbox_unavailable_handler(request: Request, exc: Exception) -> Response:
+    """Commands need bubblewrap here (production) and it is missing: the operator must act."""
+    log.error("sandbox.unavailable", error=str(exc), path=request.url.path)
+    return problem_response(
+        503,
+        slug="sandbox-unavailable",
+        title="Command execution unavailable",
+        detail="This server cannot run commands in isolation (bubblewrap is missing or "
+        "unusable); ask the operator",
+        instance=request.url.path,
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     for backend_error in (OperationalError, InterfaceError, ConnectionError, RedisConnectionError):
         app.add_exception_handler(backend_error, backend_unavailable_handler)
+    app.add_exception_handler(SandboxUnavailable, sandbox_unavailable_handler)

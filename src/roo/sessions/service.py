@@ -122,7 +122,7 @@ class SessionManager:
         """
         self._running[session.id] += 1
         try:
-            return await self.sandbox.run(
+            result = await self.sandbox.run(
                 command,
                 workspace=self.workspaces.path(session.workspace_dir),
                 limits=self.sandbox_limits(session),
@@ -133,6 +133,16 @@ class SessionManager:
             self._running[session.id] -= 1
             if self._running[session.id] <= 0:
                 del self._running[session.id]
+        if result.killed_reason is not None and result.killed_reason != "cancelled":
+            # A runaway stopped by a limit: worth an operator's attention.
+            log.warning(
+                "sandbox.command_stopped",
+                session_id=str(session.id),
+                user_id=str(session.user_id),
+                killed_reason=result.killed_reason,
+                duration_s=round(result.duration, 3),
+            )
+        return result
 
     def running_commands(self, session: Session) -> int:
         return self._running.get(session.id, 0)
