@@ -33,6 +33,7 @@ bench: $(STAMP)  ## benchmarks; each writes JSON under bench/results/
 	$(BIN)/python bench/http_overhead.py
 	$(BIN)/python bench/auth_overhead.py
 	$(BIN)/python bench/sessions.py
+	$(BIN)/python bench/tools.py
 
 migrate: $(STAMP)
 	$(BIN)/roo migrate
