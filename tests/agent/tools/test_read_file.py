@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 from pathlib import Path
+
+import pytest
 
 from roo.agent.tools.base import ApprovalCategory, ImageBlock, ToolContext
 from roo.agent.tools.read_file import ReadFileTool
@@ -291,3 +294,19 @@ async def test_fifo_is_not_read(ws: Path, ctx: ToolContext) -> None:
     result = await TOOL.run({"path": "pipe"}, ctx)
     assert result.is_error
     assert "not a regular file" in result.text_content
+
+
+async def test_files_too_large_to_read_are_refused(
+    ws: Path, ctx: ToolContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from roo.agent.tools import read_file as module
+
+    monkeypatch.setattr(module, "_read_all", functools.partial(module._read_all, limit=1024))
+    (ws / "big.log").write_text("line\n" * 1000)
+    (ws / "small.log").write_text("line\n" * 10)
+    big = await module.ReadFileTool().run({"path": "big.log"}, ctx)
+    assert big.is_error
+    assert "larger than" in big.text_content
+    assert "search_files" in big.text_content
+    small = await module.ReadFileTool().run({"path": "small.log"}, ctx)
+    assert not small.is_error

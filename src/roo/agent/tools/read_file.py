@@ -35,6 +35,9 @@ MAX_LINE_LENGTH = 2000
 MAX_IMAGE_FILE_BYTES = 5 * 1024 * 1024
 MAX_IMAGE_FILE_MB = 5
 BINARY_SAMPLE_BYTES = 8192
+# Files are read whole to count and slice their lines: past this, reading would cost the service
+# more memory than any answer is worth (the model is pointed to search_files instead).
+MAX_TEXT_FILE_BYTES = 64 * 1024 * 1024
 
 IMAGE_MIME_TYPES = {
     ".png": "image/png",
@@ -139,9 +142,14 @@ def notebook_text(raw: bytes) -> str:
     return "\n".join(parts) + ("\n" if parts else "")
 
 
-def _read_all(fd: int) -> bytes:
+def _read_all(fd: int, limit: int = MAX_TEXT_FILE_BYTES) -> bytes | None:
+    """The file's bytes, or None when it holds more than `limit` (it may grow while read)."""
     chunks: list[bytes] = []
+    total = 0
     while chunk := os.read(fd, 1 << 20):
+        total += len(chunk)
+        if total > limit:
+            return None
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -173,6 +181,13 @@ def read_file_sync(ctx: ToolContext, rel: str, offset: int, limit: int) -> ToolR
         if ext in IMAGE_MIME_TYPES:
             return _read_image(ctx, fd, rel, ext)
         raw = _read_all(fd)
+        if raw is None:
+            return error(
+                f"Cannot read '{rel}': the file is larger than "
+                f"{_format_size(MAX_TEXT_FILE_BYTES)} MB. Use search_files to find the part you "
+                "need, or execute_command with head, tail or sed to see a section.",
+                too_large=True,
+            )
     except OSError as exc:
         return error(os_error_text(exc, rel))
     finally:
@@ -214,13 +229,12 @@ def _read_image(ctx: ToolContext, fd: int, rel: str, ext: str) -> ToolResult:
             path=rel,
             size=size,
         )
-    raw = _read_all(fd)
-    if len(raw) > MAX_IMAGE_FILE_BYTES:  # grew since the stat
+    raw = _read_all(fd, MAX_IMAGE_FILE_BYTES)
+    if raw is None:  # grew since the stat
         return ToolResult.error(
-            f"File: {rel}\nError: Image file is too large ({_format_size(len(raw))} MB). "
+            f"File: {rel}\nError: Image file is too large (over {MAX_IMAGE_FILE_MB} MB). "
             f"The maximum allowed size is {MAX_IMAGE_FILE_MB} MB.",
             path=rel,
-            size=len(raw),
         )
     kilobytes = round(len(raw) / 1024)
     return ToolResult(
