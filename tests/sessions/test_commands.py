@@ -159,18 +159,38 @@ async def test_running_commands_are_reported(
         session = await db.get(Session, uuid.UUID(sid))
     assert session is not None
     url = f"/api/v1/sessions/{sid}/resources"
-    running = asyncio.create_task(manager.run_command(session, "sleep 1"))
+    idle = (await client.get(url, headers=user.headers)).json()
+    assert idle["commands"] == {
+        "memoryBytes": 0,
+        "memoryLimitBytes": 512 * 1024 * 1024,
+        "cpuSeconds": 0.0,
+        "processes": 0,
+    }
+    # Holds ~20 MB and burns a little CPU until stopped.
+    hold = (
+        "python3 -c 'import time; b = bytearray(20_000_000); t = time.time()\n"
+        "while time.time() - t < 2: pass'"
+    )
+    running = asyncio.create_task(manager.run_command(session, hold))
     try:
-        for _ in range(100):
+        for _ in range(150):
             body = (await client.get(url, headers=user.headers)).json()
-            if body["runningCommands"] == 1:
+            memory = body["commands"]["memoryBytes"]
+            if body["runningCommands"] == 1 and (memory is None or memory > 20_000_000):
                 break
             await asyncio.sleep(0.02)
         assert body["runningCommands"] == 1
+        usage = body["commands"]
+        cgroups = await resources.sandbox.cgroups()
+        if cgroups is not None:  # this host's sandbox accounts memory and processes in cgroups
+            assert usage["memoryBytes"] > 20_000_000
+            assert usage["processes"] >= 1
     finally:
         result = await running
-    assert result.exit_code == 0
-    assert (await client.get(url, headers=user.headers)).json()["runningCommands"] == 0
+    assert result.exit_code == 0, result.text()
+    after = (await client.get(url, headers=user.headers)).json()
+    assert after["runningCommands"] == 0
+    assert after["commands"]["processes"] == 0
 
 
 async def test_service_stays_healthy_during_a_fork_bomb(

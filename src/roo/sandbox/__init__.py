@@ -2,7 +2,7 @@
 rlimits, watches). A pure package: no web framework, no database. See docs/sandbox.md.
 """
 
-from roo.sandbox.cgroups import CgroupSupport, detect_cgroups
+from roo.sandbox.cgroups import CgroupSupport, RunUsage, detect_cgroups
 from roo.sandbox.disk import workspace_usage_bytes
 from roo.sandbox.errors import SandboxError, SandboxPathError, SandboxUnavailable
 from roo.sandbox.limits import ResourceLimits
@@ -15,6 +15,7 @@ __all__ = [
     "KilledReason",
     "ProcessResult",
     "ResourceLimits",
+    "RunUsage",
     "Sandbox",
     "SandboxError",
     "SandboxPathError",

@@ -65,6 +65,13 @@ class CgroupSupport:
         return run
 
 
+@dataclass(frozen=True, slots=True)
+class RunUsage:
+    memory_bytes: int | None
+    cpu_seconds: float | None
+    processes: int
+
+
 @dataclass(slots=True)
 class CgroupRun:
     """The groups of one run: place the process, read what happened, kill, remove."""
@@ -118,6 +125,22 @@ class CgroupRun:
             with contextlib.suppress(OSError, ValueError):
                 found.update(int(x) for x in (path / "cgroup.procs").read_text().split())
         return found
+
+    def usage(self) -> RunUsage:
+        """What the run uses now: memory (bytes), CPU time (seconds), processes. A figure is None
+        where the host's groups do not tell (e.g. v1 without a cpuacct group)."""
+        memory = cpu = None
+        if mem := self.dirs.get("memory"):
+            name = "memory.usage_in_bytes" if self.version == 1 else "memory.current"
+            with contextlib.suppress(OSError, ValueError):
+                memory = int((mem / name).read_text())
+        if self.version == 2 and (cpu_dir := self.dirs.get("cpu")):
+            usec = _counter(cpu_dir / "cpu.stat", "usage_usec")
+            cpu = usec / 1_000_000
+        elif self.version == 1 and (acct := self.dirs.get("cpuacct")):
+            with contextlib.suppress(OSError, ValueError):
+                cpu = int((acct / "cpuacct.usage").read_text()) / 1_000_000_000
+        return RunUsage(memory_bytes=memory, cpu_seconds=cpu, processes=len(self.members()))
 
     def oom_killed(self) -> bool:
         """Whether the kernel's OOM killer struck inside this run's memory group."""

@@ -21,7 +21,7 @@ from typing import Literal
 
 from roo.kit.logs import get_logger
 from roo.sandbox import bwrap, inputs, rlimits
-from roo.sandbox.cgroups import CgroupRun, CgroupSupport, detect_cgroups
+from roo.sandbox.cgroups import CgroupRun, CgroupSupport, RunUsage, detect_cgroups
 from roo.sandbox.disk import DiskWatch
 from roo.sandbox.errors import SandboxUnavailable
 from roo.sandbox.limits import MIB, ResourceLimits
@@ -97,6 +97,8 @@ class Sandbox:
         self.kill_grace = kill_grace
         self.ro_binds = dict(ro_binds or {})
         self._backend: Backend | None = None
+        # The cgroups of the runs in progress, by workspace (for `usage`).
+        self._active: dict[Path, list[CgroupRun]] = {}
 
     async def backend(self) -> Backend:
         """The backend this sandbox uses; raises SandboxUnavailable when bwrap is required."""
@@ -112,6 +114,21 @@ class Sandbox:
                 _warn_once("sandbox.no_isolation", reason=problem)
                 self._backend = "plain"
         return self._backend
+
+    async def usage(self, workspace: Path) -> RunUsage | None:
+        """What the commands running in `workspace` use now, summed over their cgroups; None
+        when none runs there with cgroups (usage is then unknown or nothing)."""
+        runs = list(self._active.get(await asyncio.to_thread(workspace.resolve), ()))
+        if not runs:
+            return None
+        each = await asyncio.to_thread(lambda: [run.usage() for run in runs])
+        memory = [u.memory_bytes for u in each]
+        cpu = [u.cpu_seconds for u in each]
+        return RunUsage(
+            memory_bytes=None if None in memory else sum(m or 0 for m in memory),
+            cpu_seconds=None if None in cpu else sum(c or 0.0 for c in cpu),
+            processes=sum(u.processes for u in each),
+        )
 
     async def cgroups(self) -> CgroupSupport | None:
         if not self.use_cgroups:
@@ -170,6 +187,7 @@ class Sandbox:
             if support is not None:
                 try:
                     cgroup = support.create(limits, helpers)
+                    self._active.setdefault(ws, []).append(cgroup)
                 except OSError as exc:
                     log.warning("sandbox.cgroup_failed", error=str(exc))
             controllers = set(cgroup.dirs) if cgroup else set()
@@ -231,6 +249,12 @@ class Sandbox:
             outcome = await Supervisor(launch).run()
         finally:
             baseline.cancel()
+            if cgroup is not None:
+                runs = self._active.get(ws, [])
+                if cgroup in runs:
+                    runs.remove(cgroup)
+                if not runs:
+                    self._active.pop(ws, None)
             await asyncio.shield(_cleanup(inv, cgroup, home))
         result = _result(outcome, backend, enforcement)
         log.debug(

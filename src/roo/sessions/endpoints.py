@@ -135,6 +135,7 @@ async def session_resources(
     )
     return SessionResources(
         disk=DiskUsage(used_bytes=used, limit_bytes=limits.max_disk_mb * 1024 * 1024),
+        commands=await manager.commands_usage(session),
         running_tasks=0,  # tasks arrive with the agent engine
         running_commands=manager.running_commands(session),
         limits=limits,

@@ -106,8 +106,19 @@ class DiskUsage(ApiModel):
     limit_bytes: int
 
 
+class CommandsUsage(ApiModel):
+    """What the session's running commands use now (from their cgroups). A figure is null when
+    the host cannot tell (no cgroups, or no CPU accounting group)."""
+
+    memory_bytes: int | None
+    memory_limit_bytes: int = Field(description="Per command")
+    cpu_seconds: float | None = Field(description="CPU time used so far by the running commands")
+    processes: int | None
+
+
 class SessionResources(ApiModel):
     disk: DiskUsage
+    commands: CommandsUsage
     running_tasks: int = Field(description="Agent tasks running now")
     running_commands: int = Field(
         description="Sandboxed commands running now in this service process"

@@ -30,7 +30,12 @@ from roo.security.audit import ClientInfo, record
 from roo.sessions import exceptions as exc
 from roo.sessions.importer import ArchiveRejected, ImportResult, import_archive
 from roo.sessions.quotas import DEFAULTS, Quota, quota_for
-from roo.sessions.schemas import ResourceLimits, ResourceLimitsIn, SessionConfigIn
+from roo.sessions.schemas import (
+    CommandsUsage,
+    ResourceLimits,
+    ResourceLimitsIn,
+    SessionConfigIn,
+)
 from roo.sessions.workspace import WorkspaceManager, workspace_name
 
 log = get_logger("roo.sessions")
@@ -146,6 +151,23 @@ class SessionManager:
 
     def running_commands(self, session: Session) -> int:
         return self._running.get(session.id, 0)
+
+    async def commands_usage(self, session: Session) -> CommandsUsage:
+        """Memory, CPU time and processes of the session's running commands, right now."""
+        limit = self.limits(session).max_memory_mb * 1024 * 1024
+        usage = await self.sandbox.usage(self.workspaces.path(session.workspace_dir))
+        if usage is not None:
+            return CommandsUsage(
+                memory_bytes=usage.memory_bytes,
+                memory_limit_bytes=limit,
+                cpu_seconds=usage.cpu_seconds,
+                processes=usage.processes,
+            )
+        if self.running_commands(session):  # running, but without cgroups to ask
+            return CommandsUsage(
+                memory_bytes=None, memory_limit_bytes=limit, cpu_seconds=None, processes=None
+            )
+        return CommandsUsage(memory_bytes=0, memory_limit_bytes=limit, cpu_seconds=0.0, processes=0)
 
     async def clone_repository(
         self,
