@@ -176,7 +176,9 @@ async def test_running_commands_are_reported(
         for _ in range(150):
             body = (await client.get(url, headers=user.headers)).json()
             memory = body["commands"]["memoryBytes"]
-            if body["runningCommands"] == 1 and (memory is None or memory > 20_000_000):
+            cpu = body["commands"]["cpuSeconds"]
+            busy = memory is None or (memory > 20_000_000 and (cpu is None or cpu > 0))
+            if body["runningCommands"] == 1 and busy:
                 break
             await asyncio.sleep(0.02)
         assert body["runningCommands"] == 1
@@ -185,6 +187,8 @@ async def test_running_commands_are_reported(
         if cgroups is not None:  # this host's sandbox accounts memory and processes in cgroups
             assert usage["memoryBytes"] > 20_000_000
             assert usage["processes"] >= 1
+            if "cpuacct" in cgroups.describe() or "v2" in cgroups.describe():
+                assert usage["cpuSeconds"] > 0
     finally:
         result = await running
     assert result.exit_code == 0, result.text()

@@ -30,7 +30,8 @@ log = get_logger("roo.sandbox")
 
 PARENT_NAME = "roo-sandbox"
 CPU_PERIOD_US = 100_000
-CONTROLLERS = ("memory", "pids", "cpu")
+# cpuacct (v1 only: v2 accounts CPU in `cpu`) limits nothing; it measures CPU time for `usage`.
+CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")
 _RUN_NAME = re.compile(r"^run-(\d+)-[0-9a-f]+$")
 
 
