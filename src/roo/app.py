@@ -36,7 +36,8 @@ from roo.kit.cache import Cache, MemoryCache, RedisCache
 from roo.kit.logs import configure_logging, get_logger
 from roo.sandbox import Sandbox, SandboxUnavailable
 from roo.sessions import endpoints as sessions_endpoints
-from roo.sessions.service import SessionJanitor, SessionManager
+from roo.sessions.janitor import SessionJanitor
+from roo.sessions.service import SessionManager
 from roo.sessions.workspace import WorkspaceManager
 from roo.tools import endpoints as tools_endpoints
 

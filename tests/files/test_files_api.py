@@ -24,9 +24,8 @@ from roo.db.types import new_id, utcnow
 from roo.files.exceptions import UploadTooLarge
 from roo.files.service import Budget
 from roo.sessions.exceptions import InsufficientStorage
-from roo.sessions.quotas import QUOTAS
+from roo.sessions.quotas import QUOTAS, stored_config
 from roo.sessions.schemas import SessionConfigIn
-from roo.sessions.service import stored_config
 from roo.sessions.workspace import workspace_name
 from tests.auth.conftest import SignIn
 from tests.files.conftest import MakeWorkspace, Workspace

@@ -17,8 +17,8 @@ from roo.auth.permissions import Role
 from roo.config import Settings
 from roo.db.models import Session
 from roo.db.types import utcnow
+from roo.sessions.janitor import SessionJanitor
 from roo.sessions.quotas import DEFAULTS, QUOTAS
-from roo.sessions.service import SessionJanitor
 from tests.auth.conftest import SignedIn, SignIn
 
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from roo.auth.permissions import Role
+from roo.sessions import exceptions as exc
+from roo.sessions.schemas import ResourceLimits, ResourceLimitsIn, SessionConfigIn
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,3 +43,45 @@ def quota_for(roles: Iterable[str]) -> Quota:
     if not quotas:
         return QUOTAS[Role.VIEWER]
     return Quota(*(max(getattr(q, f) for q in quotas) for f in Quota.__dataclass_fields__))
+
+
+# ResourceLimitsIn field -> the Quota field that bounds it.
+_LIMIT_FIELDS = (
+    "max_memory_mb",
+    "max_cpu_percent",
+    "max_disk_mb",
+    "max_execution_time",
+    "max_concurrent_tasks",
+    "max_processes",
+    "max_output_bytes",
+)
+
+
+def effective_limits(requested: ResourceLimitsIn, quota: Quota) -> ResourceLimits:
+    """Fill defaults and check every value against the quota (422 naming each excess)."""
+    values: dict[str, int] = {}
+    problems: list[dict[str, str]] = []
+    for name in _LIMIT_FIELDS:
+        asked = getattr(requested, name)
+        ceiling = getattr(quota, name)
+        value = min(getattr(DEFAULTS, name), ceiling) if asked is None else asked
+        if value > ceiling:
+            alias = ResourceLimitsIn.model_fields[name].alias or name
+            problems.append(
+                {
+                    "field": f"body.config.limits.{alias}",
+                    "message": f"at most {ceiling} for your role",
+                    "type": "quota_exceeded",
+                }
+            )
+        values[name] = value
+    if problems:
+        raise exc.QuotaExceeded("Requested limits exceed your role's quota", errors=problems)
+    return ResourceLimits(**values)
+
+
+def stored_config(config: SessionConfigIn, quota: Quota) -> dict[str, Any]:
+    limits = effective_limits(config.limits, quota)
+    data = config.model_dump(by_alias=True, exclude={"limits"})
+    data["limits"] = limits.model_dump(by_alias=True)
+    return data

@@ -12,15 +12,14 @@ import shutil
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from roo.auth.identity import Principal
-from roo.db.engine import after_commit, unit_of_work
+from roo.db.engine import after_commit
 from roo.db.models import Session
 from roo.db.types import new_id, utcnow
 from roo.kit.logs import get_logger, redact_text
@@ -29,11 +28,10 @@ from roo.sandbox import ResourceLimits as SandboxLimits
 from roo.security.audit import ClientInfo, record
 from roo.sessions import exceptions as exc
 from roo.sessions.importer import ArchiveRejected, ImportResult, import_archive
-from roo.sessions.quotas import DEFAULTS, Quota, quota_for
+from roo.sessions.quotas import quota_for, stored_config
 from roo.sessions.schemas import (
     CommandsUsage,
     ResourceLimits,
-    ResourceLimitsIn,
     SessionConfigIn,
 )
 from roo.sessions.workspace import WorkspaceManager, workspace_name
@@ -42,47 +40,6 @@ log = get_logger("roo.sessions")
 
 # The largest single file a command may write, unless the disk quota is smaller.
 DEFAULT_MAX_FILE_MB = 256
-
-# ResourceLimitsIn field -> the Quota field that bounds it.
-_LIMIT_FIELDS = (
-    "max_memory_mb",
-    "max_cpu_percent",
-    "max_disk_mb",
-    "max_execution_time",
-    "max_concurrent_tasks",
-    "max_processes",
-    "max_output_bytes",
-)
-
-
-def effective_limits(requested: ResourceLimitsIn, quota: Quota) -> ResourceLimits:
-    """Fill defaults and check every value against the quota (422 naming each excess)."""
-    values: dict[str, int] = {}
-    problems: list[dict[str, str]] = []
-    for name in _LIMIT_FIELDS:
-        asked = getattr(requested, name)
-        ceiling = getattr(quota, name)
-        value = min(getattr(DEFAULTS, name), ceiling) if asked is None else asked
-        if value > ceiling:
-            alias = ResourceLimitsIn.model_fields[name].alias or name
-            problems.append(
-                {
-                    "field": f"body.config.limits.{alias}",
-                    "message": f"at most {ceiling} for your role",
-                    "type": "quota_exceeded",
-                }
-            )
-        values[name] = value
-    if problems:
-        raise exc.QuotaExceeded("Requested limits exceed your role's quota", errors=problems)
-    return ResourceLimits(**values)
-
-
-def stored_config(config: SessionConfigIn, quota: Quota) -> dict[str, Any]:
-    limits = effective_limits(config.limits, quota)
-    data = config.model_dump(by_alias=True, exclude={"limits"})
-    data["limits"] = limits.model_dump(by_alias=True)
-    return data
 
 
 class SessionManager:
@@ -448,72 +405,3 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
-
-
-class SessionJanitor:
-    """Moves sessions through their life cycle, from the database state alone (restart-safe):
-    active -> idle after `idle_after`; idle -> archived after `idle_ttl` of inactivity;
-    archived -> workspace deleted `retention` after archiving."""
-
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        workspaces: WorkspaceManager,
-        idle_after: timedelta,
-        idle_ttl: timedelta,
-        retention: timedelta,
-    ) -> None:
-        self._sessions = sessions
-        self.workspaces = workspaces
-        self.idle_after = idle_after
-        self.idle_ttl = idle_ttl
-        self.retention = retention
-
-    async def sweep_orphans(self) -> list[str]:
-        async with self._sessions() as db:
-            known = (await db.execute(select(Session.workspace_dir))).scalars().all()
-        return await self.workspaces.remove_orphans(known)
-
-    async def run_once(self, now: datetime | None = None) -> dict[str, int]:
-        now = now or utcnow()
-        async with unit_of_work(self._sessions) as db:
-            idled = await db.execute(
-                update(Session)
-                .where(Session.state == "active", Session.last_active_at < now - self.idle_after)
-                .values(state="idle")
-            )
-            archived = await db.execute(
-                update(Session)
-                .where(Session.state == "idle", Session.last_active_at < now - self.idle_ttl)
-                .values(state="archived", archived_at=now)
-            )
-            expired = (
-                await db.execute(
-                    select(Session.id, Session.workspace_dir).where(
-                        Session.state == "archived",
-                        Session.workspace_deleted_at.is_(None),
-                        Session.archived_at < now - self.retention,
-                    )
-                )
-            ).all()
-        # Outside the transaction: the filesystem work may be slow, and a workspace is marked
-        # deleted only once it is really gone (a partial removal is retried next round).
-        deleted = []
-        for session_id, name in expired:
-            if await self.workspaces.remove(name):
-                deleted.append(session_id)
-        if deleted:
-            async with unit_of_work(self._sessions) as db:
-                await db.execute(
-                    update(Session)
-                    .where(Session.id.in_(deleted), Session.state == "archived")
-                    .values(workspace_deleted_at=now)
-                )
-        counts = {
-            "idled": idled.rowcount,  # type: ignore[attr-defined]
-            "archived": archived.rowcount,  # type: ignore[attr-defined]
-            "workspaces_deleted": len(deleted),
-        }
-        if any(counts.values()):
-            log.info("sessions.cleanup", **counts)
-        return counts

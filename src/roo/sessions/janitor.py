@@ -1,0 +1,85 @@
+"""`SessionJanitor`: idle, archive and retention transitions, and the orphan sweep."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from roo.db.engine import unit_of_work
+from roo.db.models import Session
+from roo.db.types import utcnow
+from roo.kit.logs import get_logger
+from roo.sessions.workspace import WorkspaceManager
+
+log = get_logger("roo.sessions")
+
+
+class SessionJanitor:
+    """Moves sessions through their life cycle, from the database state alone (restart-safe):
+    active -> idle after `idle_after`; idle -> archived after `idle_ttl` of inactivity;
+    archived -> workspace deleted `retention` after archiving."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        workspaces: WorkspaceManager,
+        idle_after: timedelta,
+        idle_ttl: timedelta,
+        retention: timedelta,
+    ) -> None:
+        self._sessions = sessions
+        self.workspaces = workspaces
+        self.idle_after = idle_after
+        self.idle_ttl = idle_ttl
+        self.retention = retention
+
+    async def sweep_orphans(self) -> list[str]:
+        async with self._sessions() as db:
+            known = (await db.execute(select(Session.workspace_dir))).scalars().all()
+        return await self.workspaces.remove_orphans(known)
+
+    async def run_once(self, now: datetime | None = None) -> dict[str, int]:
+        now = now or utcnow()
+        async with unit_of_work(self._sessions) as db:
+            idled = await db.execute(
+                update(Session)
+                .where(Session.state == "active", Session.last_active_at < now - self.idle_after)
+                .values(state="idle")
+            )
+            archived = await db.execute(
+                update(Session)
+                .where(Session.state == "idle", Session.last_active_at < now - self.idle_ttl)
+                .values(state="archived", archived_at=now)
+            )
+            expired = (
+                await db.execute(
+                    select(Session.id, Session.workspace_dir).where(
+                        Session.state == "archived",
+                        Session.workspace_deleted_at.is_(None),
+                        Session.archived_at < now - self.retention,
+                    )
+                )
+            ).all()
+        # Outside the transaction: the filesystem work may be slow, and a workspace is marked
+        # deleted only once it is really gone (a partial removal is retried next round).
+        deleted = []
+        for session_id, name in expired:
+            if await self.workspaces.remove(name):
+                deleted.append(session_id)
+        if deleted:
+            async with unit_of_work(self._sessions) as db:
+                await db.execute(
+                    update(Session)
+                    .where(Session.id.in_(deleted), Session.state == "archived")
+                    .values(workspace_deleted_at=now)
+                )
+        counts = {
+            "idled": idled.rowcount,  # type: ignore[attr-defined]
+            "archived": archived.rowcount,  # type: ignore[attr-defined]
+            "workspaces_deleted": len(deleted),
+        }
+        if any(counts.values()):
+            log.info("sessions.cleanup", **counts)
+        return counts
