@@ -247,3 +247,18 @@ async def test_role_change_takes_effect_at_once(client: httpx.AsyncClient, sign_
     )
     headers = {"Authorization": f"Bearer {again.json()['token']}"}
     assert (await client.get("/api/v1/auth/api-keys", headers=headers)).status_code == 403
+
+
+async def test_an_admin_cannot_lock_themselves_out(
+    client: httpx.AsyncClient, sign_in: SignIn
+) -> None:
+    admin = await sign_in("admin")
+    for change in ({"disabled": True}, {"roles": ["member"]}):
+        r = await client.patch(f"/api/v1/users/{admin.user_id}", headers=admin.headers, json=change)
+        assert r.status_code == 409
+        assert r.json()["type"] == "urn:roo:problem:self-lockout"
+    assert await profile(client, admin.token) == 200
+    renamed = await client.patch(
+        f"/api/v1/users/{admin.user_id}", headers=admin.headers, json={"displayName": "Root"}
+    )
+    assert renamed.status_code == 200

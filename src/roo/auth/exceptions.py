@@ -66,3 +66,7 @@ class ApiKeyNotFound(NotFound):
 
 class ScopeNotGranted(BadRequest):
     slug, title = "scope-not-granted", "Scope exceeds your permissions"
+
+
+class SelfLockout(Conflict):
+    slug, title = "self-lockout", "Change refused"

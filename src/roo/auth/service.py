@@ -332,6 +332,13 @@ class AuthService:
         client: ClientInfo,
     ) -> User:
         user = await self.get_user(db, user_id)
+        if user.id == admin.user_id and (
+            disabled or (roles is not None and Role.ADMIN not in roles)
+        ):
+            # The last admin could lock everyone out; another admin must do it.
+            raise exc.SelfLockout(
+                "You cannot disable yourself or remove your own admin role; ask another admin"
+            )
         changes: dict[str, Any] = {}
         if display_name is not None:
             user.display_name = display_name
