@@ -269,7 +269,7 @@ async def test_rooignore(tmp_path: Path) -> None:
     assert "secret" not in text
     refused = await ListCodeDefinitionNamesTool().run({"path": "secret.py"}, ctx)
     assert refused.is_error
-    assert "blocked by the .rooignore" in refused.text_content
+    assert "Access blocked by .rooignore" in refused.text_content
 
 
 async def test_missing_unsupported_and_escaping_paths(tmp_path: Path, ctx: ToolContext) -> None:

@@ -122,7 +122,7 @@ async def test_searching_an_ignored_directory_is_refused(tmp_path: Path) -> None
     ctx = make_context(tmp_path, ignore=PrefixIgnore("secret"))
     result = await SearchFilesTool().run({"path": "secret", "regex": "needle"}, ctx)
     assert result.is_error
-    assert "blocked by the .rooignore" in result.text_content
+    assert "Access blocked by .rooignore" in result.text_content
 
 
 async def test_long_lines_are_cut(tmp_path: Path, ctx: ToolContext) -> None:

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from roo.agent.tools.base import ApprovalCategory, Tool, ToolContext, ToolParams, ToolResult
-from roo.security.pathguard import PathRejected, Root, relative
+from roo.agent.tools.rooignore import check_path
+from roo.security.pathguard import PathRejected, Root
 
 if TYPE_CHECKING:
     from tree_sitter import Node
@@ -248,16 +249,10 @@ class ListCodeDefinitionNamesTool(Tool):
     category = ApprovalCategory.READ
 
     async def execute(self, params: ListCodeDefinitionNamesParams, ctx: ToolContext) -> ToolResult:
-        try:
-            rel = relative(params.path) or "."
-        except PathRejected as exc:
-            return ToolResult.error(f"Invalid path '{params.path}': {exc}")
-        if rel != "." and ctx.ignore.ignored(rel):
-            return ToolResult.error(
-                f"Access to {rel} is blocked by the .rooignore file settings. You must try to "
-                "continue in the task without using this file, or ask the user to update the "
-                ".rooignore file."
-            )
+        checked = check_path(ctx, params.path, allow_root=True, directory=True)
+        if isinstance(checked, ToolResult):
+            return checked
+        rel = checked or "."
         return await asyncio.to_thread(_list, ctx, rel)
 
 

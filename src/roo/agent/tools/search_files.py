@@ -18,8 +18,8 @@ from typing import Any
 from pydantic import Field
 
 from roo.agent.tools.base import ApprovalCategory, Tool, ToolContext, ToolParams, ToolResult
+from roo.agent.tools.rooignore import check_path
 from roo.sandbox import SandboxError
-from roo.security.pathguard import PathRejected, relative
 
 MAX_RESULTS = 300
 MAX_LINE_LENGTH = 500
@@ -151,16 +151,10 @@ class SearchFilesTool(Tool):
     category = ApprovalCategory.READ
 
     async def execute(self, params: SearchFilesParams, ctx: ToolContext) -> ToolResult:
-        try:
-            rel = relative(params.path) or "."
-        except PathRejected as exc:
-            return ToolResult.error(f"Invalid path '{params.path}': {exc}")
-        if rel != "." and ctx.ignore.ignored(rel):
-            return ToolResult.error(
-                f"Access to {rel} is blocked by the .rooignore file settings. You must try to "
-                "continue in the task without using this file, or ask the user to update the "
-                ".rooignore file."
-            )
+        checked = check_path(ctx, params.path, allow_root=True, directory=True)
+        if isinstance(checked, ToolResult):
+            return checked
+        rel = checked or "."
         argv = ["rg", "--json", "-e", params.regex]
         if params.file_pattern:
             # Roo escapes spaces so that names with spaces match literally.
