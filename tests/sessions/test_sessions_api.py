@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -296,6 +298,11 @@ async def test_orphaned_workspaces_are_removed_and_nothing_else(
     orphan = root / uuid.uuid4().hex
     orphan.mkdir()
     (orphan / "left-over").write_text("x")
+    hour_ago = time.time() - 3600
+    os.utime(orphan, (hour_ago, hour_ago))
+    # A directory made moments ago may belong to a session whose row is not committed yet.
+    fresh = root / uuid.uuid4().hex
+    fresh.mkdir()
     unrelated = root / "operator-notes"
     unrelated.mkdir()
     janitor = SessionJanitor(
@@ -308,6 +315,7 @@ async def test_orphaned_workspaces_are_removed_and_nothing_else(
     removed = await janitor.sweep_orphans()
     assert removed == [orphan.name]
     assert not orphan.exists()
+    assert fresh.is_dir()
     assert unrelated.is_dir()
     assert workspace_of(resources, made["id"]).is_dir()
 

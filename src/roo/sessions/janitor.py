@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -14,6 +15,9 @@ from roo.kit.logs import get_logger
 from roo.sessions.workspace import WorkspaceManager
 
 log = get_logger("roo.sessions")
+
+# Seconds a workspace directory must have existed before it can count as an orphan.
+ORPHAN_MIN_AGE = 600.0
 
 
 class SessionJanitor:
@@ -36,9 +40,16 @@ class SessionJanitor:
         self.retention = retention
 
     async def sweep_orphans(self) -> list[str]:
+        """Remove workspace directories no session owns.
+
+        A session's directory is made just before its row commits, so only directories older
+        than ORPHAN_MIN_AGE count, and they are listed *before* the sessions are read: a session
+        created meanwhile (here or in another process) is never mistaken for an orphan.
+        """
+        candidates = await asyncio.to_thread(self.workspaces.on_disk, ORPHAN_MIN_AGE)
         async with self._sessions() as db:
             known = (await db.execute(select(Session.workspace_dir))).scalars().all()
-        return await self.workspaces.remove_orphans(known)
+        return await self.workspaces.remove_orphans(candidates, known)
 
     async def run_once(self, now: datetime | None = None) -> dict[str, int]:
         now = now or utcnow()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -65,15 +66,21 @@ class WorkspaceManager:
         """Bytes allocated on disk (as the sandbox's disk watch counts them)."""
         return await asyncio.to_thread(workspace_usage_bytes, self.path(name))
 
-    def on_disk(self) -> list[str]:
-        """Workspace directory names present under the root."""
+    def on_disk(self, older_than: float = 0.0) -> list[str]:
+        """Workspace directory names under the root, last changed more than `older_than`
+        seconds ago."""
         if not self.root.is_dir():
             return []
-        return [p.name for p in self.root.iterdir() if p.is_dir() and _WORKSPACE_NAME.match(p.name)]
+        cutoff = time.time() - older_than
+        return [
+            p.name
+            for p in self.root.iterdir()
+            if _WORKSPACE_NAME.match(p.name) and p.is_dir() and p.stat().st_mtime < cutoff
+        ]
 
-    async def remove_orphans(self, known: Iterable[str]) -> list[str]:
-        """Remove workspace directories that no session owns; return their names."""
-        orphans = sorted(set(self.on_disk()) - set(known))
+    async def remove_orphans(self, candidates: Iterable[str], known: Iterable[str]) -> list[str]:
+        """Remove the `candidates` that no session owns; return their names."""
+        orphans = sorted(set(candidates) - set(known))
         for name in orphans:
             log.warning("workspace.orphan_removed", workspace=name)
             await self.remove(name)
