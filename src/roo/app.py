@@ -13,6 +13,7 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
 
 from roo import __version__
 from roo.agent.tools.registry import default_registry, workspace_ignore_rules
@@ -46,8 +47,6 @@ log = get_logger("roo.app")
 
 def describe_backends(settings: Settings) -> dict[str, str]:
     """The backends in use, for the start-up log line (no credentials)."""
-    from sqlalchemy.engine import make_url
-
     db = make_url(settings.db_url)
     database = (
         f"sqlite ({db.database})"

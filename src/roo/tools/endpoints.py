@@ -118,7 +118,7 @@ async def run_tool(
             f"{tool.name} is an interaction tool: the agent engine handles it inside a task"
         )
     try:
-        tool.Params.model_validate(params)
+        parsed = tool.Params.model_validate(params)
     except ValidationError as exc:
         raise Unprocessable(
             f"Invalid parameters for {tool.name}",
@@ -141,7 +141,7 @@ async def run_tool(
         run_command=functools.partial(manager.run_command, session),
         ignore=resources.ignore_rules(workspace),
     )
-    result = await tool.run(params, ctx)
+    result = await tool.execute(parsed, ctx)  # validated above: no second pass through run()
     await record(
         db,
         "tools.execute",
