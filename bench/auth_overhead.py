@@ -47,7 +47,6 @@ from common import (
     RESULTS_DIR,
     UVICORN_OPTIONS,
     WARMUP_SECONDS,
-    BenchError,
     Client,
     Measurement,
     Server,
@@ -63,14 +62,14 @@ from common import (
     latency_stats,
     machine_info,
     process_cpu_seconds,
-    redis_cleanup,
+    redis_cleaned,
+    report_and_exit,
     run_load,
     running_server,
     server_env,
     source_revision,
     summarise,
     tool_version,
-    write_report,
 )
 
 DEFAULT_OUTPUT = RESULTS_DIR / "auth_overhead.json"
@@ -428,24 +427,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     exit_on_sigterm()
     run_id = secrets.token_hex(4)
-    try:
+
+    def produce() -> dict[str, Any]:
         check_backends(args)
-        tool = choose_tool(args.tool)
-        try:
-            report = run(args, tool, run_id)
-        finally:
-            if args.redis:
-                with contextlib.suppress(Exception):
-                    redis_cleanup(args.redis, run_id)
-    except (BenchError, OSError) as exc:
-        print(f"auth_overhead: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("auth_overhead: interrupted; server stopped", file=sys.stderr)
-        return 130
-    write_report(report, args.output)
-    print_summary(report, args.output)
-    return 0
+        with redis_cleaned(args, run_id):
+            return run(args, choose_tool(args.tool), run_id)
+
+    return report_and_exit("auth_overhead", produce, args.output, print_summary)
 
 
 if __name__ == "__main__":

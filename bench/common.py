@@ -27,7 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -620,3 +620,38 @@ def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
 def exit_on_sigterm() -> None:
     """Make SIGTERM unwind like Ctrl-C does, so that servers are stopped and temp dirs removed."""
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def report_and_exit(
+    name: str,
+    produce: Callable[[], dict[str, Any]],
+    output: Path,
+    print_summary: Callable[[dict[str, Any], Path], None],
+    interrupted: str = "interrupted; server stopped",
+) -> int:
+    """Run a benchmark's body, then write and summarise its report; the process exit code.
+
+    Expected failures (`BenchError`, `OSError`) are one line on stderr and exit 1; Ctrl-C is 130.
+    """
+    try:
+        report = produce()
+    except (BenchError, OSError) as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{name}: {interrupted}", file=sys.stderr)
+        return 130
+    write_report(report, output)
+    print_summary(report, output)
+    return 0
+
+
+@contextlib.contextmanager
+def redis_cleaned(args: argparse.Namespace, run_id: str) -> Iterator[None]:
+    """Delete this run's Redis keys afterwards (when the run used Redis), however it ends."""
+    try:
+        yield
+    finally:
+        if args.redis:
+            with contextlib.suppress(Exception):
+                redis_cleanup(args.redis, run_id)

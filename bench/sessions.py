@@ -55,11 +55,11 @@ from common import (
     machine_info,
     process_cpu_seconds,
     process_memory,
-    redis_cleanup,
+    redis_cleaned,
+    report_and_exit,
     running_server,
     server_env,
     source_revision,
-    write_report,
 )
 
 DEFAULT_OUTPUT = RESULTS_DIR / "sessions.json"
@@ -559,23 +559,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     exit_on_sigterm()
     run_id = secrets.token_hex(4)
-    try:
+
+    def produce() -> dict[str, Any]:
         check_backends(args)
-        try:
-            report = run(args, run_id)
-        finally:
-            if args.redis:
-                with contextlib.suppress(Exception):
-                    redis_cleanup(args.redis, run_id)
-    except (BenchError, OSError) as exc:
-        print(f"sessions: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("sessions: interrupted; server stopped", file=sys.stderr)
-        return 130
-    write_report(report, args.output)
-    print_summary(report, args.output)
-    return 0
+        with redis_cleaned(args, run_id):
+            return run(args, run_id)
+
+    return report_and_exit("sessions", produce, args.output, print_summary)
 
 
 if __name__ == "__main__":

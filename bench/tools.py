@@ -38,8 +38,8 @@ from common import (
     exit_on_sigterm,
     latency_stats,
     machine_info,
+    report_and_exit,
     source_revision,
-    write_report,
 )
 
 from roo.agent.tools.base import Tool, ToolContext, ToolResult
@@ -594,7 +594,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging("INFO", json=True)
     started = time.monotonic()
     budget = Budget(started + args.max_seconds)
-    try:
+
+    def produce() -> dict[str, Any]:
         factory = loop_factory(args.loop)
         with tempfile.TemporaryDirectory(prefix="roo-bench-tools-") as tmp:
             fx = build_fixtures(Path(tmp))
@@ -605,16 +606,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             with asyncio.Runner(loop_factory=factory) as runner:
                 env, results, startup = runner.run(run_benchmark(fx, args, budget))
-            report = build_report(args, fx, env, results, startup, time.monotonic() - started)
-    except BenchError as exc:
-        print(f"tools: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("tools: interrupted; temporary directory removed", file=sys.stderr)
-        return 130
-    write_report(report, args.output)
-    print_summary(report, args.output)
-    return 0
+            return build_report(args, fx, env, results, startup, time.monotonic() - started)
+
+    return report_and_exit(
+        "tools", produce, args.output, print_summary, "interrupted; temporary directory removed"
+    )
 
 
 if __name__ == "__main__":
