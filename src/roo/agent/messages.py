@@ -1,0 +1,57 @@
+"""The conversation as the engine keeps it: Anthropic-shaped messages of content blocks.
+
+Roo keeps its API history in the Anthropic Messages shape, whatever the provider; each provider
+translates it on the way out. So do we. Messages are plain JSON-ready dicts (they are persisted as
+they are after every step):
+
+    {"role": "user" | "assistant", "content": [block, ...]}
+
+Blocks:
+    {"type": "text", "text": str}
+    {"type": "image", "source": {"type": "base64", "media_type": str, "data": str}}
+    {"type": "tool_use", "id": str, "name": str, "input": dict}              (assistant)
+    {"type": "tool_result", "tool_use_id": str, "content": [text|image blocks],
+     "is_error": bool}                                                       (user)
+    {"type": "reasoning", "text": str}    (assistant; kept for the record, never sent back)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+Role = Literal["user", "assistant"]
+Block = dict[str, Any]
+
+
+class Message(TypedDict):
+    role: Role
+    content: list[Block]
+
+
+def text_block(text: str) -> Block:
+    return {"type": "text", "text": text}
+
+
+def image_block(media_type: str, data: str) -> Block:
+    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+
+
+def tool_use_block(call_id: str, name: str, arguments: dict[str, Any]) -> Block:
+    return {"type": "tool_use", "id": call_id, "name": name, "input": arguments}
+
+
+def tool_result_block(call_id: str, content: list[Block], *, is_error: bool = False) -> Block:
+    return {"type": "tool_result", "tool_use_id": call_id, "content": content, "is_error": is_error}
+
+
+def user(*blocks: Block) -> Message:
+    return {"role": "user", "content": list(blocks)}
+
+
+def assistant(*blocks: Block) -> Message:
+    return {"role": "assistant", "content": list(blocks)}
+
+
+def text_of(message: Message) -> str:
+    """The message's text blocks joined (tool blocks and images left out)."""
+    return "".join(b["text"] for b in message["content"] if b.get("type") == "text")

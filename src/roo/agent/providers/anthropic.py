@@ -1,0 +1,279 @@
+"""Anthropic Messages API through the official SDK (`anthropic.AsyncAnthropic`), streamed.
+
+The history is already Anthropic-shaped, so the translation is small: `reasoning` blocks are
+dropped (they are kept for the record only), empty text blocks too (the API rejects them), and
+prompt caching is asked for as Roo does: `cache_control: ephemeral` on the system prompt and on
+the last block of the last two user messages.
+
+Stream translation: each `text_delta` is a `TextChunk`, each `thinking_delta` a `ReasoningChunk`,
+each finished `tool_use` block one `ToolCallChunk` (its `input_json_delta` fragments joined; no
+fragments: "{}"), `message_start` a `UsageChunk` with the input and cache tokens and
+`message_delta` one with the output tokens.
+
+Errors become `ProviderError`s (see `map_error`); the SDK client never retries (`max_retries=0`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from email.utils import parsedate_to_datetime
+from time import time
+from typing import Any, cast
+
+import anthropic
+import httpx2
+from anthropic.types import (
+    InputJSONDelta,
+    RawContentBlockDeltaEvent,
+    RawContentBlockStartEvent,
+    RawContentBlockStopEvent,
+    RawMessageDeltaEvent,
+    RawMessageStartEvent,
+    RawMessageStopEvent,
+    TextBlock,
+    TextDelta,
+    ThinkingBlock,
+    ThinkingDelta,
+    ToolUseBlock,
+)
+
+from roo.agent.messages import Block, Message
+from roo.agent.providers.base import (
+    ApiProtocol,
+    Chunk,
+    ErrorKind,
+    ModelRequest,
+    ProviderError,
+    ReasoningChunk,
+    TextChunk,
+    ToolCallChunk,
+    ToolSpec,
+    UsageChunk,
+)
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+_CACHE_CONTROL = {"type": "ephemeral"}
+CONTEXT_WINDOW_RE = re.compile(
+    r"context[\s_-]*(length|window)|too long|maximum context|too many (input )?tokens", re.I
+)
+_KEY_RE = re.compile(r"\b(sk-[A-Za-z0-9_\-*.]{4,})")
+
+
+class AnthropicProvider:
+    """One Anthropic endpoint with its key. `base_url` defaults to https://api.anthropic.com; a
+    trailing `/v1` is dropped (the SDK adds `/v1/messages`). `timeout` (seconds) bounds each
+    request, the wait between stream events included."""
+
+    name: str = "anthropic"
+    protocol: ApiProtocol = "anthropic"
+
+    def __init__(
+        self, api_key: str | None, base_url: str | None = None, *, timeout: float = 600.0
+    ) -> None:
+        # An empty key rather than None: the SDK would otherwise take ANTHROPIC_API_KEY from the
+        # environment (the service's own credential) or a profile on disk.
+        self._api_key = api_key or ""
+        # Never None either: the SDK would read ANTHROPIC_BASE_URL from the environment.
+        base_url = (base_url or DEFAULT_BASE_URL).rstrip("/").removesuffix("/v1")
+        self._client = anthropic.AsyncAnthropic(
+            api_key=self._api_key, base_url=base_url, timeout=timeout, max_retries=0
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
+        tools = anthropic_tools(request.tools)
+        try:
+            events = await self._client.messages.create(
+                model=request.model,
+                max_tokens=request.max_tokens,
+                system=cast(Any, system_blocks(request.system)) or anthropic.omit,
+                messages=cast(Any, anthropic_messages(request.messages)),
+                tools=cast(Any, tools) if tools else anthropic.omit,
+                tool_choice={"type": "auto"} if tools else anthropic.omit,
+                extra_body=(
+                    {"temperature": request.temperature}
+                    if request.temperature is not None
+                    else None
+                ),
+                stream=True,
+            )
+        except anthropic.AnthropicError as exc:
+            raise map_error(exc, self._api_key) from exc
+
+        tool_uses: dict[int, tuple[str, str, str, list[str]]] = {}
+        finished = False
+        try:
+            async with events:
+                async for event in events:
+                    if isinstance(event, RawMessageStartEvent):
+                        usage = event.message.usage
+                        yield UsageChunk(
+                            input_tokens=usage.input_tokens or 0,
+                            cache_write_tokens=usage.cache_creation_input_tokens or 0,
+                            cache_read_tokens=usage.cache_read_input_tokens or 0,
+                        )
+                    elif isinstance(event, RawContentBlockStartEvent):
+                        block = event.content_block
+                        if isinstance(block, ToolUseBlock):
+                            # a server may put the whole input in the block start, without deltas
+                            given = json.dumps(block.input) if block.input else "{}"
+                            tool_uses[event.index] = (block.id, block.name, given, [])
+                        elif isinstance(block, TextBlock) and block.text:
+                            yield TextChunk(block.text)
+                        elif isinstance(block, ThinkingBlock) and block.thinking:
+                            yield ReasoningChunk(block.thinking)
+                    elif isinstance(event, RawContentBlockDeltaEvent):
+                        delta = event.delta
+                        if isinstance(delta, TextDelta):
+                            if delta.text:
+                                yield TextChunk(delta.text)
+                        elif isinstance(delta, ThinkingDelta):
+                            if delta.thinking:
+                                yield ReasoningChunk(delta.thinking)
+                        elif isinstance(delta, InputJSONDelta) and event.index in tool_uses:
+                            tool_uses[event.index][3].append(delta.partial_json)
+                    elif isinstance(event, RawContentBlockStopEvent):
+                        if event.index in tool_uses:
+                            call_id, name, given, parts = tool_uses.pop(event.index)
+                            yield ToolCallChunk(call_id, name, "".join(parts) or given)
+                    elif isinstance(event, RawMessageDeltaEvent):
+                        if event.usage is not None and event.usage.output_tokens:
+                            yield UsageChunk(output_tokens=event.usage.output_tokens)
+                    elif isinstance(event, RawMessageStopEvent):
+                        finished = True
+        except anthropic.APIStatusError as exc:  # an `error` event in the stream
+            raise ProviderError("stream", _status_message(exc, self._api_key)) from exc
+        except (anthropic.APITimeoutError, httpx2.TimeoutException) as exc:
+            raise ProviderError("timeout", "the response stream timed out") from exc
+        except (anthropic.AnthropicError, httpx2.HTTPError, ValueError) as exc:
+            message = scrub(f"the response stream broke off: {exc}", self._api_key)
+            raise ProviderError("stream", message) from exc
+        if not finished:
+            raise ProviderError("stream", "the response stream ended before message_stop")
+
+
+# ---- request translation ----------------------------------------------------------------------
+
+
+def system_blocks(system: str) -> list[dict[str, Any]]:
+    if not system:
+        return []
+    return [{"type": "text", "text": system, "cache_control": dict(_CACHE_CONTROL)}]
+
+
+def anthropic_tools(tools: Sequence[ToolSpec]) -> list[dict[str, Any]]:
+    return [
+        {"name": tool.name, "description": tool.description, "input_schema": tool.parameters}
+        for tool in tools
+    ]
+
+
+def _content_block(block: Block) -> Block | None:
+    kind = block.get("type")
+    if kind == "text":
+        return {"type": "text", "text": block["text"]} if block.get("text") else None
+    if kind == "image":
+        return {"type": "image", "source": block["source"]}
+    if kind == "tool_use":
+        return {
+            "type": "tool_use",
+            "id": block["id"],
+            "name": block["name"],
+            "input": block["input"],
+        }
+    if kind == "tool_result":
+        content = block.get("content", [])
+        if isinstance(content, list):
+            content = [b for b in map(_content_block, content) if b is not None]
+        result: Block = {"type": "tool_result", "tool_use_id": block["tool_use_id"]}
+        result["content"] = content
+        if block.get("is_error"):
+            result["is_error"] = True
+        return result
+    return None  # reasoning blocks (and anything unknown) stay home
+
+
+def anthropic_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """The history as the API takes it, with cache breakpoints on the last two user messages."""
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        blocks = [b for b in map(_content_block, message["content"]) if b is not None]
+        if blocks:
+            out.append({"role": message["role"], "content": blocks})
+    user_indexes = [i for i, m in enumerate(out) if m["role"] == "user"]
+    for i in user_indexes[-2:]:
+        content = out[i]["content"]
+        content[-1] = {**content[-1], "cache_control": dict(_CACHE_CONTROL)}
+    return out
+
+
+# ---- errors -------------------------------------------------------------------------------------
+
+
+def scrub(text: str, api_key: str) -> str:
+    """`text` without the API key (nor anything that looks like one)."""
+    if len(api_key) >= 4:
+        text = text.replace(api_key, "[redacted]")
+    return _KEY_RE.sub("[redacted]", text)
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds asked for by `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time())
+    except (TypeError, ValueError):
+        return None
+
+
+def kind_for_status(status: int, message: str) -> ErrorKind:
+    if status == 429:
+        return "rate_limit"
+    if status in (401, 403):
+        return "auth"
+    if status == 404:
+        return "not_found"
+    if status == 408:
+        return "timeout"
+    if status >= 500:
+        return "server"
+    if CONTEXT_WINDOW_RE.search(message):
+        return "context_window"
+    return "bad_request"
+
+
+def _status_message(exc: anthropic.APIStatusError, api_key: str) -> str:
+    kind = exc.type or "error"
+    return scrub(f"{kind}: {exc.api_message or exc.message}", api_key)
+
+
+def map_error(exc: anthropic.AnthropicError, api_key: str) -> ProviderError:
+    """The `ProviderError` for an SDK exception raised before the stream started."""
+    if isinstance(exc, anthropic.APITimeoutError):
+        return ProviderError("timeout", "the request timed out")
+    if isinstance(exc, anthropic.APIConnectionError):
+        cause = exc.__cause__
+        detail = f": {cause}" if cause is not None and str(cause) else ""
+        return ProviderError("connection", scrub(f"could not connect{detail}", api_key))
+    if isinstance(exc, anthropic.APIStatusError):
+        status = exc.status_code
+        message = _status_message(exc, api_key)
+        retry_after = retry_after_seconds(exc.response.headers)
+        return ProviderError(kind_for_status(status, message), message, status, retry_after)
+    return ProviderError("bad_request", scrub(str(exc), api_key))

@@ -1,0 +1,124 @@
+"""What the engine needs from a model provider: one streamed response per request.
+
+A provider turns a `ModelRequest` (system prompt, Anthropic-shaped history, tool specs) into an
+async stream of chunks. Tool calls arrive complete (the provider assembles the streamed argument
+fragments; the engine never sees a half call). Usage chunks are additive: several may arrive in
+one stream and the engine sums them (Roo's `ApiStream`, reference section 7.2).
+
+Providers do not retry: the engine does (with backoff and events), so every failure reaches it
+as a `ProviderError` whose `retryable` says whether another attempt may help (429, 5xx,
+connection errors and timeouts: yes; 400, 401, 403, 404: no). The SDK clients are built with
+`max_retries=0` for that reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from roo.agent.messages import Message
+
+ApiProtocol = Literal["anthropic", "openai"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool as the model sees it: a name, what it does, a JSON Schema for its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRequest:
+    model: str
+    system: str
+    messages: Sequence[Message]
+    tools: Sequence[ToolSpec] = ()
+    max_tokens: int = 8192
+    temperature: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextChunk:
+    text: str
+    type: Literal["text"] = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningChunk:
+    text: str
+    type: Literal["reasoning"] = "reasoning"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallChunk:
+    """One complete tool call. `arguments` is the raw JSON text the model produced (it may be
+    invalid: the engine answers that with Roo's invalid-tool-call error, not a crash)."""
+
+    id: str
+    name: str
+    arguments: str
+    type: Literal["tool_call"] = "tool_call"
+
+
+@dataclass(frozen=True, slots=True)
+class UsageChunk:
+    """Token counts of (part of) one response. Anthropic protocol: `input_tokens` excludes the
+    cache tokens; OpenAI protocol: it includes them (Roo's cost rules, reference 5.3)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    type: Literal["usage"] = "usage"
+
+
+Chunk = TextChunk | ReasoningChunk | ToolCallChunk | UsageChunk
+
+ErrorKind = Literal[
+    "rate_limit",  # 429
+    "server",  # 5xx, overloaded
+    "connection",  # refused, reset, DNS
+    "timeout",
+    "auth",  # 401, 403
+    "not_found",  # 404: unknown model or wrong base URL
+    "bad_request",  # 400, 413, 422
+    "context_window",  # the request does not fit the model's context window
+    "stream",  # the stream broke off or carried an error event mid-way
+]
+RETRYABLE: frozenset[ErrorKind] = frozenset(
+    {"rate_limit", "server", "connection", "timeout", "stream"}
+)
+
+
+@dataclass(slots=True)
+class ProviderError(Exception):
+    kind: ErrorKind
+    message: str
+    status: int | None = None
+    # Seconds the provider asked us to wait (Retry-After / retry-after-ms), when it said.
+    retry_after: float | None = None
+    retryable: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.retryable = self.kind in RETRYABLE
+
+    def __str__(self) -> str:
+        status = f" ({self.status})" if self.status is not None else ""
+        return f"{self.kind}{status}: {self.message}"
+
+
+class Provider(Protocol):
+    """One configured provider (its key and base URL bound at construction)."""
+
+    name: str  # "anthropic" | "openai"
+    protocol: ApiProtocol
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
+        """Stream one response. Raises `ProviderError` (also mid-stream)."""
+        ...
+
+    async def aclose(self) -> None: ...

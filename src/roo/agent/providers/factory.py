@@ -1,0 +1,24 @@
+"""Build a configured provider from its name, key and base URL."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from roo.agent.providers.anthropic import AnthropicProvider
+from roo.agent.providers.base import Provider
+from roo.agent.providers.openai import OpenAIProvider
+
+PROVIDERS: Final = ("anthropic", "openai")
+
+
+def build_provider(
+    name: str, *, api_key: str | None, base_url: str | None, timeout: float = 600
+) -> Provider:
+    """A provider for `name` ("anthropic" or "openai"; the OpenAI one also serves compatible
+    servers through `base_url`). `timeout` (seconds) bounds each request. Unknown names raise
+    `ValueError`."""
+    if name == "anthropic":
+        return AnthropicProvider(api_key, base_url, timeout=timeout)
+    if name == "openai":
+        return OpenAIProvider(api_key, base_url, timeout=timeout)
+    raise ValueError(f"unknown provider {name!r} (known: {', '.join(PROVIDERS)})")
