@@ -1,0 +1,257 @@
+"""Modes: a role for the model plus the tool groups it may use (Roo's `DEFAULT_MODES`, reference
+section 3), and the checks the engine runs before a tool call.
+
+The five built-in modes keep Roo's slugs, names and current groups; the role texts are ours,
+written in Roo's spirit. Tool groups map Roo's groups onto the tools our registry has.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from roo.agent.tools.base import Tool
+from roo.agent.tools.registry import ToolRegistry
+
+# A group name, or (group name, file regex, description) for a group restricted to some files.
+GroupEntry = str | tuple[str, str, str]
+
+TOOL_GROUPS: Mapping[str, tuple[str, ...]] = {
+    "read": ("read_file", "search_files", "list_files", "list_code_definition_names"),
+    "edit": ("apply_diff", "write_to_file", "edit", "insert_content"),
+    "command": ("execute_command",),
+    "mcp": (),  # no MCP tools registered yet
+}
+ALWAYS_AVAILABLE_TOOLS: tuple[str, ...] = (
+    "ask_followup_question",
+    "attempt_completion",
+    "switch_mode",
+    "new_task",
+    "update_todo_list",
+)
+TOOL_ALIASES: Mapping[str, str] = {"write_file": "write_to_file", "search_and_replace": "edit"}
+# Parameters that make a call an actual edit (Roo's EDIT_OPERATION_PARAMS).
+EDIT_OPERATION_PARAMS: tuple[str, ...] = (
+    "diff",
+    "content",
+    "operations",
+    "search",
+    "replace",
+    "args",
+    "line",
+    "patch",
+    "old_string",
+    "new_string",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    slug: str
+    name: str
+    role_definition: str
+    when_to_use: str
+    groups: tuple[GroupEntry, ...]
+    custom_instructions: str | None = None
+
+    def group_names(self) -> tuple[str, ...]:
+        return tuple(group_name(g) for g in self.groups)
+
+
+def group_name(entry: GroupEntry) -> str:
+    return entry if isinstance(entry, str) else entry[0]
+
+
+ARCHITECT = Mode(
+    slug="architect",
+    name="🏗️ Architect",
+    role_definition=(
+        "You are Roo, an experienced technical lead who is inquisitive and an excellent "
+        "planner. You gather information and context, then work out a detailed, actionable "
+        "plan for the user's task, which the user reviews and approves before switching to "
+        "another mode to implement it."
+    ),
+    when_to_use=(
+        "Use this mode to plan, design or strategize before implementing: breaking down complex "
+        "problems, writing specifications, designing architecture."
+    ),
+    groups=("read", ("edit", r"\.md$", "Markdown files only"), "mcp"),
+    custom_instructions=(
+        "1. Gather information with the tools to understand the task and its context.\n"
+        "2. Ask the user clarifying questions when something important is unclear.\n"
+        "3. Break the task into clear, actionable steps and record them with the "
+        "update_todo_list tool. Each item should be specific, in the order it will be done, "
+        "and small enough to finish in one go.\n"
+        "4. Update the todo list as your understanding of the task grows.\n"
+        "5. Ask the user whether they are happy with the plan, and refine it with them.\n"
+        "6. Add Mermaid diagrams where they make a workflow or architecture clearer (avoid "
+        "double quotes and parentheses inside square brackets).\n"
+        "7. Once the plan is agreed, use the switch_mode tool to hand over to another mode "
+        "(usually code) for the implementation.\n\n"
+        "Prefer a clear todo list to long documents. When a written plan helps, save it as a "
+        "Markdown file under plans/ (this mode may only edit Markdown files). Do not give "
+        "time estimates."
+    ),
+)
+
+CODE = Mode(
+    slug="code",
+    name="💻 Code",
+    role_definition=(
+        "You are Roo, a highly skilled software engineer with extensive knowledge in many "
+        "programming languages, frameworks, design patterns, and best practices."
+    ),
+    when_to_use=(
+        "Use this mode to write, change or refactor code: implementing features, fixing bugs, "
+        "creating files."
+    ),
+    groups=("read", "edit", "command", "mcp"),
+)
+
+ASK = Mode(
+    slug="ask",
+    name="❓ Ask",
+    role_definition=(
+        "You are Roo, a knowledgeable technical assistant who answers questions about software "
+        "development, technology and related topics clearly and accurately."
+    ),
+    when_to_use=(
+        "Use this mode for explanations and answers to technical questions, or to analyze "
+        "code, without making changes."
+    ),
+    groups=("read", "mcp"),
+    custom_instructions=(
+        "Answer questions thoroughly and analyze code when it helps, but do not implement "
+        "changes unless the user explicitly asks for them. Add Mermaid diagrams when they make "
+        "an answer clearer."
+    ),
+)
+
+DEBUG = Mode(
+    slug="debug",
+    name="🪲 Debug",
+    role_definition=(
+        "You are Roo, an expert software debugger who diagnoses and resolves problems "
+        "systematically."
+    ),
+    when_to_use=(
+        "Use this mode to troubleshoot issues, investigate errors and find the root causes of bugs."
+    ),
+    groups=("read", "edit", "command", "mcp"),
+    custom_instructions=(
+        "Reflect on 5-7 possible sources of the problem, narrow them down to the 1-2 most "
+        "likely ones, then add logs (or run targeted commands) to validate your assumptions. "
+        "Explicitly ask the user to confirm the diagnosis before fixing the problem."
+    ),
+)
+
+ORCHESTRATOR = Mode(
+    slug="orchestrator",
+    name="🪃 Orchestrator",
+    role_definition=(
+        "You are Roo, a strategic workflow orchestrator who coordinates complex tasks by "
+        "delegating them to the specialized modes best suited to each part. You know what "
+        "each mode can and cannot do, and you break large problems into subtasks they can "
+        "solve."
+    ),
+    when_to_use=(
+        "Use this mode for complex, multi-step projects that need coordination across "
+        "specialties, split into subtasks for other modes."
+    ),
+    groups=(),
+    custom_instructions=(
+        "1. Break the task into logical subtasks that specialized modes can carry out.\n"
+        "2. Delegate each subtask with the new_task tool, in the mode that fits it best. Give "
+        "the subtask everything it needs in its message: the context from earlier work, a "
+        "precise scope, an instruction to do only that work and to finish with "
+        "attempt_completion whose result summarizes what was done, and a note that these "
+        "instructions take precedence over the mode's general ones.\n"
+        "3. Track the subtasks. When one completes, analyze its result and decide the next "
+        "step.\n"
+        "4. Tell the user how the subtasks fit together and why you delegate as you do.\n"
+        "5. When everything is done, synthesize the results into an overview of what was "
+        "accomplished.\n"
+        "6. Ask clarifying questions when needed, and suggest workflow improvements based on "
+        "the results."
+    ),
+)
+
+MODES: Mapping[str, Mode] = {m.slug: m for m in (ARCHITECT, CODE, ASK, DEBUG, ORCHESTRATOR)}
+DEFAULT_MODE = "code"
+
+
+def get_mode(slug: str) -> Mode | None:
+    return MODES.get(slug)
+
+
+def canonical_tool_name(name: str) -> str:
+    return TOOL_ALIASES.get(name, name)
+
+
+def _group_of(mode: Mode, tool: str) -> GroupEntry | None:
+    for entry in mode.groups:
+        if tool in TOOL_GROUPS.get(group_name(entry), ()):
+            return entry
+    return None
+
+
+def is_tool_in_mode(mode: Mode, tool_name: str) -> bool:
+    """Whether the mode offers the tool at all (ignoring file restrictions)."""
+    tool = canonical_tool_name(tool_name)
+    return tool in ALWAYS_AVAILABLE_TOOLS or _group_of(mode, tool) is not None
+
+
+def tools_for_mode(mode: Mode, registry: ToolRegistry) -> list[Tool]:
+    """The registry's tools the mode may use, sorted by name (what the model is offered)."""
+    return sorted(
+        (t for t in registry.all() if is_tool_in_mode(mode, t.name)), key=lambda t: t.name
+    )
+
+
+def _js_regex_test(pattern: str, text: str) -> bool:
+    """JavaScript `new RegExp(pattern).test(text)`: like `re.search`, except that `$` only
+    matches at the very end. An invalid pattern matches nothing (as in Roo)."""
+    translated: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            translated.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if c == "[":
+            in_class = True
+        elif c == "]":
+            in_class = False
+        translated.append(r"\Z" if c == "$" and not in_class else c)
+        i += 1
+    try:
+        return re.search("".join(translated), text) is not None
+    except re.error:
+        return False
+
+
+def check_tool_allowed(mode: Mode, tool_name: str, params: Mapping[str, Any]) -> str | None:
+    """Roo's `validateToolUse` for a known tool: None when the call may go ahead, else the error
+    text for the model (the engine wraps it in `responses.tool_error`). Unknown tools are the
+    caller's business (`responses.unknown_tool`)."""
+    tool = canonical_tool_name(tool_name)
+    if tool in ALWAYS_AVAILABLE_TOOLS:
+        return None
+    entry = _group_of(mode, tool)
+    if entry is None:
+        return f'Tool "{tool_name}" is not allowed in {mode.slug} mode.'
+    if isinstance(entry, tuple) and entry[0] == "edit":
+        _, file_regex, description = entry
+        path = params.get("path") or params.get("file_path")
+        edits = tool in TOOL_GROUPS["edit"] or any(params.get(p) for p in EDIT_OPERATION_PARAMS)
+        if isinstance(path, str) and path and edits and not _js_regex_test(file_regex, path):
+            details = f" ({description})" if description else ""
+            return (
+                f"Tool '{tool_name}' in mode '{mode.name}' can only edit files matching "
+                f"pattern: {file_regex}{details}. Got: {path}"
+            )
+    return None
