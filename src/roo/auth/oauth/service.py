@@ -43,8 +43,8 @@ from roo.kit.cache import Cache
 from roo.kit.logs import get_logger
 from roo.security.audit import ClientInfo
 
-# Authlib 1.9 prefers the `httpx2` package and warns once, at import, when it falls back to
-# `httpx` (which the rest of the service uses). The fallback works; silence only that warning.
+# Authlib 1.9 prefers the `httpx2` package (the LLM SDKs bring it in) and warns once, at import,
+# when it falls back to `httpx`. Either works; silence only that warning.
 # `authlib.deprecate` is imported first because importing it installs an "always" filter that
 # would otherwise outrank this one.
 with warnings.catch_warnings():
@@ -302,7 +302,8 @@ class OAuthService:
             scope=spec.scope,
             redirect_uri=redirect_uri,
             code_challenge_method="S256",
-            timeout=self.http.timeout,
+            # a number: Authlib may be built on `httpx2`, which does not take httpx's Timeout
+            timeout=self.http.timeout.read,
             follow_redirects=False,
         )
 
