@@ -13,7 +13,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
@@ -79,6 +87,14 @@ class Settings(BaseSettings):
     redis_prefix: str = Field("roo:", min_length=1, validation_alias=_env("ROO_REDIS_PREFIX"))
 
     jwt_secret: SecretStr | None = Field(None, validation_alias=_env("JWT_SECRET"))
+    # Encrypts provider credentials at rest (roo.security.secrets_box, docs/providers.md): a
+    # Fernet key, or any string of at least 32 bytes (a key is derived from it with HKDF).
+    # None: derived from JWT_SECRET in production, generated and kept in ROO_DATA_DIR otherwise.
+    encryption_key: SecretStr | None = Field(None, validation_alias=_env("ROO_ENCRYPTION_KEY"))
+    # Retired encryption keys, comma-separated: they still decrypt, never encrypt (rotation).
+    encryption_key_previous: SecretStr | None = Field(
+        None, validation_alias=_env("ROO_ENCRYPTION_KEY_PREVIOUS")
+    )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://localhost:3000"],
         validation_alias=_env("ALLOWED_ORIGINS"),
@@ -227,6 +243,20 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
 
+    @field_validator("encryption_key", "encryption_key_previous")
+    @classmethod
+    def _check_encryption_keys(cls, value: SecretStr | None, info: ValidationInfo) -> Any:
+        if value is None:
+            return None
+        keys = (
+            split_keys(value)
+            if info.field_name == "encryption_key_previous"
+            else [value.get_secret_value()]
+        )
+        if any(len(key.encode()) < MIN_SECRET_BYTES for key in keys):
+            raise ValueError(f"must be a Fernet key or at least {MIN_SECRET_BYTES} bytes")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _normalise_db_url(cls, value: str | None) -> str | None:
@@ -235,6 +265,8 @@ class Settings(BaseSettings):
     @field_validator(
         "redis_url",
         "jwt_secret",
+        "encryption_key",
+        "encryption_key_previous",
         "oauth_google_client_id",
         "oauth_google_client_secret",
         "oauth_github_client_id",
@@ -333,19 +365,45 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def _dev_secret(data_dir: Path) -> SecretStr:
-    """Read, or create once, the development signing secret kept beside the embedded database."""
-    path = data_dir / "jwt-secret"
-    if path.exists():
-        value = path.read_text().strip()
-        if len(value.encode()) >= MIN_SECRET_BYTES:
-            return SecretStr(value)
+def split_keys(value: SecretStr) -> list[str]:
+    """The keys of a comma-separated key setting (`ROO_ENCRYPTION_KEY_PREVIOUS`)."""
+    return [part.strip() for part in value.get_secret_value().split(",") if part.strip()]
+
+
+def dev_secret(data_dir: Path, name: str = "jwt-secret") -> SecretStr:
+    """Read, or create once (mode 0600), a generated secret kept beside the embedded database:
+    the development signing secret, the development encryption key."""
+    path = data_dir / name
+    if (found := _read_secret(path)) is not None:
+        return found
     data_dir.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value + "\n")
+    # Written whole to a private file, then linked into place: processes starting at once
+    # (several workers) never read a half-written secret, and they all keep the first one.
+    tmp = data_dir / f".{name}.{secrets.token_hex(6)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            if (found := _read_secret(path)) is not None:
+                return found
+            os.replace(tmp, path)  # an unusable (empty, too short) file: replace it
+        except OSError:  # a file system without hard links
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return SecretStr(value)
+
+
+def _read_secret(path: Path) -> SecretStr | None:
+    try:
+        value = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    return SecretStr(value) if len(value.encode()) >= MIN_SECRET_BYTES else None
 
 
 def _describe(error: ValidationError) -> str:
@@ -389,7 +447,7 @@ def load_settings(**overrides: Any) -> Settings:
         secret = (
             SecretStr(secrets.token_urlsafe(48))
             if settings.env is Environment.TEST
-            else _dev_secret(settings.data_dir)
+            else dev_secret(settings.data_dir)
         )
         settings = settings.model_copy(update={"jwt_secret": secret})
         settings._secret_source = (

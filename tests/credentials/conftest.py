@@ -1,0 +1,5 @@
+"""Identity fixtures shared with the provider credentials tests."""
+
+from tests.auth.conftest import auth, make_user, resources, sign_in
+
+__all__ = ["auth", "make_user", "resources", "sign_in"]
