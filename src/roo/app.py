@@ -6,7 +6,7 @@ Run it with `roo serve`, or `uvicorn --factory roo.app:create_app`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -30,16 +30,21 @@ from roo.auth import endpoints as auth_endpoints
 from roo.auth import oauth_endpoints
 from roo.auth.wiring import build_auth
 from roo.config import Settings, load_settings
+from roo.credentials import endpoints as credentials_endpoints
+from roo.credentials.service import CredentialStore
 from roo.db import migrate
 from roo.db.engine import create_engine, create_session_factory
 from roo.files import endpoints as files_endpoints
 from roo.kit.cache import Cache, MemoryCache, RedisCache
 from roo.kit.logs import configure_logging, get_logger
 from roo.sandbox import Sandbox, SandboxUnavailable
+from roo.security.secrets_box import box_from_settings
 from roo.sessions import endpoints as sessions_endpoints
 from roo.sessions.janitor import SessionJanitor
 from roo.sessions.service import SessionManager
 from roo.sessions.workspace import WorkspaceManager
+from roo.tasks import endpoints as tasks_endpoints
+from roo.tasks.wiring import build_tasks
 from roo.tools import endpoints as tools_endpoints
 
 log = get_logger("roo.app")
@@ -101,6 +106,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     redis: Redis | None = None
     http = httpx.AsyncClient(timeout=settings.http_timeout_seconds, follow_redirects=False)
     background: list[asyncio.Task[None]] = []
+    background_stops: list[Callable[[], Awaitable[None]]] = []
     try:
         if settings.should_auto_migrate:
             await migrate.upgrade(engine)
@@ -133,6 +139,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             idle_ttl=timedelta(seconds=settings.session_idle_ttl_seconds),
             retention=timedelta(seconds=settings.workspace_retention_seconds),
         )
+        credentials = CredentialStore(box_from_settings(settings))
+        sessions_manager = SessionManager(
+            workspaces, sandbox, allow_network=settings.allow_session_network
+        )
+        tools = default_registry()
+        tasks = build_tasks(
+            settings, sessions, sessions_manager, tools, workspace_ignore_rules, credentials
+        )
         app.state.resources = Resources(
             settings=settings,
             engine=engine,
@@ -141,13 +155,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             http=http,
             cache=cache,
             auth=auth,
-            sessions_manager=SessionManager(
-                workspaces, sandbox, allow_network=settings.allow_session_network
-            ),
+            sessions_manager=sessions_manager,
             sandbox=sandbox,
-            tools=default_registry(),
+            tools=tools,
             ignore_rules=workspace_ignore_rules,
+            credentials=credentials,
+            tasks=tasks,
         )
+        tasks.runner.start()
+        background_stops.append(tasks.runner.stop)
         background.append(
             asyncio.create_task(_janitor_loop(janitor, settings.cleanup_interval_seconds))
         )
@@ -160,6 +176,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         yield
     finally:
+        for stop in background_stops:  # running tasks end as `interrupted` (resumable)
+            await stop()
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
@@ -195,11 +213,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_endpoints.router)
     app.include_router(oauth_endpoints.router)
     app.include_router(auth_endpoints.users_router)
+    app.include_router(credentials_endpoints.router)
     app.include_router(sessions_endpoints.router)
     app.include_router(sessions_endpoints.admin_router)
     app.include_router(files_endpoints.router)
     app.include_router(tools_endpoints.router)
     app.include_router(tools_endpoints.session_router)
+    app.include_router(tasks_endpoints.router)
 
     # Added last = outermost: the request context wraps everything, including CORS and limits.
     app.add_middleware(

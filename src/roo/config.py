@@ -225,6 +225,40 @@ class Settings(BaseSettings):
     log_json: bool | None = Field(None, validation_alias=_env("ROO_LOG_JSON"))
     http_timeout_seconds: float = Field(30.0, gt=0, validation_alias=_env("ROO_HTTP_TIMEOUT"))
 
+    # Agent tasks. Service-wide provider defaults use the SDKs' own variable names; a user's
+    # stored credentials (PUT /api/v1/auth/providers/{provider}) take precedence.
+    anthropic_api_key: SecretStr | None = Field(None, validation_alias=_env("ANTHROPIC_API_KEY"))
+    anthropic_base_url: str | None = Field(None, validation_alias=_env("ANTHROPIC_BASE_URL"))
+    openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    default_provider: Literal["anthropic", "openai"] | None = Field(
+        None, validation_alias=_env("ROO_DEFAULT_PROVIDER")
+    )
+    default_model: str | None = Field(None, validation_alias=_env("ROO_DEFAULT_MODEL"))
+    # A JSON price/model table merged over the built-in one (same shape as roo/agent/models.json)
+    model_table_file: Path | None = Field(None, validation_alias=_env("ROO_MODEL_TABLE"))
+    llm_timeout_seconds: float = Field(600.0, gt=0, validation_alias=_env("ROO_LLM_TIMEOUT"))
+    # Retries after a 429, 5xx or connection error: delay = base * 2^attempt (Roo's backoff)
+    llm_retry_attempts: int = Field(3, ge=0, le=20, validation_alias=_env("ROO_LLM_RETRIES"))
+    llm_retry_base_delay: float = Field(
+        5.0, ge=0, le=600, validation_alias=_env("ROO_LLM_RETRY_BASE_DELAY")
+    )
+    task_create_limit: str = Field("5/minute", validation_alias=_env("ROO_TASK_CREATE_LIMIT"))
+    task_max_requests: int | None = Field(
+        None, ge=1, validation_alias=_env("ROO_TASK_MAX_REQUESTS")
+    )
+    task_max_cost: float | None = Field(None, gt=0, validation_alias=_env("ROO_TASK_MAX_COST"))
+    task_max_wall_seconds: float | None = Field(
+        4 * 3600, gt=0, validation_alias=_env("ROO_TASK_MAX_WALL_TIME")
+    )
+    task_mistake_limit: int = Field(3, ge=0, validation_alias=_env("ROO_TASK_MISTAKE_LIMIT"))
+    # A task waiting for an approval or an answer longer than this is cancelled
+    task_wait_timeout_seconds: float = Field(
+        3600, gt=0, validation_alias=_env("ROO_TASK_WAIT_TIMEOUT")
+    )
+    # Runners refresh their tasks' heartbeat this often; 3 missed beats mark a task interrupted
+    task_heartbeat_seconds: float = Field(10.0, gt=0, validation_alias=_env("ROO_TASK_HEARTBEAT"))
+
     # Where the JWT secret came from, for the start-up log: JWT_SECRET, a file, or ephemeral.
     _secret_source: str = PrivateAttr("JWT_SECRET")
 

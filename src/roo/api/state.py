@@ -19,7 +19,9 @@ from roo.sandbox import Sandbox
 
 if TYPE_CHECKING:
     from roo.auth.service import AuthService
+    from roo.credentials.service import CredentialStore
     from roo.sessions.service import SessionManager
+    from roo.tasks.service import TaskService
 
 
 @dataclass(slots=True)
@@ -40,3 +42,7 @@ class Resources:
     # The agent's tools, and the `.rooignore` rules of a workspace (for the agent's tools).
     tools: ToolRegistry
     ignore_rules: Callable[[Path], IgnoreRules]
+    # Users' own provider credentials (encrypted at rest); the agent runner calls `resolve`.
+    credentials: CredentialStore
+    # Agent tasks: the service of the tasks API (its runner runs them in this process).
+    tasks: TaskService

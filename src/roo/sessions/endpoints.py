@@ -111,9 +111,16 @@ async def update_session(
     responses=NOT_FOUND,
 )
 async def delete_session(
-    session_id: uuid.UUID, principal: Writer, db: DbSession, manager: Manager, client: Client
+    request: Request,
+    session_id: uuid.UUID,
+    principal: Writer,
+    db: DbSession,
+    manager: Manager,
+    client: Client,
 ) -> Response:
     session = await manager.get(db, principal, session_id)
+    # Its running tasks stop first (their commands are killed); their rows go with the session.
+    await get_resources(request).tasks.runner.cancel_session(session.id)
     await manager.delete(db, principal, session, client)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -124,7 +131,7 @@ async def delete_session(
     responses=NOT_FOUND,
 )
 async def session_resources(
-    session_id: uuid.UUID, principal: Reader, db: DbSession, manager: Manager
+    request: Request, session_id: uuid.UUID, principal: Reader, db: DbSession, manager: Manager
 ) -> SessionResources:
     session = await manager.get(db, principal, session_id)
     limits = manager.limits(session)
@@ -136,7 +143,7 @@ async def session_resources(
     return SessionResources(
         disk=DiskUsage(used_bytes=used, limit_bytes=limits.max_disk_mb * 1024 * 1024),
         commands=await manager.commands_usage(session),
-        running_tasks=0,  # tasks arrive with the agent engine
+        running_tasks=await get_resources(request).tasks.active_count(db, session.id),
         running_commands=manager.running_commands(session),
         limits=limits,
     )

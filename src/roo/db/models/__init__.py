@@ -3,7 +3,9 @@
 
 from roo.db.base import Base
 from roo.db.models.audit import AuditEvent
+from roo.db.models.provider_credential import ProviderCredential
 from roo.db.models.session import Session
+from roo.db.models.task import Task, TaskEvent
 from roo.db.models.token import ApiKey, RefreshToken, RevokedAccessToken
 from roo.db.models.user import User, UserIdentity
 
@@ -11,9 +13,12 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "ProviderCredential",
     "RefreshToken",
     "RevokedAccessToken",
     "Session",
+    "Task",
+    "TaskEvent",
     "User",
     "UserIdentity",
 ]

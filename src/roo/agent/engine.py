@@ -1,0 +1,673 @@
+"""The agent loop: Roo's `recursivelyMakeClineRequests`, with native tool calling.
+
+One step = one model request streamed to the end, then the tool calls of that response run in
+order, then their results (plus queued user messages and fresh environment details) form the
+next user turn. The loop ends with `attempt_completion`, a limit, an unrecoverable provider
+error, or cancellation (CancelledError from the host, which propagates untouched).
+
+Persistence: `checkpoint(state)` runs after the assistant turn is recorded (before any tool
+runs), after each tool result, and after the next user turn is assembled. A run that starts
+from a saved state therefore continues after the last thing that finished: a tool call whose
+result was saved is not run again; one that was interrupted gets Roo's "interrupted" result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from roo.agent import messages as m
+from roo.agent.approval import ApprovalPolicy, decide_tool
+from roo.agent.context import estimate_tokens, truncate_conversation
+from roo.agent.messages import Block, Message
+from roo.agent.modes import MODES, Mode, check_tool_allowed, get_mode, tools_for_mode
+from roo.agent.pricing import ModelInfo, Usage, cost
+from roo.agent.prompts import WorkspaceFacts, build_system_prompt, environment_details
+from roo.agent.prompts import responses as r
+from roo.agent.providers.base import (
+    ModelRequest,
+    Provider,
+    ProviderError,
+    ReasoningChunk,
+    TextChunk,
+    ToolCallChunk,
+    ToolSpec,
+    UsageChunk,
+)
+from roo.agent.state import (
+    Answer,
+    Ask,
+    Checkpoint,
+    EventSink,
+    Interaction,
+    Outcome,
+    SpawnSubtask,
+    SubtaskFailed,
+    TaskState,
+)
+from roo.agent.tools.base import (
+    ApprovalCategory,
+    ImageBlock,
+    TextBlock,
+    Tool,
+    ToolContext,
+    ToolResult,
+    parameter_error,
+)
+from roo.agent.tools.registry import ToolRegistry
+
+# Text deltas are coalesced into `message` events of at most this many characters or this age,
+# so a long reply is a few dozen events, not thousands.
+DELTA_FLUSH_CHARS = 400
+DELTA_FLUSH_SECONDS = 0.1
+# How much of a command's output or a tool's text an event carries (the model gets it all).
+EVENT_TEXT_LIMIT = 8_000
+CONTEXT_RETRIES = 3  # forced truncations on a context-window error (Roo's limit)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLimits:
+    max_requests: int | None = None
+    max_cost: float | None = None  # USD
+    max_wall_seconds: float | None = None
+    mistake_limit: int = 3  # 0 disables it
+    retry_attempts: int = 3  # further attempts after a retryable provider error
+    retry_base_delay: float = 5.0  # Roo's requestDelaySeconds: delay = base * 2^attempt
+    retry_max_delay: float = 600.0
+
+
+@dataclass(slots=True)
+class AgentSetup:
+    """What the host binds for one run."""
+
+    provider: Provider
+    model: str
+    model_info: ModelInfo
+    registry: ToolRegistry
+    # Builds the ToolContext of one call; the argument streams command output.
+    tool_context: Any  # Callable[[OnOutput], ToolContext]
+    sink: EventSink
+    interaction: Interaction
+    checkpoint: Checkpoint
+    policy: ApprovalPolicy
+    on_policy_change: Any = None  # Callable[[ApprovalPolicy], Awaitable[None]] | None
+    spawn_subtask: SpawnSubtask | None = None
+    limits: AgentLimits = field(default_factory=AgentLimits)
+    custom_instructions: str | None = None
+    workspace: WorkspaceFacts = field(default_factory=lambda: WorkspaceFacts(file_listing=""))
+
+
+class _Failed(Exception):
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+@dataclass(slots=True)
+class _Turn:
+    text: str = ""
+    reasoning: str = ""
+    calls: list[ToolCallChunk] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+
+
+class _Deltas:
+    """Coalesces streamed text into `message` events."""
+
+    def __init__(self, sink: EventSink, kind: str) -> None:
+        self._sink, self._kind = sink, kind
+        self._buffer: list[str] = []
+        self._size = 0
+        self._since = 0.0
+
+    async def add(self, text: str) -> None:
+        if not self._buffer:
+            self._since = time.monotonic()
+        self._buffer.append(text)
+        self._size += len(text)
+        if self._size >= DELTA_FLUSH_CHARS or time.monotonic() - self._since >= DELTA_FLUSH_SECONDS:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self._buffer:
+            delta = "".join(self._buffer)
+            self._buffer.clear()
+            self._size = 0
+            await self._sink("message", {"kind": self._kind, "delta": delta})
+
+
+def _clip(text: str) -> str:
+    if len(text) <= EVENT_TEXT_LIMIT:
+        return text
+    return text[:EVENT_TEXT_LIMIT] + f"\n[... {len(text) - EVENT_TEXT_LIMIT} more characters]"
+
+
+def _result_blocks(result: ToolResult) -> list[Block]:
+    blocks: list[Block] = []
+    for block in result.content:
+        if isinstance(block, TextBlock):
+            blocks.append(m.text_block(block.text))
+        elif isinstance(block, ImageBlock):
+            blocks.append(m.image_block(block.media_type, block.data))
+    if not blocks or all(b.get("type") == "text" and not b["text"] for b in blocks):
+        return [m.text_block(r.EMPTY_RESULT)]
+    return blocks
+
+
+def _error(call_id: str, text: str) -> Block:
+    return m.tool_result_block(call_id, [m.text_block(text)], is_error=True)
+
+
+class Agent:
+    def __init__(self, setup: AgentSetup, state: TaskState) -> None:
+        self.setup = setup
+        self.state = state
+        self._last_call: str | None = None
+        self._repeats = 0
+        self._stuck_tool: str | None = None
+        # The system prompt's clock is the run's start: a prompt that changed on every request
+        # would defeat the providers' prompt caching.
+        self._started = datetime.now(UTC)
+
+    # -- public ---------------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> Mode:
+        return get_mode(self.state.mode) or MODES["code"]
+
+    async def run(self, task: str | None = None, images: Sequence[Block] = ()) -> Outcome:
+        """Start (`task` given, empty history) or continue (`task` = the user's resume text or
+        None) and loop until the task ends. CancelledError propagates."""
+        limits = self.setup.limits
+        try:
+            async with asyncio.timeout(limits.max_wall_seconds):
+                await self._begin(task, images)
+                return await self._loop()
+        except _Failed as failed:
+            return failed.outcome
+        except TimeoutError:
+            return Outcome(
+                "failed",
+                reason="wall_time_limit",
+                message=f"The task ran longer than its limit of {limits.max_wall_seconds:g} s",
+            )
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    async def _begin(self, task: str | None, images: Sequence[Block]) -> None:
+        state = self.state
+        if not state.history:
+            content: list[Block] = [m.text_block(r.user_message(task or "")), *images]
+            content.append(m.text_block(self._environment(first=True)))
+            state.history.append(m.user(*content))
+            await self.setup.checkpoint(state)
+            return
+        last = state.history[-1]
+        if last["role"] == "assistant":
+            # The run stopped after the model answered: pair every call with a result.
+            done = {b["tool_use_id"] for b in state.pending_results}
+            results = list(state.pending_results)
+            for block in last["content"]:
+                if block.get("type") != "tool_use" or block["id"] in done:
+                    continue
+                if block["name"] == "attempt_completion" and task:
+                    text = r.completion_feedback()
+                    results.append(m.tool_result_block(block["id"], [m.text_block(text)]))
+                else:
+                    results.append(_error(block["id"], r.interrupted_tool_result()))
+            follow = r.user_message(task) if task else r.task_resumption()
+            content = [*results, m.text_block(follow), *images]
+            content.append(m.text_block(self._environment()))
+            state.history.append(m.user(*content))
+        elif task or images:
+            last["content"].extend([m.text_block(r.user_message(task or "")), *images])
+        state.pending_results = []
+        state.result = None
+        await self.setup.checkpoint(state)
+
+    async def _loop(self) -> Outcome:
+        state, setup, limits = self.state, self.setup, self.setup.limits
+        while True:
+            if limits.mistake_limit and (
+                state.mistakes >= limits.mistake_limit or self._stuck_tool
+            ):
+                await self._mistake_limit_reached()
+            if limits.max_requests is not None and state.requests >= limits.max_requests:
+                raise _Failed(
+                    Outcome(
+                        "failed",
+                        reason="request_limit",
+                        message=f"The task reached its limit of {limits.max_requests} requests",
+                    )
+                )
+            if limits.max_cost is not None and state.usage.cost >= limits.max_cost - 1e-9:
+                raise _Failed(
+                    Outcome(
+                        "failed",
+                        reason="cost_limit",
+                        message=f"The task reached its cost limit of ${limits.max_cost:.2f} "
+                        f"(spent ${state.usage.cost:.4f})",
+                    )
+                )
+            turn = await self._request()
+            state.requests += 1
+            state.usage = state.usage + turn.usage
+            state.context_tokens = turn.usage.input_tokens + turn.usage.output_tokens
+            if setup.provider.protocol == "anthropic":
+                state.context_tokens += turn.usage.cache_read_tokens + turn.usage.cache_write_tokens
+            await setup.sink(
+                "task.progress",
+                {
+                    "step": state.step + 1,
+                    "requests": state.requests,
+                    "request": turn.usage.to_dict(),
+                    "usage": state.usage.to_dict(),
+                },
+            )
+            calls = self._assistant_turn(turn)
+            state.pending_results = []
+            await setup.checkpoint(state)
+
+            if not calls:
+                state.no_tool_replies += 1
+                if state.no_tool_replies >= 2:
+                    state.mistakes += 1
+                content: list[Block] = [m.text_block(r.no_tools_used())]
+            else:
+                state.no_tool_replies = 0
+                completion = await self._run_tools(calls)
+                if completion is not None:
+                    state.result = completion
+                    state.step += 1
+                    await setup.checkpoint(state)
+                    return Outcome("completed", result=completion)
+                content = list(state.pending_results)
+            for queued in setup.interaction.take_queued_messages():
+                content.append(m.text_block(r.user_message(queued)))
+            content.append(m.text_block(self._environment()))
+            state.history.append(m.user(*content))
+            state.pending_results = []
+            state.step += 1
+            await setup.checkpoint(state)
+
+    def _assistant_turn(self, turn: _Turn) -> list[tuple[str, str, dict[str, Any] | None]]:
+        """Record the model's reply; returns its calls as (id, name, arguments or None when
+        the arguments were not a JSON object)."""
+        blocks: list[Block] = []
+        if turn.reasoning:
+            blocks.append({"type": "reasoning", "text": turn.reasoning})
+        if turn.text:
+            blocks.append(m.text_block(turn.text))
+        calls: list[tuple[str, str, dict[str, Any] | None]] = []
+        seen: set[str] = set()
+        for index, call in enumerate(turn.calls):
+            call_id = call.id or f"call_{self.state.step}_{index}"
+            if call_id in seen:  # duplicate ids break the next request (Roo ignores them)
+                continue
+            seen.add(call_id)
+            try:
+                parsed = json.loads(call.arguments or "{}")
+            except ValueError:
+                parsed = None
+            arguments = parsed if isinstance(parsed, dict) else None
+            blocks.append(m.tool_use_block(call_id, call.name, arguments or {}))
+            calls.append((call_id, call.name, arguments))
+        self.state.history.append(m.assistant(*blocks))
+        return calls
+
+    # -- model requests -------------------------------------------------------------------------
+
+    def _tools(self) -> list[Tool]:
+        return tools_for_mode(self.mode, self.setup.registry)
+
+    async def _request(self) -> _Turn:
+        setup, limits = self.setup, self.setup.limits
+        attempt = context_retries = 0
+        while True:
+            await self._fit_context()
+            tools = self._tools()
+            request = ModelRequest(
+                model=setup.model,
+                system=build_system_prompt(
+                    self.mode,
+                    tools,
+                    setup.workspace,
+                    setup.custom_instructions,
+                    MODES,
+                    now=self._started,
+                ),
+                messages=_for_provider(self.state.history),
+                tools=[ToolSpec(t.name, t.description, t.parameters_schema()) for t in tools],
+                max_tokens=setup.model_info.max_tokens,
+            )
+            try:
+                return await self._stream(request)
+            except ProviderError as error:
+                if error.kind == "context_window" and context_retries < CONTEXT_RETRIES:
+                    context_retries += 1
+                    # Roo's forced reduction on a context-window error: keep 25 % of the turns
+                    await self._truncate(0.75, estimate_tokens(self.state.history))
+                    continue
+                if not error.retryable or attempt >= limits.retry_attempts:
+                    raise _Failed(
+                        Outcome("failed", reason="api_req_failed", message=str(error))
+                    ) from error
+                delay = min(
+                    math.ceil(limits.retry_base_delay * 2**attempt * 1000) / 1000,
+                    limits.retry_max_delay,
+                )
+                if error.retry_after is not None:
+                    delay = max(delay, min(error.retry_after, limits.retry_max_delay))
+                attempt += 1
+                await setup.sink(
+                    "api.retry",
+                    {"attempt": attempt, "delaySeconds": delay, "error": str(error)},
+                )
+                await asyncio.sleep(delay)
+
+    async def _stream(self, request: ModelRequest) -> _Turn:
+        setup = self.setup
+        turn = _Turn()
+        text = _Deltas(setup.sink, "text")
+        reasoning = _Deltas(setup.sink, "reasoning")
+        text_parts: list[str] = []
+        reasoning_parts: list[str] = []
+        await setup.sink("api.request", {"requests": self.state.requests + 1})
+        async for chunk in setup.provider.stream(request):
+            if isinstance(chunk, TextChunk):
+                text_parts.append(chunk.text)
+                await text.add(chunk.text)
+            elif isinstance(chunk, ReasoningChunk):
+                reasoning_parts.append(chunk.text)
+                await reasoning.add(chunk.text)
+            elif isinstance(chunk, ToolCallChunk):
+                turn.calls.append(chunk)
+            elif isinstance(chunk, UsageChunk):
+                turn.usage = turn.usage + Usage(
+                    input_tokens=chunk.input_tokens,
+                    output_tokens=chunk.output_tokens,
+                    cache_write_tokens=chunk.cache_write_tokens,
+                    cache_read_tokens=chunk.cache_read_tokens,
+                )
+        await reasoning.flush()
+        await text.flush()
+        turn.text = "".join(text_parts)
+        turn.reasoning = "".join(reasoning_parts)
+        if not turn.text.strip() and not turn.calls:
+            raise ProviderError("stream", "The model returned no assistant messages.")
+        turn.usage = replace(
+            turn.usage,
+            cost=cost(
+                setup.model_info,
+                setup.provider.protocol,
+                turn.usage.input_tokens,
+                turn.usage.output_tokens,
+                turn.usage.cache_write_tokens,
+                turn.usage.cache_read_tokens,
+            ),
+        )
+        return turn
+
+    # -- context window -------------------------------------------------------------------------
+
+    async def _fit_context(self) -> None:
+        """Roo's sliding window: when the next request would not fit (context window minus
+        10 % and the reply's reserve), hide the oldest half of the turns, keeping the first."""
+        info = self.setup.model_info
+        allowed = info.context_window * 0.9 - info.max_tokens
+        history = self.state.history
+        if self.state.context_tokens:
+            needed = self.state.context_tokens + estimate_tokens(history[-1:])
+        else:
+            needed = estimate_tokens(history)
+        if needed > allowed:
+            await self._truncate(0.5, needed)
+
+    async def _truncate(self, fraction: float, before: int) -> None:
+        self.state.history, removed = truncate_conversation(self.state.history, fraction)
+        if removed:
+            self.state.context_tokens = 0
+            await self.setup.sink(
+                "context.truncated", {"messagesRemoved": removed, "prevContextTokens": before}
+            )
+
+    # -- tools ----------------------------------------------------------------------------------
+
+    async def _run_tools(self, calls: list[tuple[str, str, dict[str, Any] | None]]) -> str | None:
+        """Run the calls in order; returns the completion result when the task is done."""
+        state = self.state
+        rejected = False
+        failed = False
+        stop_after: str | None = None
+        for call_id, name, arguments in calls:
+            if rejected:
+                block = _error(call_id, r.skipped_after_rejection(name))
+            elif stop_after is not None:
+                block = _error(call_id, r.not_executed_after(name, stop_after))
+            else:
+                outcome = await self._run_tool(call_id, name, arguments, failed)
+                if isinstance(outcome, _Completion):
+                    return outcome.result
+                block, was_rejected = outcome
+                rejected = rejected or was_rejected
+                failed = failed or bool(block.get("is_error"))
+                if name == "new_task" and not block.get("is_error"):
+                    stop_after = name
+            state.pending_results.append(block)
+            await self.setup.checkpoint(state)
+        return None
+
+    async def _run_tool(
+        self, call_id: str, name: str, arguments: dict[str, Any] | None, failed_before: bool
+    ) -> tuple[Block, bool] | _Completion:
+        state, setup = self.state, self.setup
+        if arguments is None:
+            state.mistakes += 1
+            return _error(call_id, r.tool_error(r.invalid_tool_call(name))), False
+        tool = setup.registry.get(name)
+        if tool is None:
+            state.mistakes += 1
+            available = ", ".join(t.name for t in self._tools())
+            return _error(call_id, r.tool_error(r.unknown_tool(name, available))), False
+        refusal = check_tool_allowed(self.mode, tool.name, arguments)
+        if refusal is not None:
+            state.mistakes += 1
+            return _error(call_id, r.tool_error(refusal)), False
+        key = json.dumps([tool.name, arguments], sort_keys=True, default=str)
+        self._repeats = self._repeats + 1 if key == self._last_call else 1
+        self._last_call = key
+        limit = setup.limits.mistake_limit
+        if limit and self._repeats >= limit:
+            self._stuck_tool = tool.name
+            self._repeats = 0
+            self._last_call = None
+            return _error(call_id, r.tool_error(r.tool_repetition_limit(tool.name))), False
+        try:
+            params = tool.Params.model_validate(arguments)
+        except ValidationError as exc:
+            state.mistakes += 1
+            return _error(call_id, r.tool_error(parameter_error(tool.name, exc))), False
+
+        if tool.category is ApprovalCategory.INTERACTION:
+            return await self._interaction(call_id, tool, params, failed_before)
+
+        feedback: str | None = None
+        decision = decide_tool(setup.policy, tool.category, arguments)
+        if decision == "deny":
+            return _error(call_id, r.tool_denied_by_policy()), True
+        if decision == "ask":
+            command = (
+                arguments.get("command") if tool.category is ApprovalCategory.EXECUTE else None
+            )
+            answer = await setup.interaction.ask(
+                Ask(
+                    kind="command" if command is not None else "tool",
+                    text=command,
+                    tool=tool.name,
+                    params=arguments,
+                    call_id=call_id,
+                )
+            )
+            if answer.action not in ("approve", "approve_always"):
+                text = r.tool_denied_with_feedback(answer.text) if answer.text else r.tool_denied()
+                return m.tool_result_block(call_id, [m.text_block(text)], is_error=True), True
+            if answer.action == "approve_always":
+                setup.policy = setup.policy.with_rule(tool.category, arguments)
+                if setup.on_policy_change is not None:
+                    await setup.on_policy_change(setup.policy)
+            feedback = answer.text or None
+
+        result = await self._execute(call_id, tool, params, arguments)
+        if result.is_error and (tool.name == "apply_diff" or result.data.get("invalid_parameters")):
+            state.mistakes += 1
+        elif not result.is_error:
+            state.mistakes = 0
+        blocks = _result_blocks(result)
+        if feedback:
+            blocks.insert(0, m.text_block(r.tool_approved_with_feedback(feedback)))
+        return m.tool_result_block(call_id, blocks, is_error=result.is_error), False
+
+    async def _execute(
+        self, call_id: str, tool: Tool, params: Any, arguments: Mapping[str, Any]
+    ) -> ToolResult:
+        sink = self.setup.sink
+        await sink(
+            "tool.execution",
+            {"phase": "start", "callId": call_id, "tool": tool.name, "params": dict(arguments)},
+        )
+
+        async def on_output(chunk: str) -> None:
+            await sink(
+                "tool.execution",
+                {"phase": "output", "callId": call_id, "tool": tool.name, "output": chunk},
+            )
+
+        ctx: ToolContext = self.setup.tool_context(on_output)
+        started = time.monotonic()
+        try:
+            result = await tool.execute(params, ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # an infrastructure fault: the model hears it, the task lives
+            result = ToolResult.error(r.tool_error(f"{type(exc).__name__}: {exc}"))
+        await sink(
+            "tool.execution",
+            {
+                "phase": "end",
+                "callId": call_id,
+                "tool": tool.name,
+                "isError": result.is_error,
+                "durationMs": round((time.monotonic() - started) * 1000),
+                "output": _clip(result.text_content),
+                "data": dict(result.data),
+            },
+        )
+        return result
+
+    async def _interaction(
+        self, call_id: str, tool: Tool, params: Any, failed_before: bool
+    ) -> tuple[Block, bool] | _Completion:
+        state, setup = self.state, self.setup
+        name = tool.name
+
+        def ok(text: str) -> tuple[Block, bool]:
+            state.mistakes = 0
+            return m.tool_result_block(call_id, [m.text_block(text)]), False
+
+        if name == "attempt_completion":
+            if failed_before:
+                return _error(call_id, r.completion_refused()), False
+            await setup.sink("task.result", {"result": params.result})
+            return _Completion(params.result)
+        if name == "ask_followup_question":
+            suggestions = [s.model_dump(exclude_none=True) for s in params.follow_up]
+            answer = await setup.interaction.ask(
+                Ask(kind="followup", text=params.question, suggestions=suggestions, call_id=call_id)
+            )
+            if answer.action == "deny" or not answer.text:
+                return ok(r.followup_declined())
+            for suggestion in suggestions:
+                if suggestion.get("mode") and suggestion["text"] == answer.text:
+                    await self._switch_mode(suggestion["mode"], "the user's answer")
+            return ok(r.followup_answer(answer.text))
+        if name == "switch_mode":
+            target = get_mode(params.mode_slug)
+            if target is None:
+                state.mistakes += 1
+                return _error(call_id, r.invalid_mode(params.mode_slug)), False
+            if target.slug == state.mode:
+                return ok(r.already_in_mode(target.name))
+            previous = self.mode
+            await self._switch_mode(target.slug, params.reason)
+            return ok(r.mode_switched(previous.name, target.name, params.reason))
+        if name == "new_task":
+            target = get_mode(params.mode)
+            if target is None:
+                state.mistakes += 1
+                return _error(call_id, r.invalid_mode(params.mode)), False
+            if setup.spawn_subtask is None:
+                return _error(call_id, r.tool_error("Subtasks are not available here.")), False
+            try:
+                child_id, summary = await setup.spawn_subtask(
+                    target.slug, params.message, params.todos
+                )
+            except SubtaskFailed as exc:
+                return _error(call_id, r.tool_error(str(exc))), False
+            return ok(r.subtask_result(child_id, summary))
+        if name == "update_todo_list":
+            state.todos = params.todos
+            await setup.sink("task.todos", {"todos": params.todos})
+            return ok(r.TODO_UPDATED)
+        return _error(call_id, r.unknown_tool(name, "")), False
+
+    async def _switch_mode(self, slug: str, reason: str) -> None:
+        previous = self.state.mode
+        self.state.mode = slug
+        await self.setup.sink("task.mode", {"from": previous, "to": slug, "reason": reason})
+
+    async def _mistake_limit_reached(self) -> None:
+        state, setup = self.state, self.setup
+        stuck = self._stuck_tool
+        guidance = r.repetition_guidance(stuck) if stuck else r.MISTAKE_LIMIT_GUIDANCE
+        answer: Answer = await setup.interaction.ask(Ask(kind="mistake_limit", text=guidance))
+        if answer.action == "deny":
+            raise _Failed(Outcome("failed", reason="mistake_limit_reached", message=guidance))
+        state.mistakes = 0
+        self._stuck_tool = None
+        if answer.text:
+            note = r.repetition_feedback(answer.text) if stuck else r.too_many_mistakes(answer.text)
+            state.history[-1]["content"].insert(-1, m.text_block(note))
+        await setup.checkpoint(state)
+
+    def _environment(self, *, first: bool = False) -> str:
+        setup = self.setup
+        return environment_details(
+            datetime.now(UTC),
+            self.mode,
+            setup.model,
+            self.state.usage.cost,
+            setup.workspace.file_listing if first else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Completion:
+    result: str
+
+
+def _for_provider(history: Sequence[Message]) -> list[Message]:
+    """The history as sent: reasoning blocks are kept for the record only."""
+    out: list[Message] = []
+    for message in history:
+        content = [b for b in message["content"] if b.get("type") != "reasoning"]
+        if content:
+            out.append({"role": message["role"], "content": content})
+    return out

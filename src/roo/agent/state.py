@@ -1,0 +1,139 @@
+"""What the engine needs from its host, and what it hands back: pure data and protocols.
+
+The engine (`roo.agent.engine.Agent`) knows nothing of HTTP or databases. Its host (the task
+runner, a test, a CLI) gives it:
+
+- an `EventSink`: every event the engine emits (`message`, `tool.execution`, `task.progress`...);
+- an `Interaction`: how a question reaches the user and the answer comes back (approvals,
+  follow-up questions, the mistake-limit prompt), and the messages the user queued meanwhile;
+- a `checkpoint` callback that persists `TaskState` after every step and every tool result, so
+  that a task can be resumed after a crash from its last completed step, running nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from roo.agent.messages import Block, Message
+from roo.agent.pricing import Usage
+
+AskKind = Literal["tool", "command", "followup", "mistake_limit"]
+AnswerAction = Literal["approve", "approve_always", "deny", "answer"]
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """A question for the user. `tool`/`params` name the call awaiting approval; `text` is the
+    command, the model's question, or the mistake-limit guidance; `suggestions` are the
+    follow-up answers the model proposed (`{"text", "mode"?}`)."""
+
+    kind: AskKind
+    text: str | None = None
+    tool: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    suggestions: Sequence[Mapping[str, Any]] = ()
+    call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """`approve` / `approve_always` / `deny` for approvals (optional text: feedback for the
+    model); `answer` with text for a follow-up question or the mistake-limit prompt."""
+
+    action: AnswerAction
+    text: str | None = None
+
+
+class EventSink(Protocol):
+    async def __call__(self, event: str, data: dict[str, Any]) -> None: ...
+
+
+class Interaction(Protocol):
+    async def ask(self, question: Ask) -> Answer:
+        """Wait for the user's answer (the host decides how long; it may cancel the task)."""
+        ...
+
+    def take_queued_messages(self) -> list[str]:
+        """Messages the user sent while the agent was busy; they join the next user turn."""
+        ...
+
+
+Checkpoint = Callable[["TaskState"], Awaitable[None]]
+# (mode, message, todos) -> (child task id, its completion result). Raises SubtaskFailed.
+SpawnSubtask = Callable[[str, str, str | None], Awaitable[tuple[str, str]]]
+
+
+class SubtaskFailed(Exception):
+    """The child task did not complete; the message goes back to the parent model."""
+
+
+@dataclass(slots=True)
+class TaskState:
+    """Everything needed to continue a task: persisted after every step."""
+
+    history: list[Message] = field(default_factory=list)
+    mode: str = "code"
+    usage: Usage = field(default_factory=Usage)
+    requests: int = 0
+    step: int = 0
+    mistakes: int = 0
+    no_tool_replies: int = 0
+    # (in + out) tokens of the latest request: the context size the next request starts from
+    context_tokens: int = 0
+    todos: str | None = None
+    result: str | None = None
+    # tool results of the step in progress (the last history message is the assistant turn)
+    pending_results: list[Block] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "history": self.history,
+            "mode": self.mode,
+            "usage": self.usage.to_dict(),
+            "requests": self.requests,
+            "step": self.step,
+            "mistakes": self.mistakes,
+            "noToolReplies": self.no_tool_replies,
+            "contextTokens": self.context_tokens,
+            "todos": self.todos,
+            "result": self.result,
+            "pendingResults": self.pending_results,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaskState:
+        return cls(
+            history=list(data.get("history") or []),
+            mode=str(data.get("mode") or "code"),
+            usage=Usage.from_dict(data.get("usage") or {}),
+            requests=int(data.get("requests") or 0),
+            step=int(data.get("step") or 0),
+            mistakes=int(data.get("mistakes") or 0),
+            no_tool_replies=int(data.get("noToolReplies") or 0),
+            context_tokens=int(data.get("contextTokens") or 0),
+            todos=data.get("todos"),
+            result=data.get("result"),
+            pending_results=list(data.get("pendingResults") or []),
+        )
+
+
+FailureReason = Literal[
+    "api_req_failed",
+    "request_limit",
+    "cost_limit",
+    "wall_time_limit",
+    "mistake_limit_reached",
+    "internal_error",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a run ended (cancellation is not an outcome: it propagates as CancelledError)."""
+
+    status: Literal["completed", "failed"]
+    result: str | None = None
+    reason: FailureReason | None = None
+    message: str | None = None

@@ -1,0 +1,168 @@
+"""`/api/v1/sessions/{id}/tasks` and `/api/v1/sessions/{id}/events`: routes only."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request, status
+from starlette.responses import Response
+
+from roo.api.deps import DbSession, get_resources
+from roo.api.routing import api_router
+from roo.auth.deps import Client, require
+from roo.auth.identity import Principal
+from roo.auth.permissions import Permission
+from roo.kit.schema import Page
+from roo.tasks.schemas import (
+    EventOut,
+    EventsPage,
+    TaskActionIn,
+    TaskCreateIn,
+    TaskDetailOut,
+    TaskOut,
+    TaskState,
+)
+from roo.tasks.service import TaskService
+
+router = api_router("/sessions", tags=["tasks"])
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such session of yours, or no such task in it"}
+}
+
+
+async def get_service(request: Request) -> TaskService:
+    return get_resources(request).tasks
+
+
+Service = Annotated[TaskService, Depends(get_service)]
+Reader = Annotated[Principal, require(Permission.TASKS_READ)]
+Writer = Annotated[Principal, require(Permission.TASKS_WRITE)]
+
+
+@router.post(
+    "/{session_id}/tasks",
+    summary="Start a task: the agent runs it in the background",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        **NOT_FOUND,
+        409: {"description": "The session is busy (maxConcurrentTasks) or archived"},
+        422: {"description": "Invalid input, or no provider/model configured"},
+        429: {"description": "Too many tasks created (per user)"},
+    },
+)
+async def create_task(
+    session_id: uuid.UUID,
+    body: TaskCreateIn,
+    principal: Writer,
+    db: DbSession,
+    service: Service,
+    client: Client,
+) -> TaskOut:
+    task = await service.create(db, principal, session_id, body, client)
+    return await service.out(db, task)
+
+
+@router.get("/{session_id}/tasks", summary="The session's tasks, newest first", responses=NOT_FOUND)
+async def list_tasks(
+    session_id: uuid.UUID,
+    principal: Reader,
+    db: DbSession,
+    service: Service,
+    state: TaskState | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[TaskOut]:
+    items, total = await service.list(
+        db, principal, session_id, state=state, limit=limit, offset=offset
+    )
+    return Page[TaskOut](items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/{session_id}/tasks/{task_id}",
+    summary="One task with its conversation",
+    responses=NOT_FOUND,
+)
+async def get_task(
+    session_id: uuid.UUID, task_id: uuid.UUID, principal: Reader, db: DbSession, service: Service
+) -> TaskDetailOut:
+    task = await service.get(db, principal, session_id, task_id)
+    return await service.detail(db, task)
+
+
+@router.put(
+    "/{session_id}/tasks/{task_id}",
+    summary="Act on a task: approve, deny, answer, message or resume",
+    responses={**NOT_FOUND, 409: {"description": "The action does not fit the task's state"}},
+)
+async def act_on_task(
+    session_id: uuid.UUID,
+    task_id: uuid.UUID,
+    body: TaskActionIn,
+    principal: Writer,
+    db: DbSession,
+    service: Service,
+    client: Client,
+) -> TaskOut:
+    task = await service.act(db, principal, session_id, task_id, body, client)
+    return await service.out(db, task)
+
+
+@router.delete(
+    "/{session_id}/tasks/{task_id}",
+    summary="Cancel an active task (200 with it), or delete a finished one (204)",
+    responses={
+        **NOT_FOUND,
+        200: {"description": "The task was cancelled"},
+        204: {"description": "The finished task was deleted"},
+    },
+    response_model=None,
+)
+async def cancel_or_delete_task(
+    session_id: uuid.UUID,
+    task_id: uuid.UUID,
+    principal: Writer,
+    db: DbSession,
+    service: Service,
+    client: Client,
+) -> TaskOut | Response:
+    task = await service.cancel_or_delete(db, principal, session_id, task_id, client)
+    if task is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return await service.out(db, task)
+
+
+@router.get(
+    "/{session_id}/events",
+    summary="The session's events after a sequence number (poll to follow tasks)",
+    responses=NOT_FOUND,
+)
+async def list_events(
+    session_id: uuid.UUID,
+    principal: Reader,
+    db: DbSession,
+    service: Service,
+    after: Annotated[int, Query(ge=0, description="Events with seq greater than this")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EventsPage:
+    await service.session(db, principal, session_id)
+    events = await service.events.after(db, session_id, after, limit + 1)
+    more = len(events) > limit
+    events = events[:limit]
+    return EventsPage(
+        items=[
+            EventOut(
+                event=e.event,
+                session_id=e.session_id,
+                task_id=e.task_id,
+                seq=e.seq,
+                data=e.data,
+                timestamp=e.timestamp,
+            )
+            for e in events
+        ],
+        next_after=events[-1].seq if events else after,
+        has_more=more,
+    )

@@ -1,0 +1,127 @@
+"""The session event log: every event a task emits, numbered gap-free per session.
+
+`append` takes the next number from `sessions.event_seq` in the same transaction as the insert
+(`UPDATE ... SET event_seq = event_seq + 1 RETURNING event_seq`): the update's row lock
+serialises writers of one session on PostgreSQL, SQLite has one writer at a time, and a rolled
+back insert gives its number back. Readers poll with `after=<seq>`; the WebSocket layer will
+publish the same rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from roo.db.engine import after_commit, unit_of_work
+from roo.db.models import Session, TaskEvent
+from roo.db.types import utcnow
+
+Listener = Callable[["StoredEvent"], None]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    event: str
+    session_id: uuid.UUID
+    task_id: uuid.UUID | None
+    seq: int
+    data: dict[str, Any]
+    timestamp: datetime
+
+    def to_wire(self) -> dict[str, Any]:
+        """The seed's shape: {event, sessionId, taskId, seq, data, timestamp}."""
+        return {
+            "event": self.event,
+            "sessionId": str(self.session_id),
+            "taskId": str(self.task_id) if self.task_id else None,
+            "seq": self.seq,
+            "data": self.data,
+            "timestamp": self.timestamp.isoformat().replace("+00:00", "Z"),
+        }
+
+
+def _stored(row: TaskEvent) -> StoredEvent:
+    return StoredEvent(row.event, row.session_id, row.task_id, row.seq, row.data, row.created_at)
+
+
+class EventStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` with every event appended by this process (after commit)."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    async def append(
+        self,
+        session_id: uuid.UUID,
+        task_id: uuid.UUID | None,
+        event: str,
+        data: dict[str, Any],
+        *,
+        db: AsyncSession | None = None,
+    ) -> StoredEvent:
+        """Store one event with its session's next number. With `db`, it joins that
+        transaction (committed by the caller); otherwise it commits on its own."""
+        if db is not None:
+            stored = await self._insert(db, session_id, task_id, event, data)
+            after_commit(db, lambda: self._apublish(stored))
+            return stored
+        async with unit_of_work(self._sessions) as own:
+            stored = await self._insert(own, session_id, task_id, event, data)
+        self._publish(stored)
+        return stored
+
+    async def _insert(
+        self,
+        db: AsyncSession,
+        session_id: uuid.UUID,
+        task_id: uuid.UUID | None,
+        event: str,
+        data: dict[str, Any],
+    ) -> StoredEvent:
+        seq = (
+            await db.execute(
+                update(Session)
+                .where(Session.id == session_id)
+                .values(event_seq=Session.event_seq + 1)
+                .returning(Session.event_seq)
+            )
+        ).scalar_one()
+        row = TaskEvent(
+            session_id=session_id,
+            seq=seq,
+            task_id=task_id,
+            event=event,
+            data=data,
+            created_at=utcnow(),
+        )
+        db.add(row)
+        await db.flush()
+        return _stored(row)
+
+    async def _apublish(self, stored: StoredEvent) -> None:
+        self._publish(stored)
+
+    def _publish(self, stored: StoredEvent) -> None:
+        for listener in list(self._listeners):
+            listener(stored)
+
+    async def after(
+        self, db: AsyncSession, session_id: uuid.UUID, after: int, limit: int
+    ) -> Sequence[StoredEvent]:
+        rows = await db.scalars(
+            select(TaskEvent)
+            .where(TaskEvent.session_id == session_id, TaskEvent.seq > after)
+            .order_by(TaskEvent.seq)
+            .limit(limit)
+        )
+        return [_stored(row) for row in rows]

@@ -1,0 +1,561 @@
+"""Runs tasks in the background of this process and joins the engine to the rest.
+
+Each run is an asyncio task owned by this `TaskRunner` (its `runner_id` and a heartbeat are on
+the task row). The run's sink stores every event in the session's event log; its checkpoint
+writes the engine state after every step; its interaction parks the task in
+`awaiting_approval`/`awaiting_input` with a `pending` question until an answer arrives from the
+API (`answer()`), or the wait times out (the task is then cancelled cleanly).
+
+A task whose runner stops beating (the process crashed or was stopped) is marked `interrupted`
+by whichever runner sweeps next; `resume` continues it from its last saved step. A clean shutdown
+marks this runner's tasks `interrupted` at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from roo.agent import messages as m
+from roo.agent.approval import ApprovalPolicy
+from roo.agent.engine import Agent, AgentLimits, AgentSetup
+from roo.agent.messages import Block
+from roo.agent.pricing import default_model_info, model_info
+from roo.agent.prompts import WorkspaceFacts
+from roo.agent.state import Answer, Ask, Outcome, SubtaskFailed, TaskState
+from roo.agent.tools.base import IgnoreRules, OnOutput, ToolContext
+from roo.agent.tools.registry import ToolRegistry
+from roo.config import Settings
+from roo.db.engine import unit_of_work
+from roo.db.models import Session, Task
+from roo.db.types import utcnow
+from roo.sessions.service import SessionManager
+from roo.tasks.events import EventStore
+from roo.tasks.llm import ModelResolver
+from roo.tasks.schemas import ACTIVE_STATES
+
+log = structlog.get_logger(__name__)
+
+WAITING_STATES = ("awaiting_approval", "awaiting_input")
+LISTING_LIMIT = 200
+
+
+class WaitTimedOut(Exception):
+    """Nobody answered within the wait timeout."""
+
+
+def image_blocks(images: Sequence[str]) -> list[Block]:
+    """Data URLs (validated by the API) as image blocks."""
+    blocks: list[Block] = []
+    for url in images:
+        header, _, data = url.partition(",")
+        media_type = header.removeprefix("data:").split(";")[0]
+        blocks.append(m.image_block(media_type, "".join(data.split())))
+    return blocks
+
+
+def workspace_listing(root: Path, ignore: IgnoreRules, limit: int = LISTING_LIMIT) -> str:
+    """Up to `limit` workspace paths, breadth first, for the first request's environment."""
+    found: list[str] = []
+    queue = [root]
+    while queue and len(found) < limit:
+        directory = queue.pop(0)
+        try:
+            entries = sorted(directory.iterdir(), key=lambda p: p.name)
+        except OSError:
+            continue
+        for entry in entries:
+            rel = entry.relative_to(root).as_posix()
+            if entry.name in {".git", "node_modules", "__pycache__", ".venv"} or ignore.ignored(
+                rel
+            ):
+                continue
+            is_dir = entry.is_dir() and not entry.is_symlink()
+            found.append(rel + ("/" if is_dir else ""))
+            if is_dir:
+                queue.append(entry)
+            if len(found) >= limit:
+                break
+    if not found:
+        return "(the workspace is empty)"
+    more = "\n(File list truncated.)" if len(found) >= limit else ""
+    return "\n".join(found) + more
+
+
+@dataclass(eq=False)
+class Run:
+    """One task running in this process: what the API needs to reach it."""
+
+    task_id: uuid.UUID
+    session_id: uuid.UUID
+    runner: TaskRunner
+    asyncio_task: asyncio.Task[None] | None = None
+    waiting: asyncio.Future[Answer] | None = None
+    pending_id: uuid.UUID | None = None
+    queued: list[str] = field(default_factory=list)
+    cancel_requested: bool = False
+    children: list[uuid.UUID] = field(default_factory=list)
+
+    # -- the engine's Interaction ---------------------------------------------------------------
+
+    def take_queued_messages(self) -> list[str]:
+        taken, self.queued = self.queued, []
+        return taken
+
+    async def ask(self, question: Ask) -> Answer:
+        runner = self.runner
+        pending_id = uuid.uuid4()
+        pending = {
+            "id": str(pending_id),
+            "kind": question.kind,
+            "tool": question.tool,
+            "params": dict(question.params),
+            "text": question.text,
+            "suggestions": [dict(s) for s in question.suggestions],
+            "callId": question.call_id,
+            "createdAt": utcnow().isoformat(),
+        }
+        state = "awaiting_approval" if question.kind in ("tool", "command") else "awaiting_input"
+        loop = asyncio.get_running_loop()
+        self.waiting = loop.create_future()
+        self.pending_id = pending_id
+        async with unit_of_work(runner.sessions) as db:
+            await runner.transition(db, self.task_id, state, pending=pending)
+            await runner.events.append(
+                self.session_id,
+                self.task_id,
+                "approval.required",
+                {
+                    "approvalId": str(pending_id),
+                    "kind": question.kind,
+                    "tool": question.tool,
+                    "params": dict(question.params),
+                    "text": question.text,
+                    "suggestions": pending["suggestions"],
+                },
+                db=db,
+            )
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(self.waiting), runner.settings.task_wait_timeout_seconds
+            )
+        except TimeoutError:
+            raise WaitTimedOut from None
+        finally:
+            self.waiting = None
+            self.pending_id = None
+
+    def deliver(self, answer: Answer) -> None:
+        """An answer recorded by the API (after its commit) reaches the waiting engine."""
+        if self.waiting is not None and not self.waiting.done():
+            self.waiting.set_result(answer)
+
+
+class TaskRunner:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        events: EventStore,
+        manager: SessionManager,
+        registry: ToolRegistry,
+        ignore_rules: Callable[[Path], IgnoreRules],
+        models: ModelResolver,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.events = events
+        self.manager = manager
+        self.registry = registry
+        self.ignore_rules = ignore_rules
+        self.models = models
+        self.runner_id = uuid.uuid4().hex
+        self.runs: dict[uuid.UUID, Run] = {}
+        self._background: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._background = asyncio.create_task(self._heartbeat_loop())
+
+    async def stop(self) -> None:
+        """Shut down: this process's runs end as `interrupted` (resumable)."""
+        self._stopping = True
+        if self._background is not None:
+            self._background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._background
+        tasks = [r.asyncio_task for r in self.runs.values() if r.asyncio_task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def running_in(self, session_id: uuid.UUID) -> int:
+        return sum(1 for r in self.runs.values() if r.session_id == session_id)
+
+    async def _heartbeat_loop(self) -> None:
+        interval = self.settings.task_heartbeat_seconds
+        while True:
+            try:
+                await self.beat()
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database may be down for a moment: try again later
+                log.warning("tasks.heartbeat_failed", error=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(interval)
+
+    async def beat(self) -> None:
+        if not self.runs:
+            return
+        async with unit_of_work(self.sessions) as db:
+            await db.execute(
+                update(Task)
+                .where(Task.id.in_(list(self.runs)))
+                .values(heartbeat_at=utcnow(), runner_id=self.runner_id)
+            )
+
+    async def sweep(self) -> int:
+        """Mark active tasks whose runner stopped beating as `interrupted`."""
+        stale = utcnow() - timedelta(seconds=3 * self.settings.task_heartbeat_seconds)
+        async with unit_of_work(self.sessions) as db:
+            rows = (
+                await db.scalars(
+                    select(Task)
+                    .where(Task.state.in_(ACTIVE_STATES), Task.heartbeat_at < stale)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            swept = 0
+            for task in rows:
+                if task.id in self.runs:
+                    continue
+                await self.transition(
+                    db,
+                    task.id,
+                    "interrupted",
+                    reason="runner_lost",
+                    message="The process running this task stopped; resume it to continue",
+                    task=task,
+                )
+                swept += 1
+        if swept:
+            log.info("tasks.interrupted", count=swept)
+        return swept
+
+    # -- state ----------------------------------------------------------------------------------
+
+    async def transition(
+        self,
+        db: AsyncSession,
+        task_id: uuid.UUID,
+        to: str,
+        *,
+        reason: str | None = None,
+        message: str | None = None,
+        pending: dict[str, Any] | None = None,
+        task: Task | None = None,
+        **data: Any,
+    ) -> Task:
+        """Move a task to state `to` and log the transition as a `task.state` event."""
+        if task is None:
+            task = await db.get(Task, task_id, with_for_update=True)
+            if task is None:
+                raise LookupError(task_id)
+        previous = task.state
+        now = utcnow()
+        task.state = to
+        task.pending = pending
+        task.updated_at = now
+        if to == "running" and task.started_at is None:
+            task.started_at = now
+        if to in ("completed", "failed", "cancelled", "interrupted"):
+            task.finished_at = now
+            task.failure_reason = reason if to != "completed" else None
+            task.failure_message = message if to != "completed" else None
+        elif to == "running":
+            task.failure_reason = task.failure_message = None
+            task.finished_at = None
+        payload: dict[str, Any] = {"from": previous, "to": to, **data}
+        if reason:
+            payload["reason"] = reason
+        await self.events.append(task.session_id, task.id, "task.state", payload, db=db)
+        return task
+
+    # -- running --------------------------------------------------------------------------------
+
+    def launch(self, task: Task, text: str | None = None) -> Run:
+        """Start (or continue, with the user's `text`) a task in the background."""
+        run = Run(task.id, task.session_id, self)
+        self.runs[task.id] = run
+        run.asyncio_task = asyncio.create_task(self._run(run, text), name=f"task-{task.id}")
+        return run
+
+    async def _run(self, run: Run, text: str | None) -> None:
+        try:
+            await self._execute(run, text)
+        finally:
+            self.runs.pop(run.task_id, None)
+
+    async def _execute(self, run: Run, text: str | None) -> None:
+        settings = self.settings
+        async with unit_of_work(self.sessions) as db:
+            task = await db.get(Task, run.task_id)
+            session = await db.get(Session, run.session_id)
+            if task is None or session is None:
+                return
+            first_run = not task.engine_state
+            endpoint = await self.models.endpoint(db, task.user_id, task.provider)
+            await self.transition(db, task.id, "running", task=task)
+            task.runner_id, task.heartbeat_at = self.runner_id, utcnow()
+            await self.events.append(
+                task.session_id,
+                task.id,
+                "task.started",
+                {
+                    "mode": task.mode,
+                    "provider": task.provider,
+                    "model": task.model,
+                    "resumed": not first_run,
+                    "parentId": str(task.parent_id) if task.parent_id else None,
+                },
+                db=db,
+            )
+        state = TaskState.from_dict(task.engine_state) if task.engine_state else TaskState()
+        if first_run:
+            state.mode = task.mode
+        workspace = self.manager.workspaces.path(session.workspace_dir)
+        ignore = self.ignore_rules(workspace)
+        config = session.config or {}
+        info = model_info(task.provider, task.model) or default_model_info(
+            task.provider, task.model
+        )
+        provider = self.models.build(task.provider, endpoint)
+
+        async def sink(event: str, data: dict[str, Any]) -> None:
+            await self.events.append(run.session_id, run.task_id, event, data)
+
+        async def checkpoint(snapshot: TaskState) -> None:
+            async with unit_of_work(self.sessions) as db:
+                await db.execute(
+                    update(Task)
+                    .where(Task.id == run.task_id)
+                    .values(
+                        engine_state=snapshot.to_dict(),
+                        mode=snapshot.mode,
+                        heartbeat_at=utcnow(),
+                        updated_at=utcnow(),
+                    )
+                )
+
+        async def on_policy_change(policy: ApprovalPolicy) -> None:
+            async with unit_of_work(self.sessions) as db:
+                row = await db.get(Session, run.session_id, with_for_update=True)
+                if row is not None:
+                    row.config = {**row.config, "approvalPolicy": policy.to_mapping(by_alias=True)}
+
+        def tool_context(on_output: OnOutput) -> ToolContext:
+            return ToolContext(
+                workspace=workspace,
+                run_command=functools.partial(self.manager.run_command, session),
+                ignore=self.ignore_rules(workspace),
+                on_output=on_output,
+                supports_images=info.supports_images,
+            )
+
+        async def spawn(mode: str, message: str, todos: str | None) -> tuple[str, str]:
+            return await self._subtask(run, mode, message, todos)
+
+        setup = AgentSetup(
+            provider=provider,
+            model=task.model,
+            model_info=info,
+            registry=self.registry,
+            tool_context=tool_context,
+            sink=sink,
+            interaction=run,
+            checkpoint=checkpoint,
+            policy=ApprovalPolicy.from_mapping(config.get("approvalPolicy") or {}),
+            on_policy_change=on_policy_change,
+            spawn_subtask=spawn,
+            limits=AgentLimits(
+                max_requests=settings.task_max_requests,
+                max_cost=settings.task_max_cost,
+                max_wall_seconds=settings.task_max_wall_seconds,
+                mistake_limit=settings.task_mistake_limit,
+                retry_attempts=settings.llm_retry_attempts,
+                retry_base_delay=settings.llm_retry_base_delay,
+            ),
+            custom_instructions=config.get("customInstructions"),
+            workspace=WorkspaceFacts(
+                file_listing=await asyncio.to_thread(workspace_listing, workspace, ignore)
+                if first_run
+                else ""
+            ),
+        )
+        agent = Agent(setup, state)
+        try:
+            if first_run:
+                outcome = await agent.run(task.input, image_blocks(task.images or []))
+            else:
+                outcome = await agent.run(text)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._cancelled(run))
+            raise
+        except WaitTimedOut:
+            await self._finish(
+                run,
+                "cancelled",
+                reason="wait_timeout",
+                message="Nobody answered within "
+                f"{settings.task_wait_timeout_seconds:g} s; the task was cancelled",
+            )
+            return
+        except Exception as exc:
+            log.exception("tasks.run_failed", task_id=str(run.task_id))
+            await self._finish(
+                run, "failed", reason="internal_error", message=f"{type(exc).__name__}: {exc}"
+            )
+            return
+        finally:
+            with contextlib.suppress(Exception):
+                await provider.aclose()
+        await self._outcome(run, outcome, state)
+
+    async def _outcome(self, run: Run, outcome: Outcome, state: TaskState) -> None:
+        if outcome.status == "completed":
+            await self._finish(run, "completed", result=outcome.result, usage=state.usage.to_dict())
+        else:
+            await self._finish(
+                run,
+                "failed",
+                reason=outcome.reason,
+                message=outcome.message,
+            )
+
+    async def _cancelled(self, run: Run) -> None:
+        if run.cancel_requested:
+            await self._finish(run, "cancelled", reason="user_cancelled")
+        else:  # shutdown
+            await self._finish(
+                run,
+                "interrupted",
+                reason="shutdown",
+                message="The service stopped while this task ran; resume it to continue",
+            )
+
+    async def _finish(
+        self,
+        run: Run,
+        to: str,
+        *,
+        reason: str | None = None,
+        message: str | None = None,
+        result: str | None = None,
+        usage: dict[str, Any] | None = None,
+    ) -> None:
+        async with unit_of_work(self.sessions) as db:
+            task = await db.get(Task, run.task_id, with_for_update=True)
+            if task is None:
+                return
+            task.result = result if to == "completed" else task.result
+            await self.transition(db, task.id, to, reason=reason, message=message, task=task)
+            if to == "completed":
+                event, data = "task.complete", {"result": result, "usage": usage or {}}
+            elif to == "cancelled":
+                event, data = "task.cancelled", {"reason": reason}
+            elif to == "failed":
+                event, data = "error.occurred", {"reason": reason, "message": message}
+            else:
+                event, data = "task.interrupted", {"reason": reason, "message": message}
+            await self.events.append(task.session_id, task.id, event, data, db=db)
+
+    async def _subtask(
+        self, parent: Run, mode: str, message: str, todos: str | None
+    ) -> tuple[str, str]:
+        """Create a child task in the same session and run it to its end inside the parent's
+        run (cancelling the parent cancels the child)."""
+        async with unit_of_work(self.sessions) as db:
+            row = await db.get(Task, parent.task_id)
+            if row is None:
+                raise SubtaskFailed("the parent task is gone")
+            child = Task(
+                session_id=row.session_id,
+                user_id=row.user_id,
+                parent_id=row.id,
+                state="queued",
+                mode=mode,
+                provider=row.provider,
+                model=row.model,
+                input=message if not todos else f"{message}\n\nTodo list:\n{todos}",
+                images=[],
+                engine_state={},
+                heartbeat_at=utcnow(),
+                runner_id=self.runner_id,
+            )
+            db.add(child)
+            await db.flush()
+            await self.events.append(
+                row.session_id,
+                child.id,
+                "task.created",
+                {"parentId": str(row.id), "mode": mode, "input": child.input},
+                db=db,
+            )
+            await self.events.append(
+                row.session_id, row.id, "task.delegated", {"childId": str(child.id)}, db=db
+            )
+        run = self.launch(child)
+        parent.children.append(child.id)
+        if run.asyncio_task is None:
+            raise SubtaskFailed("the subtask could not start")
+        try:
+            # wait() does not raise the child's CancelledError: a cancelled child is a failed
+            # subtask for the parent; a cancelled parent cancels its child.
+            await asyncio.wait([run.asyncio_task])
+        except asyncio.CancelledError:
+            run.cancel_requested = parent.cancel_requested
+            run.asyncio_task.cancel()
+            await asyncio.wait([run.asyncio_task])
+            raise
+        async with unit_of_work(self.sessions) as db:
+            done = await db.get(Task, child.id)
+        if done is None or done.state != "completed":
+            state = done.state if done else "deleted"
+            detail = f": {done.failure_message}" if done and done.failure_message else ""
+            raise SubtaskFailed(f"Subtask {child.id} ended {state}{detail}")
+        return str(child.id), done.result or ""
+
+    # -- the API's side -------------------------------------------------------------------------
+
+    def local(self, task_id: uuid.UUID) -> Run | None:
+        return self.runs.get(task_id)
+
+    async def cancel_session(self, session_id: uuid.UUID) -> None:
+        """Cancel every run of a session (before the session is deleted)."""
+        for run in [r for r in self.runs.values() if r.session_id == session_id]:
+            await self.cancel(run.task_id)
+
+    async def cancel(self, task_id: uuid.UUID, wait: float = 10.0) -> bool:
+        """Cancel a run of this process and wait for it to record `cancelled`."""
+        run = self.runs.get(task_id)
+        if run is None or run.asyncio_task is None:
+            return False
+        run.cancel_requested = True
+        target = run.asyncio_task
+        target.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
+            await asyncio.wait_for(asyncio.shield(target), wait)
+        return True

@@ -1,0 +1,141 @@
+"""Request and response bodies of the tasks and events endpoints."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from roo.kit.schema import ApiInput, ApiModel
+
+TaskState = Literal[
+    "queued",
+    "running",
+    "awaiting_approval",
+    "awaiting_input",
+    "completed",
+    "failed",
+    "cancelled",
+    "interrupted",
+]
+ACTIVE_STATES: tuple[str, ...] = ("queued", "running", "awaiting_approval", "awaiting_input")
+FINISHED_STATES: tuple[str, ...] = ("completed", "failed", "cancelled", "interrupted")
+
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+_DATA_URL = re.compile(r"^data:(image/(?:png|jpeg|gif|webp));base64,([A-Za-z0-9+/=\s]+)$")
+
+
+def _image(value: str) -> str:
+    match = _DATA_URL.match(value)
+    if match is None:
+        raise ValueError("must be a data URL: data:image/(png|jpeg|gif|webp);base64,...")
+    try:
+        raw = base64.b64decode(match.group(2), validate=False)
+    except (binascii.Error, ValueError):
+        raise ValueError("the image is not valid base64") from None
+    if len(raw) > MAX_IMAGE_BYTES:
+        raise ValueError(f"an image may be at most {MAX_IMAGE_BYTES // (1024 * 1024)} MiB")
+    return value
+
+
+ImageDataUrl = Annotated[str, AfterValidator(_image)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class TaskConfigIn(ApiInput):
+    """The seed's `config`: which provider and model run the task, and its first mode. Omitted
+    values come from the session's config, then the service defaults."""
+
+    provider: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    model: Name | None = None
+    mode: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+
+
+class TaskCreateIn(ApiInput):
+    input: Annotated[str, StringConstraints(min_length=1, max_length=10000)]
+    images: Annotated[list[ImageDataUrl], Field(max_length=10)] | None = None
+    config: TaskConfigIn | None = None
+
+
+class TaskActionIn(ApiInput):
+    action: Literal["approve", "approve_always", "deny", "answer", "message", "resume"]
+    approval_id: uuid.UUID | None = Field(
+        None, description="The pending approval or question (default: the one pending now)"
+    )
+    text: Annotated[str, StringConstraints(max_length=10000)] | None = Field(
+        None, description="The answer (`answer`), the message (`message`, `resume`)"
+    )
+    feedback: Annotated[str, StringConstraints(max_length=10000)] | None = Field(
+        None, description="What the model should know with an approval or a denial"
+    )
+
+
+class UsageOut(ApiModel):
+    input_tokens: int
+    output_tokens: int
+    cache_write_tokens: int
+    cache_read_tokens: int
+    cost: float = Field(description="USD, from the model's price table")
+    requests: int
+
+
+class PendingOut(ApiModel):
+    id: uuid.UUID
+    kind: Literal["tool", "command", "followup", "mistake_limit"]
+    tool: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    text: str | None = Field(None, description="The command, question or guidance")
+    suggestions: list[dict[str, Any]] = Field(default_factory=list)
+    created_at: datetime
+
+
+class FailureOut(ApiModel):
+    reason: str
+    message: str | None
+
+
+class TaskOut(ApiModel):
+    id: uuid.UUID
+    session_id: uuid.UUID
+    parent_id: uuid.UUID | None
+    child_ids: list[uuid.UUID]
+    state: TaskState
+    mode: str
+    provider: str
+    model: str
+    input: str
+    result: str | None
+    todos: str | None
+    usage: UsageOut
+    pending: PendingOut | None = Field(description="The approval or answer the task waits for")
+    failure: FailureOut | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class TaskDetailOut(TaskOut):
+    messages: list[dict[str, Any]] = Field(
+        description="The conversation (Anthropic-shaped messages of content blocks)"
+    )
+
+
+class EventOut(ApiModel):
+    event: str
+    session_id: uuid.UUID
+    task_id: uuid.UUID | None
+    seq: int
+    data: dict[str, Any]
+    timestamp: datetime
+
+
+class EventsPage(ApiModel):
+    items: list[EventOut]
+    next_after: int = Field(description="Pass as `after` to get the next events")
+    has_more: bool

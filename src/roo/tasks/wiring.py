@@ -1,0 +1,36 @@
+"""Assembling the tasks services from settings (used by the app lifespan)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from roo.agent.pricing import load_price_table
+from roo.agent.tools.base import IgnoreRules
+from roo.agent.tools.registry import ToolRegistry
+from roo.auth.throttle import create_limit_storage
+from roo.config import Settings
+from roo.credentials.service import CredentialStore
+from roo.sessions.service import SessionManager
+from roo.tasks.events import EventStore
+from roo.tasks.llm import ModelResolver
+from roo.tasks.runner import TaskRunner
+from roo.tasks.service import TaskService
+
+
+def build_tasks(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    manager: SessionManager,
+    registry: ToolRegistry,
+    ignore_rules: Callable[[Path], IgnoreRules],
+    credentials: CredentialStore,
+) -> TaskService:
+    if settings.model_table_file is not None:
+        load_price_table(settings.model_table_file)
+    events = EventStore(sessions)
+    models = ModelResolver(settings, credentials)
+    runner = TaskRunner(settings, sessions, events, manager, registry, ignore_rules, models)
+    return TaskService(settings, manager, runner, events, models, create_limit_storage(settings))
