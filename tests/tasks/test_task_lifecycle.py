@@ -249,3 +249,20 @@ async def test_task_creation_is_rate_limited_per_user(
     assert int(response.headers["Retry-After"]) >= 1
     other = await make_api()  # the limit is per user
     assert (await other.create(await other.session())).status_code == 202
+
+
+async def test_message_while_running_joins_the_next_turn(api: Api, llm: FakeLLM) -> None:
+    session = await api.session()
+    llm.script(
+        Reply(tool_calls=[ToolCall("list_files", {"path": "."})], first_byte_delay=0.5),
+        Reply(tool_calls=[ToolCall("attempt_completion", {"result": "ok"})]),
+    )
+    task = await api.start(session)
+    await api.wait(session, task["id"], "running")
+    response = await api.act(session, task["id"], action="message", text="Prefer tabs")
+    assert response.status_code == 200, response.text
+    await api.wait(session, task["id"], "completed")
+    assert "<user_message>\\nPrefer tabs\\n</user_message>" in json.dumps(
+        llm.requests[-1].body["messages"]
+    )
+    assert "Prefer tabs" not in json.dumps(llm.requests[0].body["messages"])

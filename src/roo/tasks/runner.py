@@ -33,6 +33,7 @@ from roo.agent.engine import Agent, AgentLimits, AgentSetup
 from roo.agent.messages import Block
 from roo.agent.pricing import default_model_info, model_info
 from roo.agent.prompts import WorkspaceFacts
+from roo.agent.providers.base import Provider
 from roo.agent.state import Answer, Ask, Outcome, SubtaskFailed, TaskState
 from roo.agent.tools.base import IgnoreRules, OnOutput, ToolContext
 from roo.agent.tools.registry import ToolRegistry
@@ -310,12 +311,50 @@ class TaskRunner:
             self.runs.pop(run.task_id, None)
 
     async def _execute(self, run: Run, text: str | None) -> None:
+        """Prepare, run and record one run. Whatever happens, the task leaves `running`:
+        completed, failed, cancelled, or (on shutdown) interrupted."""
+        provider: Provider | None = None
+        try:
+            prepared = await self._prepare(run, text)
+            if prepared is None:
+                return
+            agent, provider, message, images = prepared
+            outcome = await agent.run(message, images)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._cancelled(run))
+            raise
+        except WaitTimedOut:
+            await self._finish(
+                run,
+                "cancelled",
+                reason="wait_timeout",
+                message="Nobody answered within "
+                f"{self.settings.task_wait_timeout_seconds:g} s; the task was cancelled",
+            )
+            return
+        except Exception as exc:
+            log.exception("tasks.run_failed", task_id=str(run.task_id))
+            await self._finish(
+                run, "failed", reason="internal_error", message=f"{type(exc).__name__}: {exc}"
+            )
+            return
+        finally:
+            if provider is not None:
+                with contextlib.suppress(Exception):
+                    await provider.aclose()
+        await self._outcome(run, outcome, agent.state)
+
+    async def _prepare(
+        self, run: Run, text: str | None
+    ) -> tuple[Agent, Provider, str | None, list[Block]] | None:
+        """Mark the task running and build its engine; None when it must not run (deleted,
+        or no longer queued: cancelled before it started)."""
         settings = self.settings
         async with unit_of_work(self.sessions) as db:
-            task = await db.get(Task, run.task_id)
+            task = await db.get(Task, run.task_id, with_for_update=True)
             session = await db.get(Session, run.session_id)
-            if task is None or session is None:
-                return
+            if task is None or session is None or task.state != "queued":
+                return None
             first_run = not task.engine_state
             endpoint = await self.models.endpoint(db, task.user_id, task.provider)
             await self.transition(db, task.id, "running", task=task)
@@ -406,33 +445,9 @@ class TaskRunner:
             ),
         )
         agent = Agent(setup, state)
-        try:
-            if first_run:
-                outcome = await agent.run(task.input, image_blocks(task.images or []))
-            else:
-                outcome = await agent.run(text)
-        except asyncio.CancelledError:
-            await asyncio.shield(self._cancelled(run))
-            raise
-        except WaitTimedOut:
-            await self._finish(
-                run,
-                "cancelled",
-                reason="wait_timeout",
-                message="Nobody answered within "
-                f"{settings.task_wait_timeout_seconds:g} s; the task was cancelled",
-            )
-            return
-        except Exception as exc:
-            log.exception("tasks.run_failed", task_id=str(run.task_id))
-            await self._finish(
-                run, "failed", reason="internal_error", message=f"{type(exc).__name__}: {exc}"
-            )
-            return
-        finally:
-            with contextlib.suppress(Exception):
-                await provider.aclose()
-        await self._outcome(run, outcome, state)
+        if first_run:
+            return agent, provider, task.input, image_blocks(task.images or [])
+        return agent, provider, text, []
 
     async def _outcome(self, run: Run, outcome: Outcome, state: TaskState) -> None:
         if outcome.status == "completed":
@@ -468,8 +483,8 @@ class TaskRunner:
     ) -> None:
         async with unit_of_work(self.sessions) as db:
             task = await db.get(Task, run.task_id, with_for_update=True)
-            if task is None:
-                return
+            if task is None or task.state not in ACTIVE_STATES:
+                return  # deleted, or already ended (e.g. cancelled before it started)
             task.result = result if to == "completed" else task.result
             await self.transition(db, task.id, to, reason=reason, message=message, task=task)
             if to == "completed":
