@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -16,18 +16,21 @@ from roo.agent.providers.base import (
     ReasoningChunk,
     TextChunk,
     ToolCallChunk,
-    ToolSpec,
     UsageChunk,
 )
 from roo.agent.providers.factory import PROVIDERS, build_provider
 from roo.testing import Disconnect, Failure, FakeLLM, Hang, Reply, ToolCall, Usage
+from tests.agent.providers.support import (
+    MODEL,
+    READ_FILE,
+    collect,
+    collect_into,
+    failure,
+    request,
+    texts,
+)
 
 KEY = "sk-ant-test-0123456789"
-READ_FILE = ToolSpec(
-    "read_file",
-    "Read a file",
-    {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
-)
 
 
 @pytest.fixture
@@ -41,35 +44,6 @@ async def provider(llm: FakeLLM) -> AsyncIterator[AnthropicProvider]:
     provider = AnthropicProvider(KEY, llm.anthropic_base_url, timeout=5)
     yield provider
     await provider.aclose()
-
-
-def request(*history: m.Message, tools: Sequence[ToolSpec] = ()) -> ModelRequest:
-    return ModelRequest(
-        model="claude-test",
-        system="You are Roo.",
-        messages=history or (m.user(m.text_block("hi")),),
-        tools=tools,
-        max_tokens=1000,
-    )
-
-
-async def collect(provider: AnthropicProvider, req: ModelRequest | None = None) -> list[Chunk]:
-    return [chunk async for chunk in provider.stream(req or request())]
-
-
-async def collect_into(provider: AnthropicProvider, received: list[Chunk]) -> None:
-    async for chunk in provider.stream(request()):
-        received.append(chunk)
-
-
-async def failure(provider: AnthropicProvider) -> ProviderError:
-    with pytest.raises(ProviderError) as caught:
-        await collect(provider)
-    return caught.value
-
-
-def texts(chunks: list[Chunk], kind: type[TextChunk] | type[ReasoningChunk]) -> list[str]:
-    return [c.text for c in chunks if isinstance(c, kind)]
 
 
 async def test_streams_text_in_deltas(llm: FakeLLM, provider: AnthropicProvider) -> None:
@@ -145,7 +119,7 @@ async def test_history_translation(llm: FakeLLM, provider: AnthropicProvider) ->
         m.user(m.tool_result_block("toolu_2", [m.text_block("boom")], is_error=True)),
     )
     req = ModelRequest(
-        model="claude-test",
+        model=MODEL,
         system="SYSTEM PROMPT",
         messages=history,
         tools=(READ_FILE,),
@@ -154,7 +128,7 @@ async def test_history_translation(llm: FakeLLM, provider: AnthropicProvider) ->
     )
     await collect(provider, req)
     sent = llm.last_request.body
-    assert sent["model"] == "claude-test"
+    assert sent["model"] == MODEL
     assert sent["max_tokens"] == 1234
     assert sent["temperature"] == 0.2
     assert sent["stream"] is True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -15,19 +15,22 @@ from roo.agent.providers.base import (
     ReasoningChunk,
     TextChunk,
     ToolCallChunk,
-    ToolSpec,
     UsageChunk,
 )
 from roo.agent.providers.factory import build_provider
 from roo.agent.providers.openai import OpenAIProvider, ThinkSplitter
 from roo.testing import Disconnect, Failure, FakeLLM, Hang, Reply, ToolCall, Usage
+from tests.agent.providers.support import (
+    MODEL,
+    READ_FILE,
+    collect,
+    collect_into,
+    failure,
+    request,
+    texts,
+)
 
 KEY = "sk-proj-test-0123456789"
-READ_FILE = ToolSpec(
-    "read_file",
-    "Read a file",
-    {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
-)
 
 
 @pytest.fixture
@@ -41,35 +44,6 @@ async def provider(llm: FakeLLM) -> AsyncIterator[OpenAIProvider]:
     provider = OpenAIProvider(KEY, llm.openai_base_url, timeout=5)
     yield provider
     await provider.aclose()
-
-
-def request(*history: m.Message, tools: Sequence[ToolSpec] = ()) -> ModelRequest:
-    return ModelRequest(
-        model="gpt-test",
-        system="You are Roo.",
-        messages=history or (m.user(m.text_block("hi")),),
-        tools=tools,
-        max_tokens=1000,
-    )
-
-
-async def collect(provider: OpenAIProvider, req: ModelRequest | None = None) -> list[Chunk]:
-    return [chunk async for chunk in provider.stream(req or request())]
-
-
-async def collect_into(provider: OpenAIProvider, received: list[Chunk]) -> None:
-    async for chunk in provider.stream(request()):
-        received.append(chunk)
-
-
-async def failure(provider: OpenAIProvider) -> ProviderError:
-    with pytest.raises(ProviderError) as caught:
-        await collect(provider)
-    return caught.value
-
-
-def texts(chunks: Sequence[Chunk], kind: type[TextChunk] | type[ReasoningChunk]) -> list[str]:
-    return [c.text for c in chunks if isinstance(c, kind)]
 
 
 async def test_streams_text_and_usage(llm: FakeLLM, provider: OpenAIProvider) -> None:
@@ -163,7 +137,7 @@ async def test_history_translation(llm: FakeLLM, provider: OpenAIProvider) -> No
         m.user(m.tool_result_block("call_3", [m.text_block("a.py")], is_error=True)),
     )
     req = ModelRequest(
-        model="gpt-test",
+        model=MODEL,
         system="SYSTEM PROMPT",
         messages=history,
         tools=(READ_FILE,),
@@ -173,7 +147,7 @@ async def test_history_translation(llm: FakeLLM, provider: OpenAIProvider) -> No
     await collect(provider, req)
     sent = llm.last_request.body
     assert llm.last_request.path == "/v1/chat/completions"
-    assert sent["model"] == "gpt-test"
+    assert sent["model"] == MODEL
     assert sent["stream"] is True
     assert sent["stream_options"] == {"include_usage": True}
     assert sent["max_completion_tokens"] == 777
