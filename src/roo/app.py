@@ -206,9 +206,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.route_class = ApiRoute
     app.state.settings = settings
     install_problem_handlers(app)
+    # Probes first: the router tries routes in order, and they are the most frequent requests.
+    app.include_router(health.router)
     docs.install_docs(app)
 
-    app.include_router(health.router)
     app.include_router(meta.router)
     app.include_router(auth_endpoints.router)
     app.include_router(oauth_endpoints.router)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -99,6 +100,9 @@ class RequestContextMiddleware:
 
     @staticmethod
     def _log(scope: Scope, status: int, elapsed: float) -> None:
+        quiet = scope["path"] in QUIET_PATHS and status < 400
+        if quiet and not access_log.is_enabled_for(logging.DEBUG):
+            return  # probes: no line to build
         fields: dict[str, Any] = {
             "method": scope["method"],
             "path": scope["path"],
@@ -109,7 +113,7 @@ class RequestContextMiddleware:
         client = scope.get("client")
         if client:
             fields["client"] = client[0]
-        if scope["path"] in QUIET_PATHS and status < 400:
+        if quiet:
             access_log.debug("request", **fields)
         elif status >= 500:
             access_log.error("request", **fields)
