@@ -224,6 +224,9 @@ class Settings(BaseSettings):
     # None: JSON in production, human-readable otherwise.
     log_json: bool | None = Field(None, validation_alias=_env("ROO_LOG_JSON"))
     http_timeout_seconds: float = Field(30.0, gt=0, validation_alias=_env("ROO_HTTP_TIMEOUT"))
+    # FastAPI's OpenTelemetry bridge (traces, metrics, logs to the configured providers). Off
+    # by default: with the OpenTelemetry API installed it checks the providers on every request.
+    opentelemetry: bool = Field(False, validation_alias=_env("ROO_OPENTELEMETRY"))
 
     # Agent tasks. Service-wide provider defaults use the SDKs' own variable names; a user's
     # stored credentials (PUT /api/v1/auth/providers/{provider}) take precedence.
