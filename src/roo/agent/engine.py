@@ -353,8 +353,8 @@ class Agent:
             except ProviderError as error:
                 if error.kind == "context_window" and context_retries < CONTEXT_RETRIES:
                     context_retries += 1
-                    # Roo's forced reduction on a context-window error: keep 25 % of the turns
-                    await self._truncate(0.75, estimate_tokens(self.state.history))
+                    # Roo's forced reduction on a context-window error: keep 75 % of the turns
+                    await self._truncate(0.25, estimate_tokens(self.state.history))
                     continue
                 if not error.retryable or attempt >= limits.retry_attempts:
                     raise _Failed(
@@ -382,10 +382,13 @@ class Agent:
         reasoning_parts: list[str] = []
         await setup.sink("api.request", {"requests": self.state.requests + 1})
         async for chunk in setup.provider.stream(request):
+            # flushing the other kind first keeps the events in the order of the stream
             if isinstance(chunk, TextChunk):
+                await reasoning.flush()
                 text_parts.append(chunk.text)
                 await text.add(chunk.text)
             elif isinstance(chunk, ReasoningChunk):
+                await text.flush()
                 reasoning_parts.append(chunk.text)
                 await reasoning.add(chunk.text)
             elif isinstance(chunk, ToolCallChunk):
@@ -449,7 +452,7 @@ class Agent:
         stop_after: str | None = None
         for call_id, name, arguments in calls:
             if rejected:
-                block = _error(call_id, r.skipped_after_rejection(name))
+                block = _error(call_id, r.skipped_after_rejection(name, arguments))
             elif stop_after is not None:
                 block = _error(call_id, r.not_executed_after(name, stop_after))
             else:
