@@ -255,6 +255,10 @@ class Settings(BaseSettings):
         4 * 3600, gt=0, validation_alias=_env("ROO_TASK_MAX_WALL_TIME")
     )
     task_mistake_limit: int = Field(3, ge=0, validation_alias=_env("ROO_TASK_MISTAKE_LIMIT"))
+    # Tasks one process runs at once; more wait `queued` (the API shares the event loop)
+    max_running_tasks: int = Field(
+        32, ge=1, le=10_000, validation_alias=_env("ROO_MAX_RUNNING_TASKS")
+    )
     # A task waiting for an approval or an answer longer than this is cancelled
     task_wait_timeout_seconds: float = Field(
         3600, gt=0, validation_alias=_env("ROO_TASK_WAIT_TIMEOUT")

@@ -266,3 +266,29 @@ async def test_message_while_running_joins_the_next_turn(api: Api, llm: FakeLLM)
         llm.requests[-1].body["messages"]
     )
     assert "Prefer tabs" not in json.dumps(llm.requests[0].body["messages"])
+
+
+@pytest.mark.task_settings(max_running_tasks=1)
+async def test_tasks_beyond_the_process_limit_wait_queued(api: Api, llm: FakeLLM) -> None:
+    first_session, second_session = await api.session(), await api.session()
+    llm.script(
+        Reply(
+            tool_calls=[
+                ToolCall("ask_followup_question", {"question": "?", "follow_up": [{"text": "y"}]})
+            ]
+        ),
+    )
+    first = await api.start(first_session)
+    await api.wait(first_session, first["id"], "awaiting_input")
+    second = await api.start(second_session)
+    assert (await api.task(second_session, second["id"]))["state"] == "queued"
+    llm.script(
+        Reply(tool_calls=[ToolCall("attempt_completion", {"result": "first"})]),
+        Reply(tool_calls=[ToolCall("attempt_completion", {"result": "second"})]),
+    )
+    assert (await api.task(second_session, second["id"]))["state"] == "queued"
+    response = await api.act(first_session, first["id"], action="answer", text="y")
+    assert response.status_code == 200
+    await api.wait(first_session, first["id"], "completed")
+    done = await api.wait(second_session, second["id"], "completed")
+    assert done["result"] == "second"

@@ -14,6 +14,7 @@ result was saved is not run again; one that was interrupted gets Roo's "interrup
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import time
@@ -345,7 +346,7 @@ class Agent:
                     now=self._started,
                 ),
                 messages=_for_provider(self.state.history),
-                tools=[ToolSpec(t.name, t.description, t.parameters_schema()) for t in tools],
+                tools=[_spec(t) for t in tools],
                 max_tokens=setup.model_info.max_tokens,
             )
             try:
@@ -664,6 +665,11 @@ class Agent:
 @dataclass(frozen=True, slots=True)
 class _Completion:
     result: str
+
+
+@functools.cache
+def _spec(tool: Tool) -> ToolSpec:
+    return ToolSpec(tool.name, tool.description, tool.parameters_schema())
 
 
 def _for_provider(history: Sequence[Message]) -> list[Message]:

@@ -231,9 +231,10 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("sqlalchemy.engine").setLevel("WARNING")
     logging.getLogger("alembic").setLevel("WARNING")
-    # httpx logs every outbound URL at INFO, query strings (OAuth codes) included.
-    logging.getLogger("httpx").setLevel("WARNING")
-    logging.getLogger("httpcore").setLevel("WARNING")  # roo.db.migrate logs what changed
+    # httpx logs every outbound URL at INFO, query strings (OAuth codes) included; httpx2 (the
+    # LLM SDKs' and then Authlib's client) does the same.
+    for noisy in ("httpx", "httpcore", "httpx2", "httpcore2"):
+        logging.getLogger(noisy).setLevel("WARNING")  # roo.db.migrate logs what changed
 
 
 def _logger_name(_l: WrappedLogger, _n: str, event_dict: EventDict) -> EventDict:

@@ -8,7 +8,9 @@ name is accepted with unknown prices (cost 0).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -52,10 +54,18 @@ def _service_endpoint(settings: Settings, provider: str) -> Endpoint:
     return Endpoint(key.get_secret_value() if key else None, url)
 
 
+# Distinct (provider, key, base URL) clients kept for reuse; beyond it the least recently used
+# is dropped (not closed: a running task may still hold it; its connections close with it).
+CLIENT_CACHE_SIZE = 256
+
+
 class ModelResolver:
     def __init__(self, settings: Settings, credentials: CredentialStore) -> None:
         self._settings = settings
         self._credentials = credentials
+        # One SDK client per endpoint, shared by the tasks that use it: building one costs
+        # ~20 ms of CPU (TLS context) and its connection pool is worth reusing.
+        self._clients: OrderedDict[tuple[str, str | None, str | None], Provider] = OrderedDict()
 
     async def endpoint(self, db: AsyncSession, user_id: uuid.UUID, provider: str) -> Endpoint:
         service = _service_endpoint(self._settings, provider)
@@ -117,9 +127,25 @@ class ModelResolver:
         return ModelChoice(provider, model, info)
 
     def build(self, provider: str, endpoint: Endpoint) -> Provider:
-        return build_provider(
-            provider,
-            api_key=endpoint.api_key,
-            base_url=endpoint.base_url,
-            timeout=self._settings.llm_timeout_seconds,
-        )
+        """The shared client for this endpoint (callers must not close it)."""
+        key = (provider, endpoint.api_key, endpoint.base_url)
+        client = self._clients.get(key)
+        if client is None:
+            client = build_provider(
+                provider,
+                api_key=endpoint.api_key,
+                base_url=endpoint.base_url,
+                timeout=self._settings.llm_timeout_seconds,
+            )
+            self._clients[key] = client
+            while len(self._clients) > CLIENT_CACHE_SIZE:
+                self._clients.popitem(last=False)
+        else:
+            self._clients.move_to_end(key)
+        return client
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), OrderedDict()
+        for client in clients:
+            with contextlib.suppress(Exception):
+                await client.aclose()

@@ -33,7 +33,6 @@ from roo.agent.engine import Agent, AgentLimits, AgentSetup
 from roo.agent.messages import Block
 from roo.agent.pricing import default_model_info, model_info
 from roo.agent.prompts import WorkspaceFacts
-from roo.agent.providers.base import Provider
 from roo.agent.state import Answer, Ask, Outcome, SubtaskFailed, TaskState
 from roo.agent.tools.base import IgnoreRules, OnOutput, ToolContext
 from roo.agent.tools.registry import ToolRegistry
@@ -107,6 +106,7 @@ class Run:
     queued: list[str] = field(default_factory=list)
     cancel_requested: bool = False
     children: list[uuid.UUID] = field(default_factory=list)
+    parent_id: uuid.UUID | None = None
 
     # -- the engine's Interaction ---------------------------------------------------------------
 
@@ -183,6 +183,9 @@ class TaskRunner:
         self.models = models
         self.runner_id = uuid.uuid4().hex
         self.runs: dict[uuid.UUID, Run] = {}
+        # Tasks running at once in this process (the rest wait, `queued`): the API shares the
+        # event loop and must stay responsive. Subtasks run in their parent's slot.
+        self._slots = asyncio.Semaphore(settings.max_running_tasks)
         self._background: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -202,6 +205,7 @@ class TaskRunner:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.models.aclose()
 
     def running_in(self, session_id: uuid.UUID) -> int:
         return sum(1 for r in self.runs.values() if r.session_id == session_id)
@@ -299,7 +303,7 @@ class TaskRunner:
 
     def launch(self, task: Task, text: str | None = None) -> Run:
         """Start (or continue, with the user's `text`) a task in the background."""
-        run = Run(task.id, task.session_id, self)
+        run = Run(task.id, task.session_id, self, parent_id=task.parent_id)
         self.runs[task.id] = run
         run.asyncio_task = asyncio.create_task(self._run(run, text), name=f"task-{task.id}")
         return run
@@ -313,13 +317,15 @@ class TaskRunner:
     async def _execute(self, run: Run, text: str | None) -> None:
         """Prepare, run and record one run. Whatever happens, the task leaves `running`:
         completed, failed, cancelled, or (on shutdown) interrupted."""
-        provider: Provider | None = None
         try:
-            prepared = await self._prepare(run, text)
-            if prepared is None:
-                return
-            agent, provider, message, images = prepared
-            outcome = await agent.run(message, images)
+            async with contextlib.AsyncExitStack() as stack:
+                if run.parent_id is None:  # a subtask runs in its parent's slot
+                    await stack.enter_async_context(self._slots)
+                prepared = await self._prepare(run, text)
+                if prepared is None:
+                    return
+                agent, message, images = prepared
+                outcome = await agent.run(message, images)
         except asyncio.CancelledError:
             await asyncio.shield(self._cancelled(run))
             raise
@@ -338,15 +344,11 @@ class TaskRunner:
                 run, "failed", reason="internal_error", message=f"{type(exc).__name__}: {exc}"
             )
             return
-        finally:
-            if provider is not None:
-                with contextlib.suppress(Exception):
-                    await provider.aclose()
         await self._outcome(run, outcome, agent.state)
 
     async def _prepare(
         self, run: Run, text: str | None
-    ) -> tuple[Agent, Provider, str | None, list[Block]] | None:
+    ) -> tuple[Agent, str | None, list[Block]] | None:
         """Mark the task running and build its engine; None when it must not run (deleted,
         or no longer queued: cancelled before it started)."""
         settings = self.settings
@@ -446,8 +448,8 @@ class TaskRunner:
         )
         agent = Agent(setup, state)
         if first_run:
-            return agent, provider, task.input, image_blocks(task.images or [])
-        return agent, provider, text, []
+            return agent, task.input, image_blocks(task.images or [])
+        return agent, text, []
 
     async def _outcome(self, run: Run, outcome: Outcome, state: TaskState) -> None:
         if outcome.status == "completed":

@@ -20,7 +20,7 @@ import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from time import time
-from typing import Any, cast
+from typing import Any
 
 import anthropic
 import httpx2
@@ -32,12 +32,14 @@ from anthropic.types import (
     RawMessageDeltaEvent,
     RawMessageStartEvent,
     RawMessageStopEvent,
+    RawMessageStreamEvent,
     TextBlock,
     TextDelta,
     ThinkingBlock,
     ThinkingDelta,
     ToolUseBlock,
 )
+from anthropic.types import Message as ApiMessage
 
 from roo.agent.messages import Block, Message
 from roo.agent.providers.base import (
@@ -86,20 +88,29 @@ class AnthropicProvider:
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
         tools = anthropic_tools(request.tools)
+        body: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": request.max_tokens,
+            "messages": anthropic_messages(request.messages),
+            "stream": True,
+        }
+        system = system_blocks(request.system)
+        if system:
+            body["system"] = system
+        if tools:
+            body.update(tools=tools, tool_choice={"type": "auto"})
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
         try:
-            events = await self._client.messages.create(
-                model=request.model,
-                max_tokens=request.max_tokens,
-                system=cast(Any, system_blocks(request.system)) or anthropic.omit,
-                messages=cast(Any, anthropic_messages(request.messages)),
-                tools=cast(Any, tools) if tools else anthropic.omit,
-                tool_choice={"type": "auto"} if tools else anthropic.omit,
-                extra_body=(
-                    {"temperature": request.temperature}
-                    if request.temperature is not None
-                    else None
-                ),
+            # The SDK's own `post` with a body that is already plain JSON: `create()` would walk
+            # the whole history through its typed transform on every request (the cost grows
+            # with the conversation); the request on the wire is the same.
+            events = await self._client.post(
+                "/v1/messages",
+                body=body,
+                cast_to=ApiMessage,
                 stream=True,
+                stream_cls=anthropic.AsyncStream[RawMessageStreamEvent],
             )
         except anthropic.AnthropicError as exc:
             raise map_error(exc, self._api_key) from exc

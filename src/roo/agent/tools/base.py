@@ -104,6 +104,9 @@ class ToolContext:
     supports_images: bool = True
 
 
+_SCHEMAS: dict[type[BaseModel], dict[str, Any]] = {}
+
+
 class ToolParams(BaseModel):
     """Base of every tool's parameters: unknown parameters are an error."""
 
@@ -124,8 +127,12 @@ class Tool:
 
     @classmethod
     def parameters_schema(cls) -> dict[str, Any]:
-        schema = cls.Params.model_json_schema()
-        schema.pop("title", None)
+        """The JSON Schema of the parameters (built once per class; treat it as read-only)."""
+        schema = _SCHEMAS.get(cls.Params)
+        if schema is None:
+            schema = cls.Params.model_json_schema()
+            schema.pop("title", None)
+            _SCHEMAS[cls.Params] = schema
         return schema
 
     async def run(self, params: Mapping[str, Any], ctx: ToolContext) -> ToolResult:
