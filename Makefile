@@ -34,6 +34,7 @@ bench: $(STAMP)  ## benchmarks; each writes JSON under bench/results/
 	$(BIN)/python bench/auth_overhead.py
 	$(BIN)/python bench/sessions.py
 	$(BIN)/python bench/tools.py
+	$(BIN)/python bench/tasks.py
 
 migrate: $(STAMP)
 	$(BIN)/roo migrate

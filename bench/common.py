@@ -8,6 +8,7 @@ Not a benchmark itself. Every script in bench/ imports it as `common` (it sits b
 - load: `run_load()` runs wrk (or bench/loadgen.py) once and reads requests/s, latency
   percentiles and the server's CPU time per request;
 - calls: `Client`, a keep-alive HTTP/1.1 client for sequential latency measurements;
+- users: `User`, `create_users()` (`roo user create` before the server starts), `sign_in()`;
 - reports: `machine_info()`, `source_revision()`, `summarise()`, `write_report()`.
 """
 
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -344,6 +346,45 @@ def bench_email(name: str, run_id: str, shared_database: bool) -> str:
     """`<name>@example.com`; tagged with the run's id when the database outlives the run (a
     --database-url), so that a second run does not find its accounts already taken."""
     return f"{name}+{run_id}@example.com" if shared_database else f"{name}@example.com"
+
+
+@dataclass
+class User:
+    """A benchmark account: created with `create_users`, signed in with `sign_in`."""
+
+    email: str
+    password: str
+    token: str = ""
+
+    @property
+    def bearer(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def create_users(
+    env: Mapping[str, str], users: Sequence[tuple[User, str]], parallel: int = 2
+) -> float:
+    """`roo user create` for each (user, role) with the server's environment (before it starts):
+    the first alone (it migrates a new database), the rest `parallel` at a time. Seconds taken."""
+    started = time.perf_counter()
+    first, *rest = users
+    create_user(env, first[0].email, first[1], first[0].password)
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        for future in [
+            pool.submit(create_user, env, u.email, role, u.password) for u, role in rest
+        ]:
+            future.result()
+    return time.perf_counter() - started
+
+
+def sign_in(server: Server, users: Sequence[User]) -> None:
+    """`POST /api/v1/auth/login` for each user; sets its `token`."""
+    client = Client(server.port)
+    try:
+        for user in users:
+            user.token, _ = client.login(user.email, user.password)
+    finally:
+        client.close()
 
 
 # -- load ----------------------------------------------------------------------------------------

@@ -44,11 +44,12 @@ from common import (
     BenchError,
     Client,
     Server,
+    User,
     add_backend_arguments,
     backend_env,
     bench_email,
     check_backends,
-    create_user,
+    create_users,
     describe_backends,
     exit_on_sigterm,
     latency_stats,
@@ -59,6 +60,7 @@ from common import (
     report_and_exit,
     running_server,
     server_env,
+    sign_in,
     source_revision,
 )
 
@@ -71,18 +73,6 @@ CREATE_P99_AIM_MS = 50.0
 CREATE_P99_SEED_MS = 500.0
 MEMORY_AIM_BYTES = 1024 * 1024  # "well under 1 MB of service memory per idle session"
 MEMORY_SEED_BYTES = 512 * 1024 * 1024
-USER_CREATION_PARALLELISM = 2
-
-
-@dataclass
-class User:
-    email: str
-    password: str
-    token: str = ""
-
-    @property
-    def bearer(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
 
 
 @dataclass
@@ -110,29 +100,6 @@ class Phase:
 
 
 # -- set-up --------------------------------------------------------------------------------------
-
-
-def create_users(env: dict[str, str], users: list[tuple[User, str]]) -> float:
-    """`roo user create` for each (user, role); the first alone (it migrates a new database),
-    the rest a few at a time. Returns the seconds it took."""
-    started = time.perf_counter()
-    first, *rest = users
-    create_user(env, first[0].email, first[1], first[0].password)
-    with ThreadPoolExecutor(max_workers=USER_CREATION_PARALLELISM) as pool:
-        for future in [
-            pool.submit(create_user, env, u.email, role, u.password) for u, role in rest
-        ]:
-            future.result()
-    return time.perf_counter() - started
-
-
-def sign_in(server: Server, users: Sequence[User]) -> None:
-    client = Client(server.port)
-    try:
-        for user in users:
-            user.token, _ = client.login(user.email, user.password)
-    finally:
-        client.close()
 
 
 # -- measurements --------------------------------------------------------------------------------
