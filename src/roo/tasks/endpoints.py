@@ -152,17 +152,7 @@ async def list_events(
     more = len(events) > limit
     events = events[:limit]
     return EventsPage(
-        items=[
-            EventOut(
-                event=e.event,
-                session_id=e.session_id,
-                task_id=e.task_id,
-                seq=e.seq,
-                data=e.data,
-                timestamp=e.timestamp,
-            )
-            for e in events
-        ],
+        items=[EventOut.model_validate(e) for e in events],
         next_after=events[-1].seq if events else after,
         has_more=more,
     )

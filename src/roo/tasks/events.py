@@ -27,23 +27,15 @@ Listener = Callable[["StoredEvent"], None]
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
+    """An event as stored; `roo.tasks.schemas.EventOut` is its wire shape (the seed's
+    `{event, sessionId, taskId, seq, data, timestamp}`)."""
+
     event: str
     session_id: uuid.UUID
     task_id: uuid.UUID | None
     seq: int
     data: dict[str, Any]
     timestamp: datetime
-
-    def to_wire(self) -> dict[str, Any]:
-        """The seed's shape: {event, sessionId, taskId, seq, data, timestamp}."""
-        return {
-            "event": self.event,
-            "sessionId": str(self.session_id),
-            "taskId": str(self.task_id) if self.task_id else None,
-            "seq": self.seq,
-            "data": self.data,
-            "timestamp": self.timestamp.isoformat().replace("+00:00", "Z"),
-        }
 
 
 def _stored(row: TaskEvent) -> StoredEvent:
