@@ -161,6 +161,9 @@ async def test_unanswered_approval_cancels_the_task(api: Api, llm: FakeLLM) -> N
     cancelled = await api.wait(session, task["id"], "cancelled")
     assert cancelled["failure"]["reason"] == "wait_timeout"
     assert cancelled["pending"] is None
+    resolved = [e for e in await api.events(session) if e["event"] == "approval.resolved"]
+    assert resolved[-1]["data"]["action"] == "rejected"
+    assert resolved[-1]["data"]["approvalId"] is not None
 
 
 async def test_message_continues_a_completed_task(api: Api, llm: FakeLLM) -> None:
@@ -292,3 +295,26 @@ async def test_tasks_beyond_the_process_limit_wait_queued(api: Api, llm: FakeLLM
     await api.wait(first_session, first["id"], "completed")
     done = await api.wait(second_session, second["id"], "completed")
     assert done["result"] == "second"
+
+
+async def test_cancel_while_awaiting_approval_rejects_it(api: Api, llm: FakeLLM) -> None:
+    session = await api.session()
+    llm.script(Reply(tool_calls=[ToolCall("execute_command", {"command": "make"})]))
+    task = await api.start(session)
+    waiting = await api.wait(session, task["id"], "awaiting_approval")
+    response = await api.request("DELETE", f"/api/v1/sessions/{session}/tasks/{task['id']}")
+    assert response.status_code == 200, response.text
+    assert response.json()["state"] == "cancelled"
+    assert response.json()["pending"] is None
+    events = await api.events(session)
+    resolved = [e for e in events if e["event"] == "approval.resolved"]
+    assert resolved[-1]["data"] == {
+        "approvalId": waiting["pending"]["id"],
+        "action": "rejected",
+        "reason": "user_cancelled",
+    }
+    # approving the dead question now is a state conflict, not a 500
+    response = await api.act(
+        session, task["id"], action="approve", approvalId=waiting["pending"]["id"]
+    )
+    assert response.status_code == 409

@@ -488,7 +488,16 @@ class TaskRunner:
             if task is None or task.state not in ACTIVE_STATES:
                 return  # deleted, or already ended (e.g. cancelled before it started)
             task.result = result if to == "completed" else task.result
+            pending = task.pending
             await self.transition(db, task.id, to, reason=reason, message=message, task=task)
+            if pending:  # the question dies with the run: say so to whoever shows it
+                await self.events.append(
+                    task.session_id,
+                    task.id,
+                    "approval.resolved",
+                    {"approvalId": pending.get("id"), "action": "rejected", "reason": reason},
+                    db=db,
+                )
             if to == "completed":
                 event, data = "task.complete", {"result": result, "usage": usage or {}}
             elif to == "cancelled":
