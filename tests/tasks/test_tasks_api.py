@@ -323,3 +323,41 @@ async def test_other_users_cannot_see_tasks(make_api: object, api: Api, llm: Fak
     assert response.status_code == 404
     response = await other.request("GET", f"/api/v1/sessions/{session}/events")
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "body", "status"),
+    [
+        ("PUT", "/tasks/{task}", {"action": "explode"}, 422),
+        ("PUT", "/tasks/{task}", {"action": "approve", "approvalId": "not-a-uuid"}, 422),
+        ("PUT", "/tasks/{task}", {"action": "message", "text": "x" * 10001}, 422),
+        ("PUT", "/tasks/{task}", {"action": "message"}, 422),  # no text
+        ("PUT", "/tasks/{task}", {"action": "approve", "extra": True}, 422),
+        ("PUT", "/tasks/{task}", [], 422),
+        ("PUT", "/tasks/00000000-0000-0000-0000-000000000000", {"action": "resume"}, 404),
+        ("GET", "/tasks/not-a-uuid", None, 422),
+        ("GET", "/tasks?state=sleeping", None, 422),
+        ("GET", "/tasks?limit=0", None, 422),
+        ("GET", "/events?after=-1", None, 422),
+        ("GET", "/events?limit=100000", None, 422),
+        ("DELETE", "/tasks/00000000-0000-0000-0000-000000000000", None, 404),
+    ],
+)
+async def test_bad_requests_get_problems_and_change_nothing(
+    api: Api, llm: FakeLLM, method: str, suffix: str, body: object, status: int
+) -> None:
+    session = await api.session()
+    llm.script(Reply(tool_calls=[ToolCall("attempt_completion", {"result": "ok"})]))
+    task = await api.start(session)
+    done = await api.wait(session, task["id"], "completed")
+    before = await api.events(session)
+    url = f"/api/v1/sessions/{session}" + suffix.format(task=task["id"])
+    response = (
+        await api.request(method, url, json=body)
+        if body is not None
+        else (await api.request(method, url))
+    )
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert await api.events(session) == before
+    assert (await api.task(session, task["id"]))["updatedAt"] == done["updatedAt"]
