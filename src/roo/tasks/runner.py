@@ -48,6 +48,8 @@ from roo.tasks.schemas import ACTIVE_STATES
 log = structlog.get_logger(__name__)
 
 WAITING_STATES = ("awaiting_approval", "awaiting_input")
+# How often a run looks at its task's inbox (answers, messages and cancel from other processes)
+INBOX_POLL_SECONDS = 0.5
 LISTING_LIMIT = 200
 
 
@@ -148,14 +150,28 @@ class Run:
                 db=db,
             )
         try:
-            return await asyncio.wait_for(
-                asyncio.shield(self.waiting), runner.settings.task_wait_timeout_seconds
-            )
-        except TimeoutError:
-            raise WaitTimedOut from None
+            return await self._answer(self.waiting, pending_id)
         finally:
             self.waiting = None
             self.pending_id = None
+
+    async def _answer(self, waiting: asyncio.Future[Answer], pending_id: uuid.UUID) -> Answer:
+        """The answer from this process's API (the future) or, polled, from the task's inbox
+        (an API process that does not run the task put it there)."""
+        runner = self.runner
+        deadline = asyncio.get_running_loop().time() + runner.settings.task_wait_timeout_seconds
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise WaitTimedOut
+            try:
+                return await asyncio.wait_for(
+                    asyncio.shield(waiting), min(remaining, INBOX_POLL_SECONDS)
+                )
+            except TimeoutError:
+                answer = await runner.take_answer(self.task_id, pending_id)
+                if answer is not None:
+                    return answer
 
     def deliver(self, answer: Answer) -> None:
         """An answer recorded by the API (after its commit) reaches the waiting engine."""
@@ -212,15 +228,76 @@ class TaskRunner:
 
     async def _heartbeat_loop(self) -> None:
         interval = self.settings.task_heartbeat_seconds
+        tick = min(INBOX_POLL_SECONDS, interval)
+        due = 0.0
+        loop = asyncio.get_running_loop()
         while True:
             try:
-                await self.beat()
-                await self.sweep()
+                await self.read_inboxes()
+                if loop.time() >= due:
+                    due = loop.time() + interval
+                    await self.beat()
+                    await self.sweep()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database may be down for a moment: try again later
                 log.warning("tasks.heartbeat_failed", error=f"{type(exc).__name__}: {exc}")
-            await asyncio.sleep(interval)
+            await asyncio.sleep(tick)
+
+    async def read_inboxes(self) -> None:
+        """Messages and cancel requests that other processes left for this process's runs."""
+        if not self.runs:
+            return
+        cancel: list[uuid.UUID] = []
+        async with unit_of_work(self.sessions) as db:
+            rows = (
+                await db.scalars(
+                    select(Task)
+                    .where(Task.id.in_(list(self.runs)), Task.inbox.is_not(None))
+                    .with_for_update()
+                )
+            ).all()
+            for task in rows:
+                inbox = dict(task.inbox or {})
+                run = self.runs.get(task.id)
+                if run is None:
+                    continue
+                run.queued.extend(inbox.pop("messages", []))
+                if inbox.pop("cancel", False):
+                    cancel.append(task.id)
+                task.inbox = inbox or None
+        for task_id in cancel:
+            self._request_cancel(task_id)
+
+    async def take_answer(self, task_id: uuid.UUID, pending_id: uuid.UUID) -> Answer | None:
+        """Remove and return the inbox's answer to `pending_id`, if one arrived."""
+        async with unit_of_work(self.sessions) as db:
+            task = await db.get(Task, task_id, with_for_update=True)
+            if task is None or not task.inbox:
+                return None
+            answers = dict(task.inbox.get("answers") or {})
+            given = answers.pop(str(pending_id), None)
+            if given is None:
+                return None
+            task.inbox = {**task.inbox, "answers": answers}
+            return Answer(given["action"], given.get("text"))
+
+    def alive(self, task: Task) -> bool:
+        """Whether another process runs `task` and still beats for it."""
+        if task.runner_id in (None, self.runner_id) or task.heartbeat_at is None:
+            return False
+        age = (utcnow() - task.heartbeat_at).total_seconds()
+        return age < 3 * self.settings.task_heartbeat_seconds
+
+    async def wait_until_ended(self, task_id: uuid.UUID, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while loop.time() < deadline:
+            async with unit_of_work(self.sessions) as db:
+                state = await db.scalar(select(Task.state).where(Task.id == task_id))
+            if state is None or state not in ACTIVE_STATES:
+                return
+            await asyncio.sleep(0.05)
 
     async def beat(self) -> None:
         if not self.runs:
@@ -574,14 +651,19 @@ class TaskRunner:
         for run in [r for r in self.runs.values() if r.session_id == session_id]:
             await self.cancel(run.task_id)
 
-    async def cancel(self, task_id: uuid.UUID, wait: float = 10.0) -> bool:
-        """Cancel a run of this process and wait for it to record `cancelled`."""
+    def _request_cancel(self, task_id: uuid.UUID) -> asyncio.Task[None] | None:
         run = self.runs.get(task_id)
         if run is None or run.asyncio_task is None:
-            return False
+            return None
         run.cancel_requested = True
-        target = run.asyncio_task
-        target.cancel()
+        run.asyncio_task.cancel()
+        return run.asyncio_task
+
+    async def cancel(self, task_id: uuid.UUID, wait: float = 10.0) -> bool:
+        """Cancel a run of this process and wait for it to record `cancelled`."""
+        target = self._request_cancel(task_id)
+        if target is None:
+            return False
         with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
             await asyncio.wait_for(asyncio.shield(target), wait)
         return True

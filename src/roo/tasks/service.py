@@ -40,6 +40,8 @@ from roo.tasks.schemas import (
     UsageOut,
 )
 
+CANCEL_WAIT_SECONDS = 10.0  # how long DELETE waits for another process to stop a task
+
 
 class TaskNotFound(NotFound):
     slug, title = "task-not-found", "Task not found"
@@ -328,8 +330,13 @@ class TaskService:
             if task.state == "completed":
                 return await self._continue(db, principal, task, body.text, client, "message")
             if task.state == "running":
-                run = self._local_run(task)
-                run.queued.append(body.text)
+                run = self.runner.local(task.id)
+                if run is not None:
+                    run.queued.append(body.text)
+                else:  # another process runs it: through the task's inbox
+                    inbox = dict(task.inbox or {})
+                    inbox["messages"] = [*inbox.get("messages", []), body.text]
+                    task.inbox = inbox
                 await self._audit(db, principal, task, client, "message")
                 return task
             if task.state == "awaiting_input":
@@ -363,15 +370,6 @@ class TaskService:
     def _conflict(self, task: Task, action: str) -> TaskStateConflict:
         return TaskStateConflict(f"Cannot {action} a task that is {task.state}")
 
-    def _local_run(self, task: Task) -> Any:
-        run = self.runner.local(task.id)
-        if run is None:
-            raise TaskStateConflict(
-                f"The task is {task.state} but not run by this process; try again shortly "
-                "(a task whose runner stopped is marked interrupted and can be resumed)"
-            )
-        return run
-
     async def _answer(
         self,
         db: AsyncSession,
@@ -387,9 +385,15 @@ class TaskService:
                 f"Approval {body.approval_id} is not pending; the pending one is "
                 f"{pending.get('id')}"
             )
-        run = self._local_run(task)
-        if run.pending_id is None or str(run.pending_id) != pending.get("id"):
+        run = self.runner.local(task.id)
+        if run is not None and (run.pending_id is None or str(run.pending_id) != pending.get("id")):
             raise TaskStateConflict("The task is not waiting for this answer any more")
+        if run is None:  # another process runs it: it reads the answer from the inbox
+            inbox = dict(task.inbox or {})
+            answers = dict(inbox.get("answers") or {})
+            answers[str(pending.get("id"))] = {"action": answer.action, "text": answer.text}
+            inbox["answers"] = answers
+            task.inbox = inbox
         await self.runner.transition(db, task.id, "running", task=task)
         data: dict[str, Any] = {"approvalId": pending.get("id"), "action": answer.action}
         if answer.text:
@@ -405,10 +409,13 @@ class TaskService:
             tool=pending.get("tool"),
         )
 
-        async def deliver() -> None:
-            run.deliver(answer)
+        if run is not None:
+            local = run
 
-        after_commit(db, deliver)
+            async def deliver() -> None:
+                local.deliver(answer)
+
+            after_commit(db, deliver)
         return task
 
     async def _continue(
@@ -480,6 +487,23 @@ class TaskService:
 
     # -- cancel / delete ------------------------------------------------------------------------
 
+    async def _cancel_elsewhere(self, db: AsyncSession, task: Task) -> None:
+        """Cancel a task this process does not run: through its inbox when its runner is alive
+        (waiting a little for it to say so), directly when nobody runs it."""
+        await db.refresh(task, with_for_update=True)
+        if task.state not in ACTIVE_STATES:
+            return
+        if self.runner.alive(task):
+            task.inbox = {**(task.inbox or {}), "cancel": True}
+            await db.commit()
+            await self.runner.wait_until_ended(task.id, CANCEL_WAIT_SECONDS)
+            return
+        await self.runner.transition(db, task.id, "cancelled", reason="user_cancelled", task=task)
+        await self.events.append(
+            task.session_id, task.id, "task.cancelled", {"reason": "user_cancelled"}, db=db
+        )
+        await db.commit()
+
     async def cancel_or_delete(
         self,
         db: AsyncSession,
@@ -494,20 +518,7 @@ class TaskService:
             await self._audit(db, principal, task, client, "cancel")
             await db.commit()  # the audit row and our lock must not wait on the run's writes
             if not await self.runner.cancel(task.id):
-                # not running here (queued before a restart, or its runner is gone)
-                await db.refresh(task, with_for_update=True)
-                if task.state in ACTIVE_STATES:
-                    await self.runner.transition(
-                        db, task.id, "cancelled", reason="user_cancelled", task=task
-                    )
-                    await self.events.append(
-                        task.session_id,
-                        task.id,
-                        "task.cancelled",
-                        {"reason": "user_cancelled"},
-                        db=db,
-                    )
-                    await db.commit()
+                await self._cancel_elsewhere(db, task)
             await db.refresh(task)
             return task
         await self._audit(db, principal, task, client, "delete")

@@ -41,6 +41,9 @@ class Task(Base):
     engine_state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # what the task waits for: {id, kind, tool, params, text, suggestions, createdAt}
     pending: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # what the API hands to the process running the task when that is another process:
+    # {"answers": {pendingId: {action, text}}, "messages": [...], "cancel": bool}
+    inbox: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     result: Mapped[str | None] = mapped_column(Text, default=None)
     failure_reason: Mapped[str | None] = mapped_column(String(50), default=None)
     failure_message: Mapped[str | None] = mapped_column(Text, default=None)

@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("images", sa.JSON(), nullable=False),
         sa.Column("engine_state", sa.JSON(), nullable=False),
         sa.Column("pending", sa.JSON(), nullable=True),
+        sa.Column("inbox", sa.JSON(), nullable=True),
         sa.Column("result", sa.Text(), nullable=True),
         sa.Column("failure_reason", sa.String(50), nullable=True),
         sa.Column("failure_message", sa.Text(), nullable=True),

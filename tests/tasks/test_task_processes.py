@@ -1,0 +1,82 @@
+"""Two service processes on one database (as `roo serve --workers 2` runs): an action may reach
+the process that does not run the task; it goes through the task's inbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from roo.app import create_app
+from roo.config import Settings
+from roo.testing.fake_llm import Reply, ToolCall
+from tests.tasks.conftest import Api, FakeLLM, tool_results_of
+
+
+@pytest.fixture
+async def other(settings: Settings, api: Api) -> AsyncIterator[Api]:
+    """The same user, signed in, talking to a second app instance (its own task runner)."""
+    second: FastAPI = create_app(settings)
+    async with LifespanManager(second):
+        transport = httpx.ASGITransport(app=second)
+        async with httpx.AsyncClient(transport=transport, base_url="http://second") as client:
+            yield Api(client, api.user)
+
+
+async def test_approval_given_to_another_process(api: Api, other: Api, llm: FakeLLM) -> None:
+    session = await api.session()
+    llm.script(
+        Reply(tool_calls=[ToolCall("execute_command", {"command": "echo far"}, id="c1")]),
+        Reply(tool_calls=[ToolCall("attempt_completion", {"result": "ok"})]),
+    )
+    task = await api.start(session)  # run by the first process
+    waiting = await other.wait(session, task["id"], "awaiting_approval")
+    response = await other.act(
+        session,
+        task["id"],
+        action="approve",
+        approvalId=waiting["pending"]["id"],
+        feedback="from afar",
+    )
+    assert response.status_code == 200, response.text
+    done = await other.wait(session, task["id"], "completed")
+    assert done["result"] == "ok"
+    result = json.dumps(tool_results_of(llm)[-1]["content"])
+    assert "far" in result
+    assert "from afar" in result
+
+
+async def test_message_and_cancel_through_another_process(
+    api: Api, other: Api, llm: FakeLLM
+) -> None:
+    session = await api.session(
+        approvalPolicy={"autoApproveExecute": True, "allowedCommands": ["*"]}
+    )
+    llm.script(
+        Reply(tool_calls=[ToolCall("list_files", {"path": "."})], first_byte_delay=1.0),
+        Reply(tool_calls=[ToolCall("execute_command", {"command": "sleep 30"})]),
+    )
+    task = await api.start(session)
+    await other.wait(session, task["id"], "running")
+    response = await other.act(session, task["id"], action="message", text="remote note")
+    assert response.status_code == 200, response.text
+    for _ in range(400):  # the command starts once the message has joined the next turn
+        events = await other.events(session)
+        if any(
+            e["event"] == "tool.execution" and e["data"]["tool"] == "execute_command"
+            for e in events
+        ):
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the command never started")
+    assert "remote note" in json.dumps(llm.requests[-1].body["messages"])
+    response = await other.request("DELETE", f"/api/v1/sessions/{session}/tasks/{task['id']}")
+    assert response.status_code == 200, response.text
+    assert response.json()["state"] == "cancelled"
+    assert response.json()["failure"]["reason"] == "user_cancelled"
