@@ -150,28 +150,16 @@ class Run:
                 db=db,
             )
         try:
-            return await self._answer(self.waiting, pending_id)
+            # answered by this process's API (deliver), or through the task's inbox, which
+            # the runner's loop reads for every run of this process (read_inboxes)
+            return await asyncio.wait_for(
+                asyncio.shield(self.waiting), runner.settings.task_wait_timeout_seconds
+            )
+        except TimeoutError:
+            raise WaitTimedOut from None
         finally:
             self.waiting = None
             self.pending_id = None
-
-    async def _answer(self, waiting: asyncio.Future[Answer], pending_id: uuid.UUID) -> Answer:
-        """The answer from this process's API (the future) or, polled, from the task's inbox
-        (an API process that does not run the task put it there)."""
-        runner = self.runner
-        deadline = asyncio.get_running_loop().time() + runner.settings.task_wait_timeout_seconds
-        while True:
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                raise WaitTimedOut
-            try:
-                return await asyncio.wait_for(
-                    asyncio.shield(waiting), min(remaining, INBOX_POLL_SECONDS)
-                )
-            except TimeoutError:
-                answer = await runner.take_answer(self.task_id, pending_id)
-                if answer is not None:
-                    return answer
 
     def deliver(self, answer: Answer) -> None:
         """An answer recorded by the API (after its commit) reaches the waiting engine."""
@@ -245,7 +233,8 @@ class TaskRunner:
             await asyncio.sleep(tick)
 
     async def read_inboxes(self) -> None:
-        """Messages and cancel requests that other processes left for this process's runs."""
+        """Answers, messages and cancel requests that other processes left for this process's
+        runs (one query for all of them)."""
         if not self.runs:
             return
         cancel: list[uuid.UUID] = []
@@ -265,22 +254,15 @@ class TaskRunner:
                 run.queued.extend(inbox.pop("messages", []))
                 if inbox.pop("cancel", False):
                     cancel.append(task.id)
+                # an answer can only be written once its question is pending (and pending_id
+                # is set before the question is stored): any other one is stale
+                answers = inbox.pop("answers", None) or {}
+                given = answers.get(str(run.pending_id)) if run.pending_id else None
+                if given is not None:
+                    run.deliver(Answer(given["action"], given.get("text")))
                 task.inbox = inbox or None
         for task_id in cancel:
             self._request_cancel(task_id)
-
-    async def take_answer(self, task_id: uuid.UUID, pending_id: uuid.UUID) -> Answer | None:
-        """Remove and return the inbox's answer to `pending_id`, if one arrived."""
-        async with unit_of_work(self.sessions) as db:
-            task = await db.get(Task, task_id, with_for_update=True)
-            if task is None or not task.inbox:
-                return None
-            answers = dict(task.inbox.get("answers") or {})
-            given = answers.pop(str(pending_id), None)
-            if given is None:
-                return None
-            task.inbox = {**task.inbox, "answers": answers}
-            return Answer(given["action"], given.get("text"))
 
     def alive(self, task: Task) -> bool:
         """Whether another process runs `task` and still beats for it."""
