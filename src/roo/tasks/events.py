@@ -63,13 +63,26 @@ class EventStore:
     ) -> StoredEvent:
         """Store one event with its session's next number. With `db`, it joins that
         transaction (committed by the caller); otherwise it commits on its own."""
+        stored = await self.append_many(session_id, task_id, [(event, data, utcnow())], db=db)
+        return stored[0]
+
+    async def append_many(
+        self,
+        session_id: uuid.UUID,
+        task_id: uuid.UUID | None,
+        items: Sequence[tuple[str, dict[str, Any], datetime]],
+        *,
+        db: AsyncSession | None = None,
+    ) -> list[StoredEvent]:
+        """Store (event, data, emitted at) items in order, with consecutive numbers taken in
+        one statement."""
         if db is not None:
-            stored = await self._insert(db, session_id, task_id, event, data)
+            stored = await self._insert(db, session_id, task_id, items)
             after_commit(db, lambda: self._apublish(stored))
             return stored
         async with unit_of_work(self._sessions) as own:
-            stored = await self._insert(own, session_id, task_id, event, data)
-        self._publish(stored)
+            stored = await self._insert(own, session_id, task_id, items)
+        await self._apublish(stored)
         return stored
 
     async def _insert(
@@ -77,35 +90,38 @@ class EventStore:
         db: AsyncSession,
         session_id: uuid.UUID,
         task_id: uuid.UUID | None,
-        event: str,
-        data: dict[str, Any],
-    ) -> StoredEvent:
-        seq = (
+        items: Sequence[tuple[str, dict[str, Any], datetime]],
+    ) -> list[StoredEvent]:
+        if not items:
+            return []
+        last = (
             await db.execute(
                 update(Session)
                 .where(Session.id == session_id)
-                .values(event_seq=Session.event_seq + 1)
+                .values(event_seq=Session.event_seq + len(items))
                 .returning(Session.event_seq)
             )
         ).scalar_one()
-        row = TaskEvent(
-            session_id=session_id,
-            seq=seq,
-            task_id=task_id,
-            event=event,
-            data=data,
-            created_at=utcnow(),
-        )
-        db.add(row)
+        first = last - len(items) + 1
+        rows = [
+            TaskEvent(
+                session_id=session_id,
+                seq=first + i,
+                task_id=task_id,
+                event=event,
+                data=data,
+                created_at=emitted,
+            )
+            for i, (event, data, emitted) in enumerate(items)
+        ]
+        db.add_all(rows)
         await db.flush()
-        return _stored(row)
+        return [_stored(row) for row in rows]
 
-    async def _apublish(self, stored: StoredEvent) -> None:
-        self._publish(stored)
-
-    def _publish(self, stored: StoredEvent) -> None:
-        for listener in list(self._listeners):
-            listener(stored)
+    async def _apublish(self, stored: Sequence[StoredEvent]) -> None:
+        for event in stored:
+            for listener in list(self._listeners):
+                listener(event)
 
     async def after(
         self, db: AsyncSession, session_id: uuid.UUID, after: int, limit: int

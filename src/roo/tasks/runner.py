@@ -19,7 +19,7 @@ import functools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,8 @@ from roo.tasks.schemas import ACTIVE_STATES
 log = structlog.get_logger(__name__)
 
 WAITING_STATES = ("awaiting_approval", "awaiting_input")
+FLUSH_SECONDS = 0.1  # the longest an emitted event waits before it is written
+MAX_BUFFERED_EVENTS = 64
 # How often a run looks at its task's inbox (answers, messages and cancel from other processes)
 INBOX_POLL_SECONDS = 0.5
 LISTING_LIMIT = 200
@@ -95,6 +97,63 @@ def workspace_listing(root: Path, ignore: IgnoreRules, limit: int = LISTING_LIMI
     return "\n".join(found) + more
 
 
+class EventBuffer:
+    """The engine's event sink for one run. Events keep their order and emission time and are
+    written together: in the transaction of the next checkpoint, before anything else writes
+    for the task (a question, the end of the run, a subtask), or at most FLUSH_SECONDS after the
+    first of them, whichever comes first. A step costs one or two transactions, not one per
+    event; a crash loses at most the events since the last checkpoint's fraction of a second,
+    which describe work that the resumed task does not count as done either."""
+
+    def __init__(
+        self,
+        events: EventStore,
+        session_id: uuid.UUID,
+        task_id: uuid.UUID,
+    ) -> None:
+        self._events = events
+        self._session_id = session_id
+        self._task_id = task_id
+        self._items: list[tuple[str, dict[str, Any], datetime]] = []
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, event: str, data: dict[str, Any]) -> None:
+        self._items.append((event, data, utcnow()))
+        if len(self._items) >= MAX_BUFFERED_EVENTS:
+            await self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        task = asyncio.create_task(self._timed_flush())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _timed_flush(self) -> None:
+        try:
+            await self.flush()
+        except Exception as exc:  # kept for the next flush (the checkpoint's, at the latest)
+            log.warning("tasks.events_flush_failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def flush(self, db: AsyncSession | None = None) -> None:
+        """Write what is buffered (in `db`'s transaction when given)."""
+        async with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            items, self._items = self._items, []
+            if not items:
+                return
+            try:
+                await self._events.append_many(self._session_id, self._task_id, items, db=db)
+            except BaseException:
+                self._items[:0] = items
+                raise
+
+
 @dataclass(eq=False)
 class Run:
     """One task running in this process: what the API needs to reach it."""
@@ -109,6 +168,7 @@ class Run:
     cancel_requested: bool = False
     children: list[uuid.UUID] = field(default_factory=list)
     parent_id: uuid.UUID | None = None
+    buffer: EventBuffer | None = None
 
     # -- the engine's Interaction ---------------------------------------------------------------
 
@@ -134,6 +194,8 @@ class Run:
         self.waiting = loop.create_future()
         self.pending_id = pending_id
         async with unit_of_work(runner.sessions) as db:
+            if self.buffer is not None:
+                await self.buffer.flush(db)
             await runner.transition(db, self.task_id, state, pending=pending)
             await runner.events.append(
                 self.session_id,
@@ -444,11 +506,11 @@ class TaskRunner:
         )
         provider = self.models.build(task.provider, endpoint)
 
-        async def sink(event: str, data: dict[str, Any]) -> None:
-            await self.events.append(run.session_id, run.task_id, event, data)
+        buffer = run.buffer = EventBuffer(self.events, run.session_id, run.task_id)
 
         async def checkpoint(snapshot: TaskState) -> None:
             async with unit_of_work(self.sessions) as db:
+                await buffer.flush(db)
                 await db.execute(
                     update(Task)
                     .where(Task.id == run.task_id)
@@ -484,7 +546,7 @@ class TaskRunner:
             model_info=info,
             registry=self.registry,
             tool_context=tool_context,
-            sink=sink,
+            sink=buffer,
             interaction=run,
             checkpoint=checkpoint,
             policy=ApprovalPolicy.from_mapping(config.get("approvalPolicy") or {}),
@@ -543,6 +605,8 @@ class TaskRunner:
         usage: dict[str, Any] | None = None,
     ) -> None:
         async with unit_of_work(self.sessions) as db:
+            if run.buffer is not None:
+                await run.buffer.flush(db)
             task = await db.get(Task, run.task_id, with_for_update=True)
             if task is None or task.state not in ACTIVE_STATES:
                 return  # deleted, or already ended (e.g. cancelled before it started)
@@ -573,6 +637,8 @@ class TaskRunner:
         """Create a child task in the same session and run it to its end inside the parent's
         run (cancelling the parent cancels the child)."""
         async with unit_of_work(self.sessions) as db:
+            if parent.buffer is not None:
+                await parent.buffer.flush(db)
             row = await db.get(Task, parent.task_id)
             if row is None:
                 raise SubtaskFailed("the parent task is gone")
