@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from roo.config import Settings
-from roo.testing.fake_llm import FakeLLM
+from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
 from tests.auth.conftest import SignedIn, SignIn, auth, make_user, resources, sign_in
 
 __all__ = ["auth", "make_user", "resources", "sign_in"]
@@ -112,6 +112,19 @@ class Api:
                 raise AssertionError(f"task stayed {task['state']}, wanted {states}: {task}")
             await asyncio.sleep(0.02)
 
+    async def wait_event(
+        self, session_id: str, matches: Callable[[Json], bool], within: float = 10.0
+    ) -> Json:
+        """The first event of the session for which `matches` is true, polling for it."""
+        deadline = time.monotonic() + within
+        while True:
+            for event in await self.events(session_id):
+                if matches(event):
+                    return event
+            if time.monotonic() > deadline:
+                raise AssertionError("no such event came")
+            await asyncio.sleep(0.02)
+
     async def events(self, session_id: str, after: int = 0, limit: int = 1000) -> list[Json]:
         response = await self.request(
             "GET", f"/api/v1/sessions/{session_id}/events", params={"after": after, "limit": limit}
@@ -139,6 +152,23 @@ async def api(make_api: MakeApi) -> Api:
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+# Auto-approved commands, for tests where approvals are not the point
+RUN_ANYTHING = {"autoApproveExecute": True, "allowedCommands": ["*"]}
+
+
+def question(text: str = "?") -> Reply:
+    """A reply asking the user a follow-up question (the task then waits for an answer)."""
+    return Reply(
+        tool_calls=[
+            ToolCall("ask_followup_question", {"question": text, "follow_up": [{"text": "y"}]})
+        ]
+    )
+
+
+def is_command_event(event: Json) -> bool:
+    return event["event"] == "tool.execution" and event["data"]["tool"] == "execute_command"
 
 
 def tool_results_of(llm: FakeLLM, request: int = -1) -> list[Json]:

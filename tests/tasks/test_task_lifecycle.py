@@ -18,7 +18,7 @@ from roo.db.models import Task
 from roo.db.types import utcnow
 from roo.testing.fake_llm import Reply, ToolCall, Usage
 from tests.auth.conftest import PASSWORD, SignedIn
-from tests.tasks.conftest import Api, FakeLLM, MakeApi, tool_results_of
+from tests.tasks.conftest import Api, FakeLLM, MakeApi, question, tool_results_of
 
 
 async def test_restart_mid_step_then_resume_runs_nothing_twice(
@@ -274,13 +274,7 @@ async def test_message_while_running_joins_the_next_turn(api: Api, llm: FakeLLM)
 @pytest.mark.task_settings(max_running_tasks=1)
 async def test_tasks_beyond_the_process_limit_wait_queued(api: Api, llm: FakeLLM) -> None:
     first_session, second_session = await api.session(), await api.session()
-    llm.script(
-        Reply(
-            tool_calls=[
-                ToolCall("ask_followup_question", {"question": "?", "follow_up": [{"text": "y"}]})
-            ]
-        ),
-    )
+    llm.script(question())
     first = await api.start(first_session)
     await api.wait(first_session, first["id"], "awaiting_input")
     second = await api.start(second_session)

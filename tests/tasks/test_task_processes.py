@@ -3,7 +3,6 @@ the process that does not run the task; it goes through the task's inbox."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -15,7 +14,7 @@ from fastapi import FastAPI
 from roo.app import create_app
 from roo.config import Settings
 from roo.testing.fake_llm import Reply, ToolCall
-from tests.tasks.conftest import Api, FakeLLM, tool_results_of
+from tests.tasks.conftest import RUN_ANYTHING, Api, FakeLLM, is_command_event, tool_results_of
 
 
 @pytest.fixture
@@ -54,9 +53,7 @@ async def test_approval_given_to_another_process(api: Api, other: Api, llm: Fake
 async def test_message_and_cancel_through_another_process(
     api: Api, other: Api, llm: FakeLLM
 ) -> None:
-    session = await api.session(
-        approvalPolicy={"autoApproveExecute": True, "allowedCommands": ["*"]}
-    )
+    session = await api.session(approvalPolicy=RUN_ANYTHING)
     llm.script(
         Reply(tool_calls=[ToolCall("list_files", {"path": "."})], first_byte_delay=1.0),
         Reply(tool_calls=[ToolCall("execute_command", {"command": "sleep 30"})]),
@@ -65,16 +62,8 @@ async def test_message_and_cancel_through_another_process(
     await other.wait(session, task["id"], "running")
     response = await other.act(session, task["id"], action="message", text="remote note")
     assert response.status_code == 200, response.text
-    for _ in range(400):  # the command starts once the message has joined the next turn
-        events = await other.events(session)
-        if any(
-            e["event"] == "tool.execution" and e["data"]["tool"] == "execute_command"
-            for e in events
-        ):
-            break
-        await asyncio.sleep(0.02)
-    else:
-        raise AssertionError("the command never started")
+    # the command starts once the message has joined the next turn
+    await other.wait_event(session, is_command_event)
     assert "remote note" in json.dumps(llm.requests[-1].body["messages"])
     response = await other.request("DELETE", f"/api/v1/sessions/{session}/tasks/{task['id']}")
     assert response.status_code == 200, response.text

@@ -3,13 +3,19 @@ a real socket -> tools in the session's sandbox -> events in the database."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
 
 from roo.testing.fake_llm import Failure, Reply, ToolCall, Usage
-from tests.tasks.conftest import Api, FakeLLM, tool_results_of
+from tests.tasks.conftest import (
+    RUN_ANYTHING,
+    Api,
+    FakeLLM,
+    is_command_event,
+    question,
+    tool_results_of,
+)
 
 DIFF = """<<<<<<< SEARCH
 :start_line:1
@@ -200,20 +206,12 @@ async def test_cost_limit_fails_the_task(api: Api, llm: FakeLLM) -> None:
 
 
 async def test_cancel_during_a_command_stops_it(api: Api, llm: FakeLLM) -> None:
-    session = await api.session(
-        approvalPolicy={"autoApproveExecute": True, "allowedCommands": ["*"]}
-    )
+    session = await api.session(approvalPolicy=RUN_ANYTHING)
     llm.script(
         Reply(tool_calls=[ToolCall("execute_command", {"command": "echo started; sleep 30"})])
     )
     task = await api.start(session)
-    for _ in range(500):
-        events = await api.events(session)
-        if any(e["event"] == "tool.execution" and e["data"]["phase"] == "output" for e in events):
-            break
-        await asyncio.sleep(0.02)
-    else:
-        raise AssertionError("the command never started")
+    await api.wait_event(session, lambda e: is_command_event(e) and e["data"]["phase"] == "output")
     response = await api.request("DELETE", f"/api/v1/sessions/{session}/tasks/{task['id']}")
     assert response.status_code == 200, response.text
     assert response.json()["state"] == "cancelled"
@@ -253,13 +251,7 @@ async def test_followup_question_waits_for_an_answer(api: Api, llm: FakeLLM) -> 
 
 async def test_one_running_task_per_session(api: Api, llm: FakeLLM) -> None:
     session = await api.session()
-    llm.script(
-        Reply(
-            tool_calls=[
-                ToolCall("ask_followup_question", {"question": "?", "follow_up": [{"text": "y"}]})
-            ]
-        )
-    )
+    llm.script(question())
     first = await api.start(session)
     await api.wait(session, first["id"], "awaiting_input")
     response = await api.create(session)
