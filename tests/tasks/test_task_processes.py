@@ -10,9 +10,13 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from sqlalchemy import func, select
 
+from roo.api.state import Resources
 from roo.app import create_app
 from roo.config import Settings
+from roo.db.engine import unit_of_work
+from roo.db.models import Task
 from roo.testing.fake_llm import Reply, ToolCall
 from tests.tasks.conftest import RUN_ANYTHING, Api, FakeLLM, is_command_event, tool_results_of
 
@@ -27,7 +31,9 @@ async def other(settings: Settings, api: Api) -> AsyncIterator[Api]:
             yield Api(client, api.user)
 
 
-async def test_approval_given_to_another_process(api: Api, other: Api, llm: FakeLLM) -> None:
+async def test_approval_given_to_another_process(
+    api: Api, other: Api, llm: FakeLLM, resources: Resources
+) -> None:
     session = await api.session()
     llm.script(
         Reply(tool_calls=[ToolCall("execute_command", {"command": "echo far"}, id="c1")]),
@@ -48,6 +54,12 @@ async def test_approval_given_to_another_process(api: Api, other: Api, llm: Fake
     result = json.dumps(tool_results_of(llm)[-1]["content"])
     assert "far" in result
     assert "from afar" in result
+    # the inbox was emptied to SQL NULL: the runner's poll finds no task with mail
+    async with unit_of_work(resources.sessions) as db:
+        with_mail = await db.scalar(
+            select(func.count()).select_from(Task).where(Task.inbox.is_not(None))
+        )
+    assert with_mail == 0
 
 
 async def test_message_and_cancel_through_another_process(

@@ -40,10 +40,11 @@ class Task(Base):
     # the engine's TaskState (history, usage, counters, todos): rewritten after every step
     engine_state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # what the task waits for: {id, kind, tool, params, text, suggestions, createdAt}
-    pending: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    pending: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     # what the API hands to the process running the task when that is another process:
     # {"answers": {pendingId: {action, text}}, "messages": [...], "cancel": bool}
-    inbox: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # (None is stored as SQL NULL, so `inbox IS NOT NULL` finds only tasks with mail)
+    inbox: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     result: Mapped[str | None] = mapped_column(Text, default=None)
     failure_reason: Mapped[str | None] = mapped_column(String(50), default=None)
     failure_message: Mapped[str | None] = mapped_column(Text, default=None)
