@@ -458,6 +458,7 @@ class TaskService:
         await self.runner.transition(db, task.id, "queued", task=task, action=action)
         task.heartbeat_at = utcnow()
         task.runner_id = self.runner.runner_id
+        task.inbox = None  # mail for an earlier run is not for this one
         await self._audit(db, principal, task, client, action)
 
         async def start() -> None:
