@@ -18,8 +18,8 @@ import functools
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +30,7 @@ from roo.agent.approval import ApprovalPolicy, decide_tool
 from roo.agent.context import estimate_tokens, truncate_conversation
 from roo.agent.messages import Block, Message
 from roo.agent.modes import MODES, Mode, check_tool_allowed, get_mode, tools_for_mode
-from roo.agent.pricing import ModelInfo, Usage, cost
+from roo.agent.pricing import ModelInfo, Usage
 from roo.agent.prompts import WorkspaceFacts, build_system_prompt, environment_details
 from roo.agent.prompts import responses as r
 from roo.agent.providers.base import (
@@ -57,6 +57,7 @@ from roo.agent.state import (
 from roo.agent.tools.base import (
     ApprovalCategory,
     ImageBlock,
+    OnOutput,
     TextBlock,
     Tool,
     ToolContext,
@@ -94,12 +95,12 @@ class AgentSetup:
     model_info: ModelInfo
     registry: ToolRegistry
     # Builds the ToolContext of one call; the argument streams command output.
-    tool_context: Any  # Callable[[OnOutput], ToolContext]
+    tool_context: Callable[[OnOutput], ToolContext]
     sink: EventSink
     interaction: Interaction
     checkpoint: Checkpoint
     policy: ApprovalPolicy
-    on_policy_change: Any = None  # Callable[[ApprovalPolicy], Awaitable[None]] | None
+    on_policy_change: Callable[[ApprovalPolicy], Awaitable[None]] | None = None
     spawn_subtask: SpawnSubtask | None = None
     limits: AgentLimits = field(default_factory=AgentLimits)
     custom_instructions: str | None = None
@@ -407,16 +408,14 @@ class Agent:
         turn.reasoning = "".join(reasoning_parts)
         if not turn.text.strip() and not turn.calls:
             raise ProviderError("stream", "The model returned no assistant messages.")
-        turn.usage = replace(
-            turn.usage,
-            cost=cost(
-                setup.model_info,
-                setup.provider.protocol,
-                turn.usage.input_tokens,
-                turn.usage.output_tokens,
-                turn.usage.cache_write_tokens,
-                turn.usage.cache_read_tokens,
-            ),
+        counted = turn.usage
+        turn.usage = Usage.priced(
+            setup.model_info,
+            setup.provider.protocol,
+            counted.input_tokens,
+            counted.output_tokens,
+            counted.cache_write_tokens,
+            counted.cache_read_tokens,
         )
         return turn
 

@@ -43,11 +43,10 @@ from roo.db.types import utcnow
 from roo.sessions.service import SessionManager
 from roo.tasks.events import EventStore
 from roo.tasks.llm import ModelResolver
-from roo.tasks.schemas import ACTIVE_STATES
+from roo.tasks.schemas import ACTIVE_STATES, FINISHED_STATES
 
 log = structlog.get_logger(__name__)
 
-WAITING_STATES = ("awaiting_approval", "awaiting_input")
 FLUSH_SECONDS = 0.1  # the longest an emitted event waits before it is written
 MAX_BUFFERED_EVENTS = 64
 # How often a run looks at its task's inbox (answers, messages and cancel from other processes)
@@ -166,7 +165,6 @@ class Run:
     pending_id: uuid.UUID | None = None
     queued: list[str] = field(default_factory=list)
     cancel_requested: bool = False
-    children: list[uuid.UUID] = field(default_factory=list)
     parent_id: uuid.UUID | None = None
     buffer: EventBuffer | None = None
 
@@ -407,7 +405,7 @@ class TaskRunner:
         task.updated_at = now
         if to == "running" and task.started_at is None:
             task.started_at = now
-        if to in ("completed", "failed", "cancelled", "interrupted"):
+        if to in FINISHED_STATES:
             task.finished_at = now
             task.failure_reason = reason if to != "completed" else None
             task.failure_message = message if to != "completed" else None
@@ -669,7 +667,6 @@ class TaskRunner:
                 row.session_id, row.id, "task.delegated", {"childId": str(child.id)}, db=db
             )
         run = self.launch(child)
-        parent.children.append(child.id)
         if run.asyncio_task is None:
             raise SubtaskFailed("the subtask could not start")
         try:
