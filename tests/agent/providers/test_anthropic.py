@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from roo.agent import messages as m
-from roo.agent.providers.anthropic import AnthropicProvider, retry_after_seconds
+from roo.agent.providers.anthropic import AnthropicProvider
 from roo.agent.providers.base import (
     Chunk,
     ModelRequest,
@@ -18,6 +18,7 @@ from roo.agent.providers.base import (
     ToolCallChunk,
     UsageChunk,
 )
+from roo.agent.providers.errors import retry_after_seconds
 from roo.agent.providers.factory import PROVIDERS, build_provider
 from roo.testing import Disconnect, Failure, FakeLLM, Hang, Reply, ToolCall, Usage
 from tests.agent.providers.support import (

@@ -16,10 +16,7 @@ Errors become `ProviderError`s (see `map_error`); the SDK client never retries (
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import AsyncIterator, Mapping, Sequence
-from email.utils import parsedate_to_datetime
-from time import time
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import anthropic
@@ -45,7 +42,6 @@ from roo.agent.messages import Block, Message
 from roo.agent.providers.base import (
     ApiProtocol,
     Chunk,
-    ErrorKind,
     ModelRequest,
     ProviderError,
     ReasoningChunk,
@@ -54,13 +50,15 @@ from roo.agent.providers.base import (
     ToolSpec,
     UsageChunk,
 )
+from roo.agent.providers.errors import (
+    connection_error,
+    kind_for_status,
+    retry_after_seconds,
+    scrub,
+)
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 _CACHE_CONTROL = {"type": "ephemeral"}
-CONTEXT_WINDOW_RE = re.compile(
-    r"context[\s_-]*(length|window)|too long|maximum context|too many (input )?tokens", re.I
-)
-_KEY_RE = re.compile(r"\b(sk-[A-Za-z0-9_\-*.]{4,})")
 
 
 class AnthropicProvider:
@@ -225,50 +223,6 @@ def anthropic_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
 # ---- errors -------------------------------------------------------------------------------------
 
 
-def scrub(text: str, api_key: str) -> str:
-    """`text` without the API key (nor anything that looks like one)."""
-    if len(api_key) >= 4:
-        text = text.replace(api_key, "[redacted]")
-    return _KEY_RE.sub("[redacted]", text)
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Seconds asked for by `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
-    value = headers.get("retry-after-ms")
-    if value:
-        try:
-            return max(0.0, float(value) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time())
-    except (TypeError, ValueError):
-        return None
-
-
-def kind_for_status(status: int, message: str) -> ErrorKind:
-    if status == 429:
-        return "rate_limit"
-    if status in (401, 403):
-        return "auth"
-    if status == 404:
-        return "not_found"
-    if status == 408:
-        return "timeout"
-    if status >= 500:
-        return "server"
-    if CONTEXT_WINDOW_RE.search(message):
-        return "context_window"
-    return "bad_request"
-
-
 def _status_message(exc: anthropic.APIStatusError, api_key: str) -> str:
     kind = exc.type or "error"
     return scrub(f"{kind}: {exc.api_message or exc.message}", api_key)
@@ -279,9 +233,7 @@ def map_error(exc: anthropic.AnthropicError, api_key: str) -> ProviderError:
     if isinstance(exc, anthropic.APITimeoutError):
         return ProviderError("timeout", "the request timed out")
     if isinstance(exc, anthropic.APIConnectionError):
-        cause = exc.__cause__
-        detail = f": {cause}" if cause is not None and str(cause) else ""
-        return ProviderError("connection", scrub(f"could not connect{detail}", api_key))
+        return connection_error(exc, api_key)
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
         message = _status_message(exc, api_key)

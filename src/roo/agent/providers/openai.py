@@ -28,7 +28,6 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
 from roo.agent.messages import Block, Message
-from roo.agent.providers.anthropic import kind_for_status, retry_after_seconds, scrub
 from roo.agent.providers.base import (
     ApiProtocol,
     Chunk,
@@ -39,6 +38,12 @@ from roo.agent.providers.base import (
     ToolCallChunk,
     ToolSpec,
     UsageChunk,
+)
+from roo.agent.providers.errors import (
+    connection_error,
+    kind_for_status,
+    retry_after_seconds,
+    scrub,
 )
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -305,9 +310,7 @@ def map_error(exc: openai.OpenAIError, api_key: str) -> ProviderError:
     if isinstance(exc, openai.APITimeoutError):
         return ProviderError("timeout", "the request timed out")
     if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__
-        detail = f": {cause}" if cause is not None and str(cause) else ""
-        return ProviderError("connection", scrub(f"could not connect{detail}", api_key))
+        return connection_error(exc, api_key)
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         body = exc.body
