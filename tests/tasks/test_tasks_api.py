@@ -353,3 +353,16 @@ async def test_bad_requests_get_problems_and_change_nothing(
     assert response.headers["content-type"].startswith("application/problem+json")
     assert await api.events(session) == before
     assert (await api.task(session, task["id"]))["updatedAt"] == done["updatedAt"]
+
+
+async def test_first_request_lists_the_workspace_like_list_files(api: Api, llm: FakeLLM) -> None:
+    session = await api.session()
+    await api.write(session, "notes/todo.txt?parents=true", "x\n")
+    await api.write(session, ".rooignore", "secret.txt\n")
+    await api.write(session, "secret.txt", "hidden\n")
+    llm.script(Reply(tool_calls=[ToolCall("attempt_completion", {"result": "ok"})]))
+    task = await api.start(session)
+    await api.wait(session, task["id"], "completed")
+    first = json.dumps(llm.requests[0].body["messages"])
+    assert "notes/\\nnotes/todo.txt" in first
+    assert "secret.txt" not in first  # .rooignore'd, as for the agent's tools

@@ -35,11 +35,13 @@ from roo.agent.pricing import default_model_info, model_info
 from roo.agent.prompts import WorkspaceFacts
 from roo.agent.state import Answer, Ask, Outcome, SubtaskFailed, TaskState
 from roo.agent.tools.base import IgnoreRules, OnOutput, ToolContext
+from roo.agent.tools.list_files import list_workspace
 from roo.agent.tools.registry import ToolRegistry
 from roo.config import Settings
 from roo.db.engine import unit_of_work
 from roo.db.models import Session, Task
 from roo.db.types import utcnow
+from roo.security.pathguard import PathRejected
 from roo.sessions.service import SessionManager
 from roo.tasks.events import EventStore
 from roo.tasks.llm import ModelResolver
@@ -51,7 +53,6 @@ FLUSH_SECONDS = 0.1  # the longest an emitted event waits before it is written
 MAX_BUFFERED_EVENTS = 64
 # How often a run looks at its task's inbox (answers, messages and cancel from other processes)
 INBOX_POLL_SECONDS = 0.5
-LISTING_LIMIT = 200
 
 
 class WaitTimedOut(Exception):
@@ -68,32 +69,13 @@ def image_blocks(images: Sequence[str]) -> list[Block]:
     return blocks
 
 
-def workspace_listing(root: Path, ignore: IgnoreRules, limit: int = LISTING_LIMIT) -> str:
-    """Up to `limit` workspace paths, breadth first, for the first request's environment."""
-    found: list[str] = []
-    queue = [root]
-    while queue and len(found) < limit:
-        directory = queue.pop(0)
-        try:
-            entries = sorted(directory.iterdir(), key=lambda p: p.name)
-        except OSError:
-            continue
-        for entry in entries:
-            rel = entry.relative_to(root).as_posix()
-            if entry.name in {".git", "node_modules", "__pycache__", ".venv"} or ignore.ignored(
-                rel
-            ):
-                continue
-            is_dir = entry.is_dir() and not entry.is_symlink()
-            found.append(rel + ("/" if is_dir else ""))
-            if is_dir:
-                queue.append(entry)
-            if len(found) >= limit:
-                break
-    if not found:
-        return "(the workspace is empty)"
-    more = "\n(File list truncated.)" if len(found) >= limit else ""
-    return "\n".join(found) + more
+def workspace_listing(workspace: Path, ignore: IgnoreRules) -> str:
+    """The first request's file list (as a recursive list_files shows it); a workspace that
+    cannot be listed is said so, not a failed task."""
+    try:
+        return list_workspace(workspace, ignore)
+    except (OSError, PathRejected) as exc:
+        return f"(the workspace could not be listed: {type(exc).__name__})"
 
 
 class EventBuffer:

@@ -19,15 +19,13 @@ from importlib import resources
 
 from roo.agent.modes import TOOL_GROUPS, Mode
 from roo.agent.tools.base import Tool
+from roo.agent.tools.list_files import TRUNCATED_NOTICE, format_listing
 
 WORKSPACE_ROOT = "/workspace"
 OPERATING_SYSTEM = "Linux (sandboxed)"
 DEFAULT_SHELL = "bash"
 MAX_WORKSPACE_FILES = 200
-FILE_LIST_TRUNCATED = (
-    "(File list truncated. Use list_files on specific subdirectories if you need to explore "
-    "further.)"
-)
+FILE_LIST_TRUNCATED = TRUNCATED_NOTICE
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
@@ -67,10 +65,7 @@ def _iso_utc(now: datetime, *, millis: bool) -> str:
 def format_file_listing(paths: Sequence[str], limit: int = MAX_WORKSPACE_FILES) -> str:
     """Roo's file list for environment_details: one path a line (directories end with `/`), at
     most `limit` entries, then the truncation notice; "No files found." when empty."""
-    if not paths:
-        return "No files found."
-    listing = "\n".join(paths[:limit])
-    return f"{listing}\n\n{FILE_LIST_TRUNCATED}" if len(paths) > limit else listing
+    return format_listing(list(paths[:limit]), len(paths) > limit)
 
 
 def _capabilities(names: set[str]) -> str:

@@ -15,12 +15,20 @@ import functools
 import os
 import re
 from collections import deque
+from pathlib import Path
 from stat import S_ISDIR
 from typing import ClassVar
 
 from pydantic import Field
 
-from roo.agent.tools.base import ApprovalCategory, Tool, ToolContext, ToolParams, ToolResult
+from roo.agent.tools.base import (
+    ApprovalCategory,
+    IgnoreRules,
+    Tool,
+    ToolContext,
+    ToolParams,
+    ToolResult,
+)
 from roo.agent.tools.rooignore import GitIgnore, check_path, os_error_text, read_small_text
 from roo.security import pathguard
 
@@ -107,8 +115,16 @@ def _heavy(ws_rel: str, name: str) -> bool:
 
 
 class _Walk:
-    def __init__(self, ctx: ToolContext, root: pathguard.Root, base: str, recursive: bool) -> None:
-        self.ctx = ctx
+    def __init__(
+        self,
+        workspace: Path,
+        ignore: IgnoreRules,
+        root: pathguard.Root,
+        base: str,
+        recursive: bool,
+    ) -> None:
+        self.workspace = workspace
+        self.ignore = ignore
         self.root = root
         self.base = base
         self.recursive = recursive
@@ -120,7 +136,7 @@ class _Walk:
             self._load_gitignore("/".join(names[:depth]))
 
     def _load_gitignore(self, ws_dir: str) -> None:
-        text = read_small_text(self.ctx.workspace, _join(ws_dir, ".gitignore"), self.root)
+        text = read_small_text(self.workspace, _join(ws_dir, ".gitignore"), self.root)
         if text:
             self.gitignore.add(ws_dir, text)
 
@@ -165,7 +181,7 @@ class _Walk:
             return None
         if self.gitignore.ignored(ws_rel, is_dir=is_dir):
             return None
-        if self.ctx.ignore.ignored(ws_rel + "/" if is_dir else ws_rel):
+        if self.ignore.ignored(ws_rel + "/" if is_dir else ws_rel):
             return None
         if len(self.entries) >= LIST_LIMIT:
             self.truncated = True
@@ -175,11 +191,20 @@ class _Walk:
         return shown if is_dir and self.recursive and not is_link else None
 
 
+def list_workspace(workspace: Path, ignore: IgnoreRules) -> str:
+    """The whole workspace as a recursive `list_files` shows it (sorted, at most LIST_LIMIT
+    entries, the same skips and notices): the first request's environment details."""
+    with pathguard.Root(workspace) as root:
+        walk = _Walk(workspace, ignore, root, "", recursive=True)
+        walk.run()
+    return format_listing(sort_listing(walk.entries), walk.truncated)
+
+
 def _list_sync(ctx: ToolContext, rel: str, recursive: bool) -> ToolResult:
     shown = rel or "."
     try:
         with pathguard.Root(ctx.workspace) as root:
-            walk = _Walk(ctx, root, rel, recursive)
+            walk = _Walk(ctx.workspace, ctx.ignore, root, rel, recursive)
             walk.run()
     except pathguard.PathRejected as exc:
         return ToolResult.error(f"Invalid path '{shown}': {exc.reason}.", path_rejected=True)
