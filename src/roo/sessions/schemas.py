@@ -119,7 +119,9 @@ class CommandsUsage(ApiModel):
 class SessionResources(ApiModel):
     disk: DiskUsage
     commands: CommandsUsage
-    running_tasks: int = Field(description="Agent tasks running now")
+    running_tasks: int = Field(
+        description="Agent tasks active now: queued, running or waiting for an answer"
+    )
     running_commands: int = Field(
         description="Sandboxed commands running now in this service process"
     )

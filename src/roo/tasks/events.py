@@ -4,13 +4,13 @@
 (`UPDATE ... SET event_seq = event_seq + 1 RETURNING event_seq`): the update's row lock
 serialises writers of one session on PostgreSQL, SQLite has one writer at a time, and a rolled
 back insert gives its number back. Readers poll with `after=<seq>`; the WebSocket layer will
-publish the same rows.
+publish the same rows (its bus arrives with it).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,11 +18,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from roo.db.engine import after_commit, unit_of_work
+from roo.db.engine import unit_of_work
 from roo.db.models import Session, TaskEvent
 from roo.db.types import utcnow
-
-Listener = Callable[["StoredEvent"], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +43,6 @@ def _stored(row: TaskEvent) -> StoredEvent:
 class EventStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-        self._listeners: list[Listener] = []
-
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call `listener` with every event appended by this process (after commit)."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
 
     async def append(
         self,
@@ -77,13 +69,9 @@ class EventStore:
         """Store (event, data, emitted at) items in order, with consecutive numbers taken in
         one statement."""
         if db is not None:
-            stored = await self._insert(db, session_id, task_id, items)
-            after_commit(db, lambda: self._apublish(stored))
-            return stored
+            return await self._insert(db, session_id, task_id, items)
         async with unit_of_work(self._sessions) as own:
-            stored = await self._insert(own, session_id, task_id, items)
-        await self._apublish(stored)
-        return stored
+            return await self._insert(own, session_id, task_id, items)
 
     async def _insert(
         self,
@@ -117,11 +105,6 @@ class EventStore:
         db.add_all(rows)
         await db.flush()
         return [_stored(row) for row in rows]
-
-    async def _apublish(self, stored: Sequence[StoredEvent]) -> None:
-        for event in stored:
-            for listener in list(self._listeners):
-                listener(event)
 
     async def after(
         self, db: AsyncSession, session_id: uuid.UUID, after: int, limit: int
