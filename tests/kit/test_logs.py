@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 
 import httpx
 import pytest
 
-from roo.kit.logs import REDACTED, configure_logging, get_logger, redact
+from roo.kit.logs import ACCESS_LOG, REDACTED, configure_logging, get_logger, redact
+from roo.kit.request_context import bind_request_id, reset_request_id
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJlLXRoYXQtaXMtc2VjcmV0"
 
@@ -106,3 +108,65 @@ async def test_request_with_authorization_logs_no_credential(
     assert line["status"] == 200
     assert isinstance(line["duration_ms"], float)
     assert line["request_id"] == response.headers["x-request-id"]
+
+
+ACCESS_FIELDS: dict[str, object] = {
+    "method": "GET",
+    "path": '/api/v1/sessions/42/files/notes \u00e9"quoted".md',
+    "route": "/api/v1/sessions/{session_id}/files/{path:path}",
+    "status": 201,
+    "duration_ms": 0.125,
+    "client": "127.0.0.1",
+}
+
+
+def test_access_line_is_what_the_structlog_chain_writes(capsys: pytest.CaptureFixture[str]) -> None:
+    # The access line is rendered by hand for speed; it must say exactly what structlog would.
+    configure_logging("INFO", json=True)
+    token = bind_request_id("trace-1")
+    try:
+        ACCESS_LOG.write(logging.INFO, **ACCESS_FIELDS)  # type: ignore[arg-type]
+        get_logger("roo.access").info("request", **ACCESS_FIELDS)
+        ACCESS_LOG.write(logging.ERROR, **{**ACCESS_FIELDS, "route": None, "client": None})  # type: ignore[arg-type]
+        fields = {k: v for k, v in ACCESS_FIELDS.items() if k != "client"}
+        get_logger("roo.access").error(
+            "request", route=None, **{k: v for k, v in fields.items() if k != "route"}
+        )
+    finally:
+        reset_request_id(token)
+    fast, chain, fast_error, chain_error = json_lines(capsys.readouterr().err)
+    for ours, theirs in ((fast, chain), (fast_error, chain_error)):
+        assert datetime.fromisoformat(str(ours.pop("timestamp")))
+        assert datetime.fromisoformat(str(theirs.pop("timestamp")))
+        assert ours == theirs
+    assert fast["request_id"] == "trace-1"
+    assert fast["level"] == "info"
+    assert fast_error["level"] == "error"
+    assert "client" not in fast_error
+
+
+def test_access_line_scrubs_secrets_in_the_path(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", json=True)
+    key = "roo_abcdefghijklmnopqrstuvwxyz012345"
+    ACCESS_LOG.write(logging.INFO, **{**ACCESS_FIELDS, "path": f"/api/v1/x/{key}"})  # type: ignore[arg-type]
+    err = capsys.readouterr().err
+    assert key not in err
+    (line,) = json_lines(err)
+    assert line["path"] == f"/api/v1/x/{REDACTED}"
+
+
+def test_access_lines_follow_the_level(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("WARNING", json=True)
+    assert not ACCESS_LOG.enabled_for(logging.INFO)
+    ACCESS_LOG.write(logging.INFO, **ACCESS_FIELDS)  # type: ignore[arg-type]
+    ACCESS_LOG.write(logging.ERROR, **ACCESS_FIELDS)  # type: ignore[arg-type]
+    assert [line["level"] for line in json_lines(capsys.readouterr().err)] == ["error"]
+
+
+def test_access_lines_in_the_console_format(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", json=False)
+    ACCESS_LOG.write(logging.INFO, **ACCESS_FIELDS)  # type: ignore[arg-type]
+    err = capsys.readouterr().err
+    assert "request" in err
+    assert "route=/api/v1/sessions/{session_id}/files/{path:path}" in err
+    assert not err.lstrip().startswith("{")

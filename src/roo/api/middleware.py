@@ -10,19 +10,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
 
-import structlog
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roo.api.problems import problem_response
-from roo.kit.logs import get_logger
-from roo.kit.request_context import accept_or_generate, set_request_id
+from roo.kit.logs import ACCESS_LOG, get_logger
+from roo.kit.request_context import accept_or_generate, bind_request_id, reset_request_id
 
-access_log = get_logger("roo.access")
 error_log = get_logger("roo.error")
 
 # Probes hit these every few seconds; their lines go to DEBUG so they do not drown the log.
@@ -49,32 +45,33 @@ class RequestContextMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
         request_id = accept_or_generate(raw_header(scope, b"x-request-id"))
-        set_request_id(request_id)
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        token = bind_request_id(request_id)
         try:
-            if scope["type"] == "http":
+            if kind == "http":
                 await self._http(scope, receive, send, request_id)
             else:
                 await self.app(scope, receive, send)
         finally:
-            structlog.contextvars.unbind_contextvars("request_id")
-            set_request_id(None)
+            reset_request_id(token)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         start = time.perf_counter()
         status = 500
         started = False
+        id_header = (b"x-request-id", request_id.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, started
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                # A new list: the response object may reuse its own header list.
+                message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
         try:
@@ -100,25 +97,24 @@ class RequestContextMiddleware:
 
     @staticmethod
     def _log(scope: Scope, status: int, elapsed: float) -> None:
-        quiet = scope["path"] in QUIET_PATHS and status < 400
-        if quiet and not access_log.is_enabled_for(logging.DEBUG):
-            return  # probes: no line to build
-        fields: dict[str, Any] = {
-            "method": scope["method"],
-            "path": scope["path"],
-            "route": route_template(scope),
-            "status": status,
-            "duration_ms": round(elapsed * 1000, 3),
-        }
-        client = scope.get("client")
-        if client:
-            fields["client"] = client[0]
-        if quiet:
-            access_log.debug("request", **fields)
-        elif status >= 500:
-            access_log.error("request", **fields)
+        if status >= 500:
+            level = logging.ERROR
+        elif scope["path"] in QUIET_PATHS:
+            level = logging.DEBUG
         else:
-            access_log.info("request", **fields)
+            level = logging.INFO
+        if not ACCESS_LOG.enabled_for(level):
+            return  # probes, or a log level above INFO: no line to build
+        client = scope.get("client")
+        ACCESS_LOG.write(
+            level,
+            method=scope["method"],
+            path=scope["path"],
+            route=route_template(scope),
+            status=status,
+            duration_ms=round(elapsed * 1000, 3),
+            client=client[0] if client else None,
+        )
 
 
 def is_json_content_type(value: str | None) -> bool:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import re
-import uuid
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 _request_id: ContextVar[str | None] = ContextVar("roo_request_id", default=None)
 
@@ -16,12 +16,19 @@ def current_request_id() -> str | None:
     return _request_id.get()
 
 
-def set_request_id(value: str | None) -> None:
-    _request_id.set(value)
+def bind_request_id(value: str | None) -> Token[str | None]:
+    """Make `value` the current request id; hand the token to `reset_request_id` when done."""
+    return _request_id.set(value)
+
+
+def reset_request_id(token: Token[str | None]) -> None:
+    _request_id.reset(token)
 
 
 def accept_or_generate(incoming: str | None) -> str:
     """Keep a sane client-supplied request id, else make a new one."""
     if incoming and _SANE_ID.match(incoming):
         return incoming
-    return uuid.uuid4().hex
+    # 128 random bits as 32 hex digits, like uuid4().hex at a sixth of the cost (no system call):
+    # an id must be unique, not unguessable. `random` reseeds itself in a forked worker.
+    return f"{random.getrandbits(128):032x}"
