@@ -24,7 +24,7 @@ from roo.api.middleware import (
     RequestContextMiddleware,
 )
 from roo.api.problems import install_problem_handlers
-from roo.api.routing import ApiRoute
+from roo.api.routing import ApiRoute, add_routers, install_route_index
 from roo.api.state import Resources
 from roo.auth import endpoints as auth_endpoints
 from roo.auth import oauth_endpoints
@@ -209,21 +209,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.route_class = ApiRoute
     app.state.settings = settings
     install_problem_handlers(app)
-    # Probes first: the router tries routes in order, and they are the most frequent requests.
-    app.include_router(health.router)
+    # Probes first: the router tries routes in order, and they are the most frequent requests;
+    # the docs last: they are the rarest.
+    add_routers(
+        app,
+        health.router,
+        meta.router,
+        auth_endpoints.router,
+        oauth_endpoints.router,
+        auth_endpoints.users_router,
+        credentials_endpoints.router,
+        sessions_endpoints.router,
+        sessions_endpoints.admin_router,
+        files_endpoints.router,
+        tools_endpoints.router,
+        tools_endpoints.session_router,
+        tasks_endpoints.router,
+    )
     docs.install_docs(app)
-
-    app.include_router(meta.router)
-    app.include_router(auth_endpoints.router)
-    app.include_router(oauth_endpoints.router)
-    app.include_router(auth_endpoints.users_router)
-    app.include_router(credentials_endpoints.router)
-    app.include_router(sessions_endpoints.router)
-    app.include_router(sessions_endpoints.admin_router)
-    app.include_router(files_endpoints.router)
-    app.include_router(tools_endpoints.router)
-    app.include_router(tools_endpoints.session_router)
-    app.include_router(tasks_endpoints.router)
+    install_route_index(app)
 
     # Added last = outermost: the request context wraps everything, including CORS and limits.
     app.add_middleware(

@@ -47,7 +47,6 @@ from roo.auth.oauth import (
     binding_cookie_name,
     state_key,
 )
-from roo.auth.oauth_endpoints import router as oauth_router
 from roo.config import Settings, load_settings
 from roo.db.engine import unit_of_work
 from roo.db.models import AuditEvent, User, UserIdentity
@@ -319,14 +318,6 @@ def _settings(database_url: str, redis_url: str | None, prefix: str, data_dir: P
     )
 
 
-def _with_oauth_routes(app: FastAPI) -> FastAPI:
-    # Until roo.app includes the router itself; afterwards this adds nothing.
-    callback = f"{API_BASE}/{{provider}}/callback"
-    if not any(getattr(route, "path", None) == callback for route in app.routes):
-        app.include_router(oauth_router)
-    return app
-
-
 @pytest.fixture(scope="module")
 def live(
     database_url: str,
@@ -339,7 +330,7 @@ def live(
 ) -> Iterator[Live]:
     prefix = f"roo-test-oauth-{uuid.uuid4().hex[:10]}:"
     settings = _settings(database_url, redis_url, prefix, tmp_path_factory.mktemp("var"))
-    app = _with_oauth_routes(create_app(settings))
+    app = create_app(settings)
     github_url = github[1].url
     app.state.oauth_config = OAuthConfig(
         public_url=public_url,
@@ -520,7 +511,7 @@ def test_unknown_and_unconfigured_providers_are_404(live: Live, browser: httpx.C
 
 
 async def test_unconfigured_provider_is_404(settings: Settings) -> None:
-    app = _with_oauth_routes(create_app(settings))
+    app = create_app(settings)
     app.state.oauth_config = OAuthConfig(oauth_oidc_client_id="half-configured")  # no discovery
     async with (
         LifespanManager(app),

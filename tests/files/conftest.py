@@ -18,7 +18,6 @@ from fastapi import FastAPI
 from roo.api.state import Resources
 from roo.app import create_app
 from roo.config import Settings
-from roo.files.endpoints import router as files_router
 from tests.auth.conftest import SignedIn, SignIn, auth, make_user, resources, sign_in
 
 __all__ = ["auth", "make_user", "resources", "sign_in"]
@@ -26,11 +25,8 @@ __all__ = ["auth", "make_user", "resources", "sign_in"]
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    """The service with the files router (included here until `create_app` includes it)."""
+    """The service, started."""
     application = create_app(settings)
-    paths = {getattr(route, "path", None) for route in application.routes}
-    if "/api/v1/sessions/{session_id}/files/{path:path}" not in paths:
-        application.include_router(files_router)
     async with LifespanManager(application):
         yield application
 
