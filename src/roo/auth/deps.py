@@ -47,6 +47,9 @@ def _credential(request: Request) -> str | None:
     return key.strip() if key else None
 
 
+PRINCIPAL_SCOPE_KEY = "roo.principal"
+
+
 class Authorize:
     """Resolve the caller (access token or API key) and check one permission, or none."""
 
@@ -54,9 +57,12 @@ class Authorize:
         self.permission = permission
 
     async def __call__(self, request: Request) -> Principal:
-        cached: Principal | None = getattr(request.state, "principal", None)
-        principal = cached or await self._resolve(request)
-        request.state.principal = principal
+        # Resolved once per request, however many dependencies ask (kept in the scope: reading
+        # a missing attribute of `request.state` costs an exception).
+        principal: Principal | None = request.scope.get(PRINCIPAL_SCOPE_KEY)
+        if principal is None:
+            principal = await self._resolve(request)
+            request.scope[PRINCIPAL_SCOPE_KEY] = principal
         if self.permission is not None and not principal.can(self.permission):
             raise PermissionDenied(self.permission.value)
         return principal

@@ -13,7 +13,7 @@ from roo.api.deps import DbSession
 from roo.api.routing import api_router
 from roo.auth.deps import Auth, Client, CurrentPrincipal, public, require
 from roo.auth.identity import Principal
-from roo.auth.permissions import Permission
+from roo.auth.permissions import Permission, permission_names
 from roo.auth.schemas import (
     ApiKeyCreatedOut,
     ApiKeyCreateIn,
@@ -110,7 +110,7 @@ async def whoami(principal: Annotated[Principal, require(Permission.PROFILE_READ
         user_id=principal.user_id,
         email=principal.email,
         roles=list(principal.roles),
-        permissions=sorted(p.value for p in principal.permissions),
+        permissions=list(permission_names(principal.permissions)),
         via=principal.via,
         api_key_id=principal.api_key_id,
     )

@@ -9,11 +9,13 @@ database at start-up so that a restart forgets no logout.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from roo.auth.permissions import Permission, permissions_for
 from roo.auth.tokens import (
     LEEWAY_SECONDS,
+    AccessClaims,
     AccessTokens,
     InvalidToken,
     looks_like_api_key,
@@ -63,27 +66,31 @@ class Principal:
         return permission in self.permissions
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _UserSnapshot:
     email: str
-    roles: list[str]
+    roles: tuple[str, ...]
     session_version: int
     disabled: bool
 
     def dump(self) -> bytes:
-        return json.dumps([self.email, self.roles, self.session_version, self.disabled]).encode()
+        return json.dumps(
+            [self.email, list(self.roles), self.session_version, self.disabled]
+        ).encode()
 
-    @classmethod
-    def load(cls, raw: bytes) -> _UserSnapshot:
+    @staticmethod
+    @lru_cache(maxsize=4096)
+    def load(raw: bytes) -> _UserSnapshot:
+        """Parse a cached snapshot; the same bytes (every request of a user) parse once."""
         email, roles, version, disabled = json.loads(raw)
-        return cls(email, roles, version, disabled)
+        return _UserSnapshot(email, tuple(roles), version, disabled)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _KeySnapshot:
     key_id: uuid.UUID
     user_id: uuid.UUID
-    scopes: list[str]
+    scopes: tuple[str, ...]
     expires_at: float | None
     revoked: bool
     last_used_at: float = field(default=0.0)
@@ -93,17 +100,27 @@ class _KeySnapshot:
             [
                 str(self.key_id),
                 str(self.user_id),
-                self.scopes,
+                list(self.scopes),
                 self.expires_at,
                 self.revoked,
                 self.last_used_at,
             ]
         ).encode()
 
-    @classmethod
-    def load(cls, raw: bytes) -> _KeySnapshot:
+    @staticmethod
+    @lru_cache(maxsize=4096)
+    def load(raw: bytes) -> _KeySnapshot:
+        """Parse a cached snapshot; the same bytes (every request with the key) parse once."""
         key_id, user_id, scopes, expires, revoked, last_used = json.loads(raw)
-        return cls(uuid.UUID(key_id), uuid.UUID(user_id), scopes, expires, revoked, last_used)
+        return _KeySnapshot(
+            uuid.UUID(key_id), uuid.UUID(user_id), tuple(scopes), expires, revoked, last_used
+        )
+
+
+@lru_cache(maxsize=1024)
+def _key_permissions(roles: tuple[str, ...], scopes: tuple[str, ...]) -> frozenset[Permission]:
+    """A key never exceeds its owner: its scopes narrowed by the owner's roles *now*."""
+    return permissions_for(roles) & {Permission(s) for s in scopes}
 
 
 def _user_key(user_id: uuid.UUID) -> str:
@@ -151,14 +168,12 @@ class IdentityResolver:
         if not self._denylist_loaded:
             await self.load_denylist()
         # One cache round trip: the token's denial, its family's revocation, the user snapshot.
-        family = _family_key(claims.family_id) if claims.family_id else _deny_key("-")
+        deny, family, user_key = self._cache_keys(claims)
         if self._denylist is self._cache:
-            denied, family_revoked, cached_user = await self._cache.get_many(
-                _deny_key(claims.jti), family, _user_key(claims.user_id)
-            )
+            denied, family_revoked, cached_user = await self._cache.get_many(deny, family, user_key)
         else:
-            denied, family_revoked = await self._denylist.get_many(_deny_key(claims.jti), family)
-            cached_user = await self._cache.get(_user_key(claims.user_id))
+            denied, family_revoked = await self._denylist.get_many(deny, family)
+            cached_user = await self._cache.get(user_key)
         if denied is not None:
             raise AuthenticationFailed("access token revoked (logged out)")
         if family_revoked is not None:
@@ -175,13 +190,21 @@ class IdentityResolver:
         return Principal(
             user_id=claims.user_id,
             email=user.email,
-            roles=tuple(user.roles),
+            roles=user.roles,
             permissions=permissions_for(user.roles),
             via="access_token",
             jti=claims.jti,
             token_expires_at=claims.expires_at,
             family_id=claims.family_id,
         )
+
+    @staticmethod
+    @lru_cache(maxsize=4096)
+    def _cache_keys(claims: AccessClaims) -> tuple[str, str, str]:
+        """The token's denylist, family and user cache keys (a client sends the same token, and
+        so the same claims object, request after request)."""
+        family = _family_key(claims.family_id) if claims.family_id else _deny_key("-")
+        return _deny_key(claims.jti), family, _user_key(claims.user_id)
 
     async def from_api_key(self, raw: str) -> Principal:
         if not looks_like_api_key(raw):
@@ -198,13 +221,11 @@ class IdentityResolver:
             raise AuthenticationFailed("API key owner missing or disabled")
         if now - key.last_used_at >= KEY_USAGE_WRITE_INTERVAL:
             await self._touch_key(key_hash, key, now)
-        # A key never exceeds its owner: scopes are narrowed by the owner's roles *now*.
-        allowed = permissions_for(user.roles) & {Permission(s) for s in key.scopes}
         return Principal(
             user_id=key.user_id,
             email=user.email,
-            roles=tuple(user.roles),
-            permissions=frozenset(allowed),
+            roles=user.roles,
+            permissions=_key_permissions(user.roles, key.scopes),
             via="api_key",
             api_key_id=key.key_id,
         )
@@ -222,7 +243,7 @@ class IdentityResolver:
             row = await db.get(User, user_id)
         if row is None:
             return None
-        snap = _UserSnapshot(row.email, list(row.roles), row.session_version, row.disabled)
+        snap = _UserSnapshot(row.email, tuple(row.roles), row.session_version, row.disabled)
         await self._cache.set(_user_key(user_id), snap.dump(), self._ttl)
         return snap
 
@@ -239,7 +260,7 @@ class IdentityResolver:
         snap = _KeySnapshot(
             key_id=row.id,
             user_id=row.user_id,
-            scopes=list(row.scopes),
+            scopes=tuple(row.scopes),
             expires_at=row.expires_at.timestamp() if row.expires_at else None,
             revoked=row.revoked_at is not None,
             last_used_at=row.last_used_at.timestamp() if row.last_used_at else 0.0,
@@ -248,8 +269,8 @@ class IdentityResolver:
         return snap
 
     async def _touch_key(self, key_hash: str, key: _KeySnapshot, now: float) -> None:
-        key.last_used_at = now
-        await self._cache.set(_apikey_key(key_hash), key.dump(), self._ttl)
+        touched = dataclasses.replace(key, last_used_at=now)
+        await self._cache.set(_apikey_key(key_hash), touched.dump(), self._ttl)
         async with unit_of_work(self._sessions) as db:
             await db.execute(
                 update(ApiKey)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
+from functools import lru_cache
 
 
 class Permission(StrEnum):
@@ -59,6 +60,11 @@ DEFAULT_ROLE = Role.MEMBER
 
 def permissions_for(roles: Iterable[str]) -> frozenset[Permission]:
     """The union of the roles' permissions; unknown role names grant nothing."""
+    return _permissions_for(tuple(roles))
+
+
+@lru_cache(maxsize=256)  # a handful of role combinations exist; every request asks
+def _permissions_for(roles: tuple[str, ...]) -> frozenset[Permission]:
     granted: set[Permission] = set()
     for name in roles:
         try:
@@ -66,3 +72,9 @@ def permissions_for(roles: Iterable[str]) -> frozenset[Permission]:
         except ValueError:
             continue
     return frozenset(granted)
+
+
+@lru_cache(maxsize=256)
+def permission_names(permissions: frozenset[Permission]) -> tuple[str, ...]:
+    """The permissions' names, sorted (as the API lists them)."""
+    return tuple(sorted(p.value for p in permissions))
