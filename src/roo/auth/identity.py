@@ -117,12 +117,22 @@ class _KeySnapshot:
         )
 
 
+@lru_cache(maxsize=4096)
+def _api_key_hash(raw: str) -> str | None:
+    """The stored hash of a well-formed key, None for a malformed one (format or checksum).
+
+    A client sends the same key request after request; the check and the hash are done once.
+    """
+    return sha256_hex(raw) if looks_like_api_key(raw) else None
+
+
 @lru_cache(maxsize=1024)
 def _key_permissions(roles: tuple[str, ...], scopes: tuple[str, ...]) -> frozenset[Permission]:
     """A key never exceeds its owner: its scopes narrowed by the owner's roles *now*."""
     return permissions_for(roles) & {Permission(s) for s in scopes}
 
 
+@lru_cache(maxsize=4096)  # formatting a UUID costs more than the lookup
 def _user_key(user_id: uuid.UUID) -> str:
     return f"auth:user:{user_id}"
 
@@ -207,9 +217,9 @@ class IdentityResolver:
         return _deny_key(claims.jti), family, _user_key(claims.user_id)
 
     async def from_api_key(self, raw: str) -> Principal:
-        if not looks_like_api_key(raw):
+        key_hash = _api_key_hash(raw)
+        if key_hash is None:
             raise AuthenticationFailed("malformed API key (format or checksum)")
-        key_hash = sha256_hex(raw)
         key = await self._key(key_hash)
         now = time.time()
         if key is None or key.revoked:
