@@ -254,6 +254,19 @@ async def test_task_creation_is_rate_limited_per_user(
     assert (await other.create(await other.session())).status_code == 202
 
 
+@pytest.mark.task_settings(task_create_limit="2/minute")
+async def test_refused_creations_cost_none_of_the_rate_budget(api: Api, llm: FakeLLM) -> None:
+    busy, free, other = await api.session(), await api.session(), await api.session()
+    llm.script(question())
+    await api.wait(busy, (await api.start(busy))["id"], "awaiting_input")  # 1 of 2
+    for _ in range(3):  # the session is busy: 409, and the budget is untouched
+        assert (await api.create(busy)).status_code == 409
+    assert (await api.create(free, config={"mode": "no-such-mode"})).status_code == 422
+    llm.script(Reply(tool_calls=[ToolCall("attempt_completion", {"result": "ok"})]))
+    assert (await api.create(free)).status_code == 202  # 2 of 2
+    assert (await api.create(other)).status_code == 429
+
+
 async def test_message_while_running_joins_the_next_turn(api: Api, llm: FakeLLM) -> None:
     session = await api.session()
     llm.script(

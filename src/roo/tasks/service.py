@@ -243,7 +243,6 @@ class TaskService:
         if mode not in MODES:
             raise UnknownMode(f"Unknown mode {mode!r}; modes: {', '.join(MODES)}")
         choice = await self.models.choose(db, principal.user_id, requested, config)
-        await self._rate_limit(principal)
 
         task_id = uuid.uuid4()
         # The event's UPDATE of the session row comes first: it serialises concurrent creators
@@ -270,6 +269,8 @@ class TaskService:
                 f"The session already runs {busy} task(s) (maxConcurrentTasks = {limit}); "
                 "wait for it to finish or cancel it"
             )
+        # Last of the checks: a creation refused for another reason costs none of the budget.
+        await self._rate_limit(principal)
         now = utcnow()
         task = Task(
             id=task_id,
