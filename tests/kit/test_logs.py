@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import datetime
@@ -9,7 +10,15 @@ from datetime import datetime
 import httpx
 import pytest
 
-from roo.kit.logs import ACCESS_LOG, REDACTED, configure_logging, get_logger, redact
+from roo.kit.logs import (
+    ACCESS_LOG,
+    LINES,
+    REDACTED,
+    configure_logging,
+    flush_logs,
+    get_logger,
+    redact,
+)
 from roo.kit.request_context import bind_request_id, reset_request_id
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJlLXRoYXQtaXMtc2VjcmV0"
@@ -96,6 +105,7 @@ async def test_request_with_authorization_logs_no_credential(
         headers={"Authorization": f"Bearer {TOKEN}", "Cookie": "session=s3cr3t-cookie"},
     )
     assert response.status_code == 200
+    flush_logs()
     err = capsys.readouterr().err
     assert TOKEN not in err
     assert "s3cr3t-cookie" not in err
@@ -170,3 +180,40 @@ def test_access_lines_in_the_console_format(capsys: pytest.CaptureFixture[str]) 
     assert "request" in err
     assert "route=/api/v1/sessions/{session_id}/files/{path:path}" in err
     assert not err.lstrip().startswith("{")
+
+
+async def test_access_lines_of_one_loop_iteration_are_written_together(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("INFO", json=True)
+    ACCESS_LOG.write(logging.INFO, **ACCESS_FIELDS)  # type: ignore[arg-type]
+    ACCESS_LOG.write(logging.INFO, **{**ACCESS_FIELDS, "status": 204})  # type: ignore[arg-type]
+    assert capsys.readouterr().err == ""  # waiting for the end of this iteration
+    await asyncio.sleep(0)
+    assert [line["status"] for line in json_lines(capsys.readouterr().err)] == [201, 204]
+
+
+async def test_any_other_line_writes_the_waiting_access_lines_first(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("INFO", json=True)
+    ACCESS_LOG.write(logging.INFO, **ACCESS_FIELDS)  # type: ignore[arg-type]
+    get_logger("roo.test").warning("after")
+    logging.getLogger("some.library").warning("later still")
+    ACCESS_LOG.write(logging.INFO, **{**ACCESS_FIELDS, "status": 204})  # type: ignore[arg-type]
+    logging.getLogger("some.library").warning("last")
+    events = [(line["event"], line.get("status")) for line in json_lines(capsys.readouterr().err)]
+    assert events == [
+        ("request", 201),
+        ("after", None),
+        ("later still", None),
+        ("request", 204),
+        ("last", None),
+    ]
+
+
+async def test_a_full_batch_is_written_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", json=True)
+    for _ in range(LINES.MAX_PENDING):
+        ACCESS_LOG.write(logging.INFO, **ACCESS_FIELDS)  # type: ignore[arg-type]
+    assert len(json_lines(capsys.readouterr().err)) == LINES.MAX_PENDING

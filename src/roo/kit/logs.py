@@ -6,6 +6,8 @@ Secrets never reach a log line: `redact_secrets` runs on every event, whatever l
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import re
 import sys
@@ -157,16 +159,65 @@ def _drop_color_message(_l: WrappedLogger, _n: str, event_dict: EventDict) -> Ev
     return event_dict
 
 
-class _StderrLogger:
-    """Writes rendered lines to whatever `sys.stderr` is now (test capture replaces it)."""
+class _Lines:
+    """Every rendered line goes to whatever `sys.stderr` is now (test capture replaces it), in
+    the order it was logged.
 
-    _lock = threading.Lock()
+    Access lines may wait a moment: they are collected and written together at the end of the
+    event-loop iteration that produced them (or once `MAX_PENDING` are waiting), one write
+    instead of one per request. Any other line writes the waiting ones first, so the order holds.
+    A process killed outright loses at most the lines of its last loop iteration.
+    """
 
-    def msg(self, message: str) -> None:
+    MAX_PENDING = 64
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[str] = []
+
+    def write(self, line: str) -> None:
         with self._lock:
             stream = sys.stderr
-            stream.write(message + "\n")
+            if self._pending:
+                stream.write("".join(self._pending))
+                self._pending.clear()
+            stream.write(line + "\n")
             stream.flush()
+
+    def write_soon(self, line: str) -> None:
+        with self._lock:
+            self._pending.append(line + "\n")
+            waiting = len(self._pending)
+        if waiting >= self.MAX_PENDING:
+            self.flush()
+        elif waiting == 1:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no event loop here: nothing would come back for the line
+                self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            if not self._pending:
+                return
+            stream = sys.stderr
+            stream.write("".join(self._pending))
+            self._pending.clear()
+            stream.flush()
+
+
+LINES = _Lines()
+atexit.register(LINES.flush)
+
+
+def flush_logs() -> None:
+    """Write any access lines still waiting (tests reading captured output call this)."""
+    LINES.flush()
+
+
+class _StderrLogger:
+    def msg(self, message: str) -> None:
+        LINES.write(message)
 
     log = debug = info = warn = warning = error = err = critical = exception = fatal = msg
 
@@ -176,6 +227,10 @@ def _stderr_logger(*_args: Any) -> _StderrLogger:
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    def emit(self, record: logging.LogRecord) -> None:
+        LINES.flush()  # waiting access lines first: the order of lines holds
+        super().emit(record)
+
     @property
     def stream(self) -> Any:
         return sys.stderr
@@ -233,6 +288,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
             renderer,
         ],
     )
+    LINES.flush()
     ACCESS_LOG.configure(logging.getLevelName(level), json=json)
     handler = _StderrHandler()
     handler.setFormatter(formatter)
@@ -270,7 +326,8 @@ class AccessLog:
 
     In JSON mode (production) the line is rendered here directly: the same keys and values the
     structlog chain above would produce (`path` scrubbed by `redact_text`, the other fields are
-    ours and plain), at a seventh of the cost; a test holds the two renderings equal. The
+    ours and plain), at a seventh of the cost; a test holds the two renderings equal, and the
+    lines of one event-loop iteration are written together (`_Lines.write_soon`). The
     development console goes through structlog (`roo.access`), where readability matters more.
     """
 
@@ -341,7 +398,7 @@ class AccessLog:
             self._timestamp(),
             '"}',
         ]
-        _StderrLogger().msg("".join(parts))
+        LINES.write_soon("".join(parts))
 
     def _timestamp(self) -> str:
         """ISO 8601 UTC with microseconds, as structlog's TimeStamper(fmt="iso", utc=True)."""
