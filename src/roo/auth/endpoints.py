@@ -106,7 +106,8 @@ async def get_profile(
     responses=UNAUTHORIZED,
 )
 async def whoami(principal: Annotated[Principal, require(Permission.PROFILE_READ)]) -> WhoAmIOut:
-    return WhoAmIOut(
+    # Built without validation: every value comes typed from the resolved identity.
+    return WhoAmIOut.model_construct(
         user_id=principal.user_id,
         email=principal.email,
         roles=list(principal.roles),
