@@ -37,14 +37,20 @@ async def client_info(request: Request) -> ClientInfo:
 
 
 def _credential(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
+    # One pass over the raw header list (cheaper than building starlette's Headers per request).
+    authorization: str | None = None
+    api_key: str | None = None
+    for name, value in request.scope["headers"]:
+        if name == b"authorization" and authorization is None:
+            authorization = value.decode("latin-1")
+        elif name == b"x-api-key" and api_key is None:
+            api_key = value.decode("latin-1")
+    if authorization:
+        scheme, _, credential = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
             raise InvalidCredential("Authorization must be 'Bearer <token>'")
-        return value.strip()
-    key = request.headers.get("x-api-key")
-    return key.strip() if key else None
+        return credential.strip()
+    return api_key.strip() if api_key else None
 
 
 PRINCIPAL_SCOPE_KEY = "roo.principal"

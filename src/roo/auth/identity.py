@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Literal
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -56,7 +57,7 @@ class Principal:
     email: str
     roles: tuple[str, ...]
     permissions: frozenset[Permission]
-    via: str  # "access_token" | "api_key"
+    via: Literal["access_token", "api_key"]
     jti: str | None = None
     token_expires_at: int | None = None
     family_id: uuid.UUID | None = None
@@ -117,6 +118,20 @@ class _KeySnapshot:
         )
 
 
+@dataclass(slots=True)
+class _TokenView:
+    """What resolving one access token computes that stays the same from request to request:
+    its cache keys, and the principal last built from it with the user snapshot it came from.
+    The checks (expiry, denylist, family, user, session version) still run on every request."""
+
+    claims: AccessClaims
+    keys: tuple[str, str, str]  # denylist, family, user
+    built: tuple[_UserSnapshot, Principal] | None = None
+
+
+TOKEN_VIEWS_SIZE = 4096
+
+
 @lru_cache(maxsize=4096)
 def _api_key_hash(raw: str) -> str | None:
     """The stored hash of a well-formed key, None for a malformed one (format or checksum).
@@ -167,6 +182,7 @@ class IdentityResolver:
         self._ttl = cache_ttl_seconds
         self._denylist_loaded = False
         self._denylist_lock = asyncio.Lock()
+        self._views: dict[str, _TokenView] = {}
 
     # -- resolution -----------------------------------------------------------------------
 
@@ -177,8 +193,11 @@ class IdentityResolver:
             raise AuthenticationFailed(str(exc)) from None
         if not self._denylist_loaded:
             await self.load_denylist()
+        view = self._views.get(token)
+        if view is None or view.claims is not claims:
+            view = self._remember_view(token, claims)
         # One cache round trip: the token's denial, its family's revocation, the user snapshot.
-        deny, family, user_key = self._cache_keys(claims)
+        deny, family, user_key = view.keys
         if self._denylist is self._cache:
             denied, family_revoked, cached_user = await self._cache.get_many(deny, family, user_key)
         else:
@@ -197,24 +216,28 @@ class IdentityResolver:
             raise AuthenticationFailed("user missing or disabled")
         if user.session_version != claims.session_version:
             raise AuthenticationFailed("session version changed (password, roles or logout-all)")
-        return Principal(
-            user_id=claims.user_id,
-            email=user.email,
-            roles=user.roles,
-            permissions=permissions_for(user.roles),
-            via="access_token",
-            jti=claims.jti,
-            token_expires_at=claims.expires_at,
-            family_id=claims.family_id,
-        )
+        built = view.built
+        if built is None or built[0] is not user:  # a snapshot is one shared object per content
+            principal = Principal(
+                user_id=claims.user_id,
+                email=user.email,
+                roles=user.roles,
+                permissions=permissions_for(user.roles),
+                via="access_token",
+                jti=claims.jti,
+                token_expires_at=claims.expires_at,
+                family_id=claims.family_id,
+            )
+            built = view.built = (user, principal)
+        return built[1]
 
-    @staticmethod
-    @lru_cache(maxsize=4096)
-    def _cache_keys(claims: AccessClaims) -> tuple[str, str, str]:
-        """The token's denylist, family and user cache keys (a client sends the same token, and
-        so the same claims object, request after request)."""
+    def _remember_view(self, token: str, claims: AccessClaims) -> _TokenView:
         family = _family_key(claims.family_id) if claims.family_id else _deny_key("-")
-        return _deny_key(claims.jti), family, _user_key(claims.user_id)
+        view = _TokenView(claims, (_deny_key(claims.jti), family, _user_key(claims.user_id)))
+        if len(self._views) >= TOKEN_VIEWS_SIZE:
+            del self._views[next(iter(self._views))]  # the oldest
+        self._views[token] = view
+        return view
 
     async def from_api_key(self, raw: str) -> Principal:
         key_hash = _api_key_hash(raw)

@@ -42,18 +42,22 @@ class MemoryCache:
         self._purge_at = 1024
 
     async def get(self, key: str) -> bytes | None:
+        return self._get(key, time.monotonic())
+
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        now = time.monotonic()
+        return [self._get(key, now) for key in keys]
+
+    def _get(self, key: str, now: float) -> bytes | None:
         item = self._data.get(key)
         if item is None:
             return None
         expires, value = item
-        if expires <= time.monotonic():
+        if expires <= now:
             self._data.pop(key, None)
             return None
         self._data.move_to_end(key)
         return value
-
-    async def get_many(self, *keys: str) -> list[bytes | None]:
-        return [await self.get(key) for key in keys]
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
         if ttl_seconds <= 0:
