@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, TypeVar
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -131,6 +131,16 @@ class _TokenView:
 
 TOKEN_VIEWS_SIZE = 4096
 
+_V = TypeVar("_V")
+
+
+def _remember(store: dict[str, _V], key: str, value: _V) -> _V:
+    """Put `value` in a per-credential memo, forgetting the oldest entry beyond its size."""
+    if key not in store and len(store) >= TOKEN_VIEWS_SIZE:
+        del store[next(iter(store))]
+    store[key] = value
+    return value
+
 
 @lru_cache(maxsize=4096)
 def _api_key_hash(raw: str) -> str | None:
@@ -183,6 +193,8 @@ class IdentityResolver:
         self._denylist_loaded = False
         self._denylist_lock = asyncio.Lock()
         self._views: dict[str, _TokenView] = {}
+        # API key hash -> the principal last built, with the key and user snapshots it came from
+        self._key_principals: dict[str, tuple[_KeySnapshot, _UserSnapshot, Principal]] = {}
 
     # -- resolution -----------------------------------------------------------------------
 
@@ -234,10 +246,7 @@ class IdentityResolver:
     def _remember_view(self, token: str, claims: AccessClaims) -> _TokenView:
         family = _family_key(claims.family_id) if claims.family_id else _deny_key("-")
         view = _TokenView(claims, (_deny_key(claims.jti), family, _user_key(claims.user_id)))
-        if len(self._views) >= TOKEN_VIEWS_SIZE:
-            del self._views[next(iter(self._views))]  # the oldest
-        self._views[token] = view
-        return view
+        return _remember(self._views, token, view)
 
     async def from_api_key(self, raw: str) -> Principal:
         key_hash = _api_key_hash(raw)
@@ -254,14 +263,18 @@ class IdentityResolver:
             raise AuthenticationFailed("API key owner missing or disabled")
         if now - key.last_used_at >= KEY_USAGE_WRITE_INTERVAL:
             await self._touch_key(key_hash, key, now)
-        return Principal(
-            user_id=key.user_id,
-            email=user.email,
-            roles=user.roles,
-            permissions=_key_permissions(user.roles, key.scopes),
-            via="api_key",
-            api_key_id=key.key_id,
-        )
+        built = self._key_principals.get(key_hash)
+        if built is None or built[0] is not key or built[1] is not user:
+            principal = Principal(
+                user_id=key.user_id,
+                email=user.email,
+                roles=user.roles,
+                permissions=_key_permissions(user.roles, key.scopes),
+                via="api_key",
+                api_key_id=key.key_id,
+            )
+            built = _remember(self._key_principals, key_hash, (key, user, principal))
+        return built[2]
 
     # -- snapshots --------------------------------------------------------------------------
 
