@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from functools import lru_cache
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
@@ -321,6 +322,14 @@ def get_logger(name: str, **initial: Any) -> Any:
     return structlog.get_logger(logger_name=name, **initial)
 
 
+@lru_cache(maxsize=1024)  # the same paths come back request after request
+def _redacted_path(path: str) -> str:
+    return redact_text(path)
+
+
+_LEVEL_NAMES = {logging.DEBUG: "debug", logging.INFO: "info", logging.ERROR: "error"}
+
+
 class AccessLog:
     """The access log: one line per request, the hottest line the service writes.
 
@@ -360,7 +369,6 @@ class AccessLog:
     ) -> None:
         if level < self.level:
             return
-        level_name = logging.getLevelName(level).lower()
         if not self.json:
             fields: dict[str, Any] = {
                 "method": method,
@@ -373,41 +381,25 @@ class AccessLog:
                 fields["client"] = client
             self._console.log(level, "request", **fields)
             return
-        parts = [
-            '{"method": ',
-            encode_basestring_ascii(method),
-            ', "path": ',
-            encode_basestring_ascii(redact_text(path)),
-            ', "route": ',
-            "null" if route is None else encode_basestring_ascii(route),
-            ', "status": ',
-            str(int(status)),
-            ', "duration_ms": ',
-            repr(float(duration_ms)),
-        ]
-        if client:
-            parts += [', "client": ', encode_basestring_ascii(client)]
-        parts.append(', "event": "request"')
+        encode = encode_basestring_ascii
+        client_part = f', "client": {encode(client)}' if client else ""
         request_id = current_request_id()
-        if request_id is not None:
-            parts += [', "request_id": ', encode_basestring_ascii(request_id)]
-        parts += [
-            ', "level": "',
-            level_name,
-            '", "logger": "roo.access", "timestamp": "',
-            self._timestamp(),
-            '"}',
-        ]
-        LINES.write_soon("".join(parts))
+        id_part = f', "request_id": {encode(request_id)}' if request_id is not None else ""
+        LINES.write_soon(
+            f'{{"method": {encode(method)}, "path": {encode(_redacted_path(path))}, '
+            f'"route": {"null" if route is None else encode(route)}, "status": {int(status)}, '
+            f'"duration_ms": {float(duration_ms)!r}{client_part}, "event": "request"{id_part}, '
+            f'"level": "{_LEVEL_NAMES.get(level) or logging.getLevelName(level).lower()}", '
+            f'"logger": "roo.access", "timestamp": "{self._timestamp()}"}}'
+        )
 
     def _timestamp(self) -> str:
         """ISO 8601 UTC with microseconds, as structlog's TimeStamper(fmt="iso", utc=True)."""
-        now = time.time()
-        second = int(now)
+        second, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
         if second != self._second:
             self._second = second
             self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._second_text}.{int((now - second) * 1_000_000):06d}Z"
+        return f"{self._second_text}.{nanoseconds // 1000:06d}Z"
 
 
 ACCESS_LOG = AccessLog()
