@@ -175,9 +175,20 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_json = is_json_content_type(raw_header(scope, b"content-type"))
+        content_type = declared = None
+        chunked = False
+        for key, value in scope["headers"]:  # one pass over the raw headers
+            if key == b"content-length":
+                declared = value.decode("latin-1")
+            elif key == b"content-type":
+                content_type = value.decode("latin-1")
+            elif key == b"transfer-encoding":
+                chunked = True
+        if declared is None and not chunked:  # HTTP/1.1: no body at all (most GETs)
+            await self.app(scope, receive, send)
+            return
+        is_json = is_json_content_type(content_type)
         limit = self.json_limit if is_json else self.other_limit
-        declared = raw_header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             kind = "JSON " if is_json else ""
             response = problem_response(
