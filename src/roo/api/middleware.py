@@ -99,7 +99,7 @@ class RequestContextMiddleware:
     def _log(scope: Scope, status: int, elapsed: float) -> None:
         if status >= 500:
             level = logging.ERROR
-        elif scope["path"] in QUIET_PATHS:
+        elif status < 400 and scope["path"] in QUIET_PATHS:
             level = logging.DEBUG
         else:
             level = logging.INFO
@@ -178,9 +178,9 @@ class BodyLimitMiddleware:
         content_type = declared = None
         chunked = False
         for key, value in scope["headers"]:  # one pass over the raw headers
-            if key == b"content-length":
+            if key == b"content-length" and declared is None:
                 declared = value.decode("latin-1")
-            elif key == b"content-type":
+            elif key == b"content-type" and content_type is None:
                 content_type = value.decode("latin-1")
             elif key == b"transfer-encoding":
                 chunked = True

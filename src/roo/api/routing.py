@@ -67,7 +67,6 @@ def add_routers(app: FastAPI, *routers: APIRouter) -> None:
 
 PATH_CACHE_SIZE = 4096
 _ANY = "*"  # one path segment, whatever it says
-_REST = "**"  # every remaining segment (a `{name:path}` parameter, a mount)
 
 
 class _Node:

@@ -175,6 +175,7 @@ class _Lines:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: list[str] = []
+        self._flush_loop: asyncio.AbstractEventLoop | None = None
 
     def write(self, line: str) -> None:
         with self._lock:
@@ -191,14 +192,21 @@ class _Lines:
             waiting = len(self._pending)
         if waiting >= self.MAX_PENDING:
             self.flush()
-        elif waiting == 1:
-            try:
-                asyncio.get_running_loop().call_soon(self.flush)
-            except RuntimeError:  # no event loop here: nothing would come back for the line
-                self.flush()
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop here: nothing would come back for the line
+            self.flush()
+            return
+        # One flush per loop iteration; a loop that closed before running its flush does not
+        # hold the lines back (the next loop schedules its own).
+        if self._flush_loop is not loop:
+            self._flush_loop = loop
+            loop.call_soon(self.flush)
 
     def flush(self) -> None:
         with self._lock:
+            self._flush_loop = None
             if not self._pending:
                 return
             stream = sys.stderr
