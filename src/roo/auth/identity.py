@@ -252,13 +252,31 @@ class IdentityResolver:
         key_hash = _api_key_hash(raw)
         if key_hash is None:
             raise AuthenticationFailed("malformed API key (format or checksum)")
-        key = await self._key(key_hash)
+        built = self._key_principals.get(key_hash)
+        cached_user: bytes | None = None
+        if built is not None:
+            # A key's owner never changes: both snapshots come in one cache round trip.
+            owner = built[0].user_id
+            cached_key, cached_user = await self._cache.get_many(
+                _apikey_key(key_hash), _user_key(owner)
+            )
+            key = (
+                _KeySnapshot.load(cached_key)
+                if cached_key is not None
+                else await self._load_key(key_hash)
+            )
+        else:
+            key = await self._key(key_hash)
         now = time.time()
         if key is None or key.revoked:
             raise AuthenticationFailed("unknown or revoked API key")
         if key.expires_at is not None and key.expires_at <= now:
             raise AuthenticationFailed("expired API key")
-        user = await self._user(key.user_id)
+        user = (
+            _UserSnapshot.load(cached_user)
+            if cached_user is not None and built is not None and built[0].user_id == key.user_id
+            else await self._user(key.user_id)
+        )
         if user is None or user.disabled:
             raise AuthenticationFailed("API key owner missing or disabled")
         if now - key.last_used_at >= KEY_USAGE_WRITE_INTERVAL:
@@ -297,6 +315,9 @@ class IdentityResolver:
         cached = await self._cache.get(_apikey_key(key_hash))
         if cached is not None:
             return _KeySnapshot.load(cached)
+        return await self._load_key(key_hash)
+
+    async def _load_key(self, key_hash: str) -> _KeySnapshot | None:
         async with self._sessions() as db:
             row = (
                 await db.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))
