@@ -83,6 +83,8 @@ async def _signed_in(client: httpx.AsyncClient, email: str) -> Api:
     return Api(client, SignedIn(body["user"]["id"], email, body["token"], body["refreshToken"]))
 
 
+# A slow heartbeat: the runner's own periodic sweep must not take the row before the test does.
+@pytest.mark.task_settings(task_heartbeat_seconds=30)
 async def test_a_task_whose_runner_died_is_marked_interrupted(
     api: Api, resources: Resources
 ) -> None:
@@ -101,7 +103,7 @@ async def test_a_task_whose_runner_died_is_marked_interrupted(
             images=[],
             engine_state={},
             runner_id="dead",
-            heartbeat_at=utcnow() - timedelta(seconds=60),
+            heartbeat_at=utcnow() - timedelta(seconds=600),  # older than 3 heartbeats
         )
         db.add(row)
     assert await resources.tasks.runner.sweep() == 1
