@@ -281,7 +281,6 @@ class IdentityResolver:
             raise AuthenticationFailed("API key owner missing or disabled")
         if now - key.last_used_at >= KEY_USAGE_WRITE_INTERVAL:
             await self._touch_key(key_hash, key, now)
-        built = self._key_principals.get(key_hash)
         if built is None or built[0] is not key or built[1] is not user:
             principal = Principal(
                 user_id=key.user_id,
