@@ -37,6 +37,7 @@ from roo.db.engine import create_engine, create_session_factory
 from roo.files import endpoints as files_endpoints
 from roo.kit.cache import Cache, MemoryCache, RedisCache
 from roo.kit.logs import configure_logging, get_logger
+from roo.kit.loops import stop_loop, wait_or_stop
 from roo.sandbox import Sandbox, SandboxUnavailable
 from roo.security.secrets_box import box_from_settings
 from roo.sessions import endpoints as sessions_endpoints
@@ -82,8 +83,8 @@ async def _sandbox_backend(sandbox: Sandbox) -> str:
     return backend
 
 
-async def _janitor_loop(janitor: SessionJanitor, interval: float) -> None:
-    """Sweep orphaned workspaces once, then move sessions through their life cycle forever.
+async def _janitor_loop(janitor: SessionJanitor, interval: float, stop: asyncio.Event) -> None:
+    """Sweep orphaned workspaces once, then move sessions through their life cycle until `stop`.
 
     Errors are logged and retried next round: a database hiccup must not end the loop.
     """
@@ -96,7 +97,8 @@ async def _janitor_loop(janitor: SessionJanitor, interval: float) -> None:
             await janitor.run_once()
         except Exception:
             log.exception("sessions.cleanup_failed")
-        await asyncio.sleep(interval)
+        if await wait_or_stop(stop, interval):
+            return
 
 
 @asynccontextmanager
@@ -105,7 +107,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings)
     redis: Redis | None = None
     http = httpx.AsyncClient(timeout=settings.http_timeout_seconds, follow_redirects=False)
-    background: list[asyncio.Task[None]] = []
+    # Each stops its loop after the current round (never mid-query), in order.
     background_stops: list[Callable[[], Awaitable[None]]] = []
     try:
         if settings.should_auto_migrate:
@@ -164,9 +166,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         tasks.runner.start()
         background_stops.append(tasks.runner.stop)
-        background.append(
-            asyncio.create_task(_janitor_loop(janitor, settings.cleanup_interval_seconds))
+        janitor_stop = asyncio.Event()
+        janitor_task = asyncio.create_task(
+            _janitor_loop(janitor, settings.cleanup_interval_seconds, janitor_stop)
         )
+        background_stops.append(lambda: stop_loop(janitor_task, janitor_stop))
         log.info(
             "app.started",
             env=settings.env.value,
@@ -178,9 +182,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         for stop in background_stops:  # running tasks end as `interrupted` (resumable)
             await stop()
-        for task in background:
-            task.cancel()
-        await asyncio.gather(*background, return_exceptions=True)
         await http.aclose()
         if redis is not None:
             await redis.aclose()

@@ -41,6 +41,7 @@ from roo.config import Settings
 from roo.db.engine import unit_of_work
 from roo.db.models import Session, Task
 from roo.db.types import utcnow
+from roo.kit.loops import stop_loop, wait_or_stop
 from roo.security.pathguard import PathRejected
 from roo.sessions.service import SessionManager
 from roo.tasks.events import EventStore
@@ -233,6 +234,7 @@ class TaskRunner:
         # event loop and must stay responsive. Subtasks run in their parent's slot.
         self._slots = asyncio.Semaphore(settings.max_running_tasks)
         self._background: asyncio.Task[None] | None = None
+        self._stop_heartbeat = asyncio.Event()
         self._stopping = False
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -243,10 +245,8 @@ class TaskRunner:
     async def stop(self) -> None:
         """Shut down: this process's runs end as `interrupted` (resumable)."""
         self._stopping = True
-        if self._background is not None:
-            self._background.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._background
+        if self._background is not None:  # its current round finishes first
+            await stop_loop(self._background, self._stop_heartbeat)
         tasks = [r.asyncio_task for r in self.runs.values() if r.asyncio_task is not None]
         for task in tasks:
             task.cancel()
@@ -272,7 +272,8 @@ class TaskRunner:
                 raise
             except Exception as exc:  # the database may be down for a moment: try again later
                 log.warning("tasks.heartbeat_failed", error=f"{type(exc).__name__}: {exc}")
-            await asyncio.sleep(tick)
+            if await wait_or_stop(self._stop_heartbeat, tick):
+                return
 
     async def read_inboxes(self) -> None:
         """Answers, messages and cancel requests that other processes left for this process's

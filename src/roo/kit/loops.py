@@ -1,0 +1,34 @@
+"""Background loops that stop between rounds, never in the middle of one.
+
+Cancelling a loop while it waits on the database leaves the driver's work running in its thread
+(aiosqlite) or the connection in an unknown state; at shutdown that work can outlive the event
+loop. A loop written with `wait_or_stop` finishes its round and returns when asked to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+STOP_GRACE_SECONDS = 10.0
+
+
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep `seconds`, or less if `stop` is set meanwhile; True when the loop should end."""
+    if stop.is_set():
+        return True
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def stop_loop(
+    task: asyncio.Task[None], stop: asyncio.Event, grace: float = STOP_GRACE_SECONDS
+) -> None:
+    """Ask a loop to end after its current round; cancel it if that takes over `grace` seconds."""
+    stop.set()
+    _done, pending = await asyncio.wait({task}, timeout=grace)
+    for late in pending:
+        late.cancel()
+    await asyncio.gather(task, return_exceptions=True)
