@@ -52,8 +52,10 @@ from common import (
     Server,
     Tool,
     add_backend_arguments,
+    add_http_load_arguments,
     backend_env,
     bench_email,
+    bench_parser,
     check_backends,
     choose_tool,
     create_user,
@@ -64,6 +66,7 @@ from common import (
     process_cpu_seconds,
     redis_cleaned,
     report_and_exit,
+    require_at_least,
     run_load,
     running_server,
     server_env,
@@ -340,28 +343,14 @@ def print_summary(report: dict[str, Any], output: Path, out: IO[str] = sys.stdou
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement (10)")
-    parser.add_argument("--connections", type=int, default=32, help="concurrent connections (32)")
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (2)")
+    parser = bench_parser(__doc__, DEFAULT_OUTPUT)
+    add_http_load_arguments(parser)
     parser.add_argument(
         "--logins", type=int, default=30, help="sign-ins measured per client count (30)"
     )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON result file")
-    parser.add_argument(
-        "--tool", choices=("auto", "wrk", "python"), default="auto", help="load tool (auto: wrk)"
-    )
-    parser.add_argument(
-        "--roo-log-level",
-        default="INFO",
-        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-        help="roo's LOG_LEVEL (INFO, as deployed)",
-    )
     add_backend_arguments(parser)
     args = parser.parse_args(argv)
-    for name in ("duration", "connections", "rounds", "logins"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1")
+    require_at_least(parser, args, 1, "duration", "connections", "rounds", "logins")
     return args
 
 

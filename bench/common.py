@@ -178,6 +178,43 @@ def redis_cleanup(redis_url: str, run_id: str) -> int:
         client.close()
 
 
+def bench_parser(doc: str | None, output: Path) -> argparse.ArgumentParser:
+    """A benchmark's argument parser: its docstring's first paragraph, and `--output`."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n", 1)[0])
+    parser.add_argument("--output", type=Path, default=output, help="JSON result file")
+    return parser
+
+
+def add_http_load_arguments(parser: argparse.ArgumentParser, log_help: str = "") -> None:
+    """`--duration`, `--connections`, `--rounds`, `--tool` and `--roo-log-level` of the HTTP
+    throughput benchmarks (http_overhead, auth_overhead)."""
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement (10)")
+    parser.add_argument("--connections", type=int, default=32, help="concurrent connections (32)")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (2)")
+    parser.add_argument(
+        "--tool", choices=("auto", "wrk", "python"), default="auto", help="load tool (auto: wrk)"
+    )
+    add_log_level_argument(parser, log_help)
+
+
+def add_log_level_argument(parser: argparse.ArgumentParser, extra_help: str = "") -> None:
+    parser.add_argument(
+        "--roo-log-level",
+        default="INFO",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help=f"roo's LOG_LEVEL (INFO, as deployed{extra_help})",
+    )
+
+
+def require_at_least(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, minimum: int, *names: str
+) -> None:
+    """`parser.error` for the first of the options `names` below `minimum`."""
+    for name in names:
+        if getattr(args, name) < minimum:
+            parser.error(f"--{name.replace('_', '-')} must be at least {minimum}")
+
+
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--redis",

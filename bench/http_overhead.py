@@ -35,10 +35,13 @@ from common import (
     Measurement,
     ServerName,
     Tool,
+    add_http_load_arguments,
+    bench_parser,
     choose_tool,
     exit_on_sigterm,
     get_status,
     machine_info,
+    require_at_least,
     run_load,
     running_server,
     source_revision,
@@ -150,24 +153,10 @@ def print_summary(report: dict[str, Any], output: Path, out: IO[str] = sys.stdou
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement (10)")
-    parser.add_argument("--connections", type=int, default=32, help="concurrent connections (32)")
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (2)")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON result file")
-    parser.add_argument(
-        "--tool", choices=("auto", "wrk", "python"), default="auto", help="load tool (auto: wrk)"
-    )
-    parser.add_argument(
-        "--roo-log-level",
-        default="INFO",
-        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-        help="roo's LOG_LEVEL (INFO, as deployed; WARNING shows the access log's cost)",
-    )
+    parser = bench_parser(__doc__, DEFAULT_OUTPUT)
+    add_http_load_arguments(parser, "; WARNING shows the access log's cost")
     args = parser.parse_args(argv)
-    for name in ("duration", "connections", "rounds"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1")
+    require_at_least(parser, args, 1, "duration", "connections", "rounds")
     return args
 
 

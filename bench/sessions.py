@@ -46,8 +46,10 @@ from common import (
     Server,
     User,
     add_backend_arguments,
+    add_log_level_argument,
     backend_env,
     bench_email,
+    bench_parser,
     check_backends,
     create_users,
     describe_backends,
@@ -58,6 +60,7 @@ from common import (
     process_memory,
     redis_cleaned,
     report_and_exit,
+    require_at_least,
     running_server,
     server_env,
     sign_in,
@@ -326,7 +329,7 @@ def print_summary(report: dict[str, Any], output: Path, out: IO[str] = sys.stdou
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser = bench_parser(__doc__, DEFAULT_OUTPUT)
     parser.add_argument("--sessions", type=int, default=1000, help="sessions to create (1000)")
     parser.add_argument("--admins", type=int, default=10, help="admin accounts owning them (10)")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds (4)")
@@ -337,18 +340,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--settle", type=float, default=5.0, help="seconds of quiet before reading RSS (5)"
     )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON result file")
-    parser.add_argument(
-        "--roo-log-level",
-        default="INFO",
-        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-        help="roo's LOG_LEVEL (INFO, as deployed)",
-    )
+    add_log_level_argument(parser)
     add_backend_arguments(parser)
     args = parser.parse_args(argv)
-    for name in ("sessions", "admins", "rounds", "clients", "list_requests"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    require_at_least(parser, args, 1, "sessions", "admins", "rounds", "clients", "list_requests")
     if args.sessions < 2 * args.rounds:
         parser.error("--sessions must be at least twice --rounds")
     if -(-args.sessions // args.admins) > ADMIN_MAX_SESSIONS:

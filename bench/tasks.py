@@ -98,6 +98,7 @@ from common import (
     User,
     backend_env,
     bench_email,
+    bench_parser,
     check_backends,
     create_users,
     describe_backends,
@@ -109,6 +110,7 @@ from common import (
     process_memory,
     redis_cleaned,
     report_and_exit,
+    require_at_least,
     running_server,
     server_env,
     sign_in,
@@ -1316,7 +1318,7 @@ def print_summary(report: dict[str, Any], output: Path, out: IO[str] = sys.stdou
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser = bench_parser(__doc__, DEFAULT_OUTPUT)
     parser.add_argument("--engine-steps", type=int, default=200, help="in-process steps (200)")
     parser.add_argument("--profile-steps", type=int, default=100, help="steps profiled (100)")
     parser.add_argument("--service-steps", type=int, default=100, help="the single task (100)")
@@ -1365,15 +1367,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="Redis (loopback) for that second run; the run's keys are deleted afterwards "
         "(default: REDIS_URL)",
     )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON result file")
     args = parser.parse_args(argv)
-    for name in ("engine_steps", "profile_steps", "service_steps", "creations", "concurrent"):
-        if getattr(args, name) < 2:
-            parser.error(f"--{name.replace('_', '-')} must be at least 2")
-    if args.idle_creations < 0:
-        parser.error("--idle-creations must not be negative")
-    if args.concurrent_steps < 1 or args.pg_concurrent < 1 or args.post_connections < 1:
-        parser.error("--concurrent-steps, --pg-concurrent and --post-connections must be >= 1")
+    require_at_least(
+        parser, args, 2, "engine_steps", "profile_steps", "service_steps", "creations", "concurrent"
+    )
+    require_at_least(parser, args, 1, "concurrent_steps", "pg_concurrent", "post_connections")
+    require_at_least(parser, args, 0, "idle_creations")
     if args.database_url and urlsplit(args.database_url).scheme.startswith("sqlite"):
         args.database_url = None  # an embedded database: nothing to compare with
     return args

@@ -35,10 +35,12 @@ from typing import IO, Any, TypeVar
 from common import (
     RESULTS_DIR,
     BenchError,
+    bench_parser,
     exit_on_sigterm,
     latency_stats,
     machine_info,
     report_and_exit,
+    require_at_least,
     source_revision,
 )
 
@@ -562,7 +564,7 @@ def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser = bench_parser(__doc__, DEFAULT_OUTPUT)
     parser.add_argument("--calls", type=int, default=50, help="timed calls per case (50)")
     parser.add_argument(
         "--search-calls", type=int, default=20, help="timed calls per search_files case (20)"
@@ -577,13 +579,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--max-seconds", type=float, default=110.0, help="stop with an error past this (110)"
     )
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON result file")
     args = parser.parse_args(argv)
-    for name in ("calls", "search_calls", "startup_calls"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.warmup < 0:
-        parser.error("--warmup must be at least 0")
+    require_at_least(parser, args, 1, "calls", "search_calls", "startup_calls")
+    require_at_least(parser, args, 0, "warmup")
     return args
 
 
