@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,6 +29,23 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+class _SQLiteConnection(sqlite3.Connection):
+    """A SQLite connection that rolls back its open transaction when it is closed.
+
+    When a statement is cancelled (a task cancelled while it waits on the database), SQLAlchemy
+    closes the connection without a rollback, and `sqlite3` only asks SQLite to close it: while
+    a prepared statement of it is still referenced (by the cancelled call's traceback), SQLite
+    keeps it open as a zombie, transaction and write lock included, until the garbage collector
+    happens to free that statement. Every other writer waits out its busy timeout meanwhile.
+    """
+
+    def close(self) -> None:
+        if self.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.rollback()
+        super().close()
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers work while a writer commits; foreign keys are off by default in SQLite;
@@ -50,6 +69,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         path = sqlite_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"factory": _SQLiteConnection}
     else:
         kwargs.update(
             pool_size=max(settings.db_pool_min, 1),
