@@ -13,6 +13,8 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from sqlalchemy.engine import make_url
 
 from roo import __version__
@@ -35,7 +37,7 @@ from roo.credentials.service import CredentialStore
 from roo.db import migrate
 from roo.db.engine import create_engine, create_session_factory
 from roo.files import endpoints as files_endpoints
-from roo.kit.cache import Cache, MemoryCache, RedisCache
+from roo.kit.cache import HEALTH_CHECK_SECONDS, Cache, MemoryCache, NearCache, RedisCache
 from roo.kit.logs import configure_logging, get_logger
 from roo.kit.loops import stop_loop, wait_or_stop
 from roo.sandbox import Sandbox, SandboxUnavailable
@@ -113,15 +115,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.should_auto_migrate:
             await migrate.upgrade(engine)
         cache: Cache
+        identity_cache: Cache
         denylist: Cache | None = None
         if settings.redis_url:
             redis = Redis.from_url(settings.redis_url, decode_responses=False)
-            cache = RedisCache(redis, settings.redis_prefix + "cache:")
+            cache = identity_cache = RedisCache(redis, settings.redis_prefix + "cache:")
+            if settings.identity_near_cache:
+                near = await _near_cache(
+                    settings, settings.redis_url, redis, settings.redis_prefix + "cache:"
+                )
+                background_stops.append(near.aclose)
+                identity_cache = near
         else:
-            cache = MemoryCache()
+            cache = identity_cache = MemoryCache()
             denylist = MemoryCache(max_entries=None)
         sessions = create_session_factory(engine)
-        auth = build_auth(settings, sessions, cache, denylist)
+        auth = build_auth(settings, sessions, identity_cache, denylist)
         try:
             await auth.resolver.load_denylist()
         except Exception as exc:  # the database may come up later: /readyz says so meanwhile
@@ -187,6 +196,25 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await redis.aclose()
         await engine.dispose()
         log.info("app.stopped")
+
+
+async def _near_cache(settings: Settings, url: str, redis: Redis, prefix: str) -> NearCache:
+    """The identity cache's in-process copy, subscribed to the invalidations of every process.
+    Its subscription has a client of its own without retries: a dropped connection must be
+    noticed (the copy is cleared), not silently re-established."""
+    subscriber = Redis.from_url(
+        url,
+        decode_responses=False,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=int(HEALTH_CHECK_SECONDS),
+        socket_keepalive=True,
+        client_name="roo-identity-invalidations",
+    )
+    near = NearCache(
+        redis, prefix, subscriber, max_age_seconds=max(settings.identity_cache_ttl_seconds, 1)
+    )
+    await near.start()
+    return near
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

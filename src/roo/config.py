@@ -176,6 +176,9 @@ class Settings(BaseSettings):
     identity_cache_ttl_seconds: int = Field(
         60, ge=0, validation_alias=_env("ROO_IDENTITY_CACHE_TTL")
     )
+    # With Redis: keep what identity checks read in process memory too, kept coherent by a
+    # pub/sub channel (roo.kit.cache.NearCache), so a request costs no Redis round trip.
+    identity_near_cache: bool = Field(True, validation_alias=_env("ROO_IDENTITY_NEAR_CACHE"))
 
     # -- sessions and workspaces --------------------------------------------------------------
     # None: <ROO_DATA_DIR>/workspaces

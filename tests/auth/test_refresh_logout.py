@@ -262,3 +262,39 @@ async def test_an_admin_cannot_lock_themselves_out(
         f"/api/v1/users/{admin.user_id}", headers=admin.headers, json={"displayName": "Root"}
     )
     assert renamed.status_code == 200
+
+
+async def test_what_one_process_revokes_the_others_refuse(
+    client: httpx.AsyncClient, sign_in: SignIn, settings: Settings
+) -> None:
+    """Two processes of one deployment (one database, one Redis): each keeps a copy of the
+    identities it has checked (roo.kit.cache.NearCache); a logout, or a user disabled, through
+    one is refused by the other as soon as Redis has delivered the invalidation."""
+    if not settings.redis_url:
+        pytest.skip("without Redis each process has its own cache: one process is supported")
+    admin = await sign_in("admin")
+    leaving, disabled = await sign_in(), await sign_in()
+    other = create_app(settings)
+    async with LifespanManager(other):
+        transport = httpx.ASGITransport(app=other)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as second:
+            for user in (leaving, disabled):  # both identities now in the second's copy
+                assert await profile(second, user.token) == 200
+                assert await profile(second, user.token) == 200
+            logout = await client.post("/api/v1/auth/logout", headers=leaving.headers)
+            assert logout.status_code == 204
+            r = await client.patch(
+                f"/api/v1/users/{disabled.user_id}", headers=admin.headers, json={"disabled": True}
+            )
+            assert r.status_code == 200
+            for user in (leaving, disabled):
+                await _refused_soon(second, user.token)
+            assert await profile(second, admin.token) == 200
+
+
+async def _refused_soon(client: httpx.AsyncClient, token: str, within: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while await profile(client, token) != 401:
+        assert loop.time() < deadline, "the other process still accepts the token"
+        await asyncio.sleep(0.005)

@@ -6,11 +6,19 @@ access-token denylist. Values are bytes; callers serialise.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import time
 from collections import OrderedDict
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from roo.kit.logs import get_logger
+
+log = get_logger("roo.cache")
 
 
 class Cache(Protocol):
@@ -27,6 +35,51 @@ class Cache(Protocol):
         ...
 
 
+class _Unknown:
+    """What a local store answers for a key it holds nothing about (None is a cached miss)."""
+
+
+UNKNOWN = _Unknown()
+
+
+class _Entries:
+    """Values with an expiry time in process memory, least recently used first."""
+
+    def __init__(self, max_entries: int | None) -> None:
+        self._data: OrderedDict[str, tuple[float, bytes | None]] = OrderedDict()
+        self._max = max_entries
+        self._purge_at = 1024
+
+    def get(self, key: str, now: float) -> bytes | _Unknown | None:
+        item = self._data.get(key)
+        if item is None:
+            return UNKNOWN
+        expires, value = item
+        if expires <= now:
+            del self._data[key]
+            return UNKNOWN
+        self._data.move_to_end(key)
+        return value
+
+    def put(self, key: str, value: bytes | None, expires: float, now: float) -> None:
+        self._data[key] = (expires, value)
+        self._data.move_to_end(key)
+        if self._max is not None:
+            while len(self._data) > self._max:
+                self._data.popitem(last=False)
+        elif len(self._data) >= self._purge_at:
+            for stale in [k for k, (at, _) in self._data.items() if at <= now]:
+                del self._data[stale]
+            self._purge_at = max(1024, 2 * len(self._data))
+
+    def drop(self, *keys: str) -> None:
+        for key in keys:
+            self._data.pop(key, None)
+
+    def clear(self) -> None:
+        self._data.clear()
+
+
 class MemoryCache:
     """A dict with per-entry expiry, for one process (embedded mode).
 
@@ -37,50 +90,30 @@ class MemoryCache:
     """
 
     def __init__(self, max_entries: int | None = 100_000) -> None:
-        self._data: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
-        self._max = max_entries
-        self._purge_at = 1024
+        self._entries = _Entries(max_entries)
 
     async def get(self, key: str) -> bytes | None:
-        return self._get(key, time.monotonic())
+        value = self._entries.get(key, time.monotonic())
+        return None if isinstance(value, _Unknown) else value
 
     async def get_many(self, *keys: str) -> list[bytes | None]:
         now = time.monotonic()
-        return [self._get(key, now) for key in keys]
-
-    def _get(self, key: str, now: float) -> bytes | None:
-        item = self._data.get(key)
-        if item is None:
-            return None
-        expires, value = item
-        if expires <= now:
-            self._data.pop(key, None)
-            return None
-        self._data.move_to_end(key)
-        return value
+        get = self._entries.get
+        return [None if isinstance(v := get(key, now), _Unknown) else v for key in keys]
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
         if ttl_seconds <= 0:
-            self._data.pop(key, None)
+            self._entries.drop(key)
             return
-        self._data[key] = (time.monotonic() + ttl_seconds, value)
-        self._data.move_to_end(key)
-        if self._max is not None:
-            while len(self._data) > self._max:
-                self._data.popitem(last=False)
-        elif len(self._data) >= self._purge_at:
-            now = time.monotonic()
-            for stale in [k for k, (expires, _) in self._data.items() if expires <= now]:
-                del self._data[stale]
-            self._purge_at = max(1024, 2 * len(self._data))
+        now = time.monotonic()
+        self._entries.put(key, value, now + ttl_seconds, now)
 
     async def delete(self, *keys: str) -> None:
-        for key in keys:
-            self._data.pop(key, None)
+        self._entries.drop(*keys)
 
     async def pop(self, key: str) -> bytes | None:
         value = await self.get(key)
-        self._data.pop(key, None)
+        self._entries.drop(key)
         return value
 
 
@@ -113,3 +146,193 @@ class RedisCache:
     async def pop(self, key: str) -> bytes | None:
         value = await self._redis.getdel(self._prefix + key)
         return value.encode() if isinstance(value, str) else value
+
+
+# How often an idle invalidation subscription is checked (give the subscriber client the same
+# `health_check_interval`).
+HEALTH_CHECK_SECONDS = 5.0
+
+
+class NearCache:
+    """The Redis cache with a copy, in this process's memory, of what this process read.
+
+    For reads that run on every request (who is calling) and must not each cost a Redis round
+    trip. Every write (set, delete, pop) goes to Redis and publishes its keys on a pub/sub
+    channel; every process drops the keys it receives from its copy, so a write reaches the
+    other processes as fast as Redis delivers the message (well under a millisecond on one host).
+
+    The copy is trusted only while the subscription is up. Misses are kept too (a token that is
+    not on the denylist is the common case). What could make the copy stale is handled:
+    - the subscription drops (Redis restarts, the connection is killed): a message sent
+      meanwhile would be lost, so the copy is cleared and reads go to Redis until the
+      subscription is back (and it is cleared again then);
+    - a read from Redis that raced a write: it is kept only if no invalidation arrived
+      while it was in flight (a generation counter);
+    - an entry expiring in Redis: the copy expires with it (its remaining TTL is read along
+      with the value), and never later than `max_age_seconds`.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        prefix: str,
+        subscriber: Redis,
+        *,
+        max_entries: int = 100_000,
+        max_age_seconds: float = 60.0,
+    ) -> None:
+        """`subscriber`: a client of its own for the subscription (closed with this cache), made
+        without retries (`retry=Retry(NoBackoff(), 0)`), so that a lost connection surfaces
+        here instead of being silently re-established with messages lost in between."""
+        self._redis = redis
+        self._prefix = prefix
+        self._subscriber = subscriber
+        self.channel = f"{prefix}invalidations"
+        self._local = _Entries(max_entries)
+        self._max_age = max_age_seconds
+        self._generation = 0
+        self._live = False
+        self._became_live = asyncio.Event()
+        self.subscriptions = 0  # how often the subscription was (re)established
+        self._listener: asyncio.Task[None] | None = None
+
+    @property
+    def live(self) -> bool:
+        """Whether the copy is in use (the invalidation subscription is up)."""
+        return self._live
+
+    async def start(self, wait_seconds: float = 2.0) -> None:
+        """Subscribe (in the background); wait up to `wait_seconds` for the subscription. Until
+        it is up every read goes to Redis, so starting never fails for it."""
+        self._listener = asyncio.create_task(self._listen(), name="near-cache-invalidations")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._became_live.wait(), wait_seconds)
+
+    async def aclose(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            # redis-py can swallow a cancellation that lands while it reconnects: ask again
+            for _ in range(20):
+                listener.cancel()
+                await asyncio.wait({listener}, timeout=0.25)
+                if listener.done():
+                    break
+            else:
+                log.warning("cache.listener_did_not_stop")
+        self._reset(live=False)
+        await self._subscriber.aclose()
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def get(self, key: str) -> bytes | None:
+        return (await self.get_many(key))[0]
+
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        if self._live:
+            now = time.monotonic()
+            get = self._local.get
+            local = [get(key, now) for key in keys]
+            if not any(isinstance(v, _Unknown) for v in local):
+                return local  # type: ignore[return-value]  # no _Unknown left
+        names = [self._prefix + key for key in keys]
+        if not self._live:
+            values = await self._redis.mget(names)
+            return [v.encode() if isinstance(v, str) else v for v in values]
+        generation = self._generation
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.mget(names)
+            for name in names:
+                pipe.pttl(name)
+            values, *ttls = await pipe.execute()
+        found: list[bytes | None] = [v.encode() if isinstance(v, str) else v for v in values]
+        if self._live and generation == self._generation:
+            now = time.monotonic()
+            for key, value, ttl_ms in zip(keys, found, ttls, strict=True):
+                age = self._max_age if ttl_ms < 0 else min(ttl_ms / 1000, self._max_age)
+                if value is None or ttl_ms != -2:  # -2: it expired between the two reads
+                    self._local.put(key, value, now + age, now)
+        return found
+
+    # -- writes: to Redis, then every process drops the keys ---------------------------------
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        if ttl_seconds <= 0:
+            await self.delete(key)
+            return
+        await self._write([key], "set", value, max(int(ttl_seconds * 1000), 1))
+
+    async def delete(self, *keys: str) -> None:
+        if keys:
+            await self._write(list(keys), "delete")
+
+    async def pop(self, key: str) -> bytes | None:
+        value = await self._write([key], "pop")
+        return value.encode() if isinstance(value, str) else value
+
+    async def _write(self, keys: list[str], op: str, *args: Any) -> Any:
+        """The write and its invalidation in one MULTI/EXEC: no write without its message."""
+        names = [self._prefix + key for key in keys]
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                if op == "set":
+                    pipe.set(names[0], args[0], px=args[1])
+                elif op == "pop":
+                    pipe.getdel(names[0])
+                else:
+                    pipe.delete(*names)
+                pipe.publish(self.channel, json.dumps(keys))
+                result, _receivers = await pipe.execute()
+        finally:  # even when it failed: it may have been applied all the same
+            self._invalidate(keys)  # (and a read of this process that raced it is not kept)
+        return result
+
+    # -- the subscription -------------------------------------------------------------------
+
+    def _invalidate(self, keys: list[str]) -> None:
+        self._generation += 1
+        self._local.drop(*keys)
+
+    def _reset(self, *, live: bool) -> None:
+        self._generation += 1
+        self._local.clear()
+        self._live = live
+        if live:
+            self._became_live.set()
+        else:
+            self._became_live.clear()
+
+    async def _listen(self) -> None:
+        delay = 0.1
+        while True:
+            pubsub = self._subscriber.pubsub()
+            try:
+                await pubsub.subscribe(self.channel)
+                while True:
+                    # a timeout now and then lets the client's health check ping the server
+                    message = await pubsub.get_message(timeout=HEALTH_CHECK_SECONDS)
+                    if message is None:
+                        continue
+                    if message["type"] == "subscribe":
+                        self.subscriptions += 1
+                        self._reset(live=True)
+                        delay = 0.1
+                    elif message["type"] == "message":
+                        self._invalidate(_keys_of(message["data"]))
+            except (RedisError, OSError) as exc:
+                log.warning("cache.subscription_lost", error=f"{type(exc).__name__}: {exc}")
+            finally:
+                self._reset(live=False)
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _keys_of(data: bytes | str) -> list[str]:
+    try:
+        keys = json.loads(data)
+    except ValueError:
+        keys = None
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise RedisError(f"unreadable invalidation message: {data!r}")  # reconnect, clear all
+    return keys
