@@ -264,6 +264,7 @@ def build_report(
             "uvicorn": " ".join(UVICORN_OPTIONS),
             "roo_log_level": args.roo_log_level,
             "backends": describe_backends(args),
+            "identity_near_cache": bool(args.redis) and not args.no_near_cache,
             "api_key_scopes": API_KEY_SCOPES,
             "listed_sessions": LISTED_SESSIONS,
             "logins": args.logins,
@@ -293,7 +294,8 @@ def print_summary(report: dict[str, Any], output: Path, out: IO[str] = sys.stdou
     print(
         f"\nauth_overhead: {report['tool']}, {settings['connections']} connections, "
         f"{settings['duration']}s x {settings['rounds']} rounds (median); "
-        f"{backends['database']}, redis: {backends['redis']}",
+        f"{backends['database']}, redis: {backends['redis']}"
+        + (" with near cache" if settings.get("identity_near_cache") else ""),
         file=out,
     )
     print(
@@ -349,8 +351,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--logins", type=int, default=30, help="sign-ins measured per client count (30)"
     )
     add_backend_arguments(parser)
+    parser.add_argument(
+        "--no-near-cache",
+        action="store_true",
+        help="with --redis: ROO_IDENTITY_NEAR_CACHE=false (every identity check asks Redis)",
+    )
     args = parser.parse_args(argv)
     require_at_least(parser, args, 1, "duration", "connections", "rounds", "logins")
+    if args.no_near_cache and not args.redis:
+        parser.error("--no-near-cache applies with --redis only")
     return args
 
 
@@ -358,6 +367,8 @@ def run(args: argparse.Namespace, tool: Tool, run_id: str) -> dict[str, Any]:
     measured: dict[str, list[Measurement]] = {e.key: [] for e in ENDPOINTS}
     logins: dict[int, list[dict[str, Any]]] = {clients: [] for clients in LOGIN_CLIENTS}
     extra_env = backend_env(args.database_url, args.redis, run_id)
+    if args.no_near_cache:
+        extra_env["ROO_IDENTITY_NEAR_CACHE"] = "false"
     email = bench_email("bench", run_id, shared_database=bool(args.database_url))
     password = secrets.token_urlsafe(18)
     with contextlib.ExitStack() as stack:

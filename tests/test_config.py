@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from roo.app import describe_backends
 from roo.config import ConfigError, Environment, load_settings, normalise_database_url
 
 GOOD_SECRET = "k3V9q-L0ngEnough_And_Random-Looking_Secret_42"
@@ -150,3 +151,27 @@ def test_invalid_values_are_one_clear_line(
 )
 def test_database_urls_map_to_async_drivers(given: str, expected: str) -> None:
     assert normalise_database_url(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, {"redis": "none (in-process)", "identity_cache": "in-process"}),
+        (
+            {"REDIS_URL": "redis://cache.internal:6380/2"},
+            {"redis": "redis (cache.internal:6380/2)", "identity_cache": "redis + in-process copy"},
+        ),
+        (
+            {"REDIS_URL": "redis://:pw@cache.internal/0", "ROO_IDENTITY_NEAR_CACHE": "false"},
+            {"redis": "redis (cache.internal:6379/0)", "identity_cache": "redis"},
+        ),
+    ],
+)
+def test_the_start_up_line_names_the_backends_without_credentials(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: dict[str, str]
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    described = describe_backends(load_settings())
+    assert {k: described[k] for k in expected} == expected
+    assert "pw" not in str(described)

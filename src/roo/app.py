@@ -62,10 +62,17 @@ def describe_backends(settings: Settings) -> dict[str, str]:
         else f"postgresql ({db.host}:{db.port or 5432}/{db.database})"
     )
     redis = "none (in-process)"
+    identity_cache = "in-process"
     if settings.redis_url:
         r = make_url(settings.redis_url)
         redis = f"redis ({r.host}:{r.port or 6379}/{r.database or 0})"
-    return {"database": database, "redis": redis, "jwt_key": settings.secret_source}
+        identity_cache = "redis + in-process copy" if settings.identity_near_cache else "redis"
+    return {
+        "database": database,
+        "redis": redis,
+        "identity_cache": identity_cache,
+        "jwt_key": settings.secret_source,
+    }
 
 
 async def _sandbox_backend(sandbox: Sandbox) -> str:
