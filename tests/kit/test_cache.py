@@ -14,6 +14,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from roo.kit.cache import Cache, MemoryCache, NearCache, RedisCache
+from tests.support.waiting import eventually
 
 
 def _redis_url() -> str:
@@ -141,14 +142,6 @@ async def test_unbounded_memory_cache_never_evicts_live_entries() -> None:
 # -- the near cache: a copy per process, kept coherent through Redis ---------------------------
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not await check():
-        assert loop.time() < deadline, "the condition never held"
-        await asyncio.sleep(0.01)
-
-
 async def test_near_cache_serves_reads_from_its_copy(
     near_caches: NearCaches, redis_prefix: tuple[Redis, str]
 ) -> None:
@@ -214,15 +207,11 @@ async def test_a_read_that_raced_a_write_is_not_kept(
         redis.pipeline = real_pipeline  # type: ignore[method-assign]
         generation = b._generation
         await a.set("user", b"new", 30)
-        await eventually(lambda: _true(b._generation > generation))  # b got the invalidation
+        await eventually(lambda: b._generation > generation)  # b got the invalidation
     finally:
         go_on.set()
     assert await read == b"old"  # what Redis answered then
     assert await b.get("user") == b"new"  # but it was not kept
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def test_a_lost_subscription_clears_the_copy_until_it_is_back(
@@ -235,7 +224,7 @@ async def test_a_lost_subscription_clears_the_copy_until_it_is_back(
     # The subscription drops; a write made meanwhile has its invalidation lost
     await redis.execute_command("CLIENT", "KILL", "ID", await _subscriber_id(redis, near))
     await redis.set(prefix + "user", b"v2")
-    await eventually(lambda: _true(near.subscriptions == 2 and near.live))
+    await eventually(lambda: near.subscriptions == 2 and near.live)
     assert await near.get("user") == b"v2"  # the copy was cleared, not trusted
     await redis.set(prefix + "user", b"v3")  # behind its back: the copy is in use again
     assert await near.get("user") == b"v2"
