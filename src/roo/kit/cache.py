@@ -1,7 +1,8 @@
 """A small key-value cache with expiry: Redis when configured, process memory otherwise.
 
 Used for what must be fast and may be rebuilt from the database: resolved identities, the
-access-token denylist. Values are bytes; callers serialise.
+access-token denylist. Values are bytes; callers serialise. `NearCache` puts a per-process copy,
+kept coherent over Redis pub/sub, in front of Redis for reads made on every request.
 """
 
 from __future__ import annotations
