@@ -20,6 +20,11 @@ from roo.db.models import Task
 from roo.testing.fake_llm import Reply, ToolCall
 from tests.tasks.conftest import RUN_ANYTHING, Api, FakeLLM, is_command_event, tool_results_of
 
+# Heartbeats of a few seconds, as in production (10 s): with the suite's 0.2 s, a slow CI machine
+# delayed the running process's beat past 3 x 0.2 s and the other process swept its live task as
+# `runner_lost` (seen once). Actions still reach the runner at the inbox poll (0.5 s).
+pytestmark = pytest.mark.task_settings(task_heartbeat_seconds=5)
+
 
 @pytest.fixture
 async def other(settings: Settings, api: Api) -> AsyncIterator[Api]:
