@@ -16,6 +16,7 @@ from roo.config import Settings
 from roo.db.engine import unit_of_work
 from roo.db.models import Task
 from roo.db.types import utcnow
+from roo.tasks.runner import Run
 from roo.testing.fake_llm import Reply, ToolCall, Usage
 from tests.auth.conftest import PASSWORD, SignedIn
 from tests.tasks.conftest import Api, FakeLLM, MakeApi, question, tool_results_of
@@ -81,6 +82,25 @@ async def _signed_in(client: httpx.AsyncClient, email: str) -> Api:
     assert response.status_code == 200, response.text
     body = response.json()
     return Api(client, SignedIn(body["user"]["id"], email, body["token"], body["refreshToken"]))
+
+
+@pytest.mark.task_settings(task_heartbeat_seconds=30)
+async def test_a_heartbeat_leaves_an_ended_task_alone(
+    api: Api, llm: FakeLLM, resources: Resources
+) -> None:
+    """A run stays in the runner's table for a moment after its task ended; a beat landing
+    then must not touch the task (CI once saw its `updatedAt` move after completion)."""
+    session = await api.session()
+    llm.script(Reply(tool_calls=[ToolCall("attempt_completion", {"result": "ok"})]))
+    task = await api.start(session)
+    done = await api.wait(session, task["id"], "completed")
+    runner = resources.tasks.runner
+    runner.runs[uuid.UUID(task["id"])] = Run(uuid.UUID(task["id"]), uuid.UUID(session), runner)
+    try:
+        await runner.beat()
+    finally:
+        runner.runs.pop(uuid.UUID(task["id"]), None)
+    assert (await api.task(session, task["id"]))["updatedAt"] == done["updatedAt"]
 
 
 # A slow heartbeat: the runner's own periodic sweep must not take the row before the test does.

@@ -325,12 +325,14 @@ class TaskRunner:
             await asyncio.sleep(0.05)
 
     async def beat(self) -> None:
+        """Say this process still runs its tasks. A run stays in `runs` for a moment after its
+        task ended: an ended task is not touched (its `updatedAt` is when it ended)."""
         if not self.runs:
             return
         async with unit_of_work(self.sessions) as db:
             await db.execute(
                 update(Task)
-                .where(Task.id.in_(list(self.runs)))
+                .where(Task.id.in_(list(self.runs)), Task.state.in_(ACTIVE_STATES))
                 .values(heartbeat_at=utcnow(), runner_id=self.runner_id)
             )
 
