@@ -12,6 +12,7 @@ import contextlib
 import json
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -192,22 +193,21 @@ class NearCache:
         self._local = _Entries(max_entries)
         self._max_age = max_age_seconds
         self._generation = 0
-        self._live = False
-        self._became_live = asyncio.Event()
+        self._live = asyncio.Event()  # set while the subscription is up
         self.subscriptions = 0  # how often the subscription was (re)established
         self._listener: asyncio.Task[None] | None = None
 
     @property
     def live(self) -> bool:
         """Whether the copy is in use (the invalidation subscription is up)."""
-        return self._live
+        return self._live.is_set()
 
     async def start(self, wait_seconds: float = 2.0) -> None:
         """Subscribe (in the background); wait up to `wait_seconds` for the subscription. Until
         it is up every read goes to Redis, so starting never fails for it."""
         self._listener = asyncio.create_task(self._listen(), name="near-cache-invalidations")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._became_live.wait(), wait_seconds)
+            await asyncio.wait_for(self._live.wait(), wait_seconds)
 
     async def aclose(self) -> None:
         listener, self._listener = self._listener, None
@@ -229,14 +229,14 @@ class NearCache:
         return (await self.get_many(key))[0]
 
     async def get_many(self, *keys: str) -> list[bytes | None]:
-        if self._live:
+        if self._live.is_set():
             now = time.monotonic()
             get = self._local.get
             local = [get(key, now) for key in keys]
             if not any(isinstance(v, _Unknown) for v in local):
                 return local  # type: ignore[return-value]  # no _Unknown left
         names = [self._prefix + key for key in keys]
-        if not self._live:
+        if not self._live.is_set():
             values = await self._redis.mget(names)
             return [v.encode() if isinstance(v, str) else v for v in values]
         generation = self._generation
@@ -246,7 +246,7 @@ class NearCache:
                 pipe.pttl(name)
             values, *ttls = await pipe.execute()
         found: list[bytes | None] = [v.encode() if isinstance(v, str) else v for v in values]
-        if self._live and generation == self._generation:
+        if self._live.is_set() and generation == self._generation:
             now = time.monotonic()
             for key, value, ttl_ms in zip(keys, found, ttls, strict=True):
                 age = self._max_age if ttl_ms < 0 else min(ttl_ms / 1000, self._max_age)
@@ -260,27 +260,23 @@ class NearCache:
         if ttl_seconds <= 0:
             await self.delete(key)
             return
-        await self._write([key], "set", value, max(int(ttl_seconds * 1000), 1))
+        px = max(int(ttl_seconds * 1000), 1)
+        await self._write([key], lambda pipe, name: pipe.set(name, value, px=px))
 
     async def delete(self, *keys: str) -> None:
         if keys:
-            await self._write(list(keys), "delete")
+            await self._write(list(keys), lambda pipe, *names: pipe.delete(*names))
 
     async def pop(self, key: str) -> bytes | None:
-        value = await self._write([key], "pop")
+        value = await self._write([key], lambda pipe, name: pipe.getdel(name))
         return value.encode() if isinstance(value, str) else value
 
-    async def _write(self, keys: list[str], op: str, *args: Any) -> Any:
-        """The write and its invalidation in one MULTI/EXEC: no write without its message."""
-        names = [self._prefix + key for key in keys]
+    async def _write(self, keys: list[str], command: Callable[..., object]) -> Any:
+        """`command(pipe, *names)` queues the write; it goes with its invalidation in one
+        MULTI/EXEC: no write without its message."""
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                if op == "set":
-                    pipe.set(names[0], args[0], px=args[1])
-                elif op == "pop":
-                    pipe.getdel(names[0])
-                else:
-                    pipe.delete(*names)
+                command(pipe, *(self._prefix + key for key in keys))
                 pipe.publish(self.channel, json.dumps(keys))
                 result, _receivers = await pipe.execute()
         finally:  # even when it failed: it may have been applied all the same
@@ -296,11 +292,10 @@ class NearCache:
     def _reset(self, *, live: bool) -> None:
         self._generation += 1
         self._local.clear()
-        self._live = live
         if live:
-            self._became_live.set()
+            self._live.set()
         else:
-            self._became_live.clear()
+            self._live.clear()
 
     async def _listen(self) -> None:
         delay = 0.1
