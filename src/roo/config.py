@@ -77,6 +77,14 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
     db_pool_min: int = Field(2, ge=0, validation_alias=_env("DATABASE_POOL_MIN"))
     db_pool_max: int = Field(10, ge=1, validation_alias=_env("DATABASE_POOL_MAX"))
+    # Seconds a unit of work waits for a connection (or, on SQLite, for its turn to write)
+    # before the request is answered 503 service-overloaded.
+    db_pool_timeout: float = Field(5.0, gt=0, le=60, validation_alias=_env("DATABASE_POOL_TIMEOUT"))
+    # Debug aid: a connection held longer than this many seconds is logged with where it was
+    # checked out (and every holder is logged when the pool runs dry). 0: off.
+    db_hold_warn_seconds: float = Field(
+        0.0, ge=0, validation_alias=_env("ROO_DB_HOLD_WARN_SECONDS")
+    )
     db_echo: bool = Field(False, validation_alias=_env("DATABASE_ECHO"))
     # None: migrate on start-up in embedded mode (SQLite), not against a shared server.
     auto_migrate: bool | None = Field(None, validation_alias=_env("ROO_AUTO_MIGRATE"))

@@ -15,13 +15,16 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from roo.db.engine import DatabaseBusy, log_connection_holders
 from roo.kit.errors import (
     PROBLEM_CONTENT_TYPE,
     AppError,
     MalformedBody,
+    ServiceOverloaded,
     Unprocessable,
     problem_type,
     status_slug,
@@ -188,6 +191,14 @@ async def backend_unavailable_handler(request: Request, exc: Exception) -> Respo
     )
 
 
+async def database_busy_handler(request: Request, exc: Exception) -> Response:
+    """No database connection (or turn to write) within the pool timeout: overloaded, not
+    broken. 503 with Retry-After, never a 500 and never a 30 s wait."""
+    log.warning("db.overloaded", error=f"{type(exc).__name__}: {exc}", path=request.url.path)
+    log_connection_holders()
+    return await app_error_handler(request, ServiceOverloaded())
+
+
 async def sandbox_unavailable_handler(request: Request, exc: Exception) -> Response:
     """Commands need bubblewrap here (production) and it is missing: the operator must act."""
     log.error("sandbox.unavailable", error=str(exc), path=request.url.path)
@@ -207,4 +218,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     for backend_error in (OperationalError, InterfaceError, ConnectionError, RedisConnectionError):
         app.add_exception_handler(backend_error, backend_unavailable_handler)
+    for busy in (PoolTimeout, DatabaseBusy):
+        app.add_exception_handler(busy, database_busy_handler)
     app.add_exception_handler(SandboxUnavailable, sandbox_unavailable_handler)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sys
+import sysconfig
+import time
+import traceback
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import greenlet
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -19,6 +26,10 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from roo.config import Settings
+from roo.kit.logs import get_logger
+from roo.kit.request_context import current_request_id
+
+log = get_logger("roo.db")
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -60,27 +71,191 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def create_engine(settings: Settings) -> AsyncEngine:
     """Create the engine for `settings.db_url`.
 
-    PostgreSQL: a queue pool keeping `db_pool_min` connections and growing to `db_pool_max`.
-    SQLite: the file's directory is created; pool sizes do not apply (one file, WAL mode).
+    Both backends: a queue pool of at most `db_pool_max` connections, kept once opened (a
+    connection returned to the pool stays open for the next unit of work: PostgreSQL forks a
+    backend per connection). A unit of work waits at most `db_pool_timeout` seconds for one,
+    then `PoolTimeout` (503 service-overloaded). `warm_pool` opens `db_pool_min` at start-up.
+    SQLite: the file's directory is created, and writers take turns in the process
+    (`SQLiteWriteGate`) instead of waiting out SQLite's busy timeout.
     """
     url = settings.db_url
-    kwargs: dict[str, Any] = {"echo": settings.db_echo}
+    kwargs: dict[str, Any] = {
+        "echo": settings.db_echo,
+        # SQLAlchemy's QueuePool has no minimum: it keeps up to pool_size connections open.
+        # Overflow connections are closed on return, so the ceiling is all pool_size.
+        "pool_size": settings.db_pool_max,
+        "max_overflow": 0,
+        "pool_timeout": settings.db_pool_timeout,
+    }
     if url.startswith("sqlite"):
         path = sqlite_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"factory": _SQLiteConnection}
     else:
-        kwargs.update(
-            pool_size=max(settings.db_pool_min, 1),
-            max_overflow=max(settings.db_pool_max - max(settings.db_pool_min, 1), 0),
-            pool_pre_ping=True,
-            pool_recycle=1800,
-        )
+        kwargs.update(pool_pre_ping=True, pool_recycle=1800)
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        SQLiteWriteGate(settings.db_pool_timeout).install(engine)
+    if settings.db_hold_warn_seconds > 0:
+        ConnectionWatch(settings.db_hold_warn_seconds).install(engine)
     return engine
+
+
+async def warm_pool(engine: AsyncEngine, count: int) -> None:
+    """Open `count` connections now (the pool keeps them), so that the first requests after
+    start-up do not each pay for a new connection."""
+    count = min(count, engine.pool.size())  # type: ignore[attr-defined]
+    if count <= 0:
+        return
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(count):
+            conn = await stack.enter_async_context(engine.connect())
+            await conn.execute(text("SELECT 1"))
+
+
+class DatabaseBusy(Exception):
+    """No connection (or, on SQLite, no turn to write) within the pool timeout: the service
+    is overloaded. Answered 503 with Retry-After."""
+
+
+class SQLiteWriteGate:
+    """SQLite has one writer at a time per file. Left to itself, each waiting writer holds a
+    pooled connection and polls the file lock with SQLite's busy handler (sleeps of up to
+    100 ms between tries), so under a burst of writes the pool fills with sleeping writers
+    and the lock is handed over late and unfairly. The gate makes the writers of this process
+    take turns on an asyncio lock instead: first come, first served, handed over the moment
+    the previous writer's transaction ends.
+
+    A connection takes the gate before its first write (INSERT, UPDATE, DELETE, or a
+    `SELECT ... FOR UPDATE`, which SQLite cannot express but the gate can honour) and gives it
+    back when it returns to the pool, i.e. after its commit or rollback. Reads never take it
+    (WAL: readers are not blocked by the writer). Other processes on the same file still meet
+    SQLite's busy timeout. A wait longer than `timeout` raises DatabaseBusy (it also breaks
+    what would otherwise be a deadlock: a writer waiting on a second unit of work of its own).
+    """
+
+    _KEY = "roo.write_gate"
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._lock = asyncio.Lock()
+
+    def install(self, engine: AsyncEngine) -> None:
+        event.listen(engine.sync_engine, "before_cursor_execute", self._before_execute)
+        event.listen(engine.sync_engine.pool, "checkin", self._checkin)
+        event.listen(engine.sync_engine.pool, "invalidate", self._checkin)
+
+    @staticmethod
+    def _writes(statement: str, context: Any) -> bool:
+        if context is not None and (context.isinsert or context.isupdate or context.isdelete):
+            return True
+        compiled = getattr(context, "compiled", None)
+        if getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None:
+            return True
+        head = statement.lstrip()[:8].upper()
+        return head.startswith(("INSERT", "UPDATE", "DELETE", "REPLACE"))
+
+    def _before_execute(
+        self,
+        conn: Any,
+        _cursor: Any,
+        statement: str,
+        _parameters: Any,
+        context: Any,
+        _executemany: bool,
+    ) -> None:
+        info = conn.info  # the pooled connection's: it lives until the connection is returned
+        if info.get(self._KEY) or not self._writes(statement, context):
+            return
+        conn.connection.dbapi_connection.run_async(lambda _driver: self._acquire())
+        info[self._KEY] = True
+
+    async def _acquire(self) -> None:
+        try:
+            await asyncio.wait_for(self._lock.acquire(), self.timeout)
+        except TimeoutError:
+            raise DatabaseBusy(
+                f"no turn to write to the database within {self.timeout:g} s"
+            ) from None
+
+    def _checkin(self, _dbapi_connection: Any, record: Any, *_exc: Any) -> None:
+        if record is not None and record.info.pop(self._KEY, False):
+            self._lock.release()
+
+
+def _caller_stack() -> traceback.StackSummary:
+    """Where the running code is: inside SQLAlchemy's greenlet, the awaiting coroutine's frames
+    are those of the parent greenlet."""
+    current = greenlet.getcurrent()
+    frame = current.parent.gr_frame if current.parent is not None else sys._getframe(1)
+    return traceback.extract_stack(frame, limit=60)
+
+
+_ROO = str(Path(__file__).resolve().parents[1])
+_LIBRARIES = (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"], "<")
+
+
+def _own_frames(stack: traceback.StackSummary) -> list[str]:
+    """The frames of the service's own code (and its tests'), innermost last."""
+    return [
+        f"{f.filename}:{f.lineno} {f.name}"
+        for f in stack
+        if f.filename != __file__
+        and (f.filename.startswith(_ROO) or not f.filename.startswith(_LIBRARIES))
+    ][-12:]
+
+
+class ConnectionWatch:
+    """A debug aid (`ROO_DB_HOLD_WARN_SECONDS`): remembers where each pooled connection was
+    checked out; logs a connection held longer than the threshold when it comes back, and
+    every holder when a unit of work times out waiting for one (`log_holders`)."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self._held: dict[int, tuple[float, str | None, traceback.StackSummary]] = {}
+
+    def install(self, engine: AsyncEngine) -> None:
+        event.listen(engine.sync_engine.pool, "checkout", self._checkout)
+        event.listen(engine.sync_engine.pool, "checkin", self._checkin)
+        _WATCHES.add(self)
+
+    def _checkout(self, _dbapi: Any, record: Any, _proxy: Any) -> None:
+        self._held[id(record)] = (time.monotonic(), current_request_id(), _caller_stack())
+
+    def _checkin(self, _dbapi: Any, record: Any) -> None:
+        held = self._held.pop(id(record), None)
+        if held is None:
+            return
+        seconds = time.monotonic() - held[0]
+        if seconds >= self.threshold:
+            log.warning(
+                "db.connection_held",
+                seconds=round(seconds, 3),
+                holder_request_id=held[1],
+                checked_out_at=_own_frames(held[2]),
+            )
+
+    def log_holders(self) -> None:
+        now = time.monotonic()
+        for since, request_id, stack in list(self._held.values()):
+            log.warning(
+                "db.connection_holder",
+                seconds=round(now - since, 3),
+                holder_request_id=request_id,
+                checked_out_at=_own_frames(stack),
+            )
+
+
+_WATCHES: weakref.WeakSet[ConnectionWatch] = weakref.WeakSet()
+
+
+def log_connection_holders() -> None:
+    """Log who holds the pooled connections (when the hold watch is on): called when a unit
+    of work timed out waiting for a connection."""
+    for watch in list(_WATCHES):
+        watch.log_holders()
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -99,6 +274,35 @@ def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[object]
     """Run `callback` once the unit of work has committed (e.g. drop a cache entry that the
     commit made stale: dropping it earlier would let a concurrent reader cache the old row)."""
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+T = TypeVar("T")
+
+
+async def uninterrupted(work: Coroutine[Any, Any, T]) -> T:
+    """Await `work` (a unit of work) to its end even when the caller is cancelled meanwhile:
+    the cancellation reaches the caller once the work is done. A statement cut off mid-way
+    costs its connection (closed instead of returned to the pool, with an error logged)."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        if not task.cancelled():
+            task.exception()  # retrieved: the caller is cancelled either way
+        raise
+
+
+async def release_connection(db: AsyncSession) -> None:
+    """End the unit of work's transaction so far (committing what it wrote) and give its
+    connection back to the pool; its next statement takes a connection again.
+
+    Call it before the unit of work waits on anything slow (a password hash, a task's
+    cancellation, a command, an upload, a clone): nothing holds a database connection while
+    it waits (docs/architecture.md). Objects read so far stay usable (sessions are made with
+    `expire_on_commit=False`); `after_commit` callbacks still run at the unit's end.
+    """
+    await db.commit()
 
 
 @asynccontextmanager

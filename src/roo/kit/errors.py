@@ -110,6 +110,18 @@ class ServiceUnavailable(AppError):
     status, slug, title = 503, "service-unavailable", "Service Unavailable"
 
 
+class ServiceOverloaded(ServiceUnavailable):
+    """More work than the service takes on at once: the client should retry shortly."""
+
+    slug, title = "service-overloaded", "Service overloaded"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(
+            detail or "The service is busy; retry shortly",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
 # The problem type of a bare status (a framework 404, 405, 413...) is its class's, when one exists.
 _BY_STATUS: dict[int, type[AppError]] = {
     cls.status: cls

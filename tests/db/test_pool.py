@@ -1,0 +1,139 @@
+"""The connection pool and, on SQLite, the write gate: writers of a process take turns on an
+asyncio lock (first come, first served), readers never wait for them, a locking read counts as
+a write, an impossible wait ends in DatabaseBusy (not a hang), and the hold watch says who
+holds a connection."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, select, text, update
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncEngine
+from structlog.testing import capture_logs
+
+from roo.config import load_settings
+from roo.db.engine import (
+    DatabaseBusy,
+    create_engine,
+    create_session_factory,
+    log_connection_holders,
+    release_connection,
+    unit_of_work,
+)
+
+counter = Table("counter", MetaData(), Column("n", Integer, nullable=False))
+
+
+async def _engine(url: str, **settings: object) -> AsyncEngine:
+    engine = create_engine(load_settings(env="test", database_url=url, **settings))
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP TABLE IF EXISTS counter"))
+        await conn.execute(text("CREATE TABLE counter (n INTEGER NOT NULL)"))
+        await conn.execute(text("INSERT INTO counter VALUES (0)"))
+    return engine
+
+
+@pytest.fixture
+async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = await _engine(f"sqlite:///{tmp_path / 'gate.db'}", db_pool_timeout=1.0)
+    yield engine
+    await engine.dispose()
+
+
+async def test_locking_reads_take_turns_so_no_increment_is_lost(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    """Read-modify-write under `FOR UPDATE` (which SQLite cannot express): without the gate two
+    units of work read the same value and one increment is lost."""
+    factory = create_session_factory(sqlite_engine)
+
+    async def increment() -> None:
+        async with unit_of_work(factory) as db:
+            n = (await db.execute(select(counter.c.n).with_for_update())).scalar_one()
+            await asyncio.sleep(0.01)  # the other one reads meanwhile, without the gate
+            await db.execute(update(counter).values(n=n + 1))
+
+    await asyncio.gather(*(increment() for _ in range(10)))
+
+    async with unit_of_work(factory) as db:
+        assert (await db.execute(select(counter.c.n))).scalar_one() == 10
+
+
+async def test_readers_do_not_wait_for_a_writer(sqlite_engine: AsyncEngine) -> None:
+    factory = create_session_factory(sqlite_engine)
+    wrote, done = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> None:
+        async with unit_of_work(factory) as db:
+            await db.execute(update(counter).values(n=1))
+            wrote.set()
+            await done.wait()
+
+    job = asyncio.create_task(writer())
+    await wrote.wait()
+    async with unit_of_work(factory) as db:  # the writer holds the gate; a read goes through
+        assert (await db.execute(select(counter.c.n))).scalar_one() == 0
+    done.set()
+    await job
+
+
+async def test_a_writer_waiting_on_itself_gets_database_busy_not_a_hang(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    """A unit of work that writes, then waits on a second one of its own that writes: with
+    SQLite's lock alone that is a 5 s busy wait; with an asyncio lock alone, a hang."""
+    factory = create_session_factory(sqlite_engine)
+    async with unit_of_work(factory) as outer:
+        await outer.execute(update(counter).values(n=1))
+        with pytest.raises(DatabaseBusy):
+            async with unit_of_work(factory) as inner:
+                await inner.execute(update(counter).values(n=2))
+    async with unit_of_work(factory) as db:  # and the gate was given back
+        await db.execute(update(counter).values(n=3))
+        assert (await db.execute(select(counter.c.n))).scalar_one() == 3
+
+
+async def test_release_gives_the_connection_back_before_a_wait(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    factory = create_session_factory(sqlite_engine)
+    async with unit_of_work(factory) as db:
+        await db.execute(update(counter).values(n=1))
+        await release_connection(db)
+        # committed, and another unit of work can write while this one waits on something
+        async with unit_of_work(factory) as other:
+            assert (await other.execute(select(counter.c.n))).scalar_one() == 1
+            await other.execute(update(counter).values(n=2))
+        assert (await db.execute(select(counter.c.n))).scalar_one() == 2
+
+
+async def test_a_dry_pool_times_out_in_the_configured_time_and_the_watch_names_holders(
+    tmp_path: Path,
+) -> None:
+    engine = await _engine(
+        f"sqlite:///{tmp_path / 'pool.db'}",
+        db_pool_max=1,
+        db_pool_timeout=0.2,
+        db_hold_warn_seconds=0.05,
+    )
+    factory = create_session_factory(engine)
+    try:
+        with capture_logs() as logs:
+            async with unit_of_work(factory) as holder:
+                await holder.execute(select(counter.c.n))  # takes the only connection
+                with pytest.raises(PoolTimeout):
+                    async with unit_of_work(factory) as db:
+                        await db.execute(select(counter.c.n))
+                log_connection_holders()
+                await asyncio.sleep(0.06)
+        holders = [entry for entry in logs if entry["event"] == "db.connection_holder"]
+        held = [entry for entry in logs if entry["event"] == "db.connection_held"]
+        assert holders, logs
+        assert any("test_pool.py" in frame for frame in holders[0]["checked_out_at"]), holders
+        assert held and held[0]["seconds"] >= 0.05
+    finally:
+        await engine.dispose()
