@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from sqlalchemy.engine import make_url
@@ -23,6 +23,7 @@ from roo.api import docs, health, meta
 from roo.api.middleware import (
     BodyLimitMiddleware,
     CorsForCrossOriginOnly,
+    InFlightLimitMiddleware,
     RequestContextMiddleware,
 )
 from roo.api.problems import install_problem_handlers
@@ -35,7 +36,7 @@ from roo.config import Settings, load_settings
 from roo.credentials import endpoints as credentials_endpoints
 from roo.credentials.service import CredentialStore
 from roo.db import migrate
-from roo.db.engine import create_engine, create_session_factory
+from roo.db.engine import create_engine, create_session_factory, warm_pool
 from roo.files import endpoints as files_endpoints
 from roo.kit.cache import HEALTH_CHECK_SECONDS, Cache, MemoryCache, NearCache, RedisCache
 from roo.kit.logs import configure_logging, get_logger
@@ -121,11 +122,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         if settings.should_auto_migrate:
             await migrate.upgrade(engine)
+        try:
+            await warm_pool(engine, settings.db_pool_min)
+        except Exception as exc:  # the database may come up later: /readyz says so meanwhile
+            log.warning("db.warm_up_deferred", error=type(exc).__name__)
         cache: Cache
         identity_cache: Cache
         denylist: Cache | None = None
         if settings.redis_url:
-            redis = Redis.from_url(settings.redis_url, decode_responses=False)
+            # A bounded pool that makes a command wait for a free connection (then 503)
+            # instead of failing at once when every connection is busy.
+            redis = Redis(
+                connection_pool=BlockingConnectionPool.from_url(
+                    settings.redis_url,
+                    max_connections=settings.redis_max_connections,
+                    timeout=settings.redis_pool_timeout,
+                    decode_responses=False,
+                )
+            )
             cache = identity_cache = RedisCache(redis, settings.redis_prefix + "cache:")
             if settings.identity_near_cache:
                 near = await _near_cache(
@@ -276,5 +290,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.allowed_origins,
         expose_headers=["X-Request-ID", "Retry-After"],
     )
+    app.add_middleware(InFlightLimitMiddleware, limit=settings.max_requests_in_flight)
     app.add_middleware(RequestContextMiddleware)
     return app

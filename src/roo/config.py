@@ -231,6 +231,23 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = Field(
         1024 * 1024, ge=1024, validation_alias=_env("ROO_MAX_JSON_BODY_BYTES")
     )
+    # Overload: requests beyond this many in flight in one process are answered 503 at once
+    # (health probes excepted), so that the accepted ones keep their latency. 0: no cap.
+    max_requests_in_flight: int = Field(
+        64, ge=0, validation_alias=_env("ROO_MAX_REQUESTS_IN_FLIGHT")
+    )
+    # Password hashes (argon2id, 64 MiB each) computed at once per process; None: one per
+    # core. A sign-in that waits longer than the wait for its turn is answered 503.
+    password_hash_concurrency: int | None = Field(
+        None, ge=1, validation_alias=_env("ROO_PASSWORD_HASH_CONCURRENCY")
+    )
+    password_hash_wait_seconds: float = Field(
+        3.0, gt=0, validation_alias=_env("ROO_PASSWORD_HASH_WAIT")
+    )
+    # The Redis client's connection pool: at most this many connections; a command waits up to
+    # the timeout for one (then 503) instead of failing at once.
+    redis_max_connections: int = Field(64, ge=1, validation_alias=_env("ROO_REDIS_MAX_CONNECTIONS"))
+    redis_pool_timeout: float = Field(5.0, gt=0, validation_alias=_env("ROO_REDIS_POOL_TIMEOUT"))
     log_level: str = Field("INFO", validation_alias=_env("LOG_LEVEL", "ROO_LOG_LEVEL"))
     # None: JSON in production, human-readable otherwise.
     log_json: bool | None = Field(None, validation_alias=_env("ROO_LOG_JSON"))

@@ -210,3 +210,40 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, counted_receive, send)
+
+
+class InFlightLimitMiddleware:
+    """At most `limit` HTTP requests in flight in this process; one more is answered
+    503 service-overloaded with Retry-After at once, before it costs anything.
+
+    Past its capacity a process cannot answer every request quickly; queueing them all would
+    make every request slow (and the queue of waiting database work grows without bound).
+    Refusing the excess keeps the latency of the accepted ones. Health probes are never
+    refused: a busy process is alive and ready. `limit` 0 turns the cap off.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.limit <= 0 or scope["path"] in QUIET_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            response = problem_response(
+                503,
+                slug="service-overloaded",
+                title="Service overloaded",
+                detail="The service has more requests in progress than it takes on; retry shortly",
+                instance=scope["path"],
+                headers={"Retry-After": "1"},
+            )
+            await response(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1

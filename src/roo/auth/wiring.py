@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from roo.auth import passwords
 from roo.auth.identity import IdentityResolver
 from roo.auth.service import AuthService
 from roo.auth.throttle import LoginThrottle, create_limit_storage
@@ -22,6 +23,7 @@ def build_auth(
     `cache` never evicts early (Redis)."""
     if settings.jwt_secret is None:  # load_settings always provides one
         raise RuntimeError("settings carry no JWT secret")
+    passwords.configure(settings.password_hash_concurrency, settings.password_hash_wait_seconds)
     tokens = AccessTokens(
         secret=settings.jwt_secret.get_secret_value(),
         issuer=settings.jwt_issuer,
