@@ -24,7 +24,7 @@ from roo.auth.permissions import DEFAULT_ROLE, Permission, Role, permissions_for
 from roo.auth.throttle import LoginThrottle
 from roo.auth.tokens import IssuedAccessToken, new_api_key, new_refresh_token, sha256_hex
 from roo.config import Settings
-from roo.db.engine import after_commit
+from roo.db.engine import after_commit, release_connection
 from roo.db.models import ApiKey, RefreshToken, RevokedAccessToken, User
 from roo.db.types import utcnow
 from roo.kit.errors import BadRequest
@@ -67,6 +67,8 @@ class AuthService:
         email_verified: bool = False,
     ) -> User:
         email = normalise_email(email)
+        # hashed before the unit of work takes a connection (the hash is slow)
+        password_hash = await hash_password(password) if password is not None else None
         if await self.find_user_by_email(db, email) is not None:
             raise exc.EmailTaken(f"{email} is already registered")
         user = User(
@@ -74,7 +76,7 @@ class AuthService:
             email_verified=email_verified,
             display_name=display_name,
             provider=provider,
-            password_hash=await hash_password(password) if password is not None else None,
+            password_hash=password_hash,
             roles=[Role(r).value for r in roles],
             preferences={},
             disabled=False,
@@ -114,6 +116,7 @@ class AuthService:
         email = normalise_email(email)
         await self.throttle.check(client.ip, email)
         user = await self.find_user_by_email(db, email)
+        await release_connection(db)  # the verification is slow
         # Always one argon2 verification, whether or not the account exists.
         ok = await verify_password(user.password_hash if user else None, password)
         if user is None or not ok or user.disabled:
@@ -296,6 +299,7 @@ class AuthService:
         client: ClientInfo,
     ) -> None:
         user = await self.get_user(db, principal.user_id)
+        await release_connection(db)  # verifying and hashing are slow
         if not await verify_password(user.password_hash, current):
             raise exc.InvalidLogin()
         user.password_hash = await hash_password(new)

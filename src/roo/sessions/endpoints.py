@@ -13,6 +13,7 @@ from roo.api.routing import api_router
 from roo.auth.deps import Client, require
 from roo.auth.identity import Principal
 from roo.auth.permissions import Permission
+from roo.db.engine import release_connection
 from roo.kit.schema import Page
 from roo.sessions.exceptions import CloneDisabled
 from roo.sessions.schemas import (
@@ -118,9 +119,11 @@ async def delete_session(
     manager: Manager,
     client: Client,
 ) -> Response:
-    session = await manager.get(db, principal, session_id)
+    await manager.get(db, principal, session_id)
+    await release_connection(db)  # no connection held while the session's tasks stop
     # Its running tasks stop first (their commands are killed); their rows go with the session.
-    await get_resources(request).tasks.runner.cancel_session(session.id)
+    await get_resources(request).tasks.stop_session(session_id)
+    session = await manager.get(db, principal, session_id)  # a concurrent delete won: 404
     await manager.delete(db, principal, session, client)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

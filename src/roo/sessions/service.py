@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roo.auth.identity import Principal
-from roo.db.engine import after_commit
+from roo.db.engine import after_commit, release_connection
 from roo.db.models import Session
 from roo.db.types import new_id, utcnow
 from roo.kit.logs import get_logger, redact_text
@@ -138,6 +138,7 @@ class SessionManager:
         """Fill the (empty) workspace with a shallow `git clone`, run in the sandbox with the
         network allowed for this one command."""
         await self.touch(db, session)
+        await release_connection(db)  # a clone takes seconds to minutes
         workspace = self.workspaces.path(session.workspace_dir)
         if await asyncio.to_thread(lambda: any(workspace.iterdir())):
             raise exc.ArchiveInvalid("The workspace is not empty; clone into a new session")
@@ -340,6 +341,7 @@ class SessionManager:
         """Stream an uploaded archive to a scratch file beside the workspaces, then extract it
         into the session's (empty) workspace within its disk quota."""
         await self.touch(db, session)
+        await release_connection(db)  # the upload and the extraction take a while
         quota = self.limits(session).max_disk_mb * 1024 * 1024
         scratch = self.workspaces.root / f".import-{uuid.uuid4().hex}"
         try:

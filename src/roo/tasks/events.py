@@ -36,6 +36,10 @@ class StoredEvent:
     timestamp: datetime
 
 
+class SessionGone(LookupError):
+    """The session was deleted (its events and tasks with it): nothing more can be logged."""
+
+
 def _stored(row: TaskEvent) -> StoredEvent:
     return StoredEvent(row.event, row.session_id, row.task_id, row.seq, row.data, row.created_at)
 
@@ -89,7 +93,9 @@ class EventStore:
                 .values(event_seq=Session.event_seq + len(items))
                 .returning(Session.event_seq)
             )
-        ).scalar_one()
+        ).scalar_one_or_none()
+        if last is None:
+            raise SessionGone(session_id)
         first = last - len(items) + 1
         rows = [
             TaskEvent(

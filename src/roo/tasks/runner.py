@@ -38,13 +38,13 @@ from roo.agent.tools.base import IgnoreRules, OnOutput, ToolContext
 from roo.agent.tools.list_files import list_workspace
 from roo.agent.tools.registry import ToolRegistry
 from roo.config import Settings
-from roo.db.engine import unit_of_work
+from roo.db.engine import uninterrupted, unit_of_work
 from roo.db.models import Session, Task
 from roo.db.types import utcnow
 from roo.kit.loops import stop_loop, wait_or_stop
 from roo.security.pathguard import PathRejected
 from roo.sessions.service import SessionManager
-from roo.tasks.events import EventStore
+from roo.tasks.events import EventStore, SessionGone
 from roo.tasks.llm import ModelResolver
 from roo.tasks.schemas import ACTIVE_STATES, FINISHED_STATES
 
@@ -174,24 +174,28 @@ class Run:
         loop = asyncio.get_running_loop()
         self.waiting = loop.create_future()
         self.pending_id = pending_id
-        async with unit_of_work(runner.sessions) as db:
-            if self.buffer is not None:
-                await self.buffer.flush(db)
-            await runner.transition(db, self.task_id, state, pending=pending)
-            await runner.events.append(
-                self.session_id,
-                self.task_id,
-                "approval.required",
-                {
-                    "approvalId": str(pending_id),
-                    "kind": question.kind,
-                    "tool": question.tool,
-                    "params": dict(question.params),
-                    "text": question.text,
-                    "suggestions": pending["suggestions"],
-                },
-                db=db,
-            )
+
+        async def park() -> None:
+            async with unit_of_work(runner.sessions) as db:
+                if self.buffer is not None:
+                    await self.buffer.flush(db)
+                await runner.transition(db, self.task_id, state, pending=pending)
+                await runner.events.append(
+                    self.session_id,
+                    self.task_id,
+                    "approval.required",
+                    {
+                        "approvalId": str(pending_id),
+                        "kind": question.kind,
+                        "tool": question.tool,
+                        "params": dict(question.params),
+                        "text": question.text,
+                        "suggestions": pending["suggestions"],
+                    },
+                    db=db,
+                )
+
+        await uninterrupted(park())
         try:
             # answered by this process's API (deliver), or through the task's inbox, which
             # the runner's loop reads for every run of this process (read_inboxes)
@@ -415,6 +419,10 @@ class TaskRunner:
     async def _run(self, run: Run, text: str | None) -> None:
         try:
             await self._execute(run, text)
+        except Exception:
+            # The end could not be recorded (the database is down or overloaded): the task
+            # stays active without heartbeats, and the next sweep marks it interrupted.
+            log.exception("tasks.end_not_recorded", task_id=str(run.task_id))
         finally:
             self.runs.pop(run.task_id, None)
 
@@ -433,6 +441,8 @@ class TaskRunner:
         except asyncio.CancelledError:
             await asyncio.shield(self._cancelled(run))
             raise
+        except SessionGone:
+            return  # deleted while it ran: its task went with it
         except WaitTimedOut:
             await self._finish(
                 run,
@@ -450,18 +460,14 @@ class TaskRunner:
             return
         await self._outcome(run, outcome, agent.state)
 
-    async def _prepare(
-        self, run: Run, text: str | None
-    ) -> tuple[Agent, str | None, list[Block]] | None:
-        """Mark the task running and build its engine; None when it must not run (deleted,
-        or no longer queued: cancelled before it started)."""
-        settings = self.settings
+    async def _start(self, run: Run) -> tuple[Task, Session, Any] | None:
+        """Mark the task running: its row, its session and its model endpoint; None when it
+        must not run (deleted, or no longer queued: cancelled before it started)."""
         async with unit_of_work(self.sessions) as db:
             task = await db.get(Task, run.task_id, with_for_update=True)
             session = await db.get(Session, run.session_id)
             if task is None or session is None or task.state != "queued":
                 return None
-            first_run = not task.engine_state
             endpoint = await self.models.endpoint(db, task.user_id, task.provider)
             await self.transition(db, task.id, "running", task=task)
             task.runner_id, task.heartbeat_at = self.runner_id, utcnow()
@@ -473,11 +479,24 @@ class TaskRunner:
                     "mode": task.mode,
                     "provider": task.provider,
                     "model": task.model,
-                    "resumed": not first_run,
+                    "resumed": bool(task.engine_state),
                     "parentId": str(task.parent_id) if task.parent_id else None,
                 },
                 db=db,
             )
+        return task, session, endpoint
+
+    async def _prepare(
+        self, run: Run, text: str | None
+    ) -> tuple[Agent, str | None, list[Block]] | None:
+        """Mark the task running and build its engine; None when it must not run (deleted,
+        or no longer queued: cancelled before it started)."""
+        settings = self.settings
+        started = await uninterrupted(self._start(run))
+        if started is None:
+            return None
+        task, session, endpoint = started
+        first_run = not task.engine_state
         state = TaskState.from_dict(task.engine_state) if task.engine_state else TaskState()
         if first_run:
             state.mode = task.mode
@@ -491,7 +510,7 @@ class TaskRunner:
 
         buffer = run.buffer = EventBuffer(self.events, run.session_id, run.task_id)
 
-        async def checkpoint(snapshot: TaskState) -> None:
+        async def save(snapshot: TaskState) -> None:
             async with unit_of_work(self.sessions) as db:
                 await buffer.flush(db)
                 await db.execute(
@@ -505,11 +524,17 @@ class TaskRunner:
                     )
                 )
 
-        async def on_policy_change(policy: ApprovalPolicy) -> None:
+        async def checkpoint(snapshot: TaskState) -> None:
+            await uninterrupted(save(snapshot))
+
+        async def save_policy(policy: ApprovalPolicy) -> None:
             async with unit_of_work(self.sessions) as db:
                 row = await db.get(Session, run.session_id, with_for_update=True)
                 if row is not None:
                     row.config = {**row.config, "approvalPolicy": policy.to_mapping(by_alias=True)}
+
+        async def on_policy_change(policy: ApprovalPolicy) -> None:
+            await uninterrupted(save_policy(policy))
 
         def tool_context(on_output: OnOutput) -> ToolContext:
             return ToolContext(
@@ -586,6 +611,18 @@ class TaskRunner:
         message: str | None = None,
         result: str | None = None,
         usage: dict[str, Any] | None = None,
+    ) -> None:
+        with contextlib.suppress(SessionGone):  # deleted meanwhile: nothing left to record
+            await self._record_end(run, to, reason, message, result, usage)
+
+    async def _record_end(
+        self,
+        run: Run,
+        to: str,
+        reason: str | None,
+        message: str | None,
+        result: str | None,
+        usage: dict[str, Any] | None,
     ) -> None:
         async with unit_of_work(self.sessions) as db:
             if run.buffer is not None:
@@ -676,10 +713,14 @@ class TaskRunner:
     def local(self, task_id: uuid.UUID) -> Run | None:
         return self.runs.get(task_id)
 
-    async def cancel_session(self, session_id: uuid.UUID) -> None:
-        """Cancel every run of a session (before the session is deleted)."""
-        for run in [r for r in self.runs.values() if r.session_id == session_id]:
-            await self.cancel(run.task_id)
+    def cancel_session(self, session_id: uuid.UUID) -> list[asyncio.Task[None]]:
+        """Ask every run of a session in this process to stop; the runs to wait for."""
+        stopping = [
+            self._request_cancel(run.task_id)
+            for run in list(self.runs.values())
+            if run.session_id == session_id and run.parent_id is None
+        ]
+        return [task for task in stopping if task is not None]
 
     def _request_cancel(self, task_id: uuid.UUID) -> asyncio.Task[None] | None:
         run = self.runs.get(task_id)

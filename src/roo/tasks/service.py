@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 import uuid
@@ -19,7 +20,7 @@ from roo.agent.pricing import Usage
 from roo.agent.state import Answer
 from roo.auth.identity import Principal
 from roo.config import Settings
-from roo.db.engine import after_commit
+from roo.db.engine import after_commit, release_connection, unit_of_work
 from roo.db.models import Session, Task
 from roo.db.types import utcnow
 from roo.kit.errors import Conflict, NotFound, TooManyRequests, Unprocessable
@@ -497,14 +498,43 @@ class TaskService:
             return
         if self.runner.alive(task):
             task.inbox = {**(task.inbox or {}), "cancel": True}
-            await db.commit()
+            await release_connection(db)  # written; nothing held while the runner reacts
             await self.runner.wait_until_ended(task.id, CANCEL_WAIT_SECONDS)
             return
         await self.runner.transition(db, task.id, "cancelled", reason="user_cancelled", task=task)
         await self.events.append(
             task.session_id, task.id, "task.cancelled", {"reason": "user_cancelled"}, db=db
         )
-        await db.commit()
+        await release_connection(db)
+
+    async def stop_session(self, session_id: uuid.UUID) -> None:
+        """Stop every active task of a session before it is deleted: this process's runs are
+        cancelled (their commands killed) and the others asked through their inbox, all at
+        once; waits at most CANCEL_WAIT_SECONDS in all, holding no connection meanwhile."""
+        local = self.runner.cancel_session(session_id)
+        remote: list[uuid.UUID] = []
+        async with unit_of_work(self.runner.sessions) as db:
+            rows = (
+                await db.scalars(
+                    select(Task)
+                    .where(Task.session_id == session_id, Task.state.in_(ACTIVE_STATES))
+                    .with_for_update()
+                )
+            ).all()
+            for task in rows:
+                if self.runner.local(task.id) is not None:
+                    continue
+                if self.runner.alive(task):
+                    task.inbox = {**(task.inbox or {}), "cancel": True}
+                    remote.append(task.id)
+        pollers = [
+            asyncio.ensure_future(self.runner.wait_until_ended(task_id, CANCEL_WAIT_SECONDS))
+            for task_id in remote
+        ]
+        if local or pollers:
+            await asyncio.wait([*local, *pollers], timeout=CANCEL_WAIT_SECONDS)
+        for poller in pollers:
+            poller.cancel()
 
     async def cancel_or_delete(
         self,
@@ -518,7 +548,8 @@ class TaskService:
         task = await self.get(db, principal, session_id, task_id)
         if task.state in ACTIVE_STATES:
             await self._audit(db, principal, task, client, "cancel")
-            await db.commit()  # the audit row and our lock must not wait on the run's writes
+            # the audit row is written; no connection is held while the run stops
+            await release_connection(db)
             if not await self.runner.cancel(task.id):
                 await self._cancel_elsewhere(db, task)
             await db.refresh(task)

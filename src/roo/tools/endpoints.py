@@ -17,6 +17,7 @@ from roo.auth.deps import Client, require
 from roo.auth.exceptions import PermissionDenied
 from roo.auth.identity import Principal
 from roo.auth.permissions import Permission
+from roo.db.engine import release_connection
 from roo.kit.errors import BadRequest, NotFound, Unprocessable
 from roo.security.audit import record
 from roo.tools.schemas import ContentBlockOut, ToolOut, ToolResultOut
@@ -135,6 +136,7 @@ async def run_tool(
     manager = resources.sessions_manager
     session = await manager.get(db, principal, session_id)
     await manager.touch(db, session)
+    await release_connection(db)  # a tool may run a command for minutes
     workspace = manager.workspaces.path(session.workspace_dir)
     ctx = ToolContext(
         workspace=workspace,

@@ -1,0 +1,80 @@
+"""The mix users make at once (sessions deleted while their tasks run, tasks started, reads)
+with a small connection pool: nothing holds a connection while it waits, so the pool never
+runs dry and nothing times out.
+
+Before this held, `DELETE /sessions/{id}` kept its request's connection while it waited for the
+session's runs to record their cancellation, and each run needed a connection of its own to
+record it: a handful of deletes took the whole pool, every other request waited out the pool
+timeout, and the deletes themselves waited out the 10 s cancel wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
+from tests.tasks.conftest import Api
+
+DONE_SLOWLY = Reply(
+    tool_calls=[ToolCall("attempt_completion", {"result": "done"})], first_byte_delay=1.0
+)
+
+
+@pytest.mark.task_settings(db_pool_max=3, db_pool_timeout=3.0, max_running_tasks=64)
+async def test_deleting_sessions_while_their_tasks_run_starves_nothing(
+    api: Api, llm: FakeLLM
+) -> None:
+    llm.default_reply = DONE_SLOWLY  # every task is mid-request when its session goes
+    running = []
+    for _ in range(8):
+        session_id = await api.session()
+        task = await api.start(session_id)
+        running.append((session_id, task["id"]))
+    for session_id, task_id in running:
+        await api.wait(session_id, task_id, "running")
+
+    async def delete(session_id: str) -> httpx.Response:
+        return await api.request("DELETE", f"/api/v1/sessions/{session_id}")
+
+    async def start_another() -> httpx.Response:
+        session_id = await api.session()
+        return await api.create(session_id)
+
+    answers = await asyncio.gather(
+        *(delete(session_id) for session_id, _ in running),
+        *(start_another() for _ in range(6)),
+        *(api.request("GET", "/api/v1/auth/profile") for _ in range(6)),
+    )
+
+    statuses = [a.status_code for a in answers]
+    assert statuses[:8] == [204] * 8, [a.text for a in answers if a.status_code >= 300]
+    assert statuses[8:14] == [202] * 6, [a.text for a in answers if a.status_code >= 300]
+    assert statuses[14:] == [200] * 6
+    for session_id, _ in running:
+        gone = await api.request("GET", f"/api/v1/sessions/{session_id}")
+        assert gone.status_code == 404
+
+
+@pytest.mark.task_settings(db_pool_max=2, db_pool_timeout=3.0)
+async def test_cancelling_tasks_while_they_run_starves_nothing(api: Api, llm: FakeLLM) -> None:
+    llm.default_reply = DONE_SLOWLY
+    running = []
+    for _ in range(6):
+        session_id = await api.session()
+        task = await api.start(session_id)
+        running.append((session_id, task["id"]))
+    for session_id, task_id in running:
+        await api.wait(session_id, task_id, "running")
+
+    answers = await asyncio.gather(
+        *(
+            api.request("DELETE", f"/api/v1/sessions/{session_id}/tasks/{task_id}")
+            for session_id, task_id in running
+        )
+    )
+
+    assert [a.status_code for a in answers] == [200] * 6, [a.text for a in answers]
+    assert {a.json()["state"] for a in answers} == {"cancelled"}
