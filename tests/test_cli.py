@@ -44,6 +44,14 @@ def test_production_without_secret_refuses_with_one_line(tmp_path: Path) -> None
     assert "DATABASE_URL" in lines[0]
 
 
+def test_serve_refuses_several_workers_on_sqlite_with_one_line(tmp_path: Path) -> None:
+    result = run("serve", "--workers", "2", env={"ROO_DATA_DIR": str(tmp_path / "var")})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "PostgreSQL" in lines[0]
+
+
 def test_migrate_up_and_down_embedded(tmp_path: Path) -> None:
     env = {"ROO_ENV": "development", "ROO_DATA_DIR": str(tmp_path / "var")}
     up = run("migrate", env=env)

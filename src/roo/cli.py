@@ -59,6 +59,13 @@ def serve(
     import uvicorn
 
     settings = _settings()
+    if workers > 1 and settings.is_sqlite:
+        typer.echo(
+            "roo: --workers above 1 needs PostgreSQL (DATABASE_URL): an embedded SQLite "
+            "database is written by one process",
+            err=True,
+        )
+        raise typer.Exit(2)
     if settings.should_auto_migrate:
         # Once, here, before any worker starts: workers then find the schema at head.
         asyncio.run(_migrate(settings, "head", down=False))

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from roo.config import Settings
+from roo.db.sqlite_inline import connector
 from roo.kit.logs import get_logger
 from roo.kit.request_context import current_request_id
 
@@ -43,11 +44,11 @@ def sqlite_path(url: str) -> Path | None:
 class _SQLiteConnection(sqlite3.Connection):
     """A SQLite connection that rolls back its open transaction when it is closed.
 
-    When a statement is cancelled (a task cancelled while it waits on the database), SQLAlchemy
-    closes the connection without a rollback, and `sqlite3` only asks SQLite to close it: while
-    a prepared statement of it is still referenced (by the cancelled call's traceback), SQLite
-    keeps it open as a zombie, transaction and write lock included, until the garbage collector
-    happens to free that statement. Every other writer waits out its busy timeout meanwhile.
+    When a unit of work is cancelled while its transaction is open, SQLAlchemy may close the
+    connection without a rollback, and `sqlite3` only asks SQLite to close it: while a
+    prepared statement of it is still referenced (by a traceback), SQLite keeps it open as a
+    zombie, transaction and write lock included, until the garbage collector frees that
+    statement. Every other writer would wait meanwhile.
     """
 
     def close(self) -> None:
@@ -75,8 +76,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
     connection returned to the pool stays open for the next unit of work: PostgreSQL forks a
     backend per connection). A unit of work waits at most `db_pool_timeout` seconds for one,
     then `PoolTimeout` (503 service-overloaded). `warm_pool` opens `db_pool_min` at start-up.
-    SQLite: the file's directory is created, and writers take turns in the process
-    (`SQLiteWriteGate`) instead of waiting out SQLite's busy timeout.
+    SQLite: a file (its directory is created); statements run in the event loop's thread
+    (`roo.db.sqlite_inline`), and writers take turns in the process (`SQLiteWriteGate`) instead
+    of waiting out SQLite's busy timeout.
     """
     url = settings.db_url
     kwargs: dict[str, Any] = {
@@ -87,17 +89,19 @@ def create_engine(settings: Settings) -> AsyncEngine:
         "max_overflow": 0,
         "pool_timeout": settings.db_pool_timeout,
     }
+    path = sqlite_path(url)
     if url.startswith("sqlite"):
-        path = sqlite_path(url)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"factory": _SQLiteConnection}
+        if path is None:
+            raise ValueError("SQLite needs a database file: the service's connections share it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # statements run in the event loop's thread: roo.db.sqlite_inline says why
+        kwargs["async_creator"] = connector(str(path), _SQLiteConnection)
     else:
         kwargs.update(pool_pre_ping=True, pool_recycle=1800)
     engine = create_async_engine(url, **kwargs)
-    if url.startswith("sqlite"):
+    if path is not None:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        SQLiteWriteGate(settings.db_pool_timeout).install(engine)
+        SQLiteWriteGate(path, settings.db_pool_timeout).install(engine)
     if settings.db_hold_warn_seconds > 0:
         ConnectionWatch(settings.db_hold_warn_seconds).install(engine)
     return engine
@@ -121,41 +125,52 @@ class DatabaseBusy(Exception):
 
 
 class SQLiteWriteGate:
-    """SQLite has one writer at a time per file. Left to itself, each waiting writer holds a
-    pooled connection and polls the file lock with SQLite's busy handler (sleeps of up to
-    100 ms between tries), so under a burst of writes the pool fills with sleeping writers
-    and the lock is handed over late and unfairly. The gate makes the writers of this process
-    take turns on an asyncio lock instead: first come, first served, handed over the moment
-    the previous writer's transaction ends.
+    """SQLite has one writer at a time per file. Left to itself, a writer that finds the file
+    locked polls it in SQLite's busy handler (sleeps of up to 100 ms between tries): unfair,
+    late, and with statements run in the loop's thread (`roo.db.sqlite_inline`) it would stall
+    the whole process. So the writers of this process take turns on an asyncio lock per
+    database file instead: first come, first served, handed over the moment the previous
+    writer's transaction ends; SQLite's own lock then never makes them wait.
 
-    A connection takes the gate before its first write (INSERT, UPDATE, DELETE, or a
+    A connection takes the gate before its first write (INSERT, UPDATE, DELETE, DDL, or a
     `SELECT ... FOR UPDATE`, which SQLite cannot express but the gate can honour) and gives it
     back when it returns to the pool, i.e. after its commit or rollback. Reads never take it
-    (WAL: readers are not blocked by the writer). Other processes on the same file still meet
-    SQLite's busy timeout. A wait longer than `timeout` raises DatabaseBusy (it also breaks
-    what would otherwise be a deadlock: a writer waiting on a second unit of work of its own).
+    (WAL: readers are not blocked by the writer). Engines of one process on one file share the
+    gate. A wait longer than `timeout` raises DatabaseBusy (it also breaks what would otherwise
+    be a deadlock: a writer waiting on a second unit of work of its own).
     """
 
     _KEY = "roo.write_gate"
+    _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "ALTER", "DROP")
+    # per event loop (tests run several), per database file
+    _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+        weakref.WeakKeyDictionary()
+    )
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, path: Path, timeout: float) -> None:
+        self.path = str(path.resolve())
         self.timeout = timeout
-        self._lock = asyncio.Lock()
 
     def install(self, engine: AsyncEngine) -> None:
         event.listen(engine.sync_engine, "before_cursor_execute", self._before_execute)
         event.listen(engine.sync_engine.pool, "checkin", self._checkin)
         event.listen(engine.sync_engine.pool, "invalidate", self._checkin)
 
-    @staticmethod
-    def _writes(statement: str, context: Any) -> bool:
+    def _lock(self) -> asyncio.Lock:
+        by_path = self._locks.setdefault(asyncio.get_running_loop(), {})
+        lock = by_path.get(self.path)
+        if lock is None:
+            lock = by_path[self.path] = asyncio.Lock()
+        return lock
+
+    @classmethod
+    def _writes(cls, statement: str, context: Any) -> bool:
         if context is not None and (context.isinsert or context.isupdate or context.isdelete):
             return True
         compiled = getattr(context, "compiled", None)
         if getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None:
             return True
-        head = statement.lstrip()[:8].upper()
-        return head.startswith(("INSERT", "UPDATE", "DELETE", "REPLACE"))
+        return statement.lstrip()[:8].upper().startswith(cls._WRITES)
 
     def _before_execute(
         self,
@@ -169,20 +184,23 @@ class SQLiteWriteGate:
         info = conn.info  # the pooled connection's: it lives until the connection is returned
         if info.get(self._KEY) or not self._writes(statement, context):
             return
-        conn.connection.dbapi_connection.run_async(lambda _driver: self._acquire())
-        info[self._KEY] = True
+        lock = self._lock()
+        conn.connection.dbapi_connection.run_async(lambda _driver: self._acquire(lock))
+        info[self._KEY] = lock
 
-    async def _acquire(self) -> None:
+    async def _acquire(self, lock: asyncio.Lock) -> None:
         try:
-            await asyncio.wait_for(self._lock.acquire(), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                await lock.acquire()
         except TimeoutError:
             raise DatabaseBusy(
                 f"no turn to write to the database within {self.timeout:g} s"
             ) from None
 
     def _checkin(self, _dbapi_connection: Any, record: Any, *_exc: Any) -> None:
-        if record is not None and record.info.pop(self._KEY, False):
-            self._lock.release()
+        lock = record.info.pop(self._KEY, None) if record is not None else None
+        if lock is not None:
+            lock.release()
 
 
 def _caller_stack() -> traceback.StackSummary:
