@@ -328,13 +328,18 @@ class FakeLLMProcess:
 
 
 @contextlib.contextmanager
-def fake_llm(workdir: Path, attempts: int = 3) -> Iterator[FakeLLMProcess]:
-    """`python -m roo.testing.fake_llm` on a free loopback port, stopped on every way out."""
+def fake_llm(
+    workdir: Path, attempts: int = 3, default_reply: dict[str, Any] | None = None
+) -> Iterator[FakeLLMProcess]:
+    """`python -m roo.testing.fake_llm` on a free loopback port, stopped on every way out;
+    `default_reply` (a script item) answers every request its script leaves unanswered."""
     log_path = workdir / "fake_llm.log"
     for attempt in range(1, attempts + 1):
         port = free_port()
         command = [sys.executable, "-m", "roo.testing.fake_llm", "--host", HOST]
         command += ["--port", str(port), "--api-key", LLM_KEY]
+        if default_reply is not None:
+            command += ["--default-reply", json.dumps(default_reply)]
         with log_path.open("ab") as log_file:
             process = subprocess.Popen(
                 command,

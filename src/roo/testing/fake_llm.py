@@ -877,12 +877,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--script", help="a JSON file: a list of script items")
     parser.add_argument("--api-key", help="the credential requests must carry")
     parser.add_argument("--default-text", help="answer this text when the script is empty")
+    parser.add_argument(
+        "--default-reply",
+        help="answer this script item (JSON, e.g. a tool call) when the script is empty",
+    )
     args = parser.parse_args(argv)
     script: list[ScriptItem] = []
     if args.script:
         with open(args.script, encoding="utf-8") as file:
             script = [item_from_json(item) for item in json.load(file)]
-    default = Reply(text=args.default_text) if args.default_text is not None else None
+    default: Reply | None = None
+    if args.default_reply is not None:
+        item = item_from_json(json.loads(args.default_reply))
+        if not isinstance(item, Reply):
+            parser.error("--default-reply must be a reply")
+        default = item
+    elif args.default_text is not None:
+        default = Reply(text=args.default_text)
     llm = FakeLLM(
         script, api_key=args.api_key, host=args.host, port=args.port, default_reply=default
     )
