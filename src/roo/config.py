@@ -215,6 +215,11 @@ class Settings(BaseSettings):
     sandbox_cgroup_parent: Path | None = Field(
         None, validation_alias=_env("ROO_SANDBOX_CGROUP_PARENT")
     )
+    # A session runs at most maxConcurrentTasks commands at once; one more waits this long for
+    # a running one to end, then is refused (429 from the API, a tool error for the agent).
+    command_slot_wait_seconds: float = Field(
+        2.0, ge=0, le=60, validation_alias=_env("ROO_COMMAND_SLOT_WAIT")
+    )
 
     # Largest non-JSON request body (file uploads, archives); JSON has its own limit below.
     max_upload_bytes: int = Field(
