@@ -160,6 +160,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             backend=settings.sandbox_backend,
             require_isolation=settings.sandbox_isolation_required,
             cgroup_parent=settings.sandbox_cgroup_parent,
+            # Shared by every process of this host serving the same data directory.
+            slots_dir=settings.data_dir / "command-slots",
+            slot_wait=settings.command_slot_wait_seconds,
         )
         sandbox_backend = await _sandbox_backend(sandbox)
         workspaces = WorkspaceManager(settings.workspaces_dir)

@@ -223,6 +223,11 @@ class Settings(BaseSettings):
     sandbox_cgroup_parent: Path | None = Field(
         None, validation_alias=_env("ROO_SANDBOX_CGROUP_PARENT")
     )
+    # A session runs at most maxConcurrentTasks commands at once; one more waits this long for
+    # a running one to end, then is refused (429 from the API, a tool error for the agent).
+    command_slot_wait_seconds: float = Field(
+        2.0, ge=0, le=60, validation_alias=_env("ROO_COMMAND_SLOT_WAIT")
+    )
 
     # Largest non-JSON request body (file uploads, archives); JSON has its own limit below.
     max_upload_bytes: int = Field(
@@ -293,6 +298,11 @@ class Settings(BaseSettings):
     )
     # Runners refresh their tasks' heartbeat this often; 3 missed beats mark a task interrupted
     task_heartbeat_seconds: float = Field(10.0, gt=0, validation_alias=_env("ROO_TASK_HEARTBEAT"))
+    # Command output a task's events keep per tool call (never more than the session's
+    # maxOutputBytes, what the model gets); the rest is counted in the call's `end` event.
+    task_output_event_bytes: int = Field(
+        1024 * 1024, ge=1024, validation_alias=_env("ROO_TASK_OUTPUT_EVENT_BYTES")
+    )
 
     # Where the JWT secret came from, for the start-up log: JWT_SECRET, a file, or ephemeral.
     _secret_source: str = PrivateAttr("JWT_SECRET")

@@ -110,3 +110,63 @@ def test_service_pid_is_not_moved(support: CgroupSupport) -> None:
     assert run.remove()
     assert Path("/proc/self/cgroup").read_text() == before
     assert os.getpid() not in run.members()
+
+
+def _memory_limit(group: Path, version: int) -> int:
+    return int((group / ("memory.limit_in_bytes" if version == 1 else "memory.max")).read_text())
+
+
+def test_runs_of_a_session_share_its_group(support: CgroupSupport) -> None:
+    key = f"test-{os.getpid()}"
+    small = ResourceLimits(max_memory_mb=64, max_processes=10, max_concurrent_tasks=2)
+    first = support.create(small, helpers=2, group=key)
+    # A later run with raised limits (the session's were changed) raises the shared ones.
+    larger = ResourceLimits(max_memory_mb=128, max_processes=10, max_concurrent_tasks=2)
+    second = support.create(larger, helpers=2, group=key)
+    try:
+        for controller in ("memory", "pids"):
+            shared = support.parents[controller] / f"session-{key}"
+            assert first.dirs[controller].parent == shared
+            assert second.dirs[controller].parent == shared
+            assert first.dirs[controller] != second.dirs[controller]
+        shared_memory = support.parents["memory"] / f"session-{key}"
+        assert _memory_limit(shared_memory, support.version) == 128 << 20
+        # The run's own group adds no limit of its own: the session's bounds it.
+        assert _memory_limit(first.dirs["memory"], support.version) > 128 << 20
+        pids = (support.parents["pids"] / f"session-{key}" / "pids.max").read_text().strip()
+        assert pids == str(10 + 2 * 2)  # bwrap's two helpers for each of 2 runs at once
+        assert "(session)" in second.enforcement["memory"]
+        assert first.remove()
+        assert shared_memory.is_dir()  # the second run is still inside
+    finally:
+        first.remove()
+        second.remove()
+    assert not shared_memory.exists()
+    assert not any(p.exists() for p in second.dirs.values())
+
+
+def test_stale_session_groups_are_swept(support: CgroupSupport) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    parent = next(iter(support.parents.values()))
+    session = parent / "session-stale-test"
+    session.mkdir()
+    (session / f"run-{dead.pid}-abcdef").mkdir()
+    again = detect_cgroups()
+    assert again is not None
+    assert not session.exists()
+
+
+def test_v2_session_groups_enable_controllers_for_their_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    support = CgroupSupport(2, dict.fromkeys(("memory", "pids", "cpu"), tmp_path))
+    (tmp_path / "cgroup.subtree_control").write_text("")
+    written: list[tuple[str, object]] = []
+    monkeypatch.setattr(cgroups, "_write", lambda path, value: written.append((path.name, value)))
+    support._prepare_session(tmp_path)
+    assert sorted(written) == [
+        ("cgroup.subtree_control", "+cpu"),
+        ("cgroup.subtree_control", "+memory"),
+        ("cgroup.subtree_control", "+pids"),
+    ]

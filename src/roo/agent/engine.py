@@ -30,6 +30,7 @@ from roo.agent.approval import ApprovalPolicy, decide_tool
 from roo.agent.context import estimate_tokens, truncate_conversation
 from roo.agent.messages import Block, Message
 from roo.agent.modes import MODES, Mode, check_tool_allowed, get_mode, tools_for_mode
+from roo.agent.output import BoundedOutput
 from roo.agent.pricing import ModelInfo, Usage
 from roo.agent.prompts import WorkspaceFacts, build_system_prompt, environment_details
 from roo.agent.prompts import responses as r
@@ -84,6 +85,10 @@ class AgentLimits:
     retry_attempts: int = 3  # further attempts after a retryable provider error
     retry_base_delay: float = 5.0  # Roo's requestDelaySeconds: delay = base * 2^attempt
     retry_max_delay: float = 600.0
+    # Command output the `tool.execution` output events of one call keep (bytes, each event
+    # also costs roo.agent.output.EVENT_COST); the rest is counted in the call's `end` event.
+    # None: all of it. The host passes what the model gets (maxOutputBytes) or less.
+    output_event_bytes: int | None = 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -547,12 +552,13 @@ class Agent:
             {"phase": "start", "callId": call_id, "tool": tool.name, "params": dict(arguments)},
         )
 
-        async def on_output(chunk: str) -> None:
+        async def emit(chunk: str) -> None:
             await sink(
                 "tool.execution",
                 {"phase": "output", "callId": call_id, "tool": tool.name, "output": chunk},
             )
 
+        on_output = BoundedOutput(emit, self.setup.limits.output_event_bytes)
         ctx: ToolContext = self.setup.tool_context(on_output)
         started = time.monotonic()
         try:
@@ -571,6 +577,7 @@ class Agent:
                 "durationMs": round((time.monotonic() - started) * 1000),
                 "output": _clip(result.text_content),
                 "data": dict(result.data),
+                **on_output.counts(),
             },
         )
         return result

@@ -4,7 +4,7 @@ rlimits, watches). A pure package: no web framework, no database. See docs/sandb
 
 from roo.sandbox.cgroups import CgroupSupport, RunUsage, detect_cgroups
 from roo.sandbox.disk import workspace_usage_bytes
-from roo.sandbox.errors import SandboxError, SandboxPathError, SandboxUnavailable
+from roo.sandbox.errors import SandboxBusy, SandboxError, SandboxPathError, SandboxUnavailable
 from roo.sandbox.limits import ResourceLimits
 from roo.sandbox.result import Backend, KilledReason, ProcessResult, truncation_marker
 from roo.sandbox.runner import Sandbox, detect_backend, run
@@ -17,6 +17,7 @@ __all__ = [
     "ResourceLimits",
     "RunUsage",
     "Sandbox",
+    "SandboxBusy",
     "SandboxError",
     "SandboxPathError",
     "SandboxUnavailable",

@@ -1,11 +1,17 @@
-"""Per-command control groups on cgroup v2 or v1: memory, pids and CPU limits for a whole tree.
+"""Control groups on cgroup v2 or v1: memory, pids and CPU limits for a whole tree, and for
+all the commands of one session together.
 
 rlimits bound one process at a time; a cgroup bounds everything a command starts, whatever it
 does (fork, setsid, double fork), and lets the kernel's OOM killer act inside it alone.
 
-Layout: one parent (`roo-sandbox`) per controller, and below it one group per run, removed when
-the run ends. On v1 (or a v1/v2 hybrid whose controllers sit on v1) the parent lives under the
-service's own cgroup of each controller, so the host's limits on the service still apply. On v2
+Layout: one parent (`roo-sandbox`) per controller. A run of a session gets its own group inside
+the session's (`session-<key>`), which carries the session's limits for all its runs together:
+made by its first run, written again by each (so changed limits apply), removed with its last
+run (or by the start-up sweep). A run without a session has a group of its own, with the
+limits, right below the parent. Run groups are removed when their run ends.
+
+On v1 (or a v1/v2 hybrid whose controllers sit on v1) the parent lives under the service's own
+cgroup of each controller, so the host's limits on the service still apply. On v2
 a group with controllers enabled for its children may hold no process, so the parent cannot sit
 inside the service's own group: it is the operator's delegated group (`parent=`) or a sibling
 of the service's group. `docs/sandbox.md` describes what a host must offer.
@@ -33,6 +39,8 @@ CPU_PERIOD_US = 100_000
 # cpuacct (v1 only: v2 accounts CPU in `cpu`) limits nothing; it measures CPU time for `usage`.
 CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")
 _RUN_NAME = re.compile(r"^run-(\d+)-[0-9a-f]+$")
+GROUP_PREFIX = "session-"
+_GROUP_NAME = re.compile(r"^session-[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,24 +54,65 @@ class CgroupSupport:
         names = ", ".join(f"{c}={p}" for c, p in sorted(self.parents.items()))
         return f"cgroup v{self.version} ({names})"
 
-    def create(self, limits: ResourceLimits, helpers: int) -> CgroupRun:
-        """A new group per controller for one run, limits written; the caller adds the pid.
+    def create(self, limits: ResourceLimits, helpers: int, group: str | None = None) -> CgroupRun:
+        """New groups (one per controller) for one run; the caller adds the pid.
 
         `helpers` is how many sandbox processes (bwrap and its init) share `max_processes`.
+        `group`: the key of the session the run belongs to. Its groups then sit inside the
+        session's, whose limits (`limits`, with `helpers` counted for each of the
+        `max_concurrent_tasks` runs it may hold) bound all its runs together. Without it, the
+        run's own groups carry `limits`.
         """
-        run = CgroupRun(self.version, {})
+        tries = 3
+        while True:
+            tries -= 1
+            try:
+                return self._create(limits, helpers, group)
+            except FileNotFoundError:
+                # Another service process removed the (then empty) session group between our
+                # making it and making the run's group inside: make both again.
+                if not tries:
+                    raise
+
+    def _create(self, limits: ResourceLimits, helpers: int, group: str | None) -> CgroupRun:
         name = f"run-{os.getpid()}-{secrets.token_hex(6)}"
+        shared: CgroupRun | None = None
+        if group is not None:
+            shared = CgroupRun(
+                self.version, {c: p / f"{GROUP_PREFIX}{group}" for c, p in self.parents.items()}
+            )
+        run = CgroupRun(self.version, {}, session=shared)
         try:
-            for controller, parent in self.parents.items():
-                path = parent / name
+            bases: Mapping[str, Path] = self.parents
+            if shared is not None:
+                for path in shared._distinct():
+                    path.mkdir(exist_ok=True)
+                    self._prepare_session(path)
+                shared.limit(limits, helpers * limits.max_concurrent_tasks, scope=" (session)")
+                bases = shared.dirs
+            for controller, base in bases.items():
+                path = base / name
                 if path not in run.dirs.values():
                     path.mkdir()
                 run.dirs[controller] = path
-            run.limit(limits, helpers)
+            if shared is None:
+                run.limit(limits, helpers)
+            else:
+                run.enforcement = dict(shared.enforcement)
         except OSError:
             run.remove()
             raise
         return run
+
+    def _prepare_session(self, path: Path) -> None:
+        """What a session group needs before runs go inside: charges counted up the tree (v1
+        kernels before 5.x could turn that off), and the run groups' own files (v2, for usage
+        and OOM kills per run)."""
+        if self.version == 1:
+            _write_if_present(path / "memory.use_hierarchy", 1)
+        else:
+            for controller in self.parents:
+                _write_if_present(path / "cgroup.subtree_control", f"+{controller}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,37 +129,48 @@ class CgroupRun:
     version: Literal[1, 2]
     dirs: dict[str, Path]
     enforcement: dict[str, str] = field(default_factory=dict)
+    session: CgroupRun | None = None
+    """The session's groups this run's sit in (None: the run's own carry its limits)."""
 
-    def limit(self, limits: ResourceLimits, helpers: int) -> None:
+    def limit(self, limits: ResourceLimits, helpers: int, scope: str = "") -> None:
+        """Write `limits` into these groups; `scope` is added to each enforcement note."""
         v = self.version
         if mem := self.dirs.get("memory"):
             if v == 1:
-                _write(mem / "memory.limit_in_bytes", limits.memory_bytes)
+                memsw = mem / "memory.memsw.limit_in_bytes"
+                try:
+                    _write(mem / "memory.limit_in_bytes", limits.memory_bytes)
+                except OSError:
+                    # A session's limit raised: memory may not pass memory+swap, so that goes first.
+                    _write_if_present(memsw, limits.memory_bytes)
+                    _write(mem / "memory.limit_in_bytes", limits.memory_bytes)
                 # With swap accounting, memory+swap gets the same bound: a hog is killed, not
                 # swapped out for minutes.
-                _write_if_present(mem / "memory.memsw.limit_in_bytes", limits.memory_bytes)
+                _write_if_present(memsw, limits.memory_bytes)
                 self.enforcement["memory"] = (
-                    f"cgroup v1 memory.limit_in_bytes={limits.memory_bytes}"
+                    f"cgroup v1 memory.limit_in_bytes={limits.memory_bytes}{scope}"
                 )
             else:
                 _write(mem / "memory.max", limits.memory_bytes)
                 _write_if_present(mem / "memory.swap.max", 0)
-                self.enforcement["memory"] = f"cgroup v2 memory.max={limits.memory_bytes}"
+                self.enforcement["memory"] = f"cgroup v2 memory.max={limits.memory_bytes}{scope}"
         if pids := self.dirs.get("pids"):
             _write(pids / "pids.max", limits.max_processes + helpers)
             note = f" ({helpers} of them bwrap's)" if helpers else ""
             self.enforcement["processes"] = (
-                f"cgroup v{v} pids.max={limits.max_processes + helpers}{note}"
+                f"cgroup v{v} pids.max={limits.max_processes + helpers}{note}{scope}"
             )
         if cpu := self.dirs.get("cpu"):
             quota = limits.max_cpu_percent * CPU_PERIOD_US // 100
             if v == 1:
                 _write(cpu / "cpu.cfs_period_us", CPU_PERIOD_US)
                 _write(cpu / "cpu.cfs_quota_us", quota)
-                self.enforcement["cpu"] = f"cgroup v1 cpu.cfs_quota_us={quota}/{CPU_PERIOD_US}"
+                self.enforcement["cpu"] = (
+                    f"cgroup v1 cpu.cfs_quota_us={quota}/{CPU_PERIOD_US}{scope}"
+                )
             else:
                 _write(cpu / "cpu.max", f"{quota} {CPU_PERIOD_US}")
-                self.enforcement["cpu"] = f"cgroup v2 cpu.max={quota} {CPU_PERIOD_US}"
+                self.enforcement["cpu"] = f"cgroup v2 cpu.max={quota} {CPU_PERIOD_US}{scope}"
 
     def _distinct(self) -> list[Path]:
         return list(dict.fromkeys(self.dirs.values()))
@@ -160,7 +220,9 @@ class CgroupRun:
         procs.send(self.members(), 9)
 
     def remove(self) -> bool:
-        """Remove the groups; False while some still hold processes (retry after they exit)."""
+        """Remove the groups; False while some still hold processes (retry after they exit).
+        The session's groups go too once this was their last run (else the last one's removal
+        takes them)."""
         done = True
         for path in self._distinct():
             try:
@@ -169,6 +231,8 @@ class CgroupRun:
                 continue
             except OSError:
                 done = False
+        if done and self.session is not None:
+            self.session.remove()  # busy while other runs (of any process) are inside
         return done
 
 
@@ -319,13 +383,25 @@ def detect_cgroups(
 
 
 def _sweep(support: CgroupSupport) -> None:
-    """Remove run groups left by service processes that no longer exist (a crash, a kill -9)."""
+    """Remove run groups left by service processes that no longer exist (a crash, a kill -9),
+    and session groups no run is left in."""
     for parent in set(support.parents.values()):
+        _sweep_runs(parent, support.version)
         with contextlib.suppress(OSError):
             for child in parent.iterdir():
-                m = _RUN_NAME.match(child.name)
-                if m and not Path(f"/proc/{m.group(1)}").exists():
-                    stale = CgroupRun(support.version, {"x": child})
-                    stale.kill()
-                    if stale.remove():
+                if _GROUP_NAME.match(child.name):
+                    _sweep_runs(child, support.version)
+                    with contextlib.suppress(OSError):
+                        child.rmdir()  # busy while runs of live processes are inside
                         log.info("sandbox.cgroup_swept", path=str(child))
+
+
+def _sweep_runs(directory: Path, version: Literal[1, 2]) -> None:
+    with contextlib.suppress(OSError):
+        for child in directory.iterdir():
+            m = _RUN_NAME.match(child.name)
+            if m and not Path(f"/proc/{m.group(1)}").exists():
+                stale = CgroupRun(version, {"x": child})
+                stale.kill()
+                if stale.remove():
+                    log.info("sandbox.cgroup_swept", path=str(child))

@@ -16,3 +16,17 @@ class SandboxUnavailable(SandboxError):
 
 class SandboxPathError(SandboxError, ValueError):
     """A path given to the sandbox (workspace, cwd, bind mount) is missing or escapes its root."""
+
+
+class SandboxBusy(SandboxError):
+    """A group of commands (a session's) already runs as many commands as it may at once, and
+    no slot came free within the wait."""
+
+    def __init__(self, limit: int, waited: float) -> None:
+        self.limit = limit
+        self.waited = waited
+        word = "command" if limit == 1 else "commands"
+        super().__init__(
+            f"already {limit} {word} running at once, the most allowed"
+            + (f" (waited {waited:g} s for one to end)" if waited else "")
+        )

@@ -19,8 +19,16 @@ from roo.sandbox.limits import ResourceLimits
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SHELL = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_GROUP_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Sandbox paths an extra bind may not cover: the kernel views and the workspace itself.
 _RESERVED = ("/proc", "/dev", bwrap.WORKSPACE)
+
+
+def group(key: str | None) -> str | None:
+    """A group key names a cgroup and a slot file: letters, digits, `_` and `-` only."""
+    if key is not None and not _GROUP_KEY.match(key):
+        raise ValueError(f"group must be 1-64 letters, digits, '_' or '-', got {key!r}")
+    return key
 
 
 def argv(command: str | Sequence[str]) -> list[str]:

@@ -1,4 +1,4 @@
-"""`ResourceLimits`: what one command in one session's workspace may use.
+"""`ResourceLimits`: what one session's commands may use.
 
 The first five fields carry the seed plan's names (`maxMemoryMB`, `maxCpuPercent`, `maxDiskMB`,
 `maxExecutionTime`, `maxConcurrentTasks`); the others are the sandbox's own. `docs/sandbox.md`
@@ -27,14 +27,14 @@ _BOUNDS: dict[str, tuple[int, int]] = {
 
 @dataclass(frozen=True, slots=True)
 class ResourceLimits:
-    """Limits of one sandboxed command. All values are integers; construction validates them.
-
-    `max_concurrent_tasks` is carried for the session layer (which bounds how many commands a
-    session runs at once); the runner itself enforces the others.
+    """Limits of one sandboxed command, or of all the commands of one session together when
+    they run with its `group` (`Sandbox.run`). All values are integers; construction validates
+    them.
     """
 
     max_memory_mb: int = 512
-    """Memory of the whole process tree (cgroup) or address space per process (fallback)."""
+    """Memory of the whole process tree, or of the group's trees together (cgroup); address
+    space per process (fallback)."""
     max_cpu_percent: int = 100
     """CPU share: 100 is one full core, 250 two and a half cores."""
     max_disk_mb: int = 1024
@@ -42,7 +42,7 @@ class ResourceLimits:
     max_execution_time: int = 300
     """Wall-clock seconds before the command is stopped (`timed_out`)."""
     max_concurrent_tasks: int = 1
-    """Commands a session may run at once (enforced by the session layer, not here)."""
+    """Commands of one group that may run at once (slots; with or without cgroups)."""
     max_processes: int = 128
     """Processes and threads alive at once in the command's tree."""
     max_output_bytes: int = 1024 * 1024

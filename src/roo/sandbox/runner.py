@@ -11,6 +11,7 @@ limits and a clean environment (`docs/sandbox.md`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import posixpath
 import shutil
 import tempfile
@@ -26,6 +27,7 @@ from roo.sandbox.disk import DiskWatch
 from roo.sandbox.errors import SandboxUnavailable
 from roo.sandbox.limits import MIB, ResourceLimits
 from roo.sandbox.result import Backend, ProcessResult, signal_name
+from roo.sandbox.slots import CommandSlots
 from roo.sandbox.supervise import Launch, OnOutput, Outcome, Supervisor
 
 log = get_logger("roo.sandbox")
@@ -74,6 +76,9 @@ class Sandbox:
     cgroup_parent: a cgroup v2 directory delegated to the service for its sandboxes.
     ro_binds: host paths shown read-only in every sandbox (sandbox path -> host path), e.g.
     a toolchain under /opt.
+    slots_dir: where the slots of groups (`run(group=...)`) are kept, shared by every process
+    given the same directory; None: counted in this process only.
+    slot_wait: seconds a command of a group at its bound waits for a slot before SandboxBusy.
     """
 
     def __init__(
@@ -85,6 +90,8 @@ class Sandbox:
         cgroup_parent: Path | None = None,
         kill_grace: float = DEFAULT_KILL_GRACE,
         ro_binds: Mapping[str, Path] | None = None,
+        slots_dir: Path | None = None,
+        slot_wait: float = 0.0,
     ) -> None:
         if backend not in ("auto", "bwrap", "plain"):
             raise ValueError(f"unknown sandbox backend {backend!r}")
@@ -96,6 +103,8 @@ class Sandbox:
         self.cgroup_parent = cgroup_parent
         self.kill_grace = kill_grace
         self.ro_binds = dict(ro_binds or {})
+        self.slots = CommandSlots(slots_dir)
+        self.slot_wait = slot_wait
         self._backend: Backend | None = None
         # The cgroups of the runs in progress, by workspace (for `usage`).
         self._active: dict[Path, list[CgroupRun]] = {}
@@ -151,6 +160,7 @@ class Sandbox:
         rw_binds: Mapping[str, Path] | None = None,
         cancel: asyncio.Event | None = None,
         require_isolation: bool = False,
+        group: str | None = None,
     ) -> ProcessResult:
         """Run `command` (a shell string or an argv) with `workspace` as its /workspace.
 
@@ -161,8 +171,13 @@ class Sandbox:
         merge_stderr: one stream, interleaved as a terminal shows it (in `stdout`).
         cancel: when set, the command is stopped and the result says `cancelled`.
         Cancelling the awaiting task kills the command too, then re-raises CancelledError.
+        group: the key of the session the command belongs to. Its memory, CPU and process
+        limits then bound all the group's commands together (one cgroup), and at most
+        `limits.max_concurrent_tasks` of them run at once: beyond that a command waits up to
+        `slot_wait` seconds for one to end, then SandboxBusy is raised.
         """
         argv = inputs.argv(command)
+        key = inputs.group(group)
         ws = inputs.workspace(workspace)
         host_cwd, rel = inputs.resolve_cwd(ws, cwd)
         wall = inputs.wall(timeout, limits)
@@ -172,100 +187,107 @@ class Sandbox:
         backend = await self.backend()
         if backend == "plain" and require_isolation:
             raise SandboxUnavailable(bwrap.bwrap_problem() or "plain backend configured")
-        support = await self.cgroups()
-        helpers = 2 if backend == "bwrap" else 0
-        disk = DiskWatch(ws, limits.disk_bytes)
-        baseline = asyncio.ensure_future(disk.measure())
-        cgroup: CgroupRun | None = None
-        home: str | None = None
-        inv: bwrap.Invocation | None = None
-        try:
-            await asyncio.wait([baseline], timeout=BASELINE_WAIT)
-            fsize = limits.file_bytes
-            if baseline.done():
-                fsize = min(fsize, max(limits.disk_bytes - baseline.result(), MIB))
-            if support is not None:
-                try:
-                    cgroup = support.create(limits, helpers)
-                    self._active.setdefault(ws, []).append(cgroup)
-                except OSError as exc:
-                    log.warning("sandbox.cgroup_failed", error=str(exc))
-            controllers = set(cgroup.dirs) if cgroup else set()
-            rl, how = await asyncio.to_thread(
-                rlimits.plan,
-                limits,
-                wall_seconds=wall,
-                fsize_bytes=fsize,
-                cgroup_memory="memory" in controllers,
-                cgroup_pids="pids" in controllers,
-                cgroup_cpu="cpu" in controllers,
-                helpers=helpers,
-            )
-            enforcement = {
-                "isolation": backend,
-                "time": f"wall clock {wall:g}s, then SIGTERM, SIGKILL after {self.kill_grace:g}s",
-                "disk": f"watch: workspace > {limits.disk_bytes} bytes",
-                "network": "none" if backend == "bwrap" and not network else "host network",
-                **how,
-                **(cgroup.enforcement if cgroup else {}),
-            }
-            if backend == "bwrap":
-                inv = bwrap.invocation(
-                    bwrap.bwrap_path(),
-                    argv,
-                    workspace=ws,
-                    chdir=bwrap.WORKSPACE if rel == "." else posixpath.join(bwrap.WORKSPACE, rel),
-                    env=inputs.environment(extra_env, home=bwrap.TMP, tmp=bwrap.TMP),
-                    network=network,
-                    tmp_bytes=limits.memory_bytes,
-                    ro_binds=ro,
-                    rw_binds=rw,
+        slot: contextlib.AbstractAsyncContextManager[None] = contextlib.nullcontext()
+        if key is not None:
+            slot = self.slots.slot(key, limits.max_concurrent_tasks, self.slot_wait)
+        async with slot:
+            support = await self.cgroups()
+            helpers = 2 if backend == "bwrap" else 0
+            disk = DiskWatch(ws, limits.disk_bytes)
+            baseline = asyncio.ensure_future(disk.measure())
+            cgroup: CgroupRun | None = None
+            home: str | None = None
+            inv: bwrap.Invocation | None = None
+            try:
+                await asyncio.wait([baseline], timeout=BASELINE_WAIT)
+                fsize = limits.file_bytes
+                if baseline.done():
+                    fsize = min(fsize, max(limits.disk_bytes - baseline.result(), MIB))
+                if support is not None:
+                    try:
+                        cgroup = support.create(limits, helpers, key)
+                        self._active.setdefault(ws, []).append(cgroup)
+                    except OSError as exc:
+                        log.warning("sandbox.cgroup_failed", error=str(exc))
+                controllers = set(cgroup.dirs) if cgroup else set()
+                rl, how = await asyncio.to_thread(
+                    rlimits.plan,
+                    limits,
+                    wall_seconds=wall,
+                    fsize_bytes=fsize,
+                    cgroup_memory="memory" in controllers,
+                    cgroup_pids="pids" in controllers,
+                    cgroup_cpu="cpu" in controllers,
+                    helpers=helpers,
                 )
-                # The host side of bwrap sees no caller variable (LD_PRELOAD would run as us).
-                outer_env, spawn_argv, spawn_cwd, fds = _OUTER_ENV, inv.argv, "/", inv.fds
-            else:
-                home = await asyncio.to_thread(tempfile.mkdtemp, prefix="roo-sandbox-home-")
-                outer_env = inputs.environment(extra_env, home=home, tmp=home)
-                spawn_argv, spawn_cwd, fds = argv, str(host_cwd), []
-            launch = Launch(
-                argv=spawn_argv,
-                env=outer_env,
-                cwd=spawn_cwd,
-                fds=fds,
-                backend=backend,
-                helpers=helpers,
-                limits=limits,
-                wall=wall,
-                rlimits=rl,
-                cgroup=cgroup,
-                disk=disk,
-                baseline=baseline,
-                watch_processes="pids" not in controllers,
-                merge_stderr=merge_stderr,
-                on_output=on_output,
-                cancel=cancel,
-                kill_grace=self.kill_grace,
+                grace = self.kill_grace
+                enforcement = {
+                    "isolation": backend,
+                    "time": f"wall clock {wall:g}s, then SIGTERM, SIGKILL after {grace:g}s",
+                    "disk": f"watch: workspace > {limits.disk_bytes} bytes",
+                    "network": "none" if backend == "bwrap" and not network else "host network",
+                    **how,
+                    **(cgroup.enforcement if cgroup else {}),
+                }
+                if backend == "bwrap":
+                    inv = bwrap.invocation(
+                        bwrap.bwrap_path(),
+                        argv,
+                        workspace=ws,
+                        chdir=bwrap.WORKSPACE
+                        if rel == "."
+                        else posixpath.join(bwrap.WORKSPACE, rel),
+                        env=inputs.environment(extra_env, home=bwrap.TMP, tmp=bwrap.TMP),
+                        network=network,
+                        tmp_bytes=limits.memory_bytes,
+                        ro_binds=ro,
+                        rw_binds=rw,
+                    )
+                    # The host side of bwrap sees no caller variable (LD_PRELOAD would run as us).
+                    outer_env, spawn_argv, spawn_cwd, fds = _OUTER_ENV, inv.argv, "/", inv.fds
+                else:
+                    home = await asyncio.to_thread(tempfile.mkdtemp, prefix="roo-sandbox-home-")
+                    outer_env = inputs.environment(extra_env, home=home, tmp=home)
+                    spawn_argv, spawn_cwd, fds = argv, str(host_cwd), []
+                launch = Launch(
+                    argv=spawn_argv,
+                    env=outer_env,
+                    cwd=spawn_cwd,
+                    fds=fds,
+                    backend=backend,
+                    helpers=helpers,
+                    limits=limits,
+                    wall=wall,
+                    rlimits=rl,
+                    cgroup=cgroup,
+                    disk=disk,
+                    baseline=baseline,
+                    watch_processes="pids" not in controllers,
+                    merge_stderr=merge_stderr,
+                    on_output=on_output,
+                    cancel=cancel,
+                    kill_grace=self.kill_grace,
+                )
+                outcome = await Supervisor(launch).run()
+            finally:
+                baseline.cancel()
+                if cgroup is not None:
+                    runs = self._active.get(ws, [])
+                    if cgroup in runs:
+                        runs.remove(cgroup)
+                    if not runs:
+                        self._active.pop(ws, None)
+                await asyncio.shield(_cleanup(inv, cgroup, home))
+            result = _result(outcome, backend, enforcement)
+            log.debug(
+                "sandbox.finished",
+                exit_code=result.exit_code,
+                signal=result.signal,
+                killed_reason=result.killed_reason,
+                duration=round(result.duration, 3),
+                sandbox=backend,
             )
-            outcome = await Supervisor(launch).run()
-        finally:
-            baseline.cancel()
-            if cgroup is not None:
-                runs = self._active.get(ws, [])
-                if cgroup in runs:
-                    runs.remove(cgroup)
-                if not runs:
-                    self._active.pop(ws, None)
-            await asyncio.shield(_cleanup(inv, cgroup, home))
-        result = _result(outcome, backend, enforcement)
-        log.debug(
-            "sandbox.finished",
-            exit_code=result.exit_code,
-            signal=result.signal,
-            killed_reason=result.killed_reason,
-            duration=round(result.duration, 3),
-            sandbox=backend,
-        )
-        return result
+            return result
 
 
 _OUTER_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}

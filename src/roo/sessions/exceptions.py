@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from roo.kit.errors import AppError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+from roo.kit.errors import (
+    AppError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unprocessable,
+)
 
 
 class SessionNotFound(NotFound):
@@ -46,3 +54,7 @@ class CloneDisabled(Forbidden):
 
 class NetworkNotAllowed(Forbidden):
     slug, title = "network-not-allowed", "Network access not allowed"
+
+
+class CommandsBusy(TooManyRequests):
+    slug, title = "session-commands-busy", "Session runs its most commands"

@@ -11,7 +11,7 @@ import errno
 import shutil
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from roo.db.engine import after_commit, release_connection
 from roo.db.models import Session
 from roo.db.types import new_id, utcnow
 from roo.kit.logs import get_logger, redact_text
-from roo.sandbox import ProcessResult, Sandbox
+from roo.sandbox import ProcessResult, Sandbox, SandboxBusy
 from roo.sandbox import ResourceLimits as SandboxLimits
 from roo.security.audit import ClientInfo, record
 from roo.sessions import exceptions as exc
@@ -80,7 +80,9 @@ class SessionManager:
         """Run a command in the session's workspace, in the sandbox, within its limits.
 
         `network` defaults to the session's own setting. Every process the service starts for a
-        session goes through here.
+        session goes through here: all of them share the session's memory, CPU and process
+        limits, and at most `maxConcurrentTasks` run at once (`SandboxBusy` beyond that, after
+        the sandbox's short wait for a slot).
         """
         self._running[session.id] += 1
         try:
@@ -89,6 +91,7 @@ class SessionManager:
                 workspace=self.workspaces.path(session.workspace_dir),
                 limits=self.sandbox_limits(session),
                 network=bool(session.config.get("network")) if network is None else network,
+                group=session.id.hex,
                 **options,
             )
         finally:
@@ -105,6 +108,25 @@ class SessionManager:
                 duration_s=round(result.duration, 3),
             )
         return result
+
+    def request_runner(self, session: Session) -> Callable[..., Awaitable[ProcessResult]]:
+        """`run_command` for a command an API request waits on: a session that already runs
+        its most commands is a 429 problem (`CommandsBusy`), which tools do not turn into a
+        tool error as they do with the sandbox's own `SandboxBusy`."""
+
+        async def run(command: str | Sequence[str], **options: Any) -> ProcessResult:
+            try:
+                return await self.run_command(session, command, **options)
+            except SandboxBusy as busy:
+                limit = self.limits(session).max_concurrent_tasks
+                raise exc.CommandsBusy(
+                    f"This session already runs {limit} command{'s' if limit != 1 else ''} at "
+                    f"once, the most its limits allow (maxConcurrentTasks = {limit}); try "
+                    "again when one has ended",
+                    headers={"Retry-After": "1"},
+                ) from busy
+
+        return run
 
     def running_commands(self, session: Session) -> int:
         return self._running.get(session.id, 0)
@@ -151,8 +173,7 @@ class SessionManager:
             *(["--branch", ref] if ref else []),
             "--", url, ".",
         ]  # fmt: skip
-        result = await self.run_command(
-            session,
+        result = await self.request_runner(session)(
             argv,
             network=True,
             merge_stderr=True,

@@ -567,6 +567,11 @@ class TaskRunner:
                 mistake_limit=settings.task_mistake_limit,
                 retry_attempts=settings.llm_retry_attempts,
                 retry_base_delay=settings.llm_retry_base_delay,
+                # Events keep at most what the model gets of a command's output, or less.
+                output_event_bytes=min(
+                    settings.task_output_event_bytes,
+                    self.manager.limits(session).max_output_bytes,
+                ),
             ),
             custom_instructions=config.get("customInstructions"),
             workspace=WorkspaceFacts(

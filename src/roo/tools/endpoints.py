@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from typing import Annotated, Any
 
@@ -99,6 +98,7 @@ def result_out(name: str, result: ToolResult) -> ToolResultOut:
         400: {"description": "An interaction tool (the agent engine handles those)"},
         404: {"description": "No such session of yours, or no such tool"},
         422: {"description": "Invalid parameters (the failing parameter is named)"},
+        429: {"description": "The session already runs its most commands (maxConcurrentTasks)"},
     },
 )
 async def run_tool(
@@ -140,7 +140,7 @@ async def run_tool(
     workspace = manager.workspaces.path(session.workspace_dir)
     ctx = ToolContext(
         workspace=workspace,
-        run_command=functools.partial(manager.run_command, session),
+        run_command=manager.request_runner(session),
         ignore=resources.ignore_rules(workspace),
     )
     result = await tool.execute(parsed, ctx)  # validated above: no second pass through run()

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from roo.sandbox import ProcessResult
+from roo.sandbox import ProcessResult, SandboxBusy
 
 
 class ApprovalCategory(StrEnum):
@@ -161,3 +161,14 @@ def parameter_error(tool: str, exc: ValidationError) -> str:
         f"'{'.'.join(str(p) for p in e['loc']) or 'params'}': {e['msg']}" for e in problems
     )
     return f"Invalid parameters for tool '{tool}': {details}"
+
+
+def busy_error(exc: SandboxBusy) -> ToolResult:
+    """What the model reads when the session already runs as many commands as it may."""
+    word = "command" if exc.limit == 1 else "commands"
+    return ToolResult.error(
+        f"The command was not started: this session already runs {exc.limit} {word} at once, "
+        "the most its limits allow. Wait for the running command to finish (or for its "
+        "timeout), then try again.",
+        busy=True,
+    )

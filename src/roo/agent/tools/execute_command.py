@@ -18,14 +18,21 @@ import stat as stat_module
 
 from pydantic import Field
 
-from roo.agent.tools.base import ApprovalCategory, Tool, ToolContext, ToolParams, ToolResult
-from roo.sandbox import ProcessResult, SandboxError, SandboxPathError
+from roo.agent.tools.base import (
+    ApprovalCategory,
+    Tool,
+    ToolContext,
+    ToolParams,
+    ToolResult,
+    busy_error,
+)
+from roo.sandbox import ProcessResult, SandboxBusy, SandboxError, SandboxPathError
 from roo.security.pathguard import PathRejected, relative
 from roo.security.pathguard import stat as guarded_stat
 
 SANDBOX_ROOT = "/workspace"  # where the workspace appears to the command
 _LIMIT_TEXT = {
-    "memory": "it exceeded the memory limit",
+    "memory": "the session's memory limit was reached (all its running commands share it)",
     "disk": "the workspace exceeded its disk quota",
     "output": "it produced more output than allowed",
     "processes": "it started more processes than allowed",
@@ -150,6 +157,8 @@ class ExecuteCommandTool(Tool):
             )
         except SandboxPathError as exc:
             return ToolResult.error(f"Working directory '{raw_cwd}' is not allowed: {exc}")
+        except SandboxBusy as exc:
+            return busy_error(exc)
         except (SandboxError, ValueError) as exc:
             return ToolResult.error(f"The command could not be started: {exc}")
         tail = decoder.decode(b"", final=True)

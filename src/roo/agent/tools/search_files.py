@@ -17,9 +17,16 @@ from typing import Any
 
 from pydantic import Field
 
-from roo.agent.tools.base import ApprovalCategory, Tool, ToolContext, ToolParams, ToolResult
+from roo.agent.tools.base import (
+    ApprovalCategory,
+    Tool,
+    ToolContext,
+    ToolParams,
+    ToolResult,
+    busy_error,
+)
 from roo.agent.tools.rooignore import check_path
-from roo.sandbox import SandboxError
+from roo.sandbox import SandboxBusy, SandboxError
 
 MAX_RESULTS = 300
 MAX_LINE_LENGTH = 500
@@ -176,6 +183,8 @@ class SearchFilesTool(Tool):
             result = await ctx.run_command(
                 argv, cwd=".", timeout=SEARCH_TIMEOUT, on_output=count_lines, cancel=cancel
             )
+        except SandboxBusy as exc:
+            return busy_error(exc)
         except (SandboxError, OSError, ValueError) as exc:
             return ToolResult.text(NO_RESULTS, error=str(exc))
         stderr = result.stderr.decode("utf-8", errors="replace").strip()
