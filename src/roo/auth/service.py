@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from roo.auth import exceptions as exc
 from roo.auth.identity import IdentityResolver, Principal
 from roo.auth.passwords import hash_password, needs_rehash, verify_password
-from roo.auth.permissions import DEFAULT_ROLE, Permission, Role, permissions_for
+from roo.auth.permissions import DEFAULT_ROLE, Permission, Role
 from roo.auth.throttle import LoginThrottle
 from roo.auth.tokens import IssuedAccessToken, new_api_key, new_refresh_token, sha256_hex
 from roo.config import Settings
@@ -375,12 +375,28 @@ class AuthService:
         expires_at: datetime | None,
         client: ClientInfo,
     ) -> tuple[ApiKey, str]:
-        owner = permissions_for(principal.roles)
-        beyond = sorted(s.value for s in set(scopes) - owner)
+        """A new key for the caller, never wider or longer-lived than the calling credential.
+
+        The bound is the credential's *effective* permissions (an API key's scopes narrowed by
+        its owner's roles now), not the owner's roles: a key holding `apikeys:manage` may hand
+        on only what it holds itself, and its keys expire no later than it does (by default,
+        with it).
+        """
+        beyond = sorted(s.value for s in set(scopes) - principal.permissions)
         if beyond:
-            raise exc.ScopeNotGranted(f"Your roles do not grant: {', '.join(beyond)}")
+            holder = "This API key does" if principal.via == "api_key" else "Your roles do"
+            raise exc.ScopeNotGranted(f"{holder} not grant: {', '.join(beyond)}")
         if expires_at is not None and expires_at <= utcnow():
             raise BadRequest("expiresAt must be in the future")
+        if principal.key_expires_at is not None:
+            ceiling = datetime.fromtimestamp(principal.key_expires_at, UTC)
+            if expires_at is None:
+                expires_at = ceiling
+            elif expires_at > ceiling:
+                raise exc.ExpiryNotGranted(
+                    "A key created with an API key expires no later than that key "
+                    f"({ceiling.isoformat()})"
+                )
         raw, prefix = new_api_key()
         key = ApiKey(
             user_id=principal.user_id,
@@ -400,6 +416,7 @@ class AuthService:
             client=client,
             prefix=prefix,
             scopes=key.scopes,
+            **({"with_api_key": str(principal.api_key_id)} if principal.api_key_id else {}),
         )
         return key, raw
 
