@@ -173,6 +173,10 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(
         900, ge=1, validation_alias=_env("ROO_LOGIN_FAILURE_WINDOW")
     )
+    # Self-registrations one client address may attempt (new or taken address alike) within
+    # the window: registration answers the same either way, this bounds how fast it is asked.
+    register_max_per_ip: int = Field(10, ge=1, validation_alias=_env("ROO_REGISTER_MAX_PER_IP"))
+    register_window_seconds: int = Field(3600, ge=1, validation_alias=_env("ROO_REGISTER_WINDOW"))
     identity_cache_ttl_seconds: int = Field(
         60, ge=0, validation_alias=_env("ROO_IDENTITY_CACHE_TTL")
     )

@@ -23,6 +23,7 @@ from roo.auth.schemas import (
     ProfileUpdateIn,
     RefreshIn,
     RegisterIn,
+    RegistrationOut,
     TokenPairOut,
     UserAdminUpdateIn,
     UserOut,
@@ -61,13 +62,20 @@ async def login(body: LoginIn, db: DbSession, auth: Auth, client: Client) -> Tok
 
 @router.post(
     "/register",
-    summary="Create an account (when self-registration is open)",
-    status_code=status.HTTP_201_CREATED,
-    responses={403: {"description": "Registration is closed"}, 409: {"description": "Taken"}},
+    summary="Create an account (when self-registration is open); then sign in",
+    description="Answers 202 with the same body whether the address was free (the account is "
+    "created) or already registered (nothing changes), so it does not tell which. Attempts are "
+    "limited per client address (ROO_REGISTER_MAX_PER_IP per ROO_REGISTER_WINDOW).",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        403: {"description": "Registration is closed"},
+        429: {"description": "Too many registrations from this address (Retry-After)"},
+    },
 )
 @public
-async def register(body: RegisterIn, db: DbSession, auth: Auth, client: Client) -> TokenPairOut:
-    return pair_out(await auth.register(db, body.email, body.password, body.display_name, client))
+async def register(body: RegisterIn, db: DbSession, auth: Auth, client: Client) -> RegistrationOut:
+    await auth.register(db, body.email, body.password, body.display_name, client)
+    return RegistrationOut()
 
 
 @router.post(

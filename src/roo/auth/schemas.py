@@ -63,6 +63,18 @@ class RegisterIn(ApiInput):
     display_name: DisplayName = ""
 
 
+REGISTRATION_RECEIVED = (
+    "Registration received. If the address had no account, it has one now: sign in with "
+    "POST /api/v1/auth/login. If it had one, nothing changed."
+)
+
+
+class RegistrationOut(ApiModel):
+    """The same answer whether the address was free or taken (it does not tell which)."""
+
+    detail: str = Field(REGISTRATION_RECEIVED)
+
+
 class RefreshIn(ApiInput):
     refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 

@@ -21,7 +21,7 @@ from roo.auth import exceptions as exc
 from roo.auth.identity import IdentityResolver, Principal
 from roo.auth.passwords import hash_password, needs_rehash, verify_password
 from roo.auth.permissions import DEFAULT_ROLE, Permission, Role
-from roo.auth.throttle import LoginThrottle
+from roo.auth.throttle import LoginThrottle, RegistrationThrottle
 from roo.auth.tokens import IssuedAccessToken, new_api_key, new_refresh_token, sha256_hex
 from roo.config import Settings
 from roo.db.engine import after_commit
@@ -47,11 +47,16 @@ class AuthService:
     """Stateless collaborators shared by every request; created once in the app lifespan."""
 
     def __init__(
-        self, settings: Settings, resolver: IdentityResolver, throttle: LoginThrottle
+        self,
+        settings: Settings,
+        resolver: IdentityResolver,
+        throttle: LoginThrottle,
+        registrations: RegistrationThrottle,
     ) -> None:
         self.settings = settings
         self.resolver = resolver
         self.throttle = throttle
+        self.registrations = registrations
 
     # -- users ----------------------------------------------------------------------------
 
@@ -99,12 +104,32 @@ class AuthService:
 
     async def register(
         self, db: AsyncSession, email: str, password: str, display_name: str, client: ClientInfo
-    ) -> TokenPair:
+    ) -> None:
+        """Create a member account for a free address; for a taken one, change nothing.
+
+        Both end the same way for the caller (no tokens, no error), at the same cost (one
+        argon2 hash), so the answer does not tell whether an address has an account. Attempts
+        are throttled per client address, new and taken alike.
+        """
         if not self.settings.registration_open:
             raise exc.RegistrationClosed("Self-registration is turned off; ask an administrator")
-        user = await self.create_user(db, email, password=password, display_name=display_name)
+        await self.registrations.hit(client.ip)
+        try:
+            user = await self.create_user(db, email, password=password, display_name=display_name)
+        except exc.EmailTaken:
+            await db.rollback()  # a failed flush (concurrent registration) leaves nothing usable
+            await hash_password(password)  # what a creation costs
+            taken = await self.find_user_by_email(db, email)
+            await record(
+                db,
+                "auth.register",
+                target=f"user:{taken.id}" if taken else None,
+                outcome="failure",
+                client=client,
+                reason="email_taken",
+            )
+            return
         await record(db, "auth.register", actor_id=user.id, target=f"user:{user.id}", client=client)
-        return await self.issue_pair(db, user)
 
     # -- sign-in ----------------------------------------------------------------------------
 
