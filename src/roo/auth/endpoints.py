@@ -143,7 +143,8 @@ async def update_profile(
 
 @router.put(
     "/password",
-    summary="Change the password; every token of the account stops working",
+    summary="Change the password; every sign-in of the account ends, and its API keys are "
+    "revoked unless revokeApiKeys is false",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=UNAUTHORIZED,
 )
@@ -154,7 +155,14 @@ async def change_password(
     auth: Auth,
     client: Client,
 ) -> Response:
-    await auth.change_password(db, principal, body.current_password, body.new_password, client)
+    await auth.change_password(
+        db,
+        principal,
+        body.current_password,
+        body.new_password,
+        client,
+        revoke_api_keys=body.revoke_api_keys,
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -96,6 +96,11 @@ class ProfileUpdateIn(ApiInput):
 class PasswordChangeIn(ApiInput):
     current_password: Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
     new_password: Password
+    revoke_api_keys: bool = Field(
+        True,
+        description="Revoke every API key of the account too (default). `false` keeps them: "
+        "only when you know no one else learned the old password.",
+    )
 
 
 class ApiKeyCreateIn(ApiInput):

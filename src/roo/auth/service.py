@@ -7,6 +7,7 @@ audit row before refusing, because the refusal itself rolls the request back.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -319,14 +320,25 @@ class AuthService:
         current: str,
         new: str,
         client: ClientInfo,
+        *,
+        revoke_api_keys: bool = True,
     ) -> None:
+        """Set a new password and end every sign-in of the account; by default revoke its API
+        keys too: a password change is how a user answers a leak, and whoever had the
+        password could have minted keys."""
         user = await self.get_user(db, principal.user_id)
         if not await verify_password(user.password_hash, current):
             raise exc.InvalidLogin()
         user.password_hash = await hash_password(new)
         await self.end_all_sessions(db, user)
+        revoked = await self.revoke_all_api_keys(db, user.id) if revoke_api_keys else 0
         await record(
-            db, "auth.password_change", actor_id=user.id, target=f"user:{user.id}", client=client
+            db,
+            "auth.password_change",
+            actor_id=user.id,
+            target=f"user:{user.id}",
+            client=client,
+            api_keys_revoked=revoked,
         )
 
     # -- administration ----------------------------------------------------------------------
@@ -444,6 +456,24 @@ class AuthService:
             **({"with_api_key": str(principal.api_key_id)} if principal.api_key_id else {}),
         )
         return key, raw
+
+    async def revoke_all_api_keys(self, db: AsyncSession, user_id: uuid.UUID) -> int:
+        """Revoke every live API key of the user; the cache forgets them once that commits."""
+        now = utcnow()
+        keys = (
+            (
+                await db.execute(
+                    select(ApiKey).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for key in keys:
+            key.revoked_at = now
+            after_commit(db, functools.partial(self.resolver.forget_api_key, key.key_hash))
+        await db.flush()
+        return len(keys)
 
     async def list_api_keys(self, db: AsyncSession, principal: Principal) -> Sequence[ApiKey]:
         query = (
