@@ -418,13 +418,17 @@ def split_keys(value: SecretStr) -> list[str]:
     return [part.strip() for part in value.get_secret_value().split(",") if part.strip()]
 
 
-def dev_secret(data_dir: Path, name: str = "jwt-secret") -> SecretStr:
+# The generated development signing secret, in ROO_DATA_DIR.
+DEV_JWT_SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name
+
+
+def dev_secret(data_dir: Path, name: str = DEV_JWT_SECRET_FILE) -> SecretStr:
     """Read, or create once (mode 0600), a generated secret kept beside the embedded database:
     the development signing secret, the development encryption key."""
     path = data_dir / name
     if (found := _read_secret(path)) is not None:
         return found
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # roo.security.datadir tightens
     value = secrets.token_urlsafe(48)
     # Written whole to a private file, then linked into place: processes starting at once
     # (several workers) never read a half-written secret, and they all keep the first one.
@@ -501,6 +505,6 @@ def load_settings(**overrides: Any) -> Settings:
         settings._secret_source = (
             "ephemeral (test)"
             if settings.env is Environment.TEST
-            else f"generated, kept in {settings.data_dir / 'jwt-secret'}"
+            else f"generated, kept in {settings.data_dir / DEV_JWT_SECRET_FILE}"
         )
     return settings
