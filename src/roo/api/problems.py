@@ -15,12 +15,14 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from roo.kit.errors import (
     PROBLEM_CONTENT_TYPE,
     AppError,
+    ConcurrentChange,
     MalformedBody,
     Unprocessable,
     problem_type,
@@ -188,6 +190,21 @@ async def backend_unavailable_handler(request: Request, exc: Exception) -> Respo
     )
 
 
+async def concurrent_change_handler(request: Request, exc: Exception) -> Response:
+    """A row this request updated or deleted was deleted (or changed) by another request in the
+    meantime: the ORM's UPDATE matched no row (a file write marking its session active while
+    the session is deleted). The request's transaction is rolled back: nothing of it stays; the
+    client reloads and decides. 409, not a server fault."""
+    log.info("db.concurrent_change", error=type(exc).__name__, path=request.url.path)
+    return await app_error_handler(
+        request,
+        ConcurrentChange(
+            "What this request changes was deleted or changed by another request at the same "
+            "time; nothing was changed. Reload it and retry if it still exists."
+        ),
+    )
+
+
 async def sandbox_unavailable_handler(request: Request, exc: Exception) -> Response:
     """Commands need bubblewrap here (production) and it is missing: the operator must act."""
     log.error("sandbox.unavailable", error=str(exc), path=request.url.path)
@@ -208,3 +225,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     for backend_error in (OperationalError, InterfaceError, ConnectionError, RedisConnectionError):
         app.add_exception_handler(backend_error, backend_unavailable_handler)
     app.add_exception_handler(SandboxUnavailable, sandbox_unavailable_handler)
+    for stale in (StaleDataError, ObjectDeletedError):
+        app.add_exception_handler(stale, concurrent_change_handler)

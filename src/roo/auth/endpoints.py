@@ -6,7 +6,7 @@ import time
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Query, status
+from fastapi import status
 from starlette.responses import Response
 
 from roo.api.deps import DbSession
@@ -30,6 +30,7 @@ from roo.auth.schemas import (
     WhoAmIOut,
 )
 from roo.auth.service import TokenPair
+from roo.kit.inputs import Offset, PageLimit
 from roo.kit.schema import Page
 
 router = api_router("/auth", tags=["auth"])
@@ -216,8 +217,8 @@ async def list_users(
     _: Annotated[Principal, require(Permission.USERS_ADMIN)],
     db: DbSession,
     auth: Auth,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 50,
+    offset: Offset = 0,
 ) -> Page[UserOut]:
     rows, total = await auth.list_users(db, limit, offset)
     return Page[UserOut](
