@@ -180,7 +180,7 @@ async def create_api_key(
     auth: Auth,
     client: Client,
 ) -> ApiKeyCreatedOut:
-    key, raw = await auth.create_api_key(
+    key, raw = await auth.api_keys.create(
         db, principal, body.name, body.scopes, body.expires_at, client
     )
     return ApiKeyCreatedOut.model_validate(
@@ -192,7 +192,7 @@ async def create_api_key(
 async def list_api_keys(
     principal: Annotated[Principal, require(Permission.APIKEYS_MANAGE)], db: DbSession, auth: Auth
 ) -> list[ApiKeyOut]:
-    return [ApiKeyOut.model_validate(k) for k in await auth.list_api_keys(db, principal)]
+    return [ApiKeyOut.model_validate(k) for k in await auth.api_keys.list(db, principal)]
 
 
 @router.delete(
@@ -208,7 +208,7 @@ async def revoke_api_key(
     auth: Auth,
     client: Client,
 ) -> Response:
-    await auth.revoke_api_key(db, principal, key_id, client)
+    await auth.api_keys.revoke(db, principal, key_id, client)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

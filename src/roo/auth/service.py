@@ -1,4 +1,4 @@
-"""Identity logic: users, sign-in, token pairs, refresh rotation, logout, API keys.
+"""Identity logic: users, sign-in, token pairs, refresh rotation, logout (API keys: `api_keys`).
 
 Methods take the request's DB session first and do not commit (the request does), with one
 deliberate exception: detecting a reused refresh token commits the family's revocation and its
@@ -7,11 +7,10 @@ audit row before refusing, because the refusal itself rolls the request back.
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -19,14 +18,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roo.auth import exceptions as exc
+from roo.auth.api_keys import ApiKeys
 from roo.auth.identity import IdentityResolver, Principal
 from roo.auth.passwords import hash_password, needs_rehash, verify_password
-from roo.auth.permissions import DEFAULT_ROLE, Permission, Role
+from roo.auth.permissions import DEFAULT_ROLE, Role
 from roo.auth.throttle import LoginThrottle, RegistrationThrottle
-from roo.auth.tokens import IssuedAccessToken, new_api_key, new_refresh_token, sha256_hex
+from roo.auth.tokens import IssuedAccessToken, new_refresh_token, sha256_hex
 from roo.config import Settings
 from roo.db.engine import after_commit
-from roo.db.models import ApiKey, RefreshToken, RevokedAccessToken, User
+from roo.db.models import RefreshToken, RevokedAccessToken, User
 from roo.db.types import utcnow
 from roo.kit.errors import BadRequest
 from roo.security.audit import ClientInfo, record
@@ -58,6 +58,7 @@ class AuthService:
         self.resolver = resolver
         self.throttle = throttle
         self.registrations = registrations
+        self.api_keys = ApiKeys(resolver)
 
     # -- users ----------------------------------------------------------------------------
 
@@ -331,7 +332,7 @@ class AuthService:
             raise exc.InvalidLogin()
         user.password_hash = await hash_password(new)
         await self.end_all_sessions(db, user)
-        revoked = await self.revoke_all_api_keys(db, user.id) if revoke_api_keys else 0
+        revoked = await self.api_keys.revoke_all(db, user.id) if revoke_api_keys else 0
         await record(
             db,
             "auth.password_change",
@@ -400,108 +401,3 @@ class AuthService:
             changes=changes,
         )
         return user
-
-    # -- API keys --------------------------------------------------------------------------------
-
-    async def create_api_key(
-        self,
-        db: AsyncSession,
-        principal: Principal,
-        name: str,
-        scopes: list[Permission],
-        expires_at: datetime | None,
-        client: ClientInfo,
-    ) -> tuple[ApiKey, str]:
-        """A new key for the caller, never wider or longer-lived than the calling credential.
-
-        The bound is the credential's *effective* permissions (an API key's scopes narrowed by
-        its owner's roles now), not the owner's roles: a key holding `apikeys:manage` may hand
-        on only what it holds itself, and its keys expire no later than it does (by default,
-        with it).
-        """
-        beyond = sorted(s.value for s in set(scopes) - principal.permissions)
-        if beyond:
-            holder = "This API key does" if principal.via == "api_key" else "Your roles do"
-            raise exc.ScopeNotGranted(f"{holder} not grant: {', '.join(beyond)}")
-        if expires_at is not None and expires_at <= utcnow():
-            raise BadRequest("expiresAt must be in the future")
-        if principal.key_expires_at is not None:
-            ceiling = datetime.fromtimestamp(principal.key_expires_at, UTC)
-            if expires_at is None:
-                expires_at = ceiling
-            elif expires_at > ceiling:
-                raise exc.ExpiryNotGranted(
-                    "A key created with an API key expires no later than that key "
-                    f"({ceiling.isoformat()})"
-                )
-        raw, prefix = new_api_key()
-        key = ApiKey(
-            user_id=principal.user_id,
-            name=name,
-            prefix=prefix,
-            key_hash=sha256_hex(raw),
-            scopes=sorted({s.value for s in scopes}),
-            expires_at=expires_at,
-        )
-        db.add(key)
-        await db.flush()
-        await record(
-            db,
-            "apikeys.create",
-            actor_id=principal.user_id,
-            target=f"api_key:{key.id}",
-            client=client,
-            prefix=prefix,
-            scopes=key.scopes,
-            **({"with_api_key": str(principal.api_key_id)} if principal.api_key_id else {}),
-        )
-        return key, raw
-
-    async def revoke_all_api_keys(self, db: AsyncSession, user_id: uuid.UUID) -> int:
-        """Revoke every live API key of the user; the cache forgets them once that commits."""
-        now = utcnow()
-        keys = (
-            (
-                await db.execute(
-                    select(ApiKey).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
-                )
-            )
-            .scalars()
-            .all()
-        )
-        for key in keys:
-            key.revoked_at = now
-            after_commit(db, functools.partial(self.resolver.forget_api_key, key.key_hash))
-        await db.flush()
-        return len(keys)
-
-    async def list_api_keys(self, db: AsyncSession, principal: Principal) -> Sequence[ApiKey]:
-        query = (
-            select(ApiKey)
-            .where(ApiKey.user_id == principal.user_id)
-            .order_by(ApiKey.created_at.desc(), ApiKey.id)
-        )
-        return (await db.execute(query)).scalars().all()
-
-    async def revoke_api_key(
-        self, db: AsyncSession, principal: Principal, key_id: uuid.UUID, client: ClientInfo
-    ) -> None:
-        # Owner filter in the query: another user's key is "not found", never "forbidden".
-        key = (
-            await db.execute(
-                select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == principal.user_id)
-            )
-        ).scalar_one_or_none()
-        if key is None:
-            raise exc.ApiKeyNotFound()
-        if key.revoked_at is None:
-            key.revoked_at = utcnow()
-            key_hash = key.key_hash
-            after_commit(db, lambda: self.resolver.forget_api_key(key_hash))
-            await record(
-                db,
-                "apikeys.revoke",
-                actor_id=principal.user_id,
-                target=f"api_key:{key.id}",
-                client=client,
-            )
