@@ -42,6 +42,7 @@ from roo.kit.cache import HEALTH_CHECK_SECONDS, Cache, MemoryCache, NearCache, R
 from roo.kit.logs import configure_logging, get_logger
 from roo.kit.loops import stop_loop, wait_or_stop
 from roo.sandbox import Sandbox, SandboxUnavailable
+from roo.security.datadir import secure_data_dir
 from roo.security.secrets_box import box_from_settings
 from roo.sessions import endpoints as sessions_endpoints
 from roo.sessions.janitor import SessionJanitor
@@ -114,6 +115,7 @@ async def _janitor_loop(janitor: SessionJanitor, interval: float, stop: asyncio.
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    secure_data_dir(settings)  # before the database file or a workspace is created
     engine = create_engine(settings)
     redis: Redis | None = None
     http = httpx.AsyncClient(timeout=settings.http_timeout_seconds, follow_redirects=False)

@@ -29,6 +29,9 @@ def _settings(**overrides: object) -> Settings:
         typer.echo(f"roo: {exc}", err=True)
         raise typer.Exit(2) from None
     configure_logging(settings.log_level, json=settings.wants_json_logs)
+    from roo.security.datadir import secure_data_dir
+
+    secure_data_dir(settings)  # before a command creates the database or a workspace
     return settings
 
 

@@ -181,6 +181,10 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(
         900, ge=1, validation_alias=_env("ROO_LOGIN_FAILURE_WINDOW")
     )
+    # Self-registrations one client address may attempt (new or taken address alike) within
+    # the window: registration answers the same either way, this bounds how fast it is asked.
+    register_max_per_ip: int = Field(10, ge=1, validation_alias=_env("ROO_REGISTER_MAX_PER_IP"))
+    register_window_seconds: int = Field(3600, ge=1, validation_alias=_env("ROO_REGISTER_WINDOW"))
     identity_cache_ttl_seconds: int = Field(
         60, ge=0, validation_alias=_env("ROO_IDENTITY_CACHE_TTL")
     )
@@ -449,13 +453,17 @@ def split_keys(value: SecretStr) -> list[str]:
     return [part.strip() for part in value.get_secret_value().split(",") if part.strip()]
 
 
-def dev_secret(data_dir: Path, name: str = "jwt-secret") -> SecretStr:
+# The generated development signing secret, in ROO_DATA_DIR.
+DEV_JWT_SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name
+
+
+def dev_secret(data_dir: Path, name: str = DEV_JWT_SECRET_FILE) -> SecretStr:
     """Read, or create once (mode 0600), a generated secret kept beside the embedded database:
     the development signing secret, the development encryption key."""
     path = data_dir / name
     if (found := _read_secret(path)) is not None:
         return found
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # roo.security.datadir tightens
     value = secrets.token_urlsafe(48)
     # Written whole to a private file, then linked into place: processes starting at once
     # (several workers) never read a half-written secret, and they all keep the first one.
@@ -532,6 +540,6 @@ def load_settings(**overrides: Any) -> Settings:
         settings._secret_source = (
             "ephemeral (test)"
             if settings.env is Environment.TEST
-            else f"generated, kept in {settings.data_dir / 'jwt-secret'}"
+            else f"generated, kept in {settings.data_dir / DEV_JWT_SECRET_FILE}"
         )
     return settings

@@ -67,7 +67,7 @@ def test_task_with_an_approval_over_real_sockets(
     )
     with httpx.Client(base_url=server.base_url, timeout=10.0, trust_env=False) as client:
         response = client.post("/api/v1/auth/register", json={"email": EMAIL, "password": PASSWORD})
-        assert response.status_code == 201, response.text
+        assert response.status_code == 202, response.text
         token = client.post(
             "/api/v1/auth/login", json={"email": EMAIL, "password": PASSWORD}
         ).json()["token"]

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -23,6 +24,7 @@ from roo.db.engine import DatabaseBusy, log_connection_holders
 from roo.kit.errors import (
     PROBLEM_CONTENT_TYPE,
     AppError,
+    ConcurrentChange,
     MalformedBody,
     ServiceOverloaded,
     Unprocessable,
@@ -199,6 +201,21 @@ async def database_busy_handler(request: Request, exc: Exception) -> Response:
     return await app_error_handler(request, ServiceOverloaded())
 
 
+async def concurrent_change_handler(request: Request, exc: Exception) -> Response:
+    """A row this request updated or deleted was deleted (or changed) by another request in the
+    meantime: the ORM's UPDATE matched no row (a file write marking its session active while
+    the session is deleted). The request's transaction is rolled back: nothing of it stays; the
+    client reloads and decides. 409, not a server fault."""
+    log.info("db.concurrent_change", error=type(exc).__name__, path=request.url.path)
+    return await app_error_handler(
+        request,
+        ConcurrentChange(
+            "What this request changes was deleted or changed by another request at the same "
+            "time; nothing was changed. Reload it and retry if it still exists."
+        ),
+    )
+
+
 async def sandbox_unavailable_handler(request: Request, exc: Exception) -> Response:
     """Commands need bubblewrap here (production) and it is missing: the operator must act."""
     log.error("sandbox.unavailable", error=str(exc), path=request.url.path)
@@ -221,3 +238,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     for busy in (PoolTimeout, DatabaseBusy):
         app.add_exception_handler(busy, database_busy_handler)
     app.add_exception_handler(SandboxUnavailable, sandbox_unavailable_handler)
+    for stale in (StaleDataError, ObjectDeletedError):
+        app.add_exception_handler(stale, concurrent_change_handler)

@@ -6,7 +6,7 @@ import time
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Query, status
+from fastapi import status
 from starlette.responses import Response
 
 from roo.api.deps import DbSession
@@ -23,12 +23,14 @@ from roo.auth.schemas import (
     ProfileUpdateIn,
     RefreshIn,
     RegisterIn,
+    RegistrationOut,
     TokenPairOut,
     UserAdminUpdateIn,
     UserOut,
     WhoAmIOut,
 )
 from roo.auth.service import TokenPair
+from roo.kit.inputs import Offset, PageLimit
 from roo.kit.schema import Page
 
 router = api_router("/auth", tags=["auth"])
@@ -61,13 +63,20 @@ async def login(body: LoginIn, db: DbSession, auth: Auth, client: Client) -> Tok
 
 @router.post(
     "/register",
-    summary="Create an account (when self-registration is open)",
-    status_code=status.HTTP_201_CREATED,
-    responses={403: {"description": "Registration is closed"}, 409: {"description": "Taken"}},
+    summary="Create an account (when self-registration is open); then sign in",
+    description="Answers 202 with the same body whether the address was free (the account is "
+    "created) or already registered (nothing changes), so it does not tell which. Attempts are "
+    "limited per client address (ROO_REGISTER_MAX_PER_IP per ROO_REGISTER_WINDOW).",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        403: {"description": "Registration is closed"},
+        429: {"description": "Too many registrations from this address (Retry-After)"},
+    },
 )
 @public
-async def register(body: RegisterIn, db: DbSession, auth: Auth, client: Client) -> TokenPairOut:
-    return pair_out(await auth.register(db, body.email, body.password, body.display_name, client))
+async def register(body: RegisterIn, db: DbSession, auth: Auth, client: Client) -> RegistrationOut:
+    await auth.register(db, body.email, body.password, body.display_name, client)
+    return RegistrationOut()
 
 
 @router.post(
@@ -135,7 +144,8 @@ async def update_profile(
 
 @router.put(
     "/password",
-    summary="Change the password; every token of the account stops working",
+    summary="Change the password; every sign-in of the account ends, and its API keys are "
+    "revoked unless revokeApiKeys is false",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=UNAUTHORIZED,
 )
@@ -146,7 +156,14 @@ async def change_password(
     auth: Auth,
     client: Client,
 ) -> Response:
-    await auth.change_password(db, principal, body.current_password, body.new_password, client)
+    await auth.change_password(
+        db,
+        principal,
+        body.current_password,
+        body.new_password,
+        client,
+        revoke_api_keys=body.revoke_api_keys,
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -163,7 +180,7 @@ async def create_api_key(
     auth: Auth,
     client: Client,
 ) -> ApiKeyCreatedOut:
-    key, raw = await auth.create_api_key(
+    key, raw = await auth.api_keys.create(
         db, principal, body.name, body.scopes, body.expires_at, client
     )
     return ApiKeyCreatedOut.model_validate(
@@ -175,7 +192,7 @@ async def create_api_key(
 async def list_api_keys(
     principal: Annotated[Principal, require(Permission.APIKEYS_MANAGE)], db: DbSession, auth: Auth
 ) -> list[ApiKeyOut]:
-    return [ApiKeyOut.model_validate(k) for k in await auth.list_api_keys(db, principal)]
+    return [ApiKeyOut.model_validate(k) for k in await auth.api_keys.list(db, principal)]
 
 
 @router.delete(
@@ -191,7 +208,7 @@ async def revoke_api_key(
     auth: Auth,
     client: Client,
 ) -> Response:
-    await auth.revoke_api_key(db, principal, key_id, client)
+    await auth.api_keys.revoke(db, principal, key_id, client)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -200,8 +217,8 @@ async def list_users(
     _: Annotated[Principal, require(Permission.USERS_ADMIN)],
     db: DbSession,
     auth: Auth,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 50,
+    offset: Offset = 0,
 ) -> Page[UserOut]:
     rows, total = await auth.list_users(db, limit, offset)
     return Page[UserOut](

@@ -68,5 +68,9 @@ class ScopeNotGranted(BadRequest):
     slug, title = "scope-not-granted", "Scope exceeds your permissions"
 
 
+class ExpiryNotGranted(BadRequest):
+    slug, title = "expiry-not-granted", "Expiry beyond the creating key's"
+
+
 class SelfLockout(Conflict):
     slug, title = "self-lockout", "Change refused"

@@ -62,6 +62,9 @@ class Principal:
     token_expires_at: int | None = None
     family_id: uuid.UUID | None = None
     api_key_id: uuid.UUID | None = None
+    # An API key's own expiry (epoch seconds), None for a key that never expires: the keys it
+    # creates may not outlive it.
+    key_expires_at: float | None = None
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
@@ -289,6 +292,7 @@ class IdentityResolver:
                 permissions=_key_permissions(user.roles, key.scopes),
                 via="api_key",
                 api_key_id=key.key_id,
+                key_expires_at=key.expires_at,
             )
             built = _remember(self._key_principals, key_hash, (key, user, principal))
         return built[2]

@@ -22,6 +22,7 @@ from roo.auth.oauth import (
     fragment_redirect,
 )
 from roo.auth.schemas import TokenPairOut
+from roo.kit.inputs import SafeName
 
 router = api_router("/auth/oauth", tags=["auth"])
 
@@ -71,14 +72,14 @@ OAuth = Annotated[OAuthService, Depends(get_oauth)]
 )
 @public
 async def authorize(
-    provider: str,
+    provider: SafeName,
     oauth: OAuth,
     response: Annotated[
         Literal["redirect", "json"],
         Query(description="`json`: the callback answers with the token pair as JSON"),
     ] = "redirect",
     next_path: Annotated[
-        str | None,
+        SafeName | None,
         Query(
             alias="next",
             max_length=MAX_NEXT_LENGTH,
@@ -122,7 +123,7 @@ async def authorize(
 )
 @public
 async def callback(
-    provider: str, request: Request, db: DbSession, oauth: OAuth, client: Client
+    provider: SafeName, request: Request, db: DbSession, oauth: OAuth, client: Client
 ) -> Response:
     params = {
         key: value[:MAX_PARAM_LENGTH]

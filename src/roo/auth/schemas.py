@@ -10,6 +10,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from roo.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from roo.auth.permissions import Permission, Role
+from roo.kit.inputs import NO_CONTROLS, NO_NUL, UtcDateTime
 from roo.kit.schema import ApiInput, ApiModel
 
 
@@ -23,9 +24,16 @@ def _email(value: str) -> str:
     return value
 
 
-Email = Annotated[str, StringConstraints(min_length=3, max_length=320), AfterValidator(_email)]
-Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Email = Annotated[
+    str, StringConstraints(min_length=3, max_length=320), AfterValidator(_email), NO_CONTROLS
+]
+Password = Annotated[
+    str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH), NO_NUL
+]
+# What a signed-in user types to prove who they are: checked, never stored.
+GivenPassword = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH), NO_NUL]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), NO_CONTROLS]
+Label = Annotated[str, StringConstraints(max_length=200), NO_CONTROLS]
 ModeName = Literal["code", "architect", "ask", "debug", "orchestrator"]
 
 
@@ -34,9 +42,9 @@ class Preferences(ApiInput):
 
     theme: Literal["light", "dark", "system"] = "system"
     default_mode: ModeName | None = None
-    default_provider: Annotated[str, StringConstraints(max_length=50)] | None = None
-    default_model: Annotated[str, StringConstraints(max_length=200)] | None = None
-    language: Annotated[str, StringConstraints(max_length=20)] | None = None
+    default_provider: Annotated[str, StringConstraints(max_length=50), NO_CONTROLS] | None = None
+    default_model: Label | None = None
+    language: Annotated[str, StringConstraints(max_length=20), NO_CONTROLS] | None = None
 
 
 class UserOut(ApiModel):
@@ -53,8 +61,9 @@ class UserOut(ApiModel):
 
 
 class LoginIn(ApiInput):
-    email: Annotated[str, StringConstraints(min_length=1, max_length=320)]
-    password: Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
+    # Not held to the email format: any address gets the same 401 as a wrong password.
+    email: Annotated[str, StringConstraints(min_length=1, max_length=320), NO_NUL]
+    password: GivenPassword
 
 
 class RegisterIn(ApiInput):
@@ -63,8 +72,20 @@ class RegisterIn(ApiInput):
     display_name: DisplayName = ""
 
 
+REGISTRATION_RECEIVED = (
+    "Registration received. If the address had no account, it has one now: sign in with "
+    "POST /api/v1/auth/login. If it had one, nothing changed."
+)
+
+
+class RegistrationOut(ApiModel):
+    """The same answer whether the address was free or taken (it does not tell which)."""
+
+    detail: str = Field(REGISTRATION_RECEIVED)
+
+
 class RefreshIn(ApiInput):
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200), NO_NUL]
 
 
 class TokenPairOut(ApiModel):
@@ -82,14 +103,25 @@ class ProfileUpdateIn(ApiInput):
 
 
 class PasswordChangeIn(ApiInput):
-    current_password: Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
+    current_password: GivenPassword
     new_password: Password
+    revoke_api_keys: bool = Field(
+        True,
+        description="Revoke every API key of the account too (default). `false` keeps them: "
+        "only when you know no one else learned the old password.",
+    )
 
 
 class ApiKeyCreateIn(ApiInput):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NO_CONTROLS
+    ]
     scopes: Annotated[list[Permission], Field(min_length=1, max_length=len(Permission))]
-    expires_at: datetime | None = Field(None, description="Default: never; must be in the future")
+    expires_at: UtcDateTime | None = Field(
+        None,
+        description="In the future, with a time zone. Default: never; for a key created with an "
+        "API key, that key's expiry (and never later).",
+    )
 
 
 class ApiKeyOut(ApiModel):

@@ -1,4 +1,4 @@
-"""Identity logic: users, sign-in, token pairs, refresh rotation, logout, API keys.
+"""Identity logic: users, sign-in, token pairs, refresh rotation, logout (API keys: `api_keys`).
 
 Methods take the request's DB session first and do not commit (the request does), with one
 deliberate exception: detecting a reused refresh token commits the family's revocation and its
@@ -18,14 +18,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roo.auth import exceptions as exc
+from roo.auth.api_keys import ApiKeys
 from roo.auth.identity import IdentityResolver, Principal
 from roo.auth.passwords import hash_password, needs_rehash, verify_password
-from roo.auth.permissions import DEFAULT_ROLE, Permission, Role, permissions_for
-from roo.auth.throttle import LoginThrottle
-from roo.auth.tokens import IssuedAccessToken, new_api_key, new_refresh_token, sha256_hex
+from roo.auth.permissions import DEFAULT_ROLE, Role
+from roo.auth.throttle import LoginThrottle, RegistrationThrottle
+from roo.auth.tokens import IssuedAccessToken, new_refresh_token, sha256_hex
 from roo.config import Settings
 from roo.db.engine import after_commit, release_connection
-from roo.db.models import ApiKey, RefreshToken, RevokedAccessToken, User
+from roo.db.models import RefreshToken, RevokedAccessToken, User
 from roo.db.types import utcnow
 from roo.kit.errors import BadRequest
 from roo.security.audit import ClientInfo, record
@@ -47,11 +48,17 @@ class AuthService:
     """Stateless collaborators shared by every request; created once in the app lifespan."""
 
     def __init__(
-        self, settings: Settings, resolver: IdentityResolver, throttle: LoginThrottle
+        self,
+        settings: Settings,
+        resolver: IdentityResolver,
+        throttle: LoginThrottle,
+        registrations: RegistrationThrottle,
     ) -> None:
         self.settings = settings
         self.resolver = resolver
         self.throttle = throttle
+        self.registrations = registrations
+        self.api_keys = ApiKeys(resolver)
 
     # -- users ----------------------------------------------------------------------------
 
@@ -101,12 +108,33 @@ class AuthService:
 
     async def register(
         self, db: AsyncSession, email: str, password: str, display_name: str, client: ClientInfo
-    ) -> TokenPair:
+    ) -> None:
+        """Create a member account for a free address; for a taken one, change nothing.
+
+        Both end the same way for the caller (no tokens, no error), at the same cost (one
+        argon2 hash), so the answer does not tell whether an address has an account. Attempts
+        are throttled per client address, new and taken alike.
+        """
         if not self.settings.registration_open:
             raise exc.RegistrationClosed("Self-registration is turned off; ask an administrator")
-        user = await self.create_user(db, email, password=password, display_name=display_name)
+        await self.registrations.hit(client.ip)
+        try:
+            user = await self.create_user(db, email, password=password, display_name=display_name)
+        except exc.EmailTaken:
+            # create_user hashed the password before it looked the address up: a taken one
+            # costs what a new one does
+            await db.rollback()  # a failed flush (concurrent registration) leaves nothing usable
+            taken = await self.find_user_by_email(db, email)
+            await record(
+                db,
+                "auth.register",
+                target=f"user:{taken.id}" if taken else None,
+                outcome="failure",
+                client=client,
+                reason="email_taken",
+            )
+            return
         await record(db, "auth.register", actor_id=user.id, target=f"user:{user.id}", client=client)
-        return await self.issue_pair(db, user)
 
     # -- sign-in ----------------------------------------------------------------------------
 
@@ -297,15 +325,26 @@ class AuthService:
         current: str,
         new: str,
         client: ClientInfo,
+        *,
+        revoke_api_keys: bool = True,
     ) -> None:
+        """Set a new password and end every sign-in of the account; by default revoke its API
+        keys too: a password change is how a user answers a leak, and whoever had the
+        password could have minted keys."""
         user = await self.get_user(db, principal.user_id)
         await release_connection(db)  # verifying and hashing are slow
         if not await verify_password(user.password_hash, current):
             raise exc.InvalidLogin()
         user.password_hash = await hash_password(new)
         await self.end_all_sessions(db, user)
+        revoked = await self.api_keys.revoke_all(db, user.id) if revoke_api_keys else 0
         await record(
-            db, "auth.password_change", actor_id=user.id, target=f"user:{user.id}", client=client
+            db,
+            "auth.password_change",
+            actor_id=user.id,
+            target=f"user:{user.id}",
+            client=client,
+            api_keys_revoked=revoked,
         )
 
     # -- administration ----------------------------------------------------------------------
@@ -367,73 +406,3 @@ class AuthService:
             changes=changes,
         )
         return user
-
-    # -- API keys --------------------------------------------------------------------------------
-
-    async def create_api_key(
-        self,
-        db: AsyncSession,
-        principal: Principal,
-        name: str,
-        scopes: list[Permission],
-        expires_at: datetime | None,
-        client: ClientInfo,
-    ) -> tuple[ApiKey, str]:
-        owner = permissions_for(principal.roles)
-        beyond = sorted(s.value for s in set(scopes) - owner)
-        if beyond:
-            raise exc.ScopeNotGranted(f"Your roles do not grant: {', '.join(beyond)}")
-        if expires_at is not None and expires_at <= utcnow():
-            raise BadRequest("expiresAt must be in the future")
-        raw, prefix = new_api_key()
-        key = ApiKey(
-            user_id=principal.user_id,
-            name=name,
-            prefix=prefix,
-            key_hash=sha256_hex(raw),
-            scopes=sorted({s.value for s in scopes}),
-            expires_at=expires_at,
-        )
-        db.add(key)
-        await db.flush()
-        await record(
-            db,
-            "apikeys.create",
-            actor_id=principal.user_id,
-            target=f"api_key:{key.id}",
-            client=client,
-            prefix=prefix,
-            scopes=key.scopes,
-        )
-        return key, raw
-
-    async def list_api_keys(self, db: AsyncSession, principal: Principal) -> Sequence[ApiKey]:
-        query = (
-            select(ApiKey)
-            .where(ApiKey.user_id == principal.user_id)
-            .order_by(ApiKey.created_at.desc(), ApiKey.id)
-        )
-        return (await db.execute(query)).scalars().all()
-
-    async def revoke_api_key(
-        self, db: AsyncSession, principal: Principal, key_id: uuid.UUID, client: ClientInfo
-    ) -> None:
-        # Owner filter in the query: another user's key is "not found", never "forbidden".
-        key = (
-            await db.execute(
-                select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == principal.user_id)
-            )
-        ).scalar_one_or_none()
-        if key is None:
-            raise exc.ApiKeyNotFound()
-        if key.revoked_at is None:
-            key.revoked_at = utcnow()
-            key_hash = key.key_hash
-            after_commit(db, lambda: self.resolver.forget_api_key(key_hash))
-            await record(
-                db,
-                "apikeys.revoke",
-                actor_id=principal.user_id,
-                target=f"api_key:{key.id}",
-                client=client,
-            )

@@ -1,8 +1,11 @@
-"""Throttling failed logins per client IP and per account (the `limits` library).
+"""Throttling failed logins per client IP and per account, and registrations per client IP
+(the `limits` library).
 
-Only failures count: a user who types the right password is never slowed down by the limit of
-their own account, but an attacker guessing passwords is, whichever IP it uses; and one IP
-spraying many accounts is stopped by the per-IP limit.
+Only failed logins count: a user who types the right password is never slowed down by the limit
+of their own account, but an attacker guessing passwords is, whichever IP it uses; and one IP
+spraying many accounts is stopped by the per-IP limit. Every registration attempt counts: its
+answer does not tell a new address from a taken one, and the limit bounds how many addresses
+one client can try that way (or create).
 """
 
 from __future__ import annotations
@@ -56,3 +59,26 @@ class LoginThrottle:
 
     async def succeeded(self, email: str) -> None:
         await self._limiter.clear(self._per_account, "login", f"acct:{email}")
+
+
+class RegistrationThrottled(TooManyRequests):
+    slug, title = "registration-throttled", "Too many registrations"
+
+
+class RegistrationThrottle:
+    def __init__(self, storage: Storage, settings: Settings) -> None:
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._per_ip = RateLimitItemPerSecond(
+            settings.register_max_per_ip, settings.register_window_seconds
+        )
+
+    async def hit(self, ip: str) -> None:
+        """Count one attempt from `ip`; raise 429 with Retry-After once its budget is spent."""
+        key = f"ip:{ip}"
+        if not await self._limiter.hit(self._per_ip, "register", key):
+            stats = await self._limiter.get_window_stats(self._per_ip, "register", key)
+            retry = max(1, math.ceil(stats.reset_time - time.time()))
+            raise RegistrationThrottled(
+                f"Too many registrations from this address; try again in {retry} s",
+                headers={"Retry-After": str(retry)},
+            )

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from roo.auth import passwords
 from roo.auth.identity import IdentityResolver
 from roo.auth.service import AuthService
-from roo.auth.throttle import LoginThrottle, create_limit_storage
+from roo.auth.throttle import LoginThrottle, RegistrationThrottle, create_limit_storage
 from roo.auth.tokens import AccessTokens
 from roo.config import Settings
 from roo.kit.cache import Cache
@@ -33,5 +33,10 @@ def build_auth(
     resolver = IdentityResolver(
         sessions, cache, tokens, settings.identity_cache_ttl_seconds, denylist=denylist
     )
-    throttle = LoginThrottle(create_limit_storage(settings), settings)
-    return AuthService(settings, resolver, throttle)
+    storage = create_limit_storage(settings)
+    return AuthService(
+        settings,
+        resolver,
+        LoginThrottle(storage, settings),
+        RegistrationThrottle(storage, settings),
+    )

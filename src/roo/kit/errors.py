@@ -90,6 +90,12 @@ class Conflict(AppError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
+class ConcurrentChange(Conflict):
+    """What a request changed was deleted or changed by another request at the same time."""
+
+    slug, title = "concurrent-change", "Changed by another request"
+
+
 class ContentTooLarge(AppError):
     status, slug, title = 413, "content-too-large", "Content Too Large"
 

@@ -14,6 +14,7 @@ from roo.auth.deps import Client, require
 from roo.auth.identity import Principal
 from roo.auth.permissions import Permission
 from roo.db.engine import release_connection
+from roo.kit.inputs import Offset, PageLimit, SafeText
 from roo.kit.schema import Page
 from roo.sessions.exceptions import CloneDisabled
 from roo.sessions.schemas import (
@@ -54,9 +55,9 @@ async def list_sessions(
     db: DbSession,
     manager: Manager,
     state: SessionState | None = None,
-    q: Annotated[str | None, Query(max_length=200, description="Name contains")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    q: Annotated[SafeText | None, Query(max_length=200, description="Name contains")] = None,
+    limit: PageLimit = 50,
+    offset: Offset = 0,
 ) -> Page[SessionOut]:
     rows, total = await manager.list(
         db, principal, state=state, query=q, limit=limit, offset=offset
@@ -215,8 +216,8 @@ async def admin_list_sessions(
     db: DbSession,
     manager: Manager,
     state: SessionState | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 50,
+    offset: Offset = 0,
 ) -> Page[SessionOut]:
     rows, total = await manager.list(
         db, principal, state=state, query=None, limit=limit, offset=offset, all_users=True

@@ -10,23 +10,28 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, StringConstraints
 
 from roo.auth.schemas import ModeName
+from roo.kit.inputs import NO_CONTROLS, NO_NUL
 from roo.kit.schema import ApiInput, ApiModel
 
 SessionState = Literal["active", "idle", "archived"]
-CommandPrefix = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+CommandPrefix = Annotated[str, StringConstraints(min_length=1, max_length=200), NO_NUL]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=200), NO_CONTROLS]
+ProviderName = Annotated[str, StringConstraints(min_length=1, max_length=50), NO_CONTROLS]
 
 
 class ResourceLimitsIn(ApiInput):
     """Per-session limits (the seed's names). Omitted values take the service defaults; each is
     bounded by the quota of the owner's role."""
 
-    max_memory_mb: int | None = Field(None, ge=16, alias="maxMemoryMB")
+    # The upper bounds are what any host could mean (1 TiB of memory, 16 TiB of disk, Linux's
+    # largest pid count, 1 GiB of output); the role's quota is far below them.
+    max_memory_mb: int | None = Field(None, ge=16, le=1024 * 1024, alias="maxMemoryMB")
     max_cpu_percent: int | None = Field(None, ge=1, le=1600, alias="maxCpuPercent")
-    max_disk_mb: int | None = Field(None, ge=1, alias="maxDiskMB")
+    max_disk_mb: int | None = Field(None, ge=1, le=16 * 1024 * 1024, alias="maxDiskMB")
     max_execution_time: int | None = Field(None, ge=1, le=86400, alias="maxExecutionTime")
     max_concurrent_tasks: int | None = Field(None, ge=1, le=64, alias="maxConcurrentTasks")
-    max_processes: int | None = Field(None, ge=8, alias="maxProcesses")
-    max_output_bytes: int | None = Field(None, ge=1024, alias="maxOutputBytes")
+    max_processes: int | None = Field(None, ge=8, le=4 * 1024 * 1024, alias="maxProcesses")
+    max_output_bytes: int | None = Field(None, ge=1024, le=1024**3, alias="maxOutputBytes")
 
 
 class ResourceLimits(ApiModel):
@@ -52,12 +57,12 @@ class ApprovalPolicy(ApiInput):
 
 class SessionConfigIn(ApiInput):
     mode: ModeName = "code"
-    provider: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
-    model: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    provider: ProviderName | None = None
+    model: Label | None = None
     approval_policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     limits: ResourceLimitsIn = Field(default_factory=ResourceLimitsIn)
     network: bool = Field(False, description="Let commands in this session reach the network")
-    custom_instructions: Annotated[str, StringConstraints(max_length=20000)] | None = None
+    custom_instructions: Annotated[str, StringConstraints(max_length=20000), NO_NUL] | None = None
 
 
 class SessionConfigOut(ApiModel):
@@ -70,7 +75,9 @@ class SessionConfigOut(ApiModel):
     custom_instructions: str | None
 
 
-SessionName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+SessionName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NO_CONTROLS
+]
 
 
 class SessionCreateIn(ApiInput):
@@ -145,8 +152,8 @@ def _git_ref(value: str) -> str:
 
 
 class CloneIn(ApiInput):
-    url: Annotated[str, AfterValidator(_git_url)]
-    ref: Annotated[str, AfterValidator(_git_ref)] | None = Field(
+    url: Annotated[str, AfterValidator(_git_url), NO_CONTROLS]
+    ref: Annotated[str, AfterValidator(_git_ref), NO_CONTROLS] | None = Field(
         None, description="Branch or tag (default: the remote's default branch)"
     )
 

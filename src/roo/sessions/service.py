@@ -15,12 +15,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roo.auth.identity import Principal
 from roo.db.engine import after_commit, release_connection
-from roo.db.models import Session
+from roo.db.models import Session, User
 from roo.db.types import new_id, utcnow
 from roo.kit.logs import get_logger, redact_text
 from roo.sandbox import ProcessResult, Sandbox, SandboxBusy
@@ -254,18 +254,7 @@ class SessionManager:
     ) -> Session:
         self._check_network(config)
         quota = quota_for(principal.roles)
-        open_sessions = (
-            await db.execute(
-                select(func.count())
-                .select_from(Session)
-                .where(Session.user_id == principal.user_id, Session.state != "archived")
-            )
-        ).scalar_one()
-        if open_sessions >= quota.max_sessions:
-            raise exc.SessionQuotaReached(
-                f"You have {open_sessions} open sessions, the most your role allows; "
-                "archive or delete one first"
-            )
+        await self._check_session_count(db, principal)
         session_id = new_id()
         session = Session(
             id=session_id,
@@ -288,6 +277,37 @@ class SessionManager:
             client=client,
         )
         return session
+
+    async def _check_session_count(
+        self, db: AsyncSession, principal: Principal, restoring: uuid.UUID | None = None
+    ) -> None:
+        """Refuse (409) one more open session beyond the role's quota: before a creation and
+        before a restore.
+
+        The UPDATE of the owner's row comes first and changes nothing: it takes the row's lock
+        (PostgreSQL) or the database's write lock (SQLite) until this transaction ends, so the
+        owner's concurrent creations and restores run this check one after the other and each
+        counts what the previous one added (the mechanism of task creation, on the session row).
+        """
+        await db.execute(
+            update(User)
+            .where(User.id == principal.user_id)
+            .values(session_version=User.session_version, updated_at=User.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+        others = [] if restoring is None else [Session.id != restoring]  # a concurrent restore
+        open_sessions = (
+            await db.execute(
+                select(func.count())
+                .select_from(Session)
+                .where(Session.user_id == principal.user_id, Session.state != "archived", *others)
+            )
+        ).scalar_one()
+        if open_sessions >= quota_for(principal.roles).max_sessions:
+            raise exc.SessionQuotaReached(
+                f"You have {open_sessions} open sessions, the most your role allows; "
+                "archive or delete one first"
+            )
 
     def _check_network(self, config: SessionConfigIn) -> None:
         if config.network and not self.allow_network:
@@ -319,6 +339,8 @@ class SessionManager:
                 raise exc.WorkspaceGone(
                     "This session's workspace was deleted; it cannot be restored"
                 )
+            if session.state == "archived":  # an idle session is open already
+                await self._check_session_count(db, principal, restoring=session.id)
             session.state = "active"
             session.archived_at = None
             session.last_active_at = utcnow()

@@ -13,6 +13,7 @@ from roo.api.routing import api_router
 from roo.auth.deps import Client, require
 from roo.auth.identity import Principal
 from roo.auth.permissions import Permission
+from roo.kit.inputs import Offset, PageLimit, Seq
 from roo.kit.schema import Page
 from roo.tasks.schemas import (
     EventOut,
@@ -71,8 +72,8 @@ async def list_tasks(
     db: DbSession,
     service: Service,
     state: TaskState | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 50,
+    offset: Offset = 0,
 ) -> Page[TaskOut]:
     items, total = await service.list(
         db, principal, session_id, state=state, limit=limit, offset=offset
@@ -144,7 +145,7 @@ async def list_events(
     principal: Reader,
     db: DbSession,
     service: Service,
-    after: Annotated[int, Query(ge=0, description="Events with seq greater than this")] = 0,
+    after: Annotated[Seq, Query(description="Events with seq greater than this")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventsPage:
     await service.session(db, principal, session_id)

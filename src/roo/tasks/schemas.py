@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from roo.kit.inputs import NO_CONTROLS, NO_NUL
 from roo.kit.schema import ApiInput, ApiModel
 
 TaskState = Literal[
@@ -43,21 +44,22 @@ def _image(value: str) -> str:
     return value
 
 
-ImageDataUrl = Annotated[str, AfterValidator(_image)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+ImageDataUrl = Annotated[str, AfterValidator(_image), NO_NUL]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), NO_CONTROLS]
+ShortName = Annotated[str, StringConstraints(min_length=1, max_length=50), NO_CONTROLS]
 
 
 class TaskConfigIn(ApiInput):
     """The seed's `config`: which provider and model run the task, and its first mode. Omitted
     values come from the session's config, then the service defaults."""
 
-    provider: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    provider: ShortName | None = None
     model: Name | None = None
-    mode: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    mode: ShortName | None = None
 
 
 class TaskCreateIn(ApiInput):
-    input: Annotated[str, StringConstraints(min_length=1, max_length=10000)]
+    input: Annotated[str, StringConstraints(min_length=1, max_length=10000), NO_NUL]
     images: Annotated[list[ImageDataUrl], Field(max_length=10)] | None = None
     config: TaskConfigIn | None = None
 
@@ -67,10 +69,10 @@ class TaskActionIn(ApiInput):
     approval_id: uuid.UUID | None = Field(
         None, description="The pending approval or question (default: the one pending now)"
     )
-    text: Annotated[str, StringConstraints(max_length=10000)] | None = Field(
+    text: Annotated[str, StringConstraints(max_length=10000), NO_NUL] | None = Field(
         None, description="The answer (`answer`), the message (`message`, `resume`)"
     )
-    feedback: Annotated[str, StringConstraints(max_length=10000)] | None = Field(
+    feedback: Annotated[str, StringConstraints(max_length=10000), NO_NUL] | None = Field(
         None, description="What the model should know with an approval or a denial"
     )
 

@@ -18,6 +18,7 @@ from roo.auth.identity import Principal
 from roo.auth.permissions import Permission
 from roo.db.engine import release_connection
 from roo.kit.errors import BadRequest, NotFound, Unprocessable
+from roo.kit.inputs import SafeName
 from roo.security.audit import record
 from roo.tools.schemas import ContentBlockOut, ToolOut, ToolResultOut
 
@@ -74,7 +75,9 @@ async def list_tools(
 
 @router.get("/{tool_name}", summary="One tool", responses={404: {"description": "Unknown tool"}})
 async def get_tool(
-    request: Request, tool_name: str, _: Annotated[Principal, require(Permission.SESSIONS_READ)]
+    request: Request,
+    tool_name: SafeName,
+    _: Annotated[Principal, require(Permission.SESSIONS_READ)],
 ) -> ToolOut:
     return describe(lookup(request, tool_name))
 
@@ -104,7 +107,7 @@ def result_out(name: str, result: ToolResult) -> ToolResultOut:
 async def run_tool(
     request: Request,
     session_id: uuid.UUID,
-    tool_name: str,
+    tool_name: SafeName,
     principal: Annotated[Principal, require(Permission.TOOLS_EXECUTE)],
     db: DbSession,
     client: Client,
