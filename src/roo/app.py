@@ -159,7 +159,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         credentials = CredentialStore(box_from_settings(settings))
         sessions_manager = SessionManager(
-            workspaces, sandbox, allow_network=settings.allow_session_network
+            workspaces,
+            sandbox,
+            allow_network=settings.allow_session_network,
+            default_max_files=settings.session_max_files,
         )
         tools = default_registry()
         tasks = build_tasks(

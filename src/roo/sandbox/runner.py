@@ -174,7 +174,7 @@ class Sandbox:
             raise SandboxUnavailable(bwrap.bwrap_problem() or "plain backend configured")
         support = await self.cgroups()
         helpers = 2 if backend == "bwrap" else 0
-        disk = DiskWatch(ws, limits.disk_bytes)
+        disk = DiskWatch(ws, limits.disk_bytes, limits.max_files)
         baseline = asyncio.ensure_future(disk.measure())
         cgroup: CgroupRun | None = None
         home: str | None = None
@@ -204,7 +204,7 @@ class Sandbox:
             enforcement = {
                 "isolation": backend,
                 "time": f"wall clock {wall:g}s, then SIGTERM, SIGKILL after {self.kill_grace:g}s",
-                "disk": f"watch: workspace > {limits.disk_bytes} bytes",
+                "disk": f"watch: workspace > {limits.disk_bytes} bytes, > {limits.max_files} files",
                 "network": "none" if backend == "bwrap" and not network else "host network",
                 **how,
                 **(cgroup.enforcement if cgroup else {}),

@@ -2,9 +2,10 @@
 
 Everything is checked before anything is written: member names (no absolute paths, no `..`, no
 backslashes or NUL), member types (regular files and directories only: no symbolic or hard
-links, no devices), member count, and the total *declared* uncompressed size against the disk
-quota. While writing, each member is read with a cap of its declared size, so a lying header
-cannot inflate past the check (a zip or gzip bomb stops at the quota).
+links, no devices), the number of files and directories against the session's file limit, and
+the total *declared* uncompressed size against the disk quota. While writing, each member is
+read with a cap of its declared size, so a lying header cannot inflate past the check (a zip or
+gzip bomb stops at the quota).
 """
 
 from __future__ import annotations
@@ -64,9 +65,19 @@ def _safe_name(raw: str) -> str:
     return "/".join(parts)
 
 
-def _check(members: list[_Member], quota_bytes: int) -> None:
+def _check(members: list[_Member], quota_bytes: int, max_files: int) -> None:
     if len(members) > MAX_MEMBERS:
         raise ArchiveRejected(f"the archive has more than {MAX_MEMBERS} members")
+    # Every file and directory it creates, the directories implied by member names included.
+    created = {m.name for m in members}
+    for member in members:
+        parts = member.name.split("/")
+        created.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    if len(created) > max_files:
+        raise ArchiveRejected(
+            f"the archive creates {len(created)} files and directories; "
+            f"the workspace may hold {max_files} (maxFiles)"
+        )
     total = sum(m.size for m in members if not m.is_dir)
     if total > quota_bytes:
         raise ArchiveRejected(
@@ -167,11 +178,11 @@ def _decompress_capped(path: Path, cap: int) -> Path | None:
     return None
 
 
-def _extract(archive_path: Path, workspace: Path, quota_bytes: int) -> ImportResult:
+def _extract(archive_path: Path, workspace: Path, quota_bytes: int, max_files: int) -> ImportResult:
     if zipfile.is_zipfile(archive_path):
         with zipfile.ZipFile(archive_path) as zf:
             members = _zip_members(zf)
-            _check(members, quota_bytes)
+            _check(members, quota_bytes, max_files)
             by_name = {_safe_name(i.filename): i for i in zf.infolist()}
             return _write(workspace, members, lambda m: zf.open(by_name[m.name]))
     # tar headers and padding: allow some slack over the quota for the inflated stream
@@ -180,7 +191,7 @@ def _extract(archive_path: Path, workspace: Path, quota_bytes: int) -> ImportRes
     try:
         with tarfile.open(tar_path, "r:") as tf:
             members = _tar_members(tf)
-            _check(members, quota_bytes)
+            _check(members, quota_bytes, max_files)
             infos = {_safe_name(i.name): i for i in tf.getmembers()}
 
             def open_tar(m: _Member) -> AbstractContextManager[IO[bytes]]:
@@ -195,14 +206,16 @@ def _extract(archive_path: Path, workspace: Path, quota_bytes: int) -> ImportRes
             inflated.unlink(missing_ok=True)
 
 
-def import_archive(archive_path: Path, workspace: Path, quota_bytes: int) -> ImportResult:
+def import_archive(
+    archive_path: Path, workspace: Path, quota_bytes: int, max_files: int
+) -> ImportResult:
     """Check, then extract `archive_path` into the (empty) `workspace`. Blocking: run it in a
     thread. Unsafe archives raise ArchiveRejected; on any failure the workspace is emptied
     again, so an import is all or nothing."""
     if any(workspace.iterdir()):
         raise ArchiveRejected("the workspace is not empty; import into a new session")
     try:
-        return _extract(archive_path, workspace, quota_bytes)
+        return _extract(archive_path, workspace, quota_bytes, max_files)
     except BaseException as exc:
         for child in workspace.iterdir():
             if child.is_dir() and not child.is_symlink():

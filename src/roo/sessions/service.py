@@ -7,6 +7,7 @@ another user's session is simply not found.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import shutil
 import uuid
@@ -28,7 +29,7 @@ from roo.sandbox import ResourceLimits as SandboxLimits
 from roo.security.audit import ClientInfo, record
 from roo.sessions import exceptions as exc
 from roo.sessions.importer import ArchiveRejected, ImportResult, import_archive
-from roo.sessions.quotas import quota_for, stored_config
+from roo.sessions.quotas import DEFAULT_MAX_FILES, DEFAULTS, quota_for, stored_config
 from roo.sessions.schemas import (
     CommandsUsage,
     ResourceLimits,
@@ -44,10 +45,17 @@ DEFAULT_MAX_FILE_MB = 256
 
 class SessionManager:
     def __init__(
-        self, workspaces: WorkspaceManager, sandbox: Sandbox, *, allow_network: bool = False
+        self,
+        workspaces: WorkspaceManager,
+        sandbox: Sandbox,
+        *,
+        allow_network: bool = False,
+        default_max_files: int = DEFAULT_MAX_FILES,
     ) -> None:
         self.workspaces = workspaces
         self.sandbox = sandbox
+        # What a session that asks for nothing gets (ROO_SESSION_MAX_FILES for the file count).
+        self.defaults = dataclasses.replace(DEFAULTS, max_files=default_max_files)
         # With network, a sandboxed command shares the host's network: it could reach the
         # service's own database or Redis on loopback. Off unless the operator allows it.
         self.allow_network = allow_network
@@ -67,6 +75,7 @@ class SessionManager:
             max_processes=limits.max_processes,
             max_output_bytes=limits.max_output_bytes,
             max_file_mb=min(limits.max_disk_mb, DEFAULT_MAX_FILE_MB),
+            max_files=limits.max_files,
         )
 
     async def run_command(
@@ -250,7 +259,7 @@ class SessionManager:
             user_id=principal.user_id,
             name=name,
             state="active",
-            config=stored_config(config, quota),
+            config=stored_config(config, quota, self.defaults),
             workspace_dir=workspace_name(session_id),
         )
         db.add(session)
@@ -288,7 +297,7 @@ class SessionManager:
             session.name = name
         if config is not None:
             self._check_network(config)
-            session.config = stored_config(config, quota_for(principal.roles))
+            session.config = stored_config(config, quota_for(principal.roles), self.defaults)
         if state == "archived" and session.state != "archived":
             session.state = "archived"
             session.archived_at = utcnow()
@@ -338,9 +347,10 @@ class SessionManager:
         client: ClientInfo,
     ) -> ImportResult:
         """Stream an uploaded archive to a scratch file beside the workspaces, then extract it
-        into the session's (empty) workspace within its disk quota."""
+        into the session's (empty) workspace within its disk quota and file limit."""
         await self.touch(db, session)
-        quota = self.limits(session).max_disk_mb * 1024 * 1024
+        limits = self.limits(session)
+        quota = limits.max_disk_mb * 1024 * 1024
         scratch = self.workspaces.root / f".import-{uuid.uuid4().hex}"
         try:
             size = 0
@@ -357,7 +367,9 @@ class SessionManager:
                 await asyncio.to_thread(out.close)
             workspace = self.workspaces.path(session.workspace_dir)
             try:
-                result = await asyncio.to_thread(import_archive, scratch, workspace, quota)
+                result = await asyncio.to_thread(
+                    import_archive, scratch, workspace, quota, limits.max_files
+                )
             except ArchiveRejected as rejected:
                 raise exc.ArchiveInvalid(str(rejected)) from None
             except OSError as error:
@@ -378,7 +390,9 @@ class SessionManager:
         return result
 
     def limits(self, session: Session) -> ResourceLimits:
-        return ResourceLimits.model_validate(session.config["limits"])
+        # Sessions stored before `maxFiles` existed get today's default.
+        stored = {"maxFiles": self.defaults.max_files, **session.config["limits"]}
+        return ResourceLimits.model_validate(stored)
 
     def view(self, session: Session) -> dict[str, Any]:
         return {
@@ -389,12 +403,15 @@ class SessionManager:
                     "user_id",
                     "name",
                     "state",
-                    "config",
                     "created_at",
                     "updated_at",
                     "last_active_at",
                     "archived_at",
                 )
+            },
+            "config": {
+                **session.config,
+                "limits": self.limits(session).model_dump(by_alias=True),
             },
             "workspace_available": session.workspace_deleted_at is None,
         }

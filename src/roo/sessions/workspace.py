@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from roo.kit.logs import get_logger
-from roo.sandbox import workspace_usage_bytes
+from roo.sandbox import workspace_usage
+from roo.security.pathguard import TreeUsage
 
 log = get_logger("roo.workspaces")
 
@@ -62,9 +63,10 @@ class WorkspaceManager:
         await asyncio.to_thread(_rmtree, path, report)
         return not path.exists()
 
-    async def usage(self, name: str) -> int:
-        """Bytes allocated on disk (as the sandbox's disk watch counts them)."""
-        return await asyncio.to_thread(workspace_usage_bytes, self.path(name))
+    async def usage(self, name: str) -> TreeUsage:
+        """Bytes allocated on disk and files (inodes) used, as the sandbox's disk watch counts
+        them."""
+        return await asyncio.to_thread(workspace_usage, self.path(name))
 
     def on_disk(self, older_than: float = 0.0) -> list[str]:
         """Workspace directory names under the root, last changed more than `older_than`
