@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from roo.kit.errors import AppError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+from roo.sandbox.errors import SandboxError
 
 
 class SessionNotFound(NotFound):
@@ -46,3 +47,10 @@ class CloneDisabled(Forbidden):
 
 class NetworkNotAllowed(Forbidden):
     slug, title = "network-not-allowed", "Network access not allowed"
+
+
+class WorkspaceBusy(Conflict, SandboxError):
+    """An import and commands never run in one workspace at once. A `SandboxError` too, so an
+    agent tool reports a refused command as one that could not start."""
+
+    slug, title = "workspace-busy", "Workspace busy"

@@ -93,13 +93,14 @@ class SessionManager:
         """
         self._running[session.id] += 1
         try:
-            result = await self.sandbox.run(
-                command,
-                workspace=self.workspaces.path(session.workspace_dir),
-                limits=self.sandbox_limits(session),
-                network=bool(session.config.get("network")) if network is None else network,
-                **options,
-            )
+            async with self.workspaces.held(session.workspace_dir, exclusive=False):
+                result = await self.sandbox.run(
+                    command,
+                    workspace=self.workspaces.path(session.workspace_dir),
+                    limits=self.sandbox_limits(session),
+                    network=bool(session.config.get("network")) if network is None else network,
+                    **options,
+                )
         finally:
             self._running[session.id] -= 1
             if self._running[session.id] <= 0:
@@ -347,7 +348,8 @@ class SessionManager:
         client: ClientInfo,
     ) -> ImportResult:
         """Stream an uploaded archive to a scratch file beside the workspaces, then extract it
-        into the session's (empty) workspace within its disk quota and file limit."""
+        into the session's (empty) workspace within its disk quota and file limit. No command
+        of the session runs meanwhile (409 `workspace-busy` for whichever comes second)."""
         await self.touch(db, session)
         limits = self.limits(session)
         quota = limits.max_disk_mb * 1024 * 1024
@@ -367,9 +369,10 @@ class SessionManager:
                 await asyncio.to_thread(out.close)
             workspace = self.workspaces.path(session.workspace_dir)
             try:
-                result = await asyncio.to_thread(
-                    import_archive, scratch, workspace, quota, limits.max_files
-                )
+                async with self.workspaces.held(session.workspace_dir, exclusive=True):
+                    result = await asyncio.to_thread(
+                        import_archive, scratch, workspace, quota, limits.max_files
+                    )
             except ArchiveRejected as rejected:
                 raise exc.ArchiveInvalid(str(rejected)) from None
             except OSError as error:

@@ -8,24 +8,45 @@ latter.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
+import fcntl
+import os
 import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 
 from roo.kit.logs import get_logger
-from roo.sandbox import workspace_usage
-from roo.security.pathguard import TreeUsage
+from roo.sandbox import SandboxPathError, workspace_usage
+from roo.security.pathguard import TreeUsage, remove_tree
+from roo.sessions.exceptions import WorkspaceBusy
 
 log = get_logger("roo.workspaces")
 
 _WORKSPACE_NAME = re.compile(r"^[0-9a-f]{32}$")
+_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def workspace_name(session_id: uuid.UUID) -> str:
     return session_id.hex
+
+
+def empty_directory(dir_fd: int) -> None:
+    """Delete everything inside the directory open at `dir_fd`, never following a link.
+    Blocking; OSError when something cannot be deleted."""
+    with os.scandir(dir_fd) as entries:
+        names = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+    for name, is_dir in names:
+        try:
+            if is_dir:
+                remove_tree(dir_fd, name)
+            else:
+                os.unlink(name, dir_fd=dir_fd)
+        except FileNotFoundError:
+            continue
 
 
 def _rmtree(path: Path, report: Callable[[object, str, BaseException], None]) -> None:
@@ -67,6 +88,40 @@ class WorkspaceManager:
         """Bytes allocated on disk and files (inodes) used, as the sandbox's disk watch counts
         them."""
         return await asyncio.to_thread(workspace_usage, self.path(name))
+
+    @contextlib.asynccontextmanager
+    async def held(self, name: str, *, exclusive: bool) -> AsyncIterator[None]:
+        """Hold the workspace for commands (shared) or for an import (alone), in every process
+        of this host; the one that comes second is refused with 409 `workspace-busy`."""
+        try:
+            fd = await asyncio.to_thread(self.lock, name, exclusive=exclusive)
+        except FileNotFoundError:
+            raise SandboxPathError("the session's workspace does not exist") from None
+        if fd is None:
+            raise WorkspaceBusy(
+                "Commands are running in this workspace; import when they have finished"
+                if exclusive
+                else "An archive is being imported into this workspace; retry when it is done"
+            )
+        try:
+            yield
+        finally:
+            os.close(fd)
+
+    def lock(self, name: str, *, exclusive: bool) -> int | None:
+        """Lock the workspace against conflicting work, in any process of this host: commands
+        share it (`exclusive=False`), an archive import takes it alone. Returns an fd holding
+        the lock (close it to release), or None when conflicting work holds it now. Blocking
+        (briefly); FileNotFoundError when the workspace is gone."""
+        fd = os.open(self.path(name), _O_DIR)
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return None
+            raise
+        return fd
 
     def on_disk(self, older_than: float = 0.0) -> list[str]:
         """Workspace directory names under the root, last changed more than `older_than`
