@@ -9,11 +9,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import errno
-import shutil
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -178,8 +176,10 @@ class SessionManager:
         )
         if result.exit_code != 0:
             # Leave the workspace as it was: empty.
-            for child in await asyncio.to_thread(lambda: list(workspace.iterdir())):
-                await asyncio.to_thread(_remove, child)
+            try:
+                await self.workspaces.empty(session.workspace_dir)
+            except OSError as error:
+                log.warning("workspace.empty_failed", session_id=str(session.id), error=repr(error))
             tail = result.stdout.decode("utf-8", "replace")[-1500:]
             raise exc.CloneFailed(f"git clone failed (exit {result.exit_code}): {tail.strip()}")
         return result
@@ -418,10 +418,3 @@ class SessionManager:
             },
             "workspace_available": session.workspace_deleted_at is None,
         }
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
