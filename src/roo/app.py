@@ -97,14 +97,18 @@ async def _sandbox_backend(sandbox: Sandbox) -> str:
 async def _janitor_loop(janitor: SessionJanitor, interval: float, stop: asyncio.Event) -> None:
     """Sweep orphaned workspaces once, then move sessions through their life cycle until `stop`.
 
-    Errors are logged and retried next round: a database hiccup must not end the loop.
+    Errors are logged and retried next round: a database hiccup must not end the loop, and a
+    sweep that fails never keeps the life cycle from running.
     """
-    first = True
+    swept = False
     while True:
-        try:
-            if first:
+        if not swept:
+            try:
                 await janitor.sweep_orphans()
-                first = False
+                swept = True
+            except Exception:
+                log.exception("sessions.orphan_sweep_failed")
+        try:
             await janitor.run_once()
         except Exception:
             log.exception("sessions.cleanup_failed")
@@ -178,7 +182,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         credentials = CredentialStore(box_from_settings(settings))
         sessions_manager = SessionManager(
-            workspaces, sandbox, allow_network=settings.allow_session_network
+            workspaces,
+            sandbox,
+            allow_network=settings.allow_session_network,
+            default_max_files=settings.session_max_files,
         )
         tools = default_registry()
         tasks = build_tasks(

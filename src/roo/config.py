@@ -207,6 +207,9 @@ class Settings(BaseSettings):
     cleanup_interval_seconds: float = Field(
         300, gt=0, validation_alias=_env("ROO_CLEANUP_INTERVAL")
     )
+    # Files, directories and links a workspace may hold when its session asks for no
+    # `maxFiles` (bounded by the owner's role quota, like the other limits).
+    session_max_files: int = Field(100_000, ge=1, validation_alias=_env("ROO_SESSION_MAX_FILES"))
 
     # Let users fill a workspace with `git clone` (the clone gets network access): off unless
     # the operator turns it on.

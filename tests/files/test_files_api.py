@@ -626,14 +626,18 @@ async def test_delete_under_a_missing_parent_is_404(
 
 
 def test_budget() -> None:
-    budget = Budget(max_request_bytes=100, quota_bytes=1000, used_bytes=950)
+    budget = Budget(
+        max_request_bytes=100, quota_bytes=1000, used_bytes=950, max_files=10, used_files=0
+    )
     budget.check(0, 50)
     budget.check(40, 90)  # replacing 40 bytes with 90 stays within the quota
     with pytest.raises(UploadTooLarge):
         budget.check(0, 101)
     with pytest.raises(InsufficientStorage):
         budget.check(0, 51)
-    over = Budget(max_request_bytes=100, quota_bytes=1000, used_bytes=2000)
+    over = Budget(
+        max_request_bytes=100, quota_bytes=1000, used_bytes=2000, max_files=10, used_files=0
+    )
     over.check(80, 10)  # over quota already: shrinking a file is still allowed
     with pytest.raises(InsufficientStorage):
         over.check(10, 11)

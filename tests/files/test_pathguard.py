@@ -12,6 +12,7 @@ import pytest
 
 from roo.security import pathguard
 from roo.security.pathguard import PathRejected, Root
+from roo.security.pathguard.tree import _Descent
 
 
 @pytest.mark.parametrize(
@@ -285,3 +286,54 @@ def test_one_shot_helpers(tree: tuple[Path, Path]) -> None:
     assert pathguard.remove(workspace, "new", recursive=True) == "dir"
     with pytest.raises(PathRejected):
         pathguard.listdir(workspace, "../outside")
+
+
+def _same_dir(fd: int, path: Path) -> bool:
+    st, other = os.fstat(fd), path.stat()
+    return (st.st_dev, st.st_ino) == (other.st_dev, other.st_ino)
+
+
+@pytest.mark.parametrize("moved_to", ["up", "outside"])
+def test_the_tree_walk_climbs_back_only_where_it_came_from(
+    tree: tuple[Path, Path], moved_to: str
+) -> None:
+    """The walk holds only its current directory; going up opens `..`. When a command moved
+    the directory meanwhile (one level up, or, for the worst case, right out of the tree),
+    `..` is somewhere else: the walk notices and reopens the parent by its names from the top."""
+    workspace, outside = tree
+    (workspace / "a" / "b").mkdir(parents=True)
+    top = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY)
+    descent = _Descent(top)
+    try:
+        assert descent.down("a")
+        assert descent.down("b")
+        target = workspace / "b-moved" if moved_to == "up" else outside / "b-moved"
+        os.rename(workspace / "a" / "b", target)
+        assert not descent.up()  # not where it came from: reopened by names
+        assert descent.names == ["a"]
+        assert _same_dir(descent.fd, workspace / "a")
+        os.rmdir(workspace / "a")
+        assert descent.up()  # to the top: never through `..`
+        assert _same_dir(descent.fd, workspace)
+    finally:
+        descent.close()
+        os.close(top)
+        target.rmdir()
+
+
+def test_tree_usage_and_remove_tree_never_enter_links(tree: tuple[Path, Path]) -> None:
+    workspace, outside = tree
+    (workspace / "d" / "e").mkdir(parents=True)
+    (workspace / "d" / "e" / "f").write_bytes(b"x" * 10_000)
+    os.link(workspace / "d" / "e" / "f", workspace / "d" / "hard")
+    (workspace / "d" / "out").symlink_to(outside)
+    top = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        used = pathguard.tree_usage(top)
+        assert used.files == 6  # src, main.py, d, e, f and its hard link (once), out
+        assert 10_000 <= used.bytes < 10_000 + 64 * 1024
+        pathguard.remove_tree(top, "d")
+    finally:
+        os.close(top)
+    assert os.listdir(workspace) == ["src"]
+    assert (outside / "secret").exists()

@@ -54,6 +54,7 @@ async def test_create_get_list(
         "maxConcurrentTasks": DEFAULTS.max_concurrent_tasks,
         "maxProcesses": DEFAULTS.max_processes,
         "maxOutputBytes": DEFAULTS.max_output_bytes,
+        "maxFiles": resources.settings.session_max_files,
     }
     assert config["approvalPolicy"]["autoApproveWrite"] is False  # type: ignore[index]
     assert "workspaceDir" not in made

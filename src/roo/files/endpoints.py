@@ -92,6 +92,21 @@ async def open_workspace(
     return session, manager.workspaces.path(session.workspace_dir)
 
 
+async def budget_for(request: Request, session: Session) -> service.Budget:
+    """What a write may add to the workspace, from its usage now (bytes and files)."""
+    resources = get_resources(request)
+    manager = resources.sessions_manager
+    limits = manager.limits(session)
+    used = await manager.workspaces.usage(session.workspace_dir)
+    return service.Budget(
+        max_request_bytes=resources.settings.max_upload_bytes,
+        quota_bytes=limits.max_disk_mb * service.MIB,
+        used_bytes=used.bytes,
+        max_files=limits.max_files,
+        used_files=used.files,
+    )
+
+
 async def audit(
     request: Request,
     principal: Principal,
@@ -237,13 +252,8 @@ async def write(
     parents: bool,
 ) -> Response:
     session, workspace = await open_workspace(request, principal, session_id, write=True)
-    manager = get_resources(request).sessions_manager
     declared = request.headers.get("content-length")
-    budget = service.Budget(
-        max_request_bytes=get_resources(request).settings.max_upload_bytes,
-        quota_bytes=manager.limits(session).max_disk_mb * service.MIB,
-        used_bytes=await manager.workspaces.usage(session.workspace_dir),
-    )
+    budget = await budget_for(request, session)
     info = await service.write(
         workspace,
         path,
@@ -320,7 +330,8 @@ async def create_path(
             request, principal, client, session_id, path, exclusive=True, parents=parents
         )
     session, workspace = await open_workspace(request, principal, session_id, write=True)
-    info = await service.make_directory(workspace, path, parents=parents)
+    budget = await budget_for(request, session)
+    info = await service.make_directory(workspace, path, parents=parents, budget=budget)
     await audit(request, principal, client, "files.write", session, path=info.path, kind="dir")
     return await json_response(info, status.HTTP_201_CREATED)
 

@@ -224,11 +224,22 @@ def as_json(opened: OpenFile) -> FileContent:
 
 @dataclass(frozen=True, slots=True)
 class Budget:
-    """How much one write may add: the per-request limit and the workspace's disk quota."""
+    """How much one write may add: the per-request limit, the workspace's disk quota and its
+    file limit (files, directories and links)."""
 
     max_request_bytes: int
     quota_bytes: int
     used_bytes: int
+    max_files: int
+    used_files: int
+
+    def check_new_entry(self) -> None:
+        """Creating a file or directory: refused once the workspace holds its limit."""
+        if self.used_files >= self.max_files:
+            raise InsufficientStorage(
+                f"The workspace holds {self.used_files} files and directories, its limit "
+                f"(maxFiles {self.max_files}); delete some first"
+            )
 
     def check(self, replaced_bytes: int, new_bytes: int) -> None:
         if new_bytes > self.max_request_bytes:
@@ -329,6 +340,8 @@ async def write(
         )
         if exclusive and current is not None:
             raise FileAlreadyExists(f"'{pathguard.relative(user_path)}' already exists")
+        if current is None:
+            budget.check_new_entry()
         failure = conditions.failure(None if current is None else current[1])
         if failure is not None:
             raise PreconditionFailed(failure)
@@ -355,7 +368,11 @@ async def write(
             await asyncio.to_thread(writer.close)
 
 
-async def make_directory(workspace: Path, user_path: str, *, parents: bool) -> FileInfo:
+async def make_directory(
+    workspace: Path, user_path: str, *, parents: bool, budget: Budget
+) -> FileInfo:
+    budget.check_new_entry()
+
     def run() -> os.stat_result:
         with _root(workspace) as root:
             return root.mkdir(user_path, parents=parents)

@@ -3,7 +3,7 @@ rlimits, watches). A pure package: no web framework, no database. See docs/sandb
 """
 
 from roo.sandbox.cgroups import CgroupSupport, RunUsage, detect_cgroups
-from roo.sandbox.disk import workspace_usage_bytes
+from roo.sandbox.disk import workspace_usage, workspace_usage_bytes
 from roo.sandbox.errors import SandboxBusy, SandboxError, SandboxPathError, SandboxUnavailable
 from roo.sandbox.limits import ResourceLimits
 from roo.sandbox.result import Backend, KilledReason, ProcessResult, truncation_marker
@@ -25,5 +25,6 @@ __all__ = [
     "detect_cgroups",
     "run",
     "truncation_marker",
+    "workspace_usage",
     "workspace_usage_bytes",
 ]

@@ -22,6 +22,7 @@ _BOUNDS: dict[str, tuple[int, int]] = {
     "max_processes": (8, 1 << 22),
     "max_output_bytes": (1024, 1 << 30),
     "max_file_mb": (1, 64 * 1024 * 1024),
+    "max_files": (1, 1 << 32),
 }
 
 
@@ -49,6 +50,8 @@ class ResourceLimits:
     """Output kept per stream; the middle of longer output is dropped with a marker."""
     max_file_mb: int = 256
     """Largest single file the command may write (RLIMIT_FSIZE)."""
+    max_files: int = 100_000
+    """Inodes (files, directories, links) in the workspace; growth past it stops the command."""
 
     def __post_init__(self) -> None:
         for f in fields(self):

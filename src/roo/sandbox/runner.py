@@ -193,7 +193,7 @@ class Sandbox:
         async with slot:
             support = await self.cgroups()
             helpers = 2 if backend == "bwrap" else 0
-            disk = DiskWatch(ws, limits.disk_bytes)
+            disk = DiskWatch(ws, limits.disk_bytes, limits.max_files)
             baseline = asyncio.ensure_future(disk.measure())
             cgroup: CgroupRun | None = None
             home: str | None = None
@@ -224,7 +224,9 @@ class Sandbox:
                 enforcement = {
                     "isolation": backend,
                     "time": f"wall clock {wall:g}s, then SIGTERM, SIGKILL after {grace:g}s",
-                    "disk": f"watch: workspace > {limits.disk_bytes} bytes",
+                    "disk": (
+                        f"watch: workspace > {limits.disk_bytes} bytes, > {limits.max_files} files"
+                    ),
                     "network": "none" if backend == "bwrap" and not network else "host network",
                     **how,
                     **(cgroup.enforcement if cgroup else {}),

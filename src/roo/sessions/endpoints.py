@@ -16,6 +16,7 @@ from roo.auth.permissions import Permission
 from roo.db.engine import release_connection
 from roo.kit.inputs import Offset, PageLimit, SafeText
 from roo.kit.schema import Page
+from roo.security.pathguard import TreeUsage
 from roo.sessions.exceptions import CloneDisabled
 from roo.sessions.schemas import (
     CloneIn,
@@ -142,10 +143,15 @@ async def session_resources(
     used = (
         await manager.workspaces.usage(session.workspace_dir)
         if session.workspace_deleted_at is None
-        else 0
+        else TreeUsage(0, 0)
     )
     return SessionResources(
-        disk=DiskUsage(used_bytes=used, limit_bytes=limits.max_disk_mb * 1024 * 1024),
+        disk=DiskUsage(
+            used_bytes=used.bytes,
+            limit_bytes=limits.max_disk_mb * 1024 * 1024,
+            used_files=used.files,
+            limit_files=limits.max_files,
+        ),
         commands=await manager.commands_usage(session),
         running_tasks=await get_resources(request).tasks.active_count(db, session.id),
         running_commands=manager.running_commands(session),

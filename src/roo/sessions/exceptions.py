@@ -11,6 +11,7 @@ from roo.kit.errors import (
     TooManyRequests,
     Unprocessable,
 )
+from roo.sandbox.errors import SandboxError
 
 
 class SessionNotFound(NotFound):
@@ -58,3 +59,10 @@ class NetworkNotAllowed(Forbidden):
 
 class CommandsBusy(TooManyRequests):
     slug, title = "session-commands-busy", "Session runs its most commands"
+
+
+class WorkspaceBusy(Conflict, SandboxError):
+    """An import and commands never run in one workspace at once. A `SandboxError` too, so an
+    agent tool reports a refused command as one that could not start."""
+
+    slug, title = "workspace-busy", "Workspace busy"

@@ -2,19 +2,27 @@
 
 Everything is checked before anything is written: member names (no absolute paths, no `..`, no
 backslashes or NUL), member types (regular files and directories only: no symbolic or hard
-links, no devices), member count, and the total *declared* uncompressed size against the disk
-quota. While writing, each member is read with a cap of its declared size, so a lying header
-cannot inflate past the check (a zip or gzip bomb stops at the quota).
+links, no devices), the number of files and directories against the session's file limit, and
+the total *declared* uncompressed size against the disk quota. While writing, each member is
+read with a cap of its declared size, so a lying header cannot inflate past the check (a zip or
+gzip bomb stops at the quota).
+
+The service writes as root into a directory a sandboxed command can change, so nothing is
+written by path: every directory is created and opened relative to its parent's fd, and every
+file created in it, with `O_NOFOLLOW` (and `O_EXCL` for files). A link planted in the workspace
+during the import is never followed, whatever it points to: the import fails instead, and the
+workspace is emptied again through fds too. (The service also keeps the session's commands
+from running during an import; this module does not rely on it.)
 """
 
 from __future__ import annotations
 
 import bz2
+import contextlib
 import errno
 import gzip
 import lzma
 import os
-import shutil
 import stat
 import tarfile
 import zipfile
@@ -24,9 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from roo.security.pathguard import open_subdir
+from roo.sessions.workspace import empty_directory
+
 MAX_MEMBERS = 50_000
 MAX_NAME_BYTES = 4096
 _CHUNK = 1024 * 1024
+_O_ROOT = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_O_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class ArchiveRejected(Exception):
@@ -64,9 +77,19 @@ def _safe_name(raw: str) -> str:
     return "/".join(parts)
 
 
-def _check(members: list[_Member], quota_bytes: int) -> None:
+def _check(members: list[_Member], quota_bytes: int, max_files: int) -> None:
     if len(members) > MAX_MEMBERS:
         raise ArchiveRejected(f"the archive has more than {MAX_MEMBERS} members")
+    # Every file and directory it creates, the directories implied by member names included.
+    created = {m.name for m in members}
+    for member in members:
+        parts = member.name.split("/")
+        created.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    if len(created) > max_files:
+        raise ArchiveRejected(
+            f"the archive creates {len(created)} files and directories; "
+            f"the workspace may hold {max_files} (maxFiles)"
+        )
     total = sum(m.size for m in members if not m.is_dir)
     if total > quota_bytes:
         raise ArchiveRejected(
@@ -103,39 +126,92 @@ def _zip_members(archive: zipfile.ZipFile) -> list[_Member]:
     return members
 
 
-def _copy_capped(source: IO[bytes], target: Path, size: int) -> int:
-    """Write at most `size` bytes (the declared size) of `source` to a new file."""
+def _copy_capped(source: IO[bytes], fd: int, size: int) -> int:
+    """Write at most `size` bytes (the declared size) of `source` to `fd`."""
     written = 0
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "wb") as out:
-        while written < size:
-            chunk = source.read(min(_CHUNK, size - written))
-            if not chunk:
-                break
-            out.write(chunk)
-            written += len(chunk)
+    while written < size:
+        chunk = source.read(min(_CHUNK, size - written))
+        if not chunk:
+            break
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(fd, view) :]
+        written += len(chunk)
     return written
 
 
 OpenMember = Callable[["_Member"], AbstractContextManager[IO[bytes]]]
 
+_CHANGED = "the workspace changed during the import (a link or file where a directory was expected)"
 
-def _write(workspace: Path, members: list[_Member], open_member: OpenMember) -> ImportResult:
+
+class _Directories:
+    """Directories of the workspace by their names, each created and opened beneath its
+    parent's fd, never through a link. Keeps the last one open (members come grouped)."""
+
+    def __init__(self, root_fd: int) -> None:
+        self._root = root_fd  # borrowed
+        self._last: tuple[tuple[str, ...], int] | None = None
+
+    def open(self, names: tuple[str, ...]) -> int:
+        """A borrowed fd on the directory at `names`, created (with its parents) if missing."""
+        if self._last is not None and self._last[0] == names:
+            return self._last[1]
+        fd = os.dup(self._root)
+        try:
+            for name in names:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, 0o777, dir_fd=fd)
+                try:
+                    child = open_subdir(fd, name)
+                except OSError as exc:
+                    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise ArchiveRejected(_CHANGED) from None
+                    raise
+                os.close(fd)
+                fd = child
+        except BaseException:
+            os.close(fd)
+            raise
+        self.close()
+        self._last = (names, fd)
+        return fd
+
+    def close(self) -> None:
+        if self._last is not None:
+            os.close(self._last[1])
+            self._last = None
+
+
+def _write(root_fd: int, members: list[_Member], open_member: OpenMember) -> ImportResult:
     files = directories = total = 0
-    for member in members:
-        target = workspace / member.name
-        if member.is_dir:
-            target.mkdir(parents=True, exist_ok=True)
-            directories += 1
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            raise ArchiveRejected(f"member {member.name!r} appears twice")
-        with open_member(member) as source:
-            total += _copy_capped(source, target, member.size)
-        if member.mode & 0o111:
-            target.chmod(0o755)
-        files += 1
+    tree = _Directories(root_fd)
+    try:
+        for member in members:
+            names = tuple(member.name.split("/"))
+            if member.is_dir:
+                tree.open(names)
+                directories += 1
+                continue
+            parent = tree.open(names[:-1])
+            mode = 0o755 if member.mode & 0o111 else 0o644
+            try:
+                fd = os.open(names[-1], _O_NEW_FILE, mode, dir_fd=parent)
+            except FileExistsError:
+                raise ArchiveRejected(f"member {member.name!r} appears twice") from None
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise ArchiveRejected(_CHANGED) from None
+                raise
+            try:
+                with open_member(member) as source:
+                    total += _copy_capped(source, fd, member.size)
+                os.fchmod(fd, mode)  # exactly, whatever the umask
+            finally:
+                os.close(fd)
+            files += 1
+    finally:
+        tree.close()
     return ImportResult(files, directories, total)
 
 
@@ -167,20 +243,22 @@ def _decompress_capped(path: Path, cap: int) -> Path | None:
     return None
 
 
-def _extract(archive_path: Path, workspace: Path, quota_bytes: int) -> ImportResult:
+def extract(archive_path: Path, root_fd: int, quota_bytes: int, max_files: int) -> ImportResult:
+    """Check, then extract `archive_path` into the directory open at `root_fd`, whatever it
+    holds already (`import_archive` is the whole import). Blocking."""
     if zipfile.is_zipfile(archive_path):
         with zipfile.ZipFile(archive_path) as zf:
             members = _zip_members(zf)
-            _check(members, quota_bytes)
+            _check(members, quota_bytes, max_files)
             by_name = {_safe_name(i.filename): i for i in zf.infolist()}
-            return _write(workspace, members, lambda m: zf.open(by_name[m.name]))
+            return _write(root_fd, members, lambda m: zf.open(by_name[m.name]))
     # tar headers and padding: allow some slack over the quota for the inflated stream
     inflated = _decompress_capped(archive_path, quota_bytes + quota_bytes // 10 + _CHUNK)
     tar_path = inflated or archive_path
     try:
         with tarfile.open(tar_path, "r:") as tf:
             members = _tar_members(tf)
-            _check(members, quota_bytes)
+            _check(members, quota_bytes, max_files)
             infos = {_safe_name(i.name): i for i in tf.getmembers()}
 
             def open_tar(m: _Member) -> AbstractContextManager[IO[bytes]]:
@@ -189,26 +267,36 @@ def _extract(archive_path: Path, workspace: Path, quota_bytes: int) -> ImportRes
                     raise ArchiveRejected(f"member {m.name!r} has no data")
                 return handle
 
-            return _write(workspace, members, open_tar)
+            return _write(root_fd, members, open_tar)
     finally:
         if inflated is not None:
             inflated.unlink(missing_ok=True)
 
 
-def import_archive(archive_path: Path, workspace: Path, quota_bytes: int) -> ImportResult:
+def import_archive(
+    archive_path: Path, workspace: Path, quota_bytes: int, max_files: int
+) -> ImportResult:
     """Check, then extract `archive_path` into the (empty) `workspace`. Blocking: run it in a
     thread. Unsafe archives raise ArchiveRejected; on any failure the workspace is emptied
     again, so an import is all or nothing."""
-    if any(workspace.iterdir()):
-        raise ArchiveRejected("the workspace is not empty; import into a new session")
+    root_fd = os.open(workspace, _O_ROOT)
     try:
-        return _extract(archive_path, workspace, quota_bytes)
+        with os.scandir(root_fd) as entries:
+            if any(True for _ in entries):
+                raise ArchiveRejected("the workspace is not empty; import into a new session")
+        return _extract_or_empty(archive_path, root_fd, quota_bytes, max_files)
+    finally:
+        os.close(root_fd)
+
+
+def _extract_or_empty(
+    archive_path: Path, root_fd: int, quota_bytes: int, max_files: int
+) -> ImportResult:
+    try:
+        return extract(archive_path, root_fd, quota_bytes, max_files)
     except BaseException as exc:
-        for child in workspace.iterdir():
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child, ignore_errors=True)
-            else:
-                child.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            empty_directory(root_fd)
         if isinstance(exc, tarfile.TarError | zipfile.BadZipFile | EOFError | lzma.LZMAError):
             raise ArchiveRejected(
                 "the upload is not a readable tar, tar.gz, tar.bz2, tar.xz or zip archive"

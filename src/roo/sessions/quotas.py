@@ -25,16 +25,19 @@ class Quota:
     max_processes: int
     max_output_bytes: int
     max_sessions: int  # sessions that are not archived
+    max_files: int  # inodes in the workspace
 
 
 QUOTAS: dict[Role, Quota] = {
-    Role.VIEWER: Quota(256, 50, 256, 60, 1, 64, 256 * 1024, 0),
-    Role.MEMBER: Quota(2048, 200, 4096, 1800, 2, 256, 4 * 1024 * 1024, 20),
-    Role.ADMIN: Quota(8192, 400, 20480, 7200, 8, 1024, 16 * 1024 * 1024, 200),
+    Role.VIEWER: Quota(256, 50, 256, 60, 1, 64, 256 * 1024, 0, 100_000),
+    Role.MEMBER: Quota(2048, 200, 4096, 1800, 2, 256, 4 * 1024 * 1024, 20, 1_000_000),
+    Role.ADMIN: Quota(8192, 400, 20480, 7200, 8, 1024, 16 * 1024 * 1024, 200, 4_000_000),
 }
 
-# What a new session gets when it asks for nothing (also bounded by the quota).
-DEFAULTS = Quota(512, 100, 1024, 300, 1, 128, 1024 * 1024, 0)
+# What a new session gets when it asks for nothing (also bounded by the quota). The file
+# count's default is a setting (ROO_SESSION_MAX_FILES): `SessionManager` passes its own.
+DEFAULT_MAX_FILES = 100_000
+DEFAULTS = Quota(512, 100, 1024, 300, 1, 128, 1024 * 1024, 0, DEFAULT_MAX_FILES)
 
 
 def quota_for(roles: Iterable[str]) -> Quota:
@@ -54,17 +57,20 @@ _LIMIT_FIELDS = (
     "max_concurrent_tasks",
     "max_processes",
     "max_output_bytes",
+    "max_files",
 )
 
 
-def effective_limits(requested: ResourceLimitsIn, quota: Quota) -> ResourceLimits:
+def effective_limits(
+    requested: ResourceLimitsIn, quota: Quota, defaults: Quota = DEFAULTS
+) -> ResourceLimits:
     """Fill defaults and check every value against the quota (422 naming each excess)."""
     values: dict[str, int] = {}
     problems: list[dict[str, str]] = []
     for name in _LIMIT_FIELDS:
         asked = getattr(requested, name)
         ceiling = getattr(quota, name)
-        value = min(getattr(DEFAULTS, name), ceiling) if asked is None else asked
+        value = min(getattr(defaults, name), ceiling) if asked is None else asked
         if value > ceiling:
             alias = ResourceLimitsIn.model_fields[name].alias or name
             problems.append(
@@ -80,8 +86,10 @@ def effective_limits(requested: ResourceLimitsIn, quota: Quota) -> ResourceLimit
     return ResourceLimits(**values)
 
 
-def stored_config(config: SessionConfigIn, quota: Quota) -> dict[str, Any]:
-    limits = effective_limits(config.limits, quota)
+def stored_config(
+    config: SessionConfigIn, quota: Quota, defaults: Quota = DEFAULTS
+) -> dict[str, Any]:
+    limits = effective_limits(config.limits, quota, defaults)
     data = config.model_dump(by_alias=True, exclude={"limits"})
     data["limits"] = limits.model_dump(by_alias=True)
     return data

@@ -32,6 +32,13 @@ class ResourceLimitsIn(ApiInput):
     max_concurrent_tasks: int | None = Field(None, ge=1, le=64, alias="maxConcurrentTasks")
     max_processes: int | None = Field(None, ge=8, le=4 * 1024 * 1024, alias="maxProcesses")
     max_output_bytes: int | None = Field(None, ge=1024, le=1024**3, alias="maxOutputBytes")
+    max_files: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000_000,
+        alias="maxFiles",
+        description="Files, directories and links the workspace may hold (inodes)",
+    )
 
 
 class ResourceLimits(ApiModel):
@@ -42,6 +49,7 @@ class ResourceLimits(ApiModel):
     max_concurrent_tasks: int = Field(alias="maxConcurrentTasks")
     max_processes: int = Field(alias="maxProcesses")
     max_output_bytes: int = Field(alias="maxOutputBytes")
+    max_files: int = Field(alias="maxFiles")
 
 
 class ApprovalPolicy(ApiInput):
@@ -111,6 +119,8 @@ class SessionOut(ApiModel):
 class DiskUsage(ApiModel):
     used_bytes: int
     limit_bytes: int
+    used_files: int = Field(description="Files, directories and links in the workspace")
+    limit_files: int
 
 
 class CommandsUsage(ApiModel):

@@ -7,12 +7,11 @@ another user's session is simply not found.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
-import shutil
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -28,7 +27,7 @@ from roo.sandbox import ResourceLimits as SandboxLimits
 from roo.security.audit import ClientInfo, record
 from roo.sessions import exceptions as exc
 from roo.sessions.importer import ArchiveRejected, ImportResult, import_archive
-from roo.sessions.quotas import quota_for, stored_config
+from roo.sessions.quotas import DEFAULT_MAX_FILES, DEFAULTS, quota_for, stored_config
 from roo.sessions.schemas import (
     CommandsUsage,
     ResourceLimits,
@@ -44,10 +43,17 @@ DEFAULT_MAX_FILE_MB = 256
 
 class SessionManager:
     def __init__(
-        self, workspaces: WorkspaceManager, sandbox: Sandbox, *, allow_network: bool = False
+        self,
+        workspaces: WorkspaceManager,
+        sandbox: Sandbox,
+        *,
+        allow_network: bool = False,
+        default_max_files: int = DEFAULT_MAX_FILES,
     ) -> None:
         self.workspaces = workspaces
         self.sandbox = sandbox
+        # What a session that asks for nothing gets (ROO_SESSION_MAX_FILES for the file count).
+        self.defaults = dataclasses.replace(DEFAULTS, max_files=default_max_files)
         # With network, a sandboxed command shares the host's network: it could reach the
         # service's own database or Redis on loopback. Off unless the operator allows it.
         self.allow_network = allow_network
@@ -67,6 +73,7 @@ class SessionManager:
             max_processes=limits.max_processes,
             max_output_bytes=limits.max_output_bytes,
             max_file_mb=min(limits.max_disk_mb, DEFAULT_MAX_FILE_MB),
+            max_files=limits.max_files,
         )
 
     async def run_command(
@@ -86,14 +93,15 @@ class SessionManager:
         """
         self._running[session.id] += 1
         try:
-            result = await self.sandbox.run(
-                command,
-                workspace=self.workspaces.path(session.workspace_dir),
-                limits=self.sandbox_limits(session),
-                network=bool(session.config.get("network")) if network is None else network,
-                group=session.id.hex,
-                **options,
-            )
+            async with self.workspaces.held(session.workspace_dir, exclusive=False):
+                result = await self.sandbox.run(
+                    command,
+                    workspace=self.workspaces.path(session.workspace_dir),
+                    limits=self.sandbox_limits(session),
+                    network=bool(session.config.get("network")) if network is None else network,
+                    group=session.id.hex,
+                    **options,
+                )
         finally:
             self._running[session.id] -= 1
             if self._running[session.id] <= 0:
@@ -190,8 +198,10 @@ class SessionManager:
         )
         if result.exit_code != 0:
             # Leave the workspace as it was: empty.
-            for child in await asyncio.to_thread(lambda: list(workspace.iterdir())):
-                await asyncio.to_thread(_remove, child)
+            try:
+                await self.workspaces.empty(session.workspace_dir)
+            except OSError as error:
+                log.warning("workspace.empty_failed", session_id=str(session.id), error=repr(error))
             tail = result.stdout.decode("utf-8", "replace")[-1500:]
             raise exc.CloneFailed(f"git clone failed (exit {result.exit_code}): {tail.strip()}")
         return result
@@ -261,7 +271,7 @@ class SessionManager:
             user_id=principal.user_id,
             name=name,
             state="active",
-            config=stored_config(config, quota),
+            config=stored_config(config, quota, self.defaults),
             workspace_dir=workspace_name(session_id),
         )
         db.add(session)
@@ -330,7 +340,7 @@ class SessionManager:
             session.name = name
         if config is not None:
             self._check_network(config)
-            session.config = stored_config(config, quota_for(principal.roles))
+            session.config = stored_config(config, quota_for(principal.roles), self.defaults)
         if state == "archived" and session.state != "archived":
             session.state = "archived"
             session.archived_at = utcnow()
@@ -382,10 +392,12 @@ class SessionManager:
         client: ClientInfo,
     ) -> ImportResult:
         """Stream an uploaded archive to a scratch file beside the workspaces, then extract it
-        into the session's (empty) workspace within its disk quota."""
+        into the session's (empty) workspace within its disk quota and file limit. No command
+        of the session runs meanwhile (409 `workspace-busy` for whichever comes second)."""
         await self.touch(db, session)
         await release_connection(db)  # the upload and the extraction take a while
-        quota = self.limits(session).max_disk_mb * 1024 * 1024
+        limits = self.limits(session)
+        quota = limits.max_disk_mb * 1024 * 1024
         scratch = self.workspaces.root / f".import-{uuid.uuid4().hex}"
         try:
             size = 0
@@ -402,7 +414,10 @@ class SessionManager:
                 await asyncio.to_thread(out.close)
             workspace = self.workspaces.path(session.workspace_dir)
             try:
-                result = await asyncio.to_thread(import_archive, scratch, workspace, quota)
+                async with self.workspaces.held(session.workspace_dir, exclusive=True):
+                    result = await asyncio.to_thread(
+                        import_archive, scratch, workspace, quota, limits.max_files
+                    )
             except ArchiveRejected as rejected:
                 raise exc.ArchiveInvalid(str(rejected)) from None
             except OSError as error:
@@ -423,7 +438,9 @@ class SessionManager:
         return result
 
     def limits(self, session: Session) -> ResourceLimits:
-        return ResourceLimits.model_validate(session.config["limits"])
+        # Sessions stored before `maxFiles` existed get today's default.
+        stored = {"maxFiles": self.defaults.max_files, **session.config["limits"]}
+        return ResourceLimits.model_validate(stored)
 
     def view(self, session: Session) -> dict[str, Any]:
         return {
@@ -434,19 +451,15 @@ class SessionManager:
                     "user_id",
                     "name",
                     "state",
-                    "config",
                     "created_at",
                     "updated_at",
                     "last_active_at",
                     "archived_at",
                 )
             },
+            "config": {
+                **session.config,
+                "limits": self.limits(session).model_dump(by_alias=True),
+            },
             "workspace_available": session.workspace_deleted_at is None,
         }
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)

@@ -3,33 +3,66 @@
 Directory names are the session id's hex form and nothing else, so that the start-up sweep can
 tell a workspace from anything else an operator keeps under the root, and never touches the
 latter.
+
+Inside a workspace, a sandboxed command may have planted links anywhere, and may still be
+swapping them: everything this module does there as root (measure, empty, delete) goes through
+directory fds without following a link (`roo.security.pathguard.tree`), never by path.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
+import fcntl
+import os
 import re
-import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 from roo.kit.logs import get_logger
-from roo.sandbox import workspace_usage_bytes
+from roo.sandbox import SandboxPathError, workspace_usage
+from roo.security.pathguard import TreeUsage, remove_tree
+from roo.sessions.exceptions import WorkspaceBusy
 
 log = get_logger("roo.workspaces")
 
 _WORKSPACE_NAME = re.compile(r"^[0-9a-f]{32}$")
+_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def workspace_name(session_id: uuid.UUID) -> str:
     return session_id.hex
 
 
-def _rmtree(path: Path, report: Callable[[object, str, BaseException], None]) -> None:
-    if path.exists():
-        shutil.rmtree(path, onerror=lambda f, p, info: report(f, p, info[1]))
+def empty_directory(dir_fd: int) -> None:
+    """Delete everything inside the directory open at `dir_fd`, never following a link.
+    Blocking; OSError when something cannot be deleted."""
+    with os.scandir(dir_fd) as entries:
+        names = [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in entries]
+    for name, is_dir in names:
+        try:
+            if is_dir:
+                remove_tree(dir_fd, name)
+            else:
+                os.unlink(name, dir_fd=dir_fd)
+        except FileNotFoundError:
+            continue
+
+
+def _remove(root: Path, name: str) -> None:
+    try:
+        root_fd = os.open(root, _O_DIR)
+    except FileNotFoundError:
+        return
+    try:
+        remove_tree(root_fd, name)
+    except FileNotFoundError:
+        return  # already gone
+    finally:
+        os.close(root_fd)
 
 
 class WorkspaceManager:
@@ -53,18 +86,67 @@ class WorkspaceManager:
         return self.path(name).is_dir()
 
     async def remove(self, name: str) -> bool:
-        """Delete the workspace; True when it is gone (also when it was already)."""
-        path = self.path(name)
+        """Delete the workspace; True when it is gone (also when it was already). Never raises
+        for the filesystem: a failure is logged and the directory stays (an orphan the sweep
+        retries)."""
+        self.path(name)  # checks the name
+        try:
+            await asyncio.to_thread(_remove, self.root, name)
+        except Exception as exc:  # one workspace's failure must never stop the caller's round
+            log.warning("workspace.remove_failed", workspace=name, error=repr(exc))
+            return False
+        return True
 
-        def report(_function: object, failed: str, error: BaseException) -> None:
-            log.warning("workspace.remove_failed", workspace=name, path=failed, error=repr(error))
+    async def empty(self, name: str) -> None:
+        """Delete everything in the workspace, keeping the directory (a failed clone)."""
 
-        await asyncio.to_thread(_rmtree, path, report)
-        return not path.exists()
+        def run() -> None:
+            fd = os.open(self.path(name), _O_DIR)
+            try:
+                empty_directory(fd)
+            finally:
+                os.close(fd)
 
-    async def usage(self, name: str) -> int:
-        """Bytes allocated on disk (as the sandbox's disk watch counts them)."""
-        return await asyncio.to_thread(workspace_usage_bytes, self.path(name))
+        await asyncio.to_thread(run)
+
+    async def usage(self, name: str) -> TreeUsage:
+        """Bytes allocated on disk and files (inodes) used, as the sandbox's disk watch counts
+        them."""
+        return await asyncio.to_thread(workspace_usage, self.path(name))
+
+    @contextlib.asynccontextmanager
+    async def held(self, name: str, *, exclusive: bool) -> AsyncIterator[None]:
+        """Hold the workspace for commands (shared) or for an import (alone), in every process
+        of this host; the one that comes second is refused with 409 `workspace-busy`."""
+        try:
+            fd = await asyncio.to_thread(self.lock, name, exclusive=exclusive)
+        except FileNotFoundError:
+            raise SandboxPathError("the session's workspace does not exist") from None
+        if fd is None:
+            raise WorkspaceBusy(
+                "Commands are running in this workspace; import when they have finished"
+                if exclusive
+                else "An archive is being imported into this workspace; retry when it is done"
+            )
+        try:
+            yield
+        finally:
+            os.close(fd)
+
+    def lock(self, name: str, *, exclusive: bool) -> int | None:
+        """Lock the workspace against conflicting work, in any process of this host: commands
+        share it (`exclusive=False`), an archive import takes it alone. Returns an fd holding
+        the lock (close it to release), or None when conflicting work holds it now. Blocking
+        (briefly); FileNotFoundError when the workspace is gone."""
+        fd = os.open(self.path(name), _O_DIR)
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                return None
+            raise
+        return fd
 
     def on_disk(self, older_than: float = 0.0) -> list[str]:
         """Workspace directory names under the root, last changed more than `older_than`
@@ -72,16 +154,22 @@ class WorkspaceManager:
         if not self.root.is_dir():
             return []
         cutoff = time.time() - older_than
-        return [
-            p.name
-            for p in self.root.iterdir()
-            if _WORKSPACE_NAME.match(p.name) and p.is_dir() and p.stat().st_mtime < cutoff
-        ]
+        found = []
+        for path in self.root.iterdir():
+            if not _WORKSPACE_NAME.match(path.name):
+                continue
+            with contextlib.suppress(OSError):  # removed meanwhile
+                st = path.lstat()
+                if path.is_dir() and not path.is_symlink() and st.st_mtime < cutoff:
+                    found.append(path.name)
+        return found
 
     async def remove_orphans(self, candidates: Iterable[str], known: Iterable[str]) -> list[str]:
-        """Remove the `candidates` that no session owns; return their names."""
-        orphans = sorted(set(candidates) - set(known))
-        for name in orphans:
+        """Remove the `candidates` that no session owns; return the names removed (one that
+        cannot be removed is logged and left for the next sweep)."""
+        removed = []
+        for name in sorted(set(candidates) - set(known)):
             log.warning("workspace.orphan_removed", workspace=name)
-            await self.remove(name)
-        return orphans
+            if await self.remove(name):
+                removed.append(name)
+        return removed

@@ -23,9 +23,15 @@ appears, however it is swapped in and out during a request.
 Pure package: it raises `PathRejected` (the reason is safe to show a client) and the standard
 `OSError` subclasses (their `filename` is the relative path, never a host path).
 
+Whole trees (`tree`): `tree_usage` measures and `remove_tree` deletes a tree beneath a directory
+fd with the same rule (never entering a link) and a bounded number of open fds at any depth:
+the service, as root, uses them for the disk watch, the files API's recursive delete, the
+archive import's clean-up and workspace deletion.
+
 The package: `errors` (what the guard raises), `rules` (the text of a path: `split`), `walker`
-(the walk beneath a directory fd, the open flags), `writer` (`AtomicWriter`, the recursive
-delete), `root` (`Root`, the workspace, and the one-shot helpers). Import from here.
+(the walk beneath a directory fd, the open flags), `writer` (`AtomicWriter`), `tree` (usage and
+recursive delete of a whole tree), `root` (`Root`, the workspace, and the one-shot helpers).
+Import from here.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from roo.security.pathguard.root import (
     stat,
 )
 from roo.security.pathguard.rules import MAX_NAME_BYTES, MAX_PATH_BYTES, relative, split
+from roo.security.pathguard.tree import TreeUsage, remove_tree, tree_usage
 from roo.security.pathguard.walker import MAX_SYMLINKS, open_subdir
 from roo.security.pathguard.writer import TEMP_PREFIX, AtomicWriter
 
@@ -60,6 +67,7 @@ __all__ = [
     "MissingParent",
     "PathRejected",
     "Root",
+    "TreeUsage",
     "UnsupportedFileType",
     "listdir",
     "mkdir",
@@ -68,7 +76,9 @@ __all__ = [
     "open_write",
     "relative",
     "remove",
+    "remove_tree",
     "resolve",
     "split",
     "stat",
+    "tree_usage",
 ]

@@ -10,8 +10,9 @@ from types import TracebackType
 
 from roo.security.pathguard.errors import ESCAPES, PathRejected, UnsupportedFileType, _oserror
 from roo.security.pathguard.rules import split
+from roo.security.pathguard.tree import remove_tree
 from roo.security.pathguard.walker import _O_DIR, _walk
-from roo.security.pathguard.writer import AtomicWriter, _rmtree_at
+from roo.security.pathguard.writer import AtomicWriter
 
 
 class Root:
@@ -144,7 +145,7 @@ class Root:
                     os.unlink(name, dir_fd=dir_fd)
                     return "symlink" if S_ISLNK(mode) else "file"
                 if recursive:
-                    _rmtree_at(dir_fd, name)
+                    remove_tree(dir_fd, name)
                 else:
                     os.rmdir(name, dir_fd=dir_fd)
                 return "dir"

@@ -1,4 +1,4 @@
-"""Changing the workspace: the atomic writer and the recursive delete that never enters a link."""
+"""Changing the workspace: the atomic writer (the recursive delete is `tree.remove_tree`)."""
 
 from __future__ import annotations
 
@@ -13,37 +13,9 @@ from stat import S_IMODE, S_ISDIR, S_ISLNK, S_ISREG
 from types import TracebackType
 
 from roo.security.pathguard.errors import PathRejected, UnsupportedFileType, _oserror
-from roo.security.pathguard.walker import _O_ANY, _O_DIR, _O_NEW
+from roo.security.pathguard.walker import _O_ANY, _O_NEW
 
 TEMP_PREFIX = ".roo-upload-"
-
-
-def _rmtree_at(parent_fd: int, name: str) -> None:
-    """Delete directory `name` of `parent_fd` and everything in it, never following a link.
-
-    Iterative (no recursion limit); each directory is opened with O_NOFOLLOW relative to its
-    parent's fd, and links inside are unlinked, never entered.
-    """
-    stack: list[tuple[int, str, int]] = [(parent_fd, name, os.open(name, _O_DIR, dir_fd=parent_fd))]
-    try:
-        while stack:
-            _, _, dir_fd = stack[-1]
-            child: str | None = None
-            with os.scandir(dir_fd) as entries:
-                for entry in entries:
-                    if entry.is_dir(follow_symlinks=False):
-                        child = entry.name
-                        break
-                    os.unlink(entry.name, dir_fd=dir_fd)
-            if child is None:
-                up_fd, dir_name, _ = stack.pop()
-                os.close(dir_fd)
-                os.rmdir(dir_name, dir_fd=up_fd)
-            else:
-                stack.append((dir_fd, child, os.open(child, _O_DIR, dir_fd=dir_fd)))
-    finally:
-        for _, _, dir_fd in stack:
-            os.close(dir_fd)
 
 
 class AtomicWriter:
