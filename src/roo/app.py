@@ -37,6 +37,7 @@ from roo.credentials import endpoints as credentials_endpoints
 from roo.credentials.service import CredentialStore
 from roo.db import migrate
 from roo.db.engine import create_engine, create_session_factory, warm_pool
+from roo.db.reads import Reads
 from roo.files import endpoints as files_endpoints
 from roo.kit.cache import HEALTH_CHECK_SECONDS, Cache, MemoryCache, NearCache, RedisCache
 from roo.kit.logs import configure_logging, get_logger
@@ -195,6 +196,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings=settings,
             engine=engine,
             sessions=sessions,
+            reads=Reads(engine),
             redis=redis,
             http=http,
             cache=cache,

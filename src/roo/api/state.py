@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from roo.agent.tools.base import IgnoreRules
 from roo.agent.tools.registry import ToolRegistry
 from roo.config import Settings
+from roo.db.reads import Reads
 from roo.kit.cache import Cache
 from roo.sandbox import Sandbox
 
@@ -29,6 +30,8 @@ class Resources:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    # Single-statement reads outside units of work (the hot read paths).
+    reads: Reads
     # None when REDIS_URL is not set: the in-process equivalents are used instead.
     redis: Redis | None
     # Shared outbound HTTP client (OAuth providers, webhooks); never one per request.

@@ -6,10 +6,10 @@ import time
 import uuid
 from typing import Annotated, Any
 
-from fastapi import status
+from fastapi import Request, status
 from starlette.responses import Response
 
-from roo.api.deps import DbSession
+from roo.api.deps import DbSession, get_resources
 from roo.api.routing import api_router
 from roo.auth.deps import Auth, Client, CurrentPrincipal, public, require
 from roo.auth.identity import Principal
@@ -104,9 +104,11 @@ async def logout(
 
 @router.get("/profile", summary="The signed-in user", responses=UNAUTHORIZED)
 async def get_profile(
-    principal: Annotated[Principal, require(Permission.PROFILE_READ)], db: DbSession, auth: Auth
+    request: Request, principal: Annotated[Principal, require(Permission.PROFILE_READ)], auth: Auth
 ) -> UserOut:
-    return UserOut.model_validate(await auth.get_user(db, principal.user_id))
+    return UserOut.model_validate(
+        await auth.profile(get_resources(request).reads, principal.user_id)
+    )
 
 
 @router.get(

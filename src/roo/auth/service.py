@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import RowMapping, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,9 +27,24 @@ from roo.auth.tokens import IssuedAccessToken, new_refresh_token, sha256_hex
 from roo.config import Settings
 from roo.db.engine import after_commit, release_connection
 from roo.db.models import RefreshToken, RevokedAccessToken, User
+from roo.db.reads import Reads
 from roo.db.types import utcnow
 from roo.kit.errors import BadRequest
 from roo.security.audit import ClientInfo, record
+
+# The columns of roo.auth.schemas.UserOut.
+_PROFILE = select(
+    User.id,
+    User.email,
+    User.email_verified,
+    User.display_name,
+    User.provider,
+    User.roles,
+    User.preferences,
+    User.disabled,
+    User.created_at,
+    User.last_login_at,
+).where(User.id == bindparam("user_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +114,13 @@ class AuthService:
     async def find_user_by_email(self, db: AsyncSession, email: str) -> User | None:
         query = select(User).where(User.email == normalise_email(email))
         return (await db.execute(query)).scalar_one_or_none()
+
+    async def profile(self, reads: Reads, user_id: uuid.UUID) -> RowMapping:
+        """What `GET /auth/profile` shows of a user: one read, outside any unit of work."""
+        row = await reads.first(_PROFILE, {"user_id": user_id})
+        if row is None:
+            raise exc.UserNotFound()
+        return row
 
     async def get_user(self, db: AsyncSession, user_id: uuid.UUID) -> User:
         user = await db.get(User, user_id)

@@ -17,7 +17,8 @@ from roo.db.engine import release_connection
 from roo.kit.inputs import Offset, PageLimit, SafeText
 from roo.kit.schema import Page
 from roo.security.pathguard import TreeUsage
-from roo.sessions.exceptions import CloneDisabled
+from roo.sessions import repository
+from roo.sessions.exceptions import CloneDisabled, SessionNotFound
 from roo.sessions.schemas import (
     CloneIn,
     CloneOut,
@@ -52,16 +53,21 @@ def out(manager: SessionManager, session: Any) -> SessionOut:
 
 @router.get("", summary="Your sessions, most recently active first")
 async def list_sessions(
+    request: Request,
     principal: Reader,
-    db: DbSession,
     manager: Manager,
     state: SessionState | None = None,
     q: Annotated[SafeText | None, Query(max_length=200, description="Name contains")] = None,
     limit: PageLimit = 50,
     offset: Offset = 0,
 ) -> Page[SessionOut]:
-    rows, total = await manager.list(
-        db, principal, state=state, query=q, limit=limit, offset=offset
+    rows, total = await repository.page(
+        get_resources(request).reads,
+        user_id=principal.user_id,
+        state=state,
+        query=q,
+        limit=limit,
+        offset=offset,
     )
     return Page[SessionOut](
         items=[out(manager, s) for s in rows], total=total, limit=limit, offset=offset
@@ -83,9 +89,12 @@ async def create_session(
 
 @router.get("/{session_id}", summary="One session", responses=NOT_FOUND)
 async def get_session(
-    session_id: uuid.UUID, principal: Reader, db: DbSession, manager: Manager
+    request: Request, session_id: uuid.UUID, principal: Reader, manager: Manager
 ) -> SessionOut:
-    return out(manager, await manager.get(db, principal, session_id))
+    row = await repository.one(get_resources(request).reads, principal.user_id, session_id)
+    if row is None:
+        raise SessionNotFound()
+    return out(manager, row)
 
 
 @router.put(
@@ -218,15 +227,20 @@ async def clone_workspace(
 
 @admin_router.get("", summary="Every user's sessions (admin)")
 async def admin_list_sessions(
+    request: Request,
     principal: Annotated[Principal, require(Permission.USERS_ADMIN)],
-    db: DbSession,
     manager: Manager,
     state: SessionState | None = None,
     limit: PageLimit = 50,
     offset: Offset = 0,
 ) -> Page[SessionOut]:
-    rows, total = await manager.list(
-        db, principal, state=state, query=None, limit=limit, offset=offset, all_users=True
+    rows, total = await repository.page(
+        get_resources(request).reads,
+        user_id=None,
+        state=state,
+        query=None,
+        limit=limit,
+        offset=offset,
     )
     return Page[SessionOut](
         items=[out(manager, s) for s in rows], total=total, limit=limit, offset=offset

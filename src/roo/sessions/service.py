@@ -11,7 +11,7 @@ import dataclasses
 import errno
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -218,40 +218,6 @@ class SessionManager:
             raise exc.SessionNotFound()
         return session
 
-    async def list(
-        self,
-        db: AsyncSession,
-        principal: Principal,
-        *,
-        state: str | None,
-        query: str | None,
-        limit: int,
-        offset: int,
-        all_users: bool = False,
-    ) -> tuple[Sequence[Session], int]:
-        conditions = [] if all_users else [Session.user_id == principal.user_id]
-        if state is not None:
-            conditions.append(Session.state == state)
-        if query:
-            conditions.append(func.lower(Session.name).contains(query.lower(), autoescape=True))
-        total = (
-            await db.execute(select(func.count()).select_from(Session).where(*conditions))
-        ).scalar_one()
-        rows = (
-            (
-                await db.execute(
-                    select(Session)
-                    .where(*conditions)
-                    .order_by(Session.last_active_at.desc(), Session.id)
-                    .limit(limit)
-                    .offset(offset)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        return rows, total
-
     # -- changes ----------------------------------------------------------------------------
 
     async def create(
@@ -442,24 +408,29 @@ class SessionManager:
         stored = {"maxFiles": self.defaults.max_files, **session.config["limits"]}
         return ResourceLimits.model_validate(stored)
 
-    def view(self, session: Session) -> dict[str, Any]:
+    def view(self, session: Session | Mapping[str, Any]) -> dict[str, Any]:
+        """What the API shows of a session, from its row (`roo.sessions.repository`) or its
+        ORM object."""
+        get = session.__getitem__ if isinstance(session, Mapping) else session.__getattribute__
+        config = get("config")
         return {
-            **{
-                c: getattr(session, c)
-                for c in (
-                    "id",
-                    "user_id",
-                    "name",
-                    "state",
-                    "created_at",
-                    "updated_at",
-                    "last_active_at",
-                    "archived_at",
-                )
-            },
+            **{name: get(name) for name in _VIEW_COLUMNS},
+            # sessions stored before `maxFiles` existed get today's default
             "config": {
-                **session.config,
-                "limits": self.limits(session).model_dump(by_alias=True),
+                **config,
+                "limits": {"maxFiles": self.defaults.max_files, **config["limits"]},
             },
-            "workspace_available": session.workspace_deleted_at is None,
+            "workspace_available": get("workspace_deleted_at") is None,
         }
+
+
+_VIEW_COLUMNS = (
+    "id",
+    "user_id",
+    "name",
+    "state",
+    "created_at",
+    "updated_at",
+    "last_active_at",
+    "archived_at",
+)
