@@ -230,10 +230,7 @@ class _Analyser:
             [c for c in node.named_children if c.type not in _REDIRECTS] + extra,
             key=lambda n: n.start_byte,
         )
-        shown = parts
-        if name is not None and src.text(name) == "time":  # bash's keyword: Roo drops it
-            shown = [p for p in parts if p != name]
-        text = " ".join([src.join(shown), *dropped]).strip()
+        text = " ".join([src.join(parts), *dropped]).strip()
         if top and text:
             self.out.commands.append(text)
         if name is None or not name.named_children:
