@@ -34,7 +34,7 @@ from roo.auth import oauth_endpoints
 from roo.auth.wiring import build_auth
 from roo.config import Settings, load_settings
 from roo.credentials import endpoints as credentials_endpoints
-from roo.credentials.service import CredentialStore
+from roo.credentials.service import CredentialStore, egress_policy
 from roo.db import migrate
 from roo.db.engine import create_engine, create_session_factory, warm_pool
 from roo.db.reads import Reads
@@ -181,7 +181,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             idle_ttl=timedelta(seconds=settings.session_idle_ttl_seconds),
             retention=timedelta(seconds=settings.workspace_retention_seconds),
         )
-        credentials = CredentialStore(box_from_settings(settings))
+        credentials = CredentialStore(box_from_settings(settings), egress_policy(settings))
         sessions_manager = SessionManager(
             workspaces,
             sandbox,

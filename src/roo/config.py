@@ -24,6 +24,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from roo.security.egress import AllowedHosts
+
 MIN_SECRET_BYTES = 32
 
 # Secrets copied from examples and tutorials; refusing them in production is cheap insurance.
@@ -274,6 +276,12 @@ class Settings(BaseSettings):
     anthropic_base_url: str | None = Field(None, validation_alias=_env("ANTHROPIC_BASE_URL"))
     openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    # Hosts a user's own base URL may reach although they are not public (loopback, private,
+    # link-local...): comma-separated names (exact), IP addresses or CIDR ranges. The service's
+    # own base URLs above are trusted as set.
+    provider_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("ROO_PROVIDER_ALLOWED_HOSTS")
+    )
     default_provider: Literal["anthropic", "openai"] | None = Field(
         None, validation_alias=_env("ROO_DEFAULT_PROVIDER")
     )
@@ -314,11 +322,17 @@ class Settings(BaseSettings):
     # Where the JWT secret came from, for the start-up log: JWT_SECRET, a file, or ephemeral.
     _secret_source: str = PrivateAttr("JWT_SECRET")
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "provider_allowed_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("provider_allowed_hosts")
+    @classmethod
+    def _check_allowed_hosts(cls, value: list[str]) -> list[str]:
+        AllowedHosts.parse(value)  # raises on a malformed entry, naming it
         return value
 
     @field_validator("log_level")

@@ -3,12 +3,18 @@ URL the user chose."""
 
 from __future__ import annotations
 
+import pytest
+
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
 from tests.tasks.conftest import LLM_KEY, Api
 
 DONE = Reply(tool_calls=[ToolCall("attempt_completion", {"result": "ok"})])
+# The users' own fake servers below listen on loopback: an address a user's base URL may reach
+# only when the operator allows it (docs/providers.md).
+LOOPBACK_ALLOWED = pytest.mark.task_settings(provider_allowed_hosts=["127.0.0.1"])
 
 
+@LOOPBACK_ALLOWED
 async def test_users_key_and_base_url_are_used(api: Api, llm: FakeLLM) -> None:
     async with FakeLLM(api_key="sk-users-own-key") as own:
         own.script(DONE)
@@ -27,6 +33,7 @@ async def test_users_key_and_base_url_are_used(api: Api, llm: FakeLLM) -> None:
         assert llm.requests == []  # the service's endpoint was not used
 
 
+@LOOPBACK_ALLOWED
 async def test_service_key_never_goes_to_a_users_base_url(api: Api, llm: FakeLLM) -> None:
     # This server would accept the *service's* key: it must not receive it.
     async with FakeLLM(api_key=LLM_KEY) as theirs:

@@ -7,21 +7,32 @@ Roo's rules (reference 4.1-4.3), applied by the engine before every tool call:
   command is split into sub-commands (`split_commands`), each decided by the longest matching
   prefix of the allow and deny lists, then combined (`decide_command`).
 
-Where we are stricter than Roo, on purpose (command approval is the security boundary):
+The command line is read with tree-sitter's bash grammar (`roo.agent.shell`), not split by hand.
+Allow rules keep Roo's meaning: a prefix of each sub-command's text, longest match wins, allow
+only when strictly longer. Where we are stricter than Roo, on purpose:
 
-- Command substitution (`$(...)`, backticks, process substitution `<(...)`/`>(...)`, zsh `=(...)`)
-  always asks, even with `*` allowed: what runs inside is not what the prefix lists saw.
-- The deny list applies even when execute auto-approval is off: a denied command is refused
-  without asking (Roo only consults the lists when auto-approval is on).
-- Denied prefixes are also checked inside substitutions: `echo $(rm -rf x)` with `rm` denied is
-  denied, not just asked.
+- The deny list is matched against every command the line may run, as bash will run it: with
+  quotes and escapes removed (`"rm"`, `r''m`, `\\rm`, `$'\\x72m'`), a path resolved to its name
+  (`/bin/rm`), through assignments and wrappers (`FOO=1 rm`, `env`, `sudo`, `timeout 5`, `nice`,
+  `nohup`, `command`, `exec`, `busybox`, `xargs`, `find -exec`...), and inside the command lines
+  handed to a shell (`sh -c`, `bash -c`, `eval`, here-documents and here-strings fed to a shell,
+  `su -c`, `trap`...), substitutions, subshells, groups, compound commands and functions. The
+  deny list applies even when execute auto-approval is off.
+- An allow rule does not reach through a wrapper: `env rm x` with `env` allowed asks, unless the
+  command inside is allowed too (or the rule names it: `xargs grep`). Commands in nested lines
+  must each be allowed.
+- What the text cannot tell asks, whatever the allow list: command substitution (`$(...)`,
+  backticks, `<(...)`, zsh `=(...)`) and Roo's dangerous constructs, a command name expanded at
+  run time (`$X`, `${X}`, globs, braces), a wrapper's options not understood, a shell reading its
+  script from a pipe (`curl ... | sh`), a line the grammar cannot read without errors.
 - Like Roo's current code, a redirection to a file (`> out.txt`, `< secrets`) or a background `&`
-  asks, since the prefix lists cannot judge it. fd duplications (`2>&1`) and `/dev/null`,
-  `/dev/stdout`, `/dev/stderr` are harmless and do not ask; here-documents and here-strings feed
-  text to the command like an argument would, so they do not ask either (substitutions inside
-  them still do).
-- Leading shell keywords are dropped before matching (`do rm x` is matched as `rm x`), so a deny
-  rule cannot be dodged by putting the command inside a loop or an `if`.
+  asks. fd duplications (`2>&1`) and `/dev/null`, `/dev/stdout`, `/dev/stderr` do not;
+  here-documents and here-strings feed text to the command like an argument would, so they do
+  not ask either (unless they feed a shell, whose script is then judged).
+
+The lists are policy, not a security boundary: the sandbox is (docs/sandbox.md). A command can
+still run a denied program in ways no reading of the text reveals (a script file, an
+interpreter's `-c`, a renamed copy).
 """
 
 from __future__ import annotations
@@ -30,316 +41,22 @@ import dataclasses
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
+from roo.agent.shell import Invocation, analyse
+from roo.agent.shell_words import base_name
 from roo.agent.tools.base import ApprovalCategory
 
 Decision = Literal["approve", "deny", "ask"]
 
-# ---------------------------------------------------------------------------------------------
-# Splitting a shell command into sub-commands
-# ---------------------------------------------------------------------------------------------
-
-_SAFE_REDIRECT_TARGETS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr"})
-# Reserved words that may start a sub-command without being the command that runs.
-_LEADING_KEYWORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "time"})
-# Reserved words that close a compound command: alone they run nothing.
-_CLOSING_KEYWORDS = frozenset({"fi", "done", "esac", "then", "else", "do", "}"})
-_WORD_BREAK = frozenset(" \t\r\n;&|<>()")
-_MAX_NESTING = 50
-_FD_NUMBER = re.compile(r"(?:^|(?<=[ \t]))\d+$")
-_FD_DUP_TARGET = re.compile(r"\d+-?|-")
-_REDIRECT_OPERATORS = ("&>>", "&>", "<<<", "<<-", "<<", "<&", "<>", "<", ">>", ">|", ">&", ">")
-
-
-@dataclass
-class _Parsed:
-    commands: list[str] = field(default_factory=list)
-    substitutions: list[str] = field(default_factory=list)  # bodies of $(...), `...`, <(...)
-    substituted: bool = False
-    background: bool = False
-    file_redirect: bool = False
-
-
-class _Parser:
-    """One pass over a command line, tracking quotes, substitutions and redirections.
-
-    Quoted text and substitutions are copied into the sub-command verbatim; unquoted runs of
-    blanks collapse to one space; redirections are dropped (and noted)."""
-
-    def __init__(self, text: str, depth: int = 0) -> None:
-        self.s = text
-        self.n = len(text)
-        self.i = 0
-        self.depth = depth
-        self.buf: list[str] = []
-        self.out = _Parsed()
-        self.heredocs: list[tuple[str, bool, bool]] = []  # (delimiter, strip tabs, expands)
-
-    # -- result ---------------------------------------------------------------------------
-
-    def parse(self) -> _Parsed:
-        if self.depth > _MAX_NESTING:
-            self.out.substituted = True
-            return self.out
-        s, n = self.s, self.n
-        while self.i < n:
-            c = s[self.i]
-            nxt = s[self.i + 1] if self.i + 1 < n else ""
-            if c == "\\" and nxt == "\n":  # line continuation
-                self.i += 2
-                continue
-            if c in "<>" and nxt == "(":  # process substitution
-                close = self._match_paren(self.i + 1)
-                self._record(self.i + 2, close)
-                self._take(close)
-                continue
-            end = self._construct_end(self.i)
-            if end is not None:
-                self._take(end)
-            elif c in "<>" or (c == "&" and nxt == ">"):
-                self._redirect()
-            elif c in "\n\r;":
-                self._flush()
-                self.i += 1
-                if c == "\n":
-                    self._consume_heredocs()
-            elif c == "&":
-                if nxt != "&":
-                    self.out.background = True
-                self._flush()
-                self.i += 2 if nxt == "&" else 1
-            elif c == "|":
-                self._flush()
-                self.i += 2 if nxt in ("|", "&") else 1
-            elif c == "(":
-                self._open_paren()
-            elif c == ")":
-                self._flush()
-                self.i += 1
-            elif c in "{}" and self._at_word_start() and (nxt == "" or nxt in " \t\n;"):
-                self._flush()  # a `{ ...; }` group
-                self.i += 1
-            elif c == "#" and self._at_word_start():
-                newline = s.find("\n", self.i)
-                self.i = n if newline < 0 else newline
-            elif c in " \t":
-                if self.buf and self._last_char() not in " \t":
-                    self.buf.append(" ")
-                self.i += 1
-            else:
-                self.buf.append(c)
-                self.i += 1
-        self._flush()
-        return self.out
-
-    # -- helpers --------------------------------------------------------------------------
-
-    def _take(self, end: int) -> None:
-        self.buf.append(self.s[self.i : end])
-        self.i = end
-
-    def _last_char(self) -> str:
-        return self.buf[-1][-1] if self.buf and self.buf[-1] else ""
-
-    def _at_word_start(self) -> bool:
-        return self._last_char() in ("", " ", "\t")
-
-    def _flush(self) -> None:
-        text = "".join(self.buf).strip()
-        self.buf.clear()
-        while text:
-            head, _, rest = text.partition(" ")
-            if head not in _LEADING_KEYWORDS:
-                break
-            text = rest.strip()
-        if text and text not in _CLOSING_KEYWORDS:
-            self.out.commands.append(text)
-
-    def _record(self, body_start: int, end: int) -> None:
-        """A command substitution whose body starts at `body_start` and which ends at `end`."""
-        body_end = end - 1 if end > body_start and self.s[end - 1] in ")`" else end
-        self.out.substituted = True
-        self.out.substitutions.append(self.s[body_start:body_end])
-
-    def _nested(self, text: str) -> None:
-        """Text that is expanded but not run as a command (`${...}`, `$((...))`): only the
-        substitutions inside it matter."""
-        inner = _Parser(text, self.depth + 1).parse()
-        if inner.substituted:
-            self.out.substituted = True
-        self.out.substitutions.extend(inner.substitutions)
-
-    def _construct_end(self, j: int, record: bool = True) -> int | None:
-        """End of the quoted string, escape or expansion starting at `j`; None for a plain
-        character. Records the substitutions it passes when `record`."""
-        s, n = self.s, self.n
-        c = s[j]
-        nxt = s[j + 1] if j + 1 < n else ""
-        if c == "\\":
-            return min(j + 2, n)
-        if c == "'":
-            close = s.find("'", j + 1)
-            return n if close < 0 else close + 1
-        if c == '"':
-            return self._end_double(j, record)
-        if c == "`":
-            end = self._end_backtick(j)
-            if record:
-                self._record(j + 1, end)
-            return end
-        if c == "$" and nxt == "'":  # ANSI-C quoting: literal, with escapes
-            k = j + 2
-            while k < n and s[k] != "'":
-                k += 2 if s[k] == "\\" else 1
-            return min(k + 1, n)
-        if c == "$" and nxt == "(":
-            end = self._match_paren(j + 1)
-            if record:
-                # `$((...))` is arithmetic only when the inner parenthesis closes right before
-                # the outer one; otherwise bash reads a command substitution of a subshell.
-                arithmetic = (
-                    s.startswith("((", j + 1)
-                    and s[end - 1 : end] == ")"
-                    and self._match_paren(j + 2) == end - 1
-                )
-                if arithmetic:
-                    self._nested(s[j + 3 : end - 2])
-                else:
-                    self._record(j + 2, end)
-            return end
-        if c == "$" and nxt == "{":
-            end = self._match_brace(j + 1)
-            if record:
-                self._nested(s[j + 2 : max(j + 2, end - 1)])
-            return end
-        return None
-
-    def _end_double(self, j: int, record: bool) -> int:
-        s, n = self.s, self.n
-        k = j + 1
-        while k < n:
-            c = s[k]
-            if c == "\\":
-                k += 2
-            elif c == '"':
-                return k + 1
-            elif c == "`" or (c == "$" and s[k + 1 : k + 2] in ("(", "{")):
-                end = self._construct_end(k, record)
-                k = k + 1 if end is None else end
-            else:
-                k += 1
-        return n
-
-    def _end_backtick(self, j: int) -> int:
-        k = j + 1
-        while k < self.n:
-            if self.s[k] == "\\":
-                k += 2
-            elif self.s[k] == "`":
-                return k + 1
-            else:
-                k += 1
-        return self.n
-
-    def _match(self, j: int, opening: str, closing: str) -> int:
-        """Index after the bracket matching the one at `j`, skipping quoted text."""
-        s, n = self.s, self.n
-        depth = 0
-        k = j
-        while k < n:
-            c = s[k]
-            if c in "\\'\"`":
-                end = self._construct_end(k, record=False)
-                k = k + 1 if end is None else end
-                continue
-            if c == opening:
-                depth += 1
-            elif c == closing:
-                depth -= 1
-                if depth == 0:
-                    return k + 1
-            k += 1
-        return n
-
-    def _match_paren(self, j: int) -> int:
-        return self._match(j, "(", ")")
-
-    def _match_brace(self, j: int) -> int:
-        return self._match(j, "{", "}")
-
-    def _open_paren(self) -> None:
-        text = "".join(self.buf)
-        end = self._match_paren(self.i)
-        if text.endswith("=") and (len(text) == 1 or text[-2] in " \t"):
-            self._record(self.i + 1, end)  # zsh `=(...)`: runs the command, yields a file
-            self._take(end)
-        elif self._at_word_start():
-            self._flush()  # a `( ... )` subshell: its commands are split like any others
-            self.i += 1
-        else:
-            self._take(end)  # `arr=(a b)`, `f()`, extglobs: part of the word
-
-    def _read_word(self) -> str:
-        while self.i < self.n and self.s[self.i] in " \t":
-            self.i += 1
-        start = self.i
-        while self.i < self.n and self.s[self.i] not in _WORD_BREAK:
-            end = self._construct_end(self.i)
-            self.i = self.i + 1 if end is None else end
-        return self.s[start : self.i]
-
-    def _redirect(self) -> None:
-        """Drop a redirection from the sub-command, noting whether it touches a file."""
-        text = "".join(self.buf)
-        fd = _FD_NUMBER.search(text)
-        if fd:  # the `2` of `2>`
-            self.buf = [text[: fd.start()]]
-        s = self.s
-        op = next(o for o in _REDIRECT_OPERATORS if s.startswith(o, self.i))
-        self.i += len(op)
-        word = self._read_word()
-        if op in ("<<", "<<-"):
-            quoted = any(q in word for q in "'\"\\")
-            delimiter = word.replace("'", "").replace('"', "").replace("\\", "")
-            self.heredocs.append((delimiter, op == "<<-", not quoted))
-        elif op == "<<<":
-            pass  # a here-string is text for the command; substitutions in it were recorded
-        elif op in (">&", "<&") and _FD_DUP_TARGET.fullmatch(word):
-            pass  # fd duplication or closing: `2>&1`, `>&-`
-        elif word.strip("'\"") not in _SAFE_REDIRECT_TARGETS:
-            self.out.file_redirect = True
-
-    def _consume_heredocs(self) -> None:
-        """Skip the bodies of the here-documents opened on the line that just ended."""
-        for delimiter, strip_tabs, expands in self.heredocs:
-            body: list[str] = []
-            while self.i < self.n:
-                newline = self.s.find("\n", self.i)
-                end = self.n if newline < 0 else newline
-                line = self.s[self.i : end]
-                self.i = min(end + 1, self.n)
-                if (line.lstrip("\t") if strip_tabs else line) == delimiter:
-                    break
-                body.append(line)
-            text = "\n".join(body)
-            if expands and re.search(r"\$\((?!\()|`", text):
-                self.out.substituted = True
-                self.out.substitutions.append(text)
-        self.heredocs.clear()
-
-
-def _parse(command: str) -> _Parsed:
-    return _Parser(command).parse()
-
 
 def split_commands(command: str) -> list[str]:
-    """The sub-commands of a shell command line, as Roo splits them: on newlines, `&&`, `||`,
-    `;`, `|` and `&`, never inside quotes, `$(...)`, backticks or `${...}`. Redirections are
-    removed, unquoted blanks collapsed, leading keywords (`do`, `then`, `if`...) dropped, empty
-    parts skipped. `( ... )` and `{ ...; }` groups are split like top-level commands."""
-    return _parse(command).commands
+    """The sub-commands of a shell command line, as Roo splits them: each simple command outside
+    substitutions, in order (lists, pipelines, newlines, `&`, subshells, `{ }` groups, compound
+    command bodies and functions all split), with redirections removed, blanks collapsed
+    between words (quoted text kept as written), bash's `time` keyword dropped."""
+    return analyse(command).commands
 
 
 _ROO_DANGEROUS = tuple(
@@ -361,7 +78,7 @@ def has_dangerous_substitution(command: str) -> bool:
     """True when the command runs code the prefix lists cannot see: command substitution
     (`$(...)`, backticks, `<(...)`, `>(...)`, zsh `=(...)`) outside single quotes, or one of
     Roo's dangerous constructs (`${var@P}`, `${!var}`, `<<<$(`, zsh `(e:...:)` qualifiers...)."""
-    return _parse(command).substituted or any(p.search(command) for p in _ROO_DANGEROUS)
+    return analyse(command).substituted or any(p.search(command) for p in _ROO_DANGEROUS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -393,33 +110,52 @@ def _decide_single(command: str, allowed: Sequence[str], denied: Sequence[str]) 
     return "ask"
 
 
-def _denied_inside(parsed: _Parsed, allowed: Sequence[str], denied: Sequence[str]) -> bool:
-    pending = list(parsed.substitutions)
-    seen = 0
-    while pending and seen < 200:
-        seen += 1
-        inner = _parse(pending.pop())
-        if any(_decide_single(c, allowed, denied) == "deny" for c in inner.commands):
+def _denied(run: Invocation, allowed: Sequence[str], denied: Sequence[str]) -> bool:
+    """Whether a deny rule matches the command at any level: Roo's text, the unquoted words,
+    the words with the program's path reduced to its name."""
+    texts = [run.text]
+    for words in run.levels:
+        texts.append(" ".join(words))
+        if words and base_name(words[0]) != words[0]:
+            texts.append(" ".join([base_name(words[0]), *words[1:]]))
+    return any(_decide_single(t, allowed, denied) == "deny" for t in texts)
+
+
+def _approved(run: Invocation, allowed: Sequence[str], denied: Sequence[str]) -> bool:
+    """Roo's text approved; through wrappers, also the command inside: some allow rule must
+    reach into its name (`xargs grep`, or `grep` itself), not stop at the wrapper (`xargs`)."""
+    if _decide_single(run.text, allowed, denied) != "approve":
+        return False
+    if len(run.levels) <= 1:
+        return True
+    inner = len(run.levels[-1])
+    for words in run.levels:
+        wrapper_words = len(words) - inner
+        prefix = _longest_prefix(" ".join(words), allowed)
+        if prefix is not None and (prefix == "*" or len(prefix.split()) > wrapper_words):
             return True
-        pending.extend(inner.substitutions)
     return False
 
 
 def decide_command(command: str, allowed: Sequence[str], denied: Sequence[str]) -> Decision:
-    """Roo's `getCommandDecision`: "deny" if any sub-command is denied (inside substitutions
-    too); else "ask" for substitutions, dangerous constructs, file redirections and background
-    jobs; else "approve" when every sub-command is allowed; else "ask". Empty: "approve"."""
+    """Roo's `getCommandDecision`, made to hold: "deny" if any command the line may run is
+    denied (see the module's docstring); else "ask" when the text cannot tell what runs, for
+    substitutions and dangerous constructs, file redirections and background jobs; else
+    "approve" when every command is allowed; else "ask". Nothing to run: "approve"."""
     if not command.strip():
         return "approve"
-    parsed = _parse(command)
-    decisions = [_decide_single(c, allowed, denied) for c in parsed.commands]
-    if "deny" in decisions or _denied_inside(parsed, allowed, denied):
+    analysis = analyse(command)
+    if any(_denied(run, allowed, denied) for run in analysis.invocations):
         return "deny"
-    if parsed.substituted or any(p.search(command) for p in _ROO_DANGEROUS):
+    if analysis.uncertain or analysis.substituted:
         return "ask"
-    if parsed.file_redirect or parsed.background:
+    if any(p.search(command) for p in _ROO_DANGEROUS):
         return "ask"
-    return "approve" if all(d == "approve" for d in decisions) else "ask"
+    if analysis.file_redirect or analysis.background:
+        return "ask"
+    if all(_approved(run, allowed, denied) for run in analysis.invocations):
+        return "approve"
+    return "ask"
 
 
 def command_rule_prefix(command: str) -> str | None:

@@ -5,6 +5,9 @@ The API key is encrypted with the service's `SecretBox` before it reaches the da
 decrypted only by `resolve`, for the runner. It never appears in a response, an event, a log
 line or an audit row; `key_hint` (its last four characters, for keys of 12 or more) is the only
 trace of it outside the ciphertext.
+
+A base URL must lead to public addresses only (`roo.security.egress`): it is checked when stored
+(`BaseUrlRefused`, 422) and again by the runner's HTTP client on every connection.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -28,7 +31,11 @@ from roo.db.types import utcnow
 from roo.kit.errors import Conflict, NotFound, Unprocessable
 from roo.kit.logs import get_logger
 from roo.security.audit import ClientInfo, record
+from roo.security.egress import AllowedHosts, EgressPolicy, EgressRefused
 from roo.security.secrets_box import SecretBox, UndecryptableSecret
+
+if TYPE_CHECKING:
+    from roo.config import Settings
 
 log = get_logger("roo.credentials")
 
@@ -76,6 +83,18 @@ class InvalidCredentialValue(Unprocessable):
     slug, title = "invalid-provider-credential", "Invalid provider credential"
 
 
+class BaseUrlRefused(Unprocessable):
+    """A base URL that leads to an address users may not reach (loopback, private...)."""
+
+    slug, title = "provider-base-url-refused", "Base URL not allowed"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"baseUrl refused: {reason}",
+            errors=[{"field": "body.baseUrl", "message": reason, "type": "base_url_refused"}],
+        )
+
+
 class CredentialRace(Conflict):
     slug, title = "provider-credential-conflict", "Concurrent change"
 
@@ -116,6 +135,13 @@ def check_base_url(value: str) -> str:
     if parts.query or parts.fragment or "?" in value or "#" in value:
         raise ValueError("must not have a query or fragment")
     return value
+
+
+def egress_policy(settings: Settings) -> EgressPolicy:
+    """Where users' base URLs may lead: public addresses, the hosts the operator allowed
+    (`ROO_PROVIDER_ALLOWED_HOSTS`), and the service's own base URLs as they are set."""
+    trusted = [url for url in (settings.openai_base_url, settings.anthropic_base_url) if url]
+    return EgressPolicy(AllowedHosts.parse(settings.provider_allowed_hosts), trusted)
 
 
 def key_hint(api_key: str) -> str | None:
@@ -179,10 +205,12 @@ def _view(row: ProviderCredential) -> CredentialView:
 
 
 class CredentialStore:
-    """Provider credentials of users, in the caller's transaction (`db`)."""
+    """Provider credentials of users, in the caller's transaction (`db`). `egress` says where a
+    user's base URL may lead (the runner's HTTP clients apply it too)."""
 
-    def __init__(self, box: SecretBox) -> None:
+    def __init__(self, box: SecretBox, egress: EgressPolicy | None = None) -> None:
         self.box = box
+        self.egress = egress or EgressPolicy()
 
     async def _row(
         self, db: AsyncSession, user_id: uuid.UUID, provider: str, *, lock: bool = False
@@ -213,6 +241,10 @@ class CredentialStore:
             _checked(check_api_key, api_key)
         if isinstance(base_url, str):
             _checked(check_base_url, base_url)
+            try:  # before the row lock: resolving the host may take a moment
+                await self.egress.check_url(base_url)
+            except EgressRefused as exc:
+                raise BaseUrlRefused(str(exc)) from None
         row = await self._row(db, user_id, provider, lock=True)
         if row is None:
             row = ProviderCredential(user_id=user_id, provider=provider)

@@ -1,7 +1,9 @@
 """Which provider and model run a task, with whose key: request > session > service defaults.
 
 Keys and base URLs: the user's stored credentials for the provider first, then the service's
-(`ANTHROPIC_API_KEY`/`ANTHROPIC_BASE_URL`, `OPENAI_API_KEY`/`OPENAI_BASE_URL`). A model must be
+(`ANTHROPIC_API_KEY`/`ANTHROPIC_BASE_URL`, `OPENAI_API_KEY`/`OPENAI_BASE_URL`). A base URL the
+user chose is reached through the egress guard (`roo.security.egress`): public addresses only,
+checked at every connection, no redirects. A model must be
 in the price table, except behind a custom base URL (Ollama, vLLM, a proxy), where any model
 name is accepted with unknown prices (cost 0).
 """
@@ -44,6 +46,8 @@ class ModelChoice:
 class Endpoint:
     api_key: str | None
     base_url: str | None
+    # The user chose the base URL: connections go through the egress guard.
+    guarded: bool = False
 
 
 def _service_endpoint(settings: Settings, provider: str) -> Endpoint:
@@ -65,7 +69,9 @@ class ModelResolver:
         self._credentials = credentials
         # One SDK client per endpoint, shared by the tasks that use it: building one costs
         # ~20 ms of CPU (TLS context) and its connection pool is worth reusing.
-        self._clients: OrderedDict[tuple[str, str | None, str | None], Provider] = OrderedDict()
+        self._clients: OrderedDict[tuple[str, str | None, str | None, bool], Provider] = (
+            OrderedDict()
+        )
 
     async def endpoint(self, db: AsyncSession, user_id: uuid.UUID, provider: str) -> Endpoint:
         service = _service_endpoint(self._settings, provider)
@@ -74,7 +80,7 @@ class ModelResolver:
             return service
         # the service's key never goes to a base URL the user chose
         key, url = own.over_defaults(service.api_key, service.base_url)
-        return Endpoint(key, url)
+        return Endpoint(key, url, guarded=own.base_url is not None)
 
     async def choose(
         self,
@@ -128,7 +134,7 @@ class ModelResolver:
 
     def build(self, provider: str, endpoint: Endpoint) -> Provider:
         """The shared client for this endpoint (callers must not close it)."""
-        key = (provider, endpoint.api_key, endpoint.base_url)
+        key = (provider, endpoint.api_key, endpoint.base_url, endpoint.guarded)
         client = self._clients.get(key)
         if client is None:
             client = build_provider(
@@ -136,6 +142,7 @@ class ModelResolver:
                 api_key=endpoint.api_key,
                 base_url=endpoint.base_url,
                 timeout=self._settings.llm_timeout_seconds,
+                egress=self._credentials.egress if endpoint.guarded else None,
             )
             self._clients[key] = client
             while len(self._clients) > CLIENT_CACHE_SIZE:

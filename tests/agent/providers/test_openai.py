@@ -255,7 +255,8 @@ async def test_rate_limit_carries_retry_after(llm: FakeLLM, provider: OpenAIProv
         1.5,
         True,
     )
-    assert error.message == "Rate limit reached for requests"
+    # a status line, then the provider's own type and message from its JSON error body
+    assert error.message == "HTTP 429 from provider: requests: Rate limit reached for requests"
 
 
 @pytest.mark.parametrize(

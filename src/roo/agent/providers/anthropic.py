@@ -53,9 +53,13 @@ from roo.agent.providers.base import (
 from roo.agent.providers.errors import (
     connection_error,
     kind_for_status,
+    provider_said,
     retry_after_seconds,
     scrub,
+    status_message,
+    stream_broke,
 )
+from roo.security.egress import EgressPolicy, guarded_client
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 _CACHE_CONTROL = {"type": "ephemeral"}
@@ -64,13 +68,19 @@ _CACHE_CONTROL = {"type": "ephemeral"}
 class AnthropicProvider:
     """One Anthropic endpoint with its key. `base_url` defaults to https://api.anthropic.com; a
     trailing `/v1` is dropped (the SDK adds `/v1/messages`). `timeout` (seconds) bounds each
-    request, the wait between stream events included."""
+    request, the wait between stream events included. With `egress` (a base URL a user chose),
+    connections go through its guard."""
 
     name: str = "anthropic"
     protocol: ApiProtocol = "anthropic"
 
     def __init__(
-        self, api_key: str | None, base_url: str | None = None, *, timeout: float = 600.0
+        self,
+        api_key: str | None,
+        base_url: str | None = None,
+        *,
+        timeout: float = 600.0,
+        egress: EgressPolicy | None = None,
     ) -> None:
         # An empty key rather than None: the SDK would otherwise take ANTHROPIC_API_KEY from the
         # environment (the service's own credential) or a profile on disk.
@@ -78,7 +88,11 @@ class AnthropicProvider:
         # Never None either: the SDK would read ANTHROPIC_BASE_URL from the environment.
         base_url = (base_url or DEFAULT_BASE_URL).rstrip("/").removesuffix("/v1")
         self._client = anthropic.AsyncAnthropic(
-            api_key=self._api_key, base_url=base_url, timeout=timeout, max_retries=0
+            api_key=self._api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=0,
+            http_client=guarded_client(egress) if egress is not None else None,
         )
 
     async def aclose(self) -> None:
@@ -155,12 +169,15 @@ class AnthropicProvider:
                     elif isinstance(event, RawMessageStopEvent):
                         finished = True
         except anthropic.APIStatusError as exc:  # an `error` event in the stream
-            raise ProviderError("stream", _status_message(exc, self._api_key)) from exc
+            said = provider_said(exc.body)
+            if said is None:
+                raise ProviderError("stream", stream_broke(exc, self._api_key)) from exc
+            message = scrub(f"the response stream carried an error: {said}", self._api_key)
+            raise ProviderError("stream", message) from exc
         except (anthropic.APITimeoutError, httpx2.TimeoutException) as exc:
             raise ProviderError("timeout", "the response stream timed out") from exc
         except (anthropic.AnthropicError, httpx2.HTTPError, ValueError) as exc:
-            message = scrub(f"the response stream broke off: {exc}", self._api_key)
-            raise ProviderError("stream", message) from exc
+            raise ProviderError("stream", stream_broke(exc, self._api_key)) from exc
         if not finished:
             raise ProviderError("stream", "the response stream ended before message_stop")
 
@@ -223,11 +240,6 @@ def anthropic_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
 # ---- errors -------------------------------------------------------------------------------------
 
 
-def _status_message(exc: anthropic.APIStatusError, api_key: str) -> str:
-    kind = exc.type or "error"
-    return scrub(f"{kind}: {exc.api_message or exc.message}", api_key)
-
-
 def map_error(exc: anthropic.AnthropicError, api_key: str) -> ProviderError:
     """The `ProviderError` for an SDK exception raised before the stream started."""
     if isinstance(exc, anthropic.APITimeoutError):
@@ -236,7 +248,7 @@ def map_error(exc: anthropic.AnthropicError, api_key: str) -> ProviderError:
         return connection_error(exc, api_key)
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
-        message = _status_message(exc, api_key)
+        message = status_message(status, exc.response, api_key)
         retry_after = retry_after_seconds(exc.response.headers)
         return ProviderError(kind_for_status(status, message), message, status, retry_after)
-    return ProviderError("bad_request", scrub(str(exc), api_key))
+    return ProviderError("bad_request", f"the request failed ({type(exc).__name__})")

@@ -88,6 +88,7 @@ ErrorKind = Literal[
     "bad_request",  # 400, 413, 422
     "context_window",  # the request does not fit the model's context window
     "stream",  # the stream broke off or carried an error event mid-way
+    "blocked_address",  # a user's base URL leads to a non-public address (roo.security.egress)
 ]
 RETRYABLE: frozenset[ErrorKind] = frozenset(
     {"rate_limit", "server", "connection", "timeout", "stream"}

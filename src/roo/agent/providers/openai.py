@@ -42,9 +42,13 @@ from roo.agent.providers.base import (
 from roo.agent.providers.errors import (
     connection_error,
     kind_for_status,
+    provider_said,
     retry_after_seconds,
     scrub,
+    status_message,
+    stream_broke,
 )
+from roo.security.egress import EgressPolicy, guarded_client
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _NO_KEY = "not-needed"  # local servers take any key; the SDK insists on one
@@ -53,13 +57,19 @@ _NO_KEY = "not-needed"  # local servers take any key; the SDK insists on one
 class OpenAIProvider:
     """One OpenAI-compatible endpoint with its key. `base_url` defaults to
     https://api.openai.com/v1; compatible servers are reached through theirs. No key: a
-    placeholder is sent (local servers want none). `timeout` (seconds) bounds each request."""
+    placeholder is sent (local servers want none). `timeout` (seconds) bounds each request.
+    With `egress` (a base URL a user chose), connections go through its guard."""
 
     name: str = "openai"
     protocol: ApiProtocol = "openai"
 
     def __init__(
-        self, api_key: str | None, base_url: str | None = None, *, timeout: float = 600.0
+        self,
+        api_key: str | None,
+        base_url: str | None = None,
+        *,
+        timeout: float = 600.0,
+        egress: EgressPolicy | None = None,
     ) -> None:
         # Never None: the SDK would take OPENAI_API_KEY from the environment (the service's own).
         self._api_key = api_key or _NO_KEY
@@ -68,6 +78,7 @@ class OpenAIProvider:
             base_url=base_url or DEFAULT_BASE_URL,  # None: the SDK would read OPENAI_BASE_URL
             timeout=timeout,
             max_retries=0,
+            http_client=guarded_client(egress) if egress is not None else None,
         )
 
     async def aclose(self) -> None:
@@ -131,11 +142,14 @@ class OpenAIProvider:
         except (openai.APITimeoutError, httpx2.TimeoutException) as exc:
             raise ProviderError("timeout", "the response stream timed out") from exc
         except openai.APIError as exc:  # an error object in the stream, or a broken connection
-            message = scrub(f"the response stream broke off: {exc.message}", self._api_key)
+            # the SDK raises it for an event whose JSON has an "error" (its body)
+            said = provider_said({"error": exc.body}) if isinstance(exc.body, dict) else None
+            if said is None:
+                raise ProviderError("stream", stream_broke(exc, self._api_key)) from exc
+            message = scrub(f"the response stream carried an error: {said}", self._api_key)
             raise ProviderError("stream", message) from exc
         except (openai.OpenAIError, httpx2.HTTPError, ValueError) as exc:
-            message = scrub(f"the response stream broke off: {exc}", self._api_key)
-            raise ProviderError("stream", message) from exc
+            raise ProviderError("stream", stream_broke(exc, self._api_key)) from exc
         for part in think.flush():
             yield part
         for tool_call in calls.flush():
@@ -313,11 +327,9 @@ def map_error(exc: openai.OpenAIError, api_key: str) -> ProviderError:
         return connection_error(exc, api_key)
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
-        body = exc.body
-        said = body.get("message") if isinstance(body, dict) else None
-        message = scrub(str(said or exc.message), api_key)
+        message = status_message(status, exc.response, api_key)
         if exc.code == "context_length_exceeded":
             return ProviderError("context_window", message, status)
         retry_after = retry_after_seconds(exc.response.headers)
         return ProviderError(kind_for_status(status, message), message, status, retry_after)
-    return ProviderError("bad_request", scrub(str(exc), api_key))
+    return ProviderError("bad_request", f"the request failed ({type(exc).__name__})")
