@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format bench migrate clean
+.PHONY: run test lint format bench loadtest migrate clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,20 @@ bench: $(STAMP)  ## benchmarks; each writes JSON under bench/results/
 	$(BIN)/python bench/sessions.py
 	$(BIN)/python bench/tools.py
 	$(BIN)/python bench/tasks.py
+
+# The seed's load test (artillery, installed into bench/artillery on first use; needs Node.js):
+# embedded, the sign-in variant up to Argon2's cap, then PostgreSQL + Redis (one process, and
+# the highest rate two workers hold) when they answer. JSON in bench/results/loadtest-*.json.
+LOADTEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+LOADTEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+LOADTEST_PG = --database-url $(LOADTEST_DATABASE_URL) --redis $(LOADTEST_REDIS_URL)
+loadtest: $(STAMP)
+	$(BIN)/python bench/loadtest.py
+	$(BIN)/python bench/loadtest.py --scenario login --find-rate --rate 2 --rate-step 2 --max-rate 40
+	@if $(BIN)/python bench/loadtest.py $(LOADTEST_PG) --probe; then \
+	  $(BIN)/python bench/loadtest.py $(LOADTEST_PG) && \
+	  $(BIN)/python bench/loadtest.py $(LOADTEST_PG) --workers 2 --find-rate --rate 20 --rate-step 10; \
+	else echo "loadtest: PostgreSQL or Redis does not answer; their runs are skipped"; fi
 
 migrate: $(STAMP)
 	$(BIN)/roo migrate

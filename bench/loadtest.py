@@ -74,6 +74,7 @@ from common import (
     stop,
 )
 
+from roo.testing.databases import scratch_database
 from tasks import LLM_KEY, MODEL, PROVIDER, fake_llm
 
 ROOT = BENCH_DIR.parent
@@ -439,19 +440,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     check_backends(args)
     artillery()
     run_id = secrets.token_hex(4)
-    shared = bool(args.database_url)
     users = [
-        User(bench_email(f"load-{i}", run_id, shared), secrets.token_urlsafe(16))
+        User(bench_email(f"load-{i}", run_id, False), secrets.token_urlsafe(16))
         for i in range(args.users)
     ]
     result: dict[str, Any] = {}
     with (
         tempfile.TemporaryDirectory(prefix="roo-loadtest-") as tmp,
         redis_cleaned(args, run_id),
+        scratch_database(args.database_url, Path(tmp), f"roo_load_{run_id}") as database_url,
     ):
         workdir = Path(tmp)
+        # PostgreSQL: a database of the run's own, dropped at the end; SQLite: the default file
+        database = database_url if args.database_url else None
         with fake_llm(workdir, default_reply=DONE_REPLY) as llm:
-            extra = backend_env(args.database_url, args.redis, run_id) | {
+            extra = backend_env(database, args.redis, run_id) | {
                 "OPENAI_BASE_URL": llm.base_url,
                 "OPENAI_API_KEY": LLM_KEY,
                 "ROO_DEFAULT_PROVIDER": PROVIDER,
@@ -577,6 +580,35 @@ def print_summary(report: dict[str, Any], output: Path) -> None:
     print(f"written to {output}")
 
 
+def backends_answer(args: argparse.Namespace) -> bool:
+    """Whether the PostgreSQL server and Redis given answer within a few seconds."""
+    import asyncio
+
+    async def probe() -> None:
+        if args.database_url:
+            import asyncpg
+
+            url = args.database_url.replace("postgresql+asyncpg://", "postgresql://")
+            conn = await asyncio.wait_for(asyncpg.connect(url), 5)
+            await conn.close()
+        if args.redis:
+            from redis.asyncio import Redis
+
+            client = Redis.from_url(args.redis, socket_timeout=5)
+            try:
+                await client.ping()
+            finally:
+                await client.aclose()
+
+    try:
+        check_backends(args)
+        asyncio.run(probe())
+    except Exception as exc:
+        print(f"loadtest: backends not reachable ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return False
+    return True
+
+
 def main() -> int:
     parser = bench_parser(__doc__, RESULTS_DIR / "loadtest.json")
     add_backend_arguments(parser)
@@ -595,7 +627,14 @@ def main() -> int:
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--keep-log", type=Path, help="copy the service's log here")
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="only check that --database-url and --redis answer (exit 0) or not (exit 1)",
+    )
     args = parser.parse_args()
+    if args.probe:
+        return 0 if backends_answer(args) else 1
     backend = "postgres" if args.database_url else "embedded"
     default_output = RESULTS_DIR / "loadtest.json"
     if args.output == default_output:

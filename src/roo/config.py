@@ -255,6 +255,11 @@ class Settings(BaseSettings):
     password_hash_concurrency: int | None = Field(
         None, ge=1, validation_alias=_env("ROO_PASSWORD_HASH_CONCURRENCY")
     )
+    # Argon2id parameters: "rfc9106" (t=3, 64 MiB, p=4) or "owasp" (t=2, 19 MiB, p=1); what
+    # each costs is in docs/authentication.md. Stored hashes move to it at their next sign-in.
+    password_hash_profile: Literal["rfc9106", "owasp"] = Field(
+        "rfc9106", validation_alias=_env("ROO_PASSWORD_HASH_PROFILE")
+    )
     password_hash_wait_seconds: float = Field(
         3.0, gt=0, validation_alias=_env("ROO_PASSWORD_HASH_WAIT")
     )

@@ -21,11 +21,23 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from roo.kit.errors import ServiceOverloaded
 
-_hasher = PasswordHasher()
+# The parameter sets an operator chooses from (ROO_PASSWORD_HASH_PROFILE); docs/authentication.md
+# has what each costs here. A stored hash carries its parameters: changing the profile keeps
+# every password working, and each is re-hashed with the new one at its next sign-in.
+PROFILES: dict[str, PasswordHasher] = {
+    # RFC 9106's second recommended option (argon2-cffi's default): t=3, 64 MiB, p=4
+    "rfc9106": PasswordHasher(),
+    # OWASP's first recommended option: t=2, 19 MiB, p=1
+    "owasp": PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1),
+}
+_hasher = PROFILES["rfc9106"]
 
 # Verified against when the account does not exist or has no password, so that a wrong email
 # costs the same time as a wrong password (no user enumeration by timing).
-_DUMMY_HASH = _hasher.hash("roo-dummy-password-for-timing")
+_DUMMY_HASHES = {
+    name: hasher.hash("roo-dummy-password-for-timing") for name, hasher in PROFILES.items()
+}
+_DUMMY_HASH = _DUMMY_HASHES["rfc9106"]
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
@@ -69,9 +81,11 @@ class _HashSlots:
 _slots = _HashSlots()
 
 
-def configure(concurrency: int | None, wait: float) -> None:
-    """Bound the hashes run at once in this process (None: one per core) and how long one
-    waits for its turn."""
+def configure(concurrency: int | None, wait: float, profile: str = "rfc9106") -> None:
+    """Choose the hash parameters (`PROFILES`), bound the hashes run at once in this process
+    (None: one per core) and how long one waits for its turn."""
+    global _hasher, _DUMMY_HASH
+    _hasher, _DUMMY_HASH = PROFILES[profile], _DUMMY_HASHES[profile]
     _slots.concurrency = concurrency or os.cpu_count() or 1
     _slots.wait = wait
     _slots._semaphores.clear()

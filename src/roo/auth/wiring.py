@@ -23,7 +23,11 @@ def build_auth(
     `cache` never evicts early (Redis)."""
     if settings.jwt_secret is None:  # load_settings always provides one
         raise RuntimeError("settings carry no JWT secret")
-    passwords.configure(settings.password_hash_concurrency, settings.password_hash_wait_seconds)
+    passwords.configure(
+        settings.password_hash_concurrency,
+        settings.password_hash_wait_seconds,
+        settings.password_hash_profile,
+    )
     tokens = AccessTokens(
         secret=settings.jwt_secret.get_secret_value(),
         issuer=settings.jwt_issuer,
