@@ -6,6 +6,7 @@ the configured wait; never a 500, never a 30 s stall."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 
@@ -81,13 +82,18 @@ async def test_requests_beyond_the_cap_are_refused_at_once_and_probes_never() ->
     assert (await call(app, "/api/v1/sessions"))[0] == 200  # room again
 
 
-@pytest.fixture
-async def small_pool_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(
-        settings.model_copy(update={"db_pool_max": 1, "db_pool_min": 1, "db_pool_timeout": 0.3})
-    )
+@contextlib.asynccontextmanager
+async def running(settings: Settings, **changes: object) -> AsyncIterator[FastAPI]:
+    """The app with `changes` to its settings, started and stopped."""
+    application = create_app(settings.model_copy(update=changes))
     async with LifespanManager(application):
         yield application
+
+
+@pytest.fixture
+async def small_pool_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    async with running(settings, db_pool_max=1, db_pool_min=1, db_pool_timeout=0.3) as app:
+        yield app
 
 
 async def test_no_connection_within_the_pool_timeout_is_503_not_500(
@@ -115,13 +121,10 @@ async def test_no_connection_within_the_pool_timeout_is_503_not_500(
 
 @pytest.fixture
 async def one_hash_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(
-        settings.model_copy(
-            update={"password_hash_concurrency": 1, "password_hash_wait_seconds": 0.01}
-        )
-    )
-    async with LifespanManager(application):
-        yield application
+    async with running(
+        settings, password_hash_concurrency=1, password_hash_wait_seconds=0.01
+    ) as app:
+        yield app
 
 
 async def test_sign_ins_beyond_the_hashing_slots_wait_briefly_then_get_503(

@@ -23,18 +23,24 @@ DONE_SLOWLY = Reply(
 )
 
 
-@pytest.mark.task_settings(db_pool_max=3, db_pool_timeout=3.0, max_running_tasks=64)
-async def test_deleting_sessions_while_their_tasks_run_starves_nothing(
-    api: Api, llm: FakeLLM
-) -> None:
-    llm.default_reply = DONE_SLOWLY  # every task is mid-request when its session goes
+async def start_slow_tasks(api: Api, llm: FakeLLM, count: int) -> list[tuple[str, str]]:
+    """`count` sessions, each with a task that is mid-request (the model answers slowly)."""
+    llm.default_reply = DONE_SLOWLY
     running = []
-    for _ in range(8):
+    for _ in range(count):
         session_id = await api.session()
         task = await api.start(session_id)
         running.append((session_id, task["id"]))
     for session_id, task_id in running:
         await api.wait(session_id, task_id, "running")
+    return running
+
+
+@pytest.mark.task_settings(db_pool_max=3, db_pool_timeout=3.0, max_running_tasks=64)
+async def test_deleting_sessions_while_their_tasks_run_starves_nothing(
+    api: Api, llm: FakeLLM
+) -> None:
+    running = await start_slow_tasks(api, llm, 8)
 
     async def delete(session_id: str) -> httpx.Response:
         return await api.request("DELETE", f"/api/v1/sessions/{session_id}")
@@ -60,14 +66,7 @@ async def test_deleting_sessions_while_their_tasks_run_starves_nothing(
 
 @pytest.mark.task_settings(db_pool_max=2, db_pool_timeout=3.0)
 async def test_cancelling_tasks_while_they_run_starves_nothing(api: Api, llm: FakeLLM) -> None:
-    llm.default_reply = DONE_SLOWLY
-    running = []
-    for _ in range(6):
-        session_id = await api.session()
-        task = await api.start(session_id)
-        running.append((session_id, task["id"]))
-    for session_id, task_id in running:
-        await api.wait(session_id, task_id, "running")
+    running = await start_slow_tasks(api, llm, 6)
 
     answers = await asyncio.gather(
         *(
