@@ -35,6 +35,7 @@ bench: $(STAMP)  ## benchmarks; each writes JSON under bench/results/
 	$(BIN)/python bench/sessions.py
 	$(BIN)/python bench/tools.py
 	$(BIN)/python bench/tasks.py
+	$(BIN)/python bench/task_state.py
 
 migrate: $(STAMP)
 	$(BIN)/roo migrate
