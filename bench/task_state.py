@@ -34,8 +34,10 @@ measured in the same run:
 2. Stall: --tasks tasks are brought to --task-step (not timed), then run together for
    --task-steps steps each: the model answers in 20 to 80 ms (a seeded random sleep), the tool
    in 5 ms. A probe sleeps 10 ms in a loop and records how late each wake-up is; the longest
-   and p99 are reported, with the probe alone on an idle loop (1 s) as the floor. Checkpoints
-   that fail (e.g. no pooled connection within its timeout) are counted, not retried.
+   and p99 are reported, with the probe alone on an idle loop (1 s) as the floor, and the
+   garbage collector's passes meanwhile (each one stalls the loop too, whatever the tasks do).
+   Checkpoints that fail (e.g. no pooled connection within its timeout) are counted, not
+   retried.
 
 Results: bench/results/task_state.json. Nothing here asserts a timing.
 """
@@ -45,6 +47,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import random
@@ -341,6 +344,25 @@ async def probe(stop: asyncio.Event, lags: list[float]) -> None:
         lags.append(max(0.0, time.perf_counter() - started - PROBE_SECONDS))
 
 
+@contextlib.contextmanager
+def collections() -> Iterator[list[tuple[int, float]]]:
+    """The garbage collector's passes meanwhile: (generation, seconds), each a loop stall."""
+    pauses: list[tuple[int, float]] = []
+    started = [0.0]
+
+    def watch(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses.append((info["generation"], time.perf_counter() - started[0]))
+
+    gc.callbacks.append(watch)
+    try:
+        yield pauses
+    finally:
+        gc.callbacks.remove(watch)
+
+
 def lag_stats(lags: Sequence[float]) -> dict[str, Any]:
     ordered = sorted(lags)
     return {
@@ -384,7 +406,8 @@ async def stall(
     stop, lags = asyncio.Event(), list[float]()
     watcher = asyncio.create_task(probe(stop, lags))
     cpu, wall = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(one(i, state, save) for i, (state, save) in enumerate(runs)))
+    with collections() as pauses:
+        await asyncio.gather(*(one(i, state, save) for i, (state, save) in enumerate(runs)))
     elapsed, cpu_used = time.perf_counter() - wall, time.process_time() - cpu
     stop.set()
     await watcher
@@ -401,6 +424,11 @@ async def stall(
         "checkpoint_max_ms": ms(ordered[-1]) if ordered else None,
         "failed_tasks": len(failures),
         "failures": sorted(set(failures)),
+        "gc": {
+            "collections": len(pauses),
+            "full": sum(1 for generation, _ in pauses if generation == 2),
+            "longest_ms": ms(max((pause for _, pause in pauses), default=0.0)),
+        },
     }
 
 
@@ -499,7 +527,8 @@ def print_summary(report: dict[str, Any], output: Path, out: IO[str] = sys.stdou
             print(
                 f"  {way:6} {entry['tasks']} tasks from step {entry['from_step']}: "
                 f"{lag['max_ms']:.1f} ms (p99 {lag['p99_ms']:.1f} ms), "
-                f"{entry['failed_tasks']} failed",
+                f"{entry['failed_tasks']} failed; "
+                f"longest GC pass {entry['gc']['longest_ms']:.1f} ms",
                 file=out,
             )
     print(f"written to {output}", file=out)
