@@ -73,7 +73,7 @@ def recorded_writes(engine: AsyncEngine) -> Iterator[Writes]:
         if match is None:
             return
         verb = "INSERT" if match.group(1).upper().startswith("INSERT") else "UPDATE"
-        rows = len(parameters) if many else max(1, statement.count("), ("))
+        rows = len(parameters) if many else statement.count("), (") + 1  # multi-row VALUES
         writes.items.append(Write(match.group(2).lower(), verb, rows, _size(parameters)))
 
     event.listen(engine.sync_engine, "before_cursor_execute", record)
