@@ -1,9 +1,10 @@
 """Context-window management: token estimates and Roo's sliding-window truncation.
 
-Roo hides (rather than deletes) the oldest turns; we keep the full history on the task for the
-record only up to the point of truncation: the engine's history is what the model sees next.
-The first message (the task) always stays, and whole assistant/user pairs go together so every
-`tool_use` keeps its `tool_result` and the roles keep alternating.
+Roo hides (rather than deletes) the oldest turns, and so do we: the engine's history is what
+the model sees next, `TaskState.hidden` counts the messages it no longer holds, and the host
+keeps them stored (`roo.tasks.state_store`). The first message (the task) always stays, and
+whole assistant/user pairs go together so every `tool_use` keeps its `tool_result` and the
+roles keep alternating.
 """
 
 from __future__ import annotations

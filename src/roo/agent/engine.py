@@ -9,6 +9,8 @@ Persistence: `checkpoint(state)` runs after the assistant turn is recorded (befo
 runs), after each tool result, and after the next user turn is assembled. A run that starts
 from a saved state therefore continues after the last thing that finished: a tool call whose
 result was saved is not run again; one that was interrupted gets Roo's "interrupted" result.
+Between checkpoints the history only grows, except where the engine marks a message as edited
+(`TaskState.mark_edited`): so a host can save only what changed (`roo.agent.state`).
 """
 
 from __future__ import annotations
@@ -215,7 +217,7 @@ class Agent:
             content: list[Block] = [m.text_block(r.user_message(task or "")), *images]
             content.append(m.text_block(self._environment(first=True)))
             state.history.append(m.user(*content))
-            await self.setup.checkpoint(state)
+            await self._checkpoint()
             return
         last = state.history[-1]
         if last["role"] == "assistant":
@@ -236,9 +238,14 @@ class Agent:
             state.history.append(m.user(*content))
         elif task or images:
             last["content"].extend([m.text_block(r.user_message(task or "")), *images])
+            state.mark_edited(len(state.history) - 1)
         state.pending_results = []
         state.result = None
-        await self.setup.checkpoint(state)
+        await self._checkpoint()
+
+    async def _checkpoint(self) -> None:
+        await self.setup.checkpoint(self.state)
+        self.state.edited.clear()
 
     async def _loop(self) -> Outcome:
         state, setup, limits = self.state, self.setup, self.setup.limits
@@ -281,7 +288,7 @@ class Agent:
             )
             calls = self._assistant_turn(turn)
             state.pending_results = []
-            await setup.checkpoint(state)
+            await self._checkpoint()
 
             if not calls:
                 state.no_tool_replies += 1
@@ -294,7 +301,7 @@ class Agent:
                 if completion is not None:
                     state.result = completion
                     state.step += 1
-                    await setup.checkpoint(state)
+                    await self._checkpoint()
                     return Outcome("completed", result=completion)
                 content = list(state.pending_results)
             for queued in setup.interaction.take_queued_messages():
@@ -303,7 +310,7 @@ class Agent:
             state.history.append(m.user(*content))
             state.pending_results = []
             state.step += 1
-            await setup.checkpoint(state)
+            await self._checkpoint()
 
     def _assistant_turn(self, turn: _Turn) -> list[tuple[str, str, dict[str, Any] | None]]:
         """Record the model's reply; returns its calls as (id, name, arguments or None when
@@ -440,9 +447,13 @@ class Agent:
             await self._truncate(0.5, needed)
 
     async def _truncate(self, fraction: float, before: int) -> None:
-        self.state.history, removed = truncate_conversation(self.state.history, fraction)
+        state = self.state
+        state.history, removed = truncate_conversation(state.history, fraction)
         if removed:
-            self.state.context_tokens = 0
+            # the removed messages keep their positions (hidden); the first gets the marker
+            state.hidden += removed
+            state.mark_edited(0)
+            state.context_tokens = 0
             await self.setup.sink(
                 "context.truncated", {"messagesRemoved": removed, "prevContextTokens": before}
             )
@@ -470,7 +481,7 @@ class Agent:
                 if name == "new_task" and not block.get("is_error"):
                     stop_after = name
             state.pending_results.append(block)
-            await self.setup.checkpoint(state)
+            await self._checkpoint()
         return None
 
     async def _run_tool(
@@ -655,7 +666,8 @@ class Agent:
         if answer.text:
             note = r.repetition_feedback(answer.text) if stuck else r.too_many_mistakes(answer.text)
             state.history[-1]["content"].insert(-1, m.text_block(note))
-        await setup.checkpoint(state)
+            state.mark_edited(len(state.history) - 1)
+        await self._checkpoint()
 
     def _environment(self, *, first: bool = False) -> str:
         setup = self.setup

@@ -8,6 +8,15 @@ runner, a test, a CLI) gives it:
   follow-up questions, the mistake-limit prompt), and the messages the user queued meanwhile;
 - a `checkpoint` callback that persists `TaskState` after every step and every tool result, so
   that a task can be resumed after a crash from its last completed step, running nothing twice.
+
+The conversation only grows, so a host need not rewrite it at every checkpoint: message `i` of
+`history` is message `position(i)` of the task's whole conversation (the sliding window hides
+messages after the first: `hidden` counts them, and they keep their positions). Between two
+checkpoints the engine appends messages, and changes a saved one in place only where it says
+so in `edited` (the truncation marker of the first message, a note added to the last user turn).
+A host that stored positions below N at its previous checkpoint saves the messages at positions
+N and up plus those in `edited`, and the small rest of the state (`scalars()`); the engine
+clears `edited` once the checkpoint returns.
 """
 
 from __future__ import annotations
@@ -60,6 +69,7 @@ class Interaction(Protocol):
         ...
 
 
+# Saves the state (all of it, or what changed since the previous call: see the module's doc).
 Checkpoint = Callable[["TaskState"], Awaitable[None]]
 # (mode, message, todos) -> (child task id, its completion result). Raises SubtaskFailed.
 SpawnSubtask = Callable[[str, str, str | None], Awaitable[tuple[str, str]]]
@@ -86,10 +96,29 @@ class TaskState:
     result: str | None = None
     # tool results of the step in progress (the last history message is the assistant turn)
     pending_results: list[Block] = field(default_factory=list)
+    # messages after the first that the sliding window hid from `history` (they stay stored)
+    hidden: int = 0
+    # positions of messages changed in place since the last checkpoint (not persisted)
+    edited: set[int] = field(default_factory=set)
+
+    def position(self, index: int) -> int:
+        """The position in the whole conversation of `history[index]` (index >= 0)."""
+        return index + self.hidden if index > 0 else 0
+
+    def end(self) -> int:
+        """One past the position of the last message: how many the conversation has."""
+        return self.position(len(self.history) - 1) + 1 if self.history else 0
+
+    def mark_edited(self, index: int) -> None:
+        """`history[index]` was changed in place: the next checkpoint saves it again."""
+        self.edited.add(self.position(index))
 
     def to_dict(self) -> dict[str, Any]:
+        return {"history": self.history, **self.scalars()}
+
+    def scalars(self) -> dict[str, Any]:
+        """Everything but the history: small, saved whole at every checkpoint."""
         return {
-            "history": self.history,
             "mode": self.mode,
             "usage": self.usage.to_dict(),
             "requests": self.requests,
@@ -100,6 +129,7 @@ class TaskState:
             "todos": self.todos,
             "result": self.result,
             "pendingResults": self.pending_results,
+            "hidden": self.hidden,
         }
 
     @classmethod
@@ -116,6 +146,7 @@ class TaskState:
             todos=data.get("todos"),
             result=data.get("result"),
             pending_results=list(data.get("pendingResults") or []),
+            hidden=int(data.get("hidden") or 0),
         )
 
 

@@ -2,9 +2,10 @@
 
 Each run is an asyncio task owned by this `TaskRunner` (its `runner_id` and a heartbeat are on
 the task row). The run's sink stores every event in the session's event log; its checkpoint
-writes the engine state after every step; its interaction parks the task in
-`awaiting_approval`/`awaiting_input` with a `pending` question until an answer arrives from the
-API (`answer()`), or the wait times out (the task is then cancelled cleanly).
+saves what changed in the engine state after every step and tool result
+(`roo.tasks.state_store`); its interaction parks the task in `awaiting_approval`/
+`awaiting_input` with a `pending` question until an answer arrives from the API (`answer()`),
+or the wait times out (the task is then cancelled cleanly).
 
 A task whose runner stops beating (the process crashed or was stopped) is marked `interrupted`
 by whichever runner sweeps next; `resume` continues it from its last saved step. A clean shutdown
@@ -47,6 +48,7 @@ from roo.sessions.service import SessionManager
 from roo.tasks.events import EventStore, SessionGone
 from roo.tasks.llm import ModelResolver
 from roo.tasks.schemas import ACTIVE_STATES, FINISHED_STATES
+from roo.tasks.state_store import StateWriter, load_state
 
 log = structlog.get_logger(__name__)
 
@@ -497,9 +499,11 @@ class TaskRunner:
             return None
         task, session, endpoint = started
         first_run = not task.engine_state
-        state = TaskState.from_dict(task.engine_state) if task.engine_state else TaskState()
         if first_run:
-            state.mode = task.mode
+            state = TaskState(mode=task.mode)
+        else:  # the run owns the task now: nothing else writes its state
+            async with unit_of_work(self.sessions) as db:
+                state = await load_state(db, task)
         workspace = self.manager.workspaces.path(session.workspace_dir)
         ignore = self.ignore_rules(workspace)
         config = session.config or {}
@@ -509,19 +513,14 @@ class TaskRunner:
         provider = self.models.build(task.provider, endpoint)
 
         buffer = run.buffer = EventBuffer(self.events, run.session_id, run.task_id)
+        writer = StateWriter(run.task_id, state)
 
         async def save(snapshot: TaskState) -> None:
             async with unit_of_work(self.sessions) as db:
                 await buffer.flush(db)
-                await db.execute(
-                    update(Task)
-                    .where(Task.id == run.task_id)
-                    .values(
-                        engine_state=snapshot.to_dict(),
-                        mode=snapshot.mode,
-                        heartbeat_at=utcnow(),
-                        updated_at=utcnow(),
-                    )
+                now = utcnow()
+                await writer.write(
+                    db, snapshot, mode=snapshot.mode, heartbeat_at=now, updated_at=now
                 )
 
         async def checkpoint(snapshot: TaskState) -> None:

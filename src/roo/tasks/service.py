@@ -40,6 +40,7 @@ from roo.tasks.schemas import (
     TaskOut,
     UsageOut,
 )
+from roo.tasks.state_store import hidden_of, visible_messages
 
 CANCEL_WAIT_SECONDS = 10.0  # how long DELETE waits for another process to stop a task
 
@@ -174,7 +175,8 @@ class TaskService:
 
     async def detail(self, db: AsyncSession, task: Task) -> TaskDetailOut:
         view = task_view(task, await self.children(db, task.id))
-        return TaskDetailOut(**view, messages=(task.engine_state or {}).get("history") or [])
+        messages = await visible_messages(db, task.id, hidden_of(task))
+        return TaskDetailOut(**view, messages=messages)
 
     async def list(
         self,

@@ -5,7 +5,7 @@ from roo.db.base import Base
 from roo.db.models.audit import AuditEvent
 from roo.db.models.provider_credential import ProviderCredential
 from roo.db.models.session import Session
-from roo.db.models.task import Task, TaskEvent
+from roo.db.models.task import Task, TaskEvent, TaskMessage
 from roo.db.models.token import ApiKey, RefreshToken, RevokedAccessToken
 from roo.db.models.user import User, UserIdentity
 
@@ -19,6 +19,7 @@ __all__ = [
     "Session",
     "Task",
     "TaskEvent",
+    "TaskMessage",
     "User",
     "UserIdentity",
 ]

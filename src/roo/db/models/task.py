@@ -37,7 +37,9 @@ class Task(Base):
     model: Mapped[str] = mapped_column(String(200))
     input: Mapped[str] = mapped_column(Text)
     images: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # the engine's TaskState (history, usage, counters, todos): rewritten after every step
+    # the engine's TaskState but its history (mode, usage, counters, todos, the results of the
+    # step in progress, how many messages the sliding window hid): rewritten at every
+    # checkpoint; the conversation itself is in `task_messages`, one row per message
     engine_state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # what the task waits for: {id, kind, tool, params, text, suggestions, createdAt}
     pending: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
@@ -55,6 +57,24 @@ class Task(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class TaskMessage(Base):
+    """One message of a task's conversation (`roo.agent.messages`), at its position from 0.
+
+    Rows are appended as the conversation grows and are never deleted while the task lives;
+    a row is rewritten only where the engine edits a message in place (the first message's
+    sliding-window marker, a note added to the last user turn). Messages 1 to
+    `engine_state["hidden"]` are hidden by the sliding window: kept, no longer sent."""
+
+    __tablename__ = "task_messages"
+
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    message: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TaskEvent(Base):
