@@ -87,7 +87,9 @@ DONE_REPLY = {
     "tool_calls": [{"name": "attempt_completion", "arguments": {"result": "done"}}],
     "usage": {"input_tokens": 1500, "output_tokens": 20},
 }
-SEED = {  # the seed's published example (phase-2-api-service.md, "Load Testing Results")
+SEED: dict[
+    str, Any
+] = {  # the seed's published example (phase-2-api-service.md, "Load Testing Results")
     "scenarios_launched": 1000,
     "scenarios_completed": 1000,
     "requests_completed": 5000,
@@ -586,7 +588,7 @@ def backends_answer(args: argparse.Namespace) -> bool:
 
     async def probe() -> None:
         if args.database_url:
-            import asyncpg
+            import asyncpg  # type: ignore[import-untyped]
 
             url = args.database_url.replace("postgresql+asyncpg://", "postgresql://")
             conn = await asyncio.wait_for(asyncpg.connect(url), 5)
