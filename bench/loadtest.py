@@ -376,6 +376,23 @@ def sign_in_all(port: int, users: list[User]) -> None:
         client.close()
 
 
+def delete_leftovers(port: int, users: list[User]) -> int:
+    """Delete every session the users still have: a scenario refused half-way (503 under
+    overload) leaves its session behind, and enough of them would hit the session quota (409)
+    in the next phase. The number deleted."""
+    client = Client(port, timeout=30)
+    deleted = 0
+    try:
+        for user in users:
+            page, _ = client.expect("GET", "/api/v1/sessions?limit=200", 200, headers=user.bearer)
+            for item in page["items"]:
+                client.expect("DELETE", f"/api/v1/sessions/{item['id']}", 204, headers=user.bearer)
+                deleted += 1
+    finally:
+        client.close()
+    return deleted
+
+
 def write_payload(workdir: Path, users: list[User]) -> None:
     with (workdir / "users.csv").open("w", newline="") as file:
         writer = csv.writer(file)
@@ -416,11 +433,13 @@ def overload_ok(figures: Mapping[str, Any]) -> bool:
 def measure_phase(
     service: Service,
     workdir: Path,
+    users: list[User],
     name: str,
     scenario: str,
     phases: list[dict[str, Any]],
 ) -> dict[str, Any]:
     seconds = sum(p.get("duration", 0) for p in phases)
+    leftovers = delete_leftovers(service.port, users)
     log_start = service.log_path.stat().st_size
     with TreeSampler(service.process.pid) as sampler:
         aggregate = run_artillery(
@@ -430,6 +449,7 @@ def measure_phase(
     figures["service"] = sampler.figures()
     figures["service_log"] = log_problems(service.log_path, log_start)
     figures["phases"] = phases
+    figures["sessions_left_before"] = leftovers
     return figures
 
 
@@ -479,15 +499,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 measure_phase(
                     service,
                     workdir,
+                    users,
                     "warmup",
                     args.scenario,
                     [{"name": "warmup", "duration": 5, "arrivalRate": 2, "rampTo": args.rate}],
                 )
                 if args.find_rate:
-                    result["rates"] = find_rate(service, workdir, args)
+                    result["rates"] = find_rate(service, workdir, users, args)
                     return result
                 result["constant"] = measure_phase(
-                    service, workdir, "constant", args.scenario, constant(args.rate, args.scenarios)
+                    service,
+                    workdir,
+                    users,
+                    "constant",
+                    args.scenario,
+                    constant(args.rate, args.scenarios),
                 )
                 print_phase("constant", result["constant"])
                 if args.overload_seconds > 0:
@@ -495,6 +521,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     result["overload"] = measure_phase(
                         service,
                         workdir,
+                        users,
                         "overload",
                         args.scenario,
                         [
@@ -509,6 +536,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     result["recovery"] = measure_phase(
                         service,
                         workdir,
+                        users,
                         "recovery",
                         args.scenario,
                         [
@@ -525,7 +553,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def find_rate(service: Service, workdir: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
+def find_rate(
+    service: Service, workdir: Path, users: list[User], args: argparse.Namespace
+) -> list[dict[str, Any]]:
     """The constant phase at rising rates (each `--find-seconds` long) until one fails."""
     tried: list[dict[str, Any]] = []
     rate = args.rate
@@ -533,6 +563,7 @@ def find_rate(service: Service, workdir: Path, args: argparse.Namespace) -> list
         figures = measure_phase(
             service,
             workdir,
+            users,
             f"rate-{rate:g}",
             args.scenario,
             constant(rate, int(rate * args.find_seconds)),

@@ -230,8 +230,16 @@ class SessionManager:
     ) -> Session:
         self._check_network(config)
         quota = quota_for(principal.roles)
-        await self._check_session_count(db, principal)
         session_id = new_id()
+        # The directory first, before this unit of work writes anything: a write transaction
+        # waits on nothing but the database (on SQLite every other writer waits for it). Should
+        # the creation fail after this, the directory is an orphan the start-up sweep removes.
+        await self.workspaces.create(workspace_name(session_id))
+        try:
+            await self._check_session_count(db, principal)
+        except exc.SessionQuotaReached:
+            await self.workspaces.remove(workspace_name(session_id))
+            raise
         session = Session(
             id=session_id,
             user_id=principal.user_id,
@@ -242,9 +250,6 @@ class SessionManager:
         )
         db.add(session)
         await db.flush()
-        await self.workspaces.create(session.workspace_dir)
-        # Should the transaction fail after this, the directory is an orphan: the start-up sweep
-        # removes it.
         await record(
             db,
             "sessions.create",
