@@ -648,7 +648,7 @@ def main() -> int:
     parser.add_argument("--scenario", choices=("token", "login", "workspace"), default="token")
     parser.add_argument("--rate", type=float, default=20.0, help="scenarios per second")
     parser.add_argument("--scenarios", type=int, default=1000)
-    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--overload-factor", type=float, default=3.0)
     parser.add_argument("--overload-seconds", type=int, default=20, help="0: no overload phase")
