@@ -169,7 +169,12 @@ def run_artillery(
             f"{log_tail(workdir / f'artillery-{name}.log', 30)}"
         )
     report: dict[str, Any] = json.loads(output.read_text())
-    return dict(report["aggregate"])
+    aggregate = dict(report["aggregate"])
+    aggregate["windows"] = [
+        (window.get("summaries") or {}).get("http.response_time", {}).get("p99")
+        for window in report.get("intermediate") or []
+    ]
+    return aggregate
 
 
 def phase_figures(aggregate: Mapping[str, Any]) -> dict[str, Any]:
@@ -203,6 +208,8 @@ def phase_figures(aggregate: Mapping[str, Any]) -> dict[str, Any]:
         "errors": dict(sorted(errors.items())),
         "overload_503_without_retry_after": counters.get("roo.503_without_retry_after", 0),
         "seconds": round(seconds, 1) if seconds else None,
+        # artillery's report periods (10 s each): how p99 moved during the phase
+        "p99_ms_by_window": aggregate.get("windows", []),
     }
 
 
@@ -406,15 +413,16 @@ def write_payload(workdir: Path, users: list[User]) -> None:
 # -- the run -------------------------------------------------------------------------------------
 
 
-def holds(figures: Mapping[str, Any]) -> bool:
-    """The constant phase's target: every scenario completed, no error, p99 under 100 ms."""
+def holds(figures: Mapping[str, Any], p99_target_ms: float = P99_TARGET_MS) -> bool:
+    """The constant phase's target: every scenario completed, no error, p99 under the target
+    (100 ms; a sign-in alone takes longer: see --p99-target)."""
     p99 = figures["response_time_ms"].get("p99")
     return (
         figures["scenarios_completed"] == figures["scenarios_launched"] > 0
         and not figures["errors"]
         and all(code.startswith("2") for code in figures["codes"])
         and p99 is not None
-        and p99 < P99_TARGET_MS
+        and p99 < p99_target_ms
     )
 
 
@@ -569,7 +577,7 @@ def find_rate(
             constant(rate, int(rate * args.find_seconds)),
         )
         figures["rate"] = rate
-        figures["holds"] = holds(figures)
+        figures["holds"] = holds(figures, args.p99_target)
         tried.append(figures)
         print_phase(f"{rate:g}/s", figures)
         if not figures["holds"]:
@@ -654,6 +662,12 @@ def main() -> int:
     parser.add_argument("--overload-seconds", type=int, default=20, help="0: no overload phase")
     parser.add_argument("--recovery-seconds", type=int, default=15)
     parser.add_argument("--find-rate", action="store_true", help="raise the rate until it fails")
+    parser.add_argument(
+        "--p99-target",
+        type=float,
+        help="ms the constant phase's p99 must stay under: 100, or 500 for the login scenario "
+        "(one argon2id verification alone takes over 100 ms)",
+    )
     parser.add_argument("--rate-step", type=float, default=5.0)
     parser.add_argument("--max-rate", type=float, default=100.0)
     parser.add_argument("--find-seconds", type=int, default=20)
@@ -666,6 +680,8 @@ def main() -> int:
         help="only check that --database-url and --redis answer (exit 0) or not (exit 1)",
     )
     args = parser.parse_args()
+    if args.p99_target is None:
+        args.p99_target = 500.0 if args.scenario == "login" else P99_TARGET_MS
     if args.probe:
         return 0 if backends_answer(args) else 1
     backend = "postgres" if args.database_url else "embedded"
@@ -679,7 +695,7 @@ def main() -> int:
         results = run(args)
         verdict: dict[str, Any] = {}
         if "constant" in results:
-            verdict["constant_holds"] = holds(results["constant"])
+            verdict["constant_holds"] = holds(results["constant"], args.p99_target)
         if "overload" in results:
             verdict["overload_ok"] = overload_ok(results["overload"])
             verdict["recovered_p99_ms"] = results["recovery"]["response_time_ms"].get("p99")
@@ -698,6 +714,7 @@ def main() -> int:
                 "overload_factor": args.overload_factor,
                 "overload_seconds": args.overload_seconds,
                 "recovery_seconds": args.recovery_seconds,
+                "p99_target_ms": args.p99_target,
                 "env": args.env,
                 **describe_backends(args),
             },

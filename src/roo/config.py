@@ -248,7 +248,7 @@ class Settings(BaseSettings):
     # Overload: requests beyond this many in flight in one process are answered 503 at once
     # (health probes excepted), so that the accepted ones keep their latency. 0: no cap.
     max_requests_in_flight: int = Field(
-        64, ge=0, validation_alias=_env("ROO_MAX_REQUESTS_IN_FLIGHT")
+        32, ge=0, validation_alias=_env("ROO_MAX_REQUESTS_IN_FLIGHT")
     )
     # Password hashes (argon2id, 64 MiB each) computed at once per process; None: one per
     # core. A sign-in that waits longer than the wait for its turn is answered 503.
