@@ -61,7 +61,8 @@ class _SQLiteConnection(sqlite3.Connection):
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers work while a writer commits; foreign keys are off by default in SQLite;
-    # busy_timeout makes concurrent writers wait instead of failing at once.
+    # busy_timeout: another process (`roo user create`, a migration) may be writing just then
+    # (within this process the write gate keeps writers from ever meeting SQLite's lock).
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
