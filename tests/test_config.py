@@ -175,3 +175,22 @@ def test_the_start_up_line_names_the_backends_without_credentials(
     described = describe_backends(load_settings())
     assert {k: described[k] for k in expected} == expected
     assert "pw" not in str(described)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("oauth_github_token_url", "http://github.example/token", "OAUTH_GITHUB_TOKEN_URL"),
+        ("oauth_oidc_discovery_url", "not a url", "OAUTH_OIDC_DISCOVERY_URL"),
+        ("public_url", "https://roo.example/#x", "ROO_PUBLIC_URL"),
+    ],
+)
+def test_oauth_urls_are_checked_with_the_settings(field: str, value: str, says: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(env="test", **{field: value})
+    assert says in str(raised.value)
+
+
+def test_plain_http_oauth_urls_are_fine_on_loopback() -> None:
+    settings = load_settings(env="test", oauth_github_token_url="http://127.0.0.1:9/token")
+    assert settings.oauth_github_token_url == "http://127.0.0.1:9/token"

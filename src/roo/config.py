@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from roo.kit.urls import check_own_url, check_url
 from roo.security.egress import AllowedHosts
 
 MIN_SECRET_BYTES = 32
@@ -387,6 +388,22 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator(
+        "oauth_google_discovery_url",
+        "oauth_github_authorize_url",
+        "oauth_github_token_url",
+        "oauth_github_api_url",
+        "oauth_oidc_discovery_url",
+    )
+    @classmethod
+    def _provider_url(cls, value: str | None) -> str | None:
+        return check_url("a provider URL", value)
+
+    @field_validator("public_url", "oauth_frontend_redirect")
+    @classmethod
+    def _own_url(cls, value: str | None) -> str | None:
+        return check_own_url(value)
+
     # -- derived values -------------------------------------------------------------------
 
     @property
@@ -527,16 +544,6 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _check_oauth(settings: Settings) -> None:
-    """The OAuth URLs must be absolute, and https unless on loopback (checked at start-up)."""
-    from roo.auth.oauth import OAuthConfig  # here, not at the top: roo.auth imports this module
-
-    try:
-        OAuthConfig.from_settings(settings)
-    except ValidationError as exc:
-        raise ConfigError(f"invalid configuration: {_describe(exc)}") from None
-
-
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment (plus overrides) and check them for the environment.
 
@@ -546,7 +553,6 @@ def load_settings(**overrides: Any) -> Settings:
         settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(f"invalid configuration: {_describe(exc)}") from None
-    _check_oauth(settings)
     if settings.is_production:
         problems = settings.production_problems()
         if problems:

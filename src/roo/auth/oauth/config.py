@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from authlib.common.security import is_secure_transport  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+
+from roo.kit.urls import check_own_url, check_url
 
 PROVIDER_NAMES = ("google", "github", "oidc")
 API_BASE = "/api/v1/auth/oauth"
@@ -36,18 +37,6 @@ GITHUB_API_HEADERS = {
 }
 OIDC_SCOPE = "openid email profile"
 GITHUB_SCOPE = "read:user user:email"
-
-
-def _check_url(name: str, value: str | None, *, require_secure: bool = True) -> str | None:
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{name} must be an absolute http(s) URL")
-    if require_secure and not is_secure_transport(value):
-        raise ValueError(f"{name} must use https (plain http only on loopback)")
-    return value
 
 
 class OAuthConfig(BaseModel):
@@ -86,15 +75,12 @@ class OAuthConfig(BaseModel):
     )
     @classmethod
     def _provider_url(cls, value: str | None) -> str | None:
-        return _check_url("a provider URL", value)
+        return check_url("a provider URL", value)
 
     @field_validator("public_url", "oauth_frontend_redirect")
     @classmethod
     def _own_url(cls, value: str | None) -> str | None:
-        checked = _check_url("the URL", value, require_secure=False)
-        if checked is not None and "#" in checked:
-            raise ValueError("the URL must not have a #fragment")
-        return checked
+        return check_own_url(value)
 
     @field_validator("oauth_google_client_id", "oauth_github_client_id", "oauth_oidc_client_id")
     @classmethod
