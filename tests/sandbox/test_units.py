@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from roo.sandbox import ResourceLimits, procs, truncation_marker, workspace_usage_bytes
+from roo.sandbox.disk import FLOOR, MIN_INTERVAL, next_pause
 from roo.sandbox.result import OutputCapture
 from roo.sandbox.rlimits import plan
 
@@ -88,6 +89,25 @@ def test_usage_counts_blocks_once_and_ignores_symlinks(tmp_path: Path) -> None:
     used = workspace_usage_bytes(tmp_path)
     assert 100_000 <= used < 100_000 + 64 * 1024  # the file once, dirs, no 1 GiB, not /
     assert workspace_usage_bytes(tmp_path / "missing") == 0
+
+
+def test_disk_watch_pace_follows_the_growth_rate() -> None:
+    mib = 1 << 20
+    # A small tree, quiet or at the baseline: the shortest usual pace.
+    assert next_pause(0.0001, (100 * mib, 1000), (0.0, 0.0)) == MIN_INTERVAL
+    assert next_pause(0.0001, (100 * mib, 1000), None) == MIN_INTERVAL
+    # A large tree (50 ms to scan): eight scans' time, so the watch costs ~1/9 of a core...
+    assert next_pause(0.05, (100 * mib, 1000), (0.0, 0.0)) == pytest.approx(0.4)
+    # ...unless it grows fast enough to reach the quota sooner: half the time that takes,
+    assert next_pause(0.05, (100 * mib, None), (1000.0 * mib, 0.0)) == pytest.approx(0.1)
+    # the file count being the nearer limit as well,
+    assert next_pause(0.05, (100 * mib, 100), (1.0, 1000.0)) == pytest.approx(0.1)
+    # never sooner than twice the scan (the race costs at most a third of a core)...
+    assert next_pause(0.05, (1 * mib, None), (2000.0 * mib, 0.0)) == pytest.approx(0.1)
+    # ...nor than the floor.
+    assert next_pause(0.001, (1 * mib, None), (2000.0 * mib, 0.0)) == FLOOR
+    # A shrinking tree is not hurried.
+    assert next_pause(0.05, (100 * mib, None), (-50.0 * mib, 0.0)) == pytest.approx(0.4)
 
 
 def test_fallback_plan_uses_rlimits() -> None:

@@ -214,14 +214,17 @@ class Supervisor:
     async def _watch(self) -> None:
         la = self.launch
         await la.baseline
+        procs_at = time.monotonic() + WATCH_TICK
         while True:
-            await asyncio.sleep(WATCH_TICK)
+            wake = min(la.disk.next_at, procs_at) if la.watch_processes else la.disk.next_at
+            await asyncio.sleep(max(0.0, wake - time.monotonic()))
             if la.disk.due():
                 await la.disk.measure()
                 if la.disk.exceeded:
                     self.request("disk")
                     return
-            if la.watch_processes:
+            if la.watch_processes and time.monotonic() >= procs_at:
+                procs_at = time.monotonic() + WATCH_TICK
                 count = await asyncio.to_thread(self._tree_size)
                 if count > la.limits.max_processes + la.helpers:
                     self.request("processes")
