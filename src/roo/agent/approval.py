@@ -44,7 +44,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from roo.agent.shell import Invocation, analyse
+from roo.agent.shell import Analysis, Invocation, analyse
 from roo.agent.shell_words import base_name
 from roo.agent.tools.base import ApprovalCategory
 
@@ -78,7 +78,11 @@ def has_dangerous_substitution(command: str) -> bool:
     """True when the command runs code the prefix lists cannot see: command substitution
     (`$(...)`, backticks, `<(...)`, `>(...)`, zsh `=(...)`) outside single quotes, or one of
     Roo's dangerous constructs (`${var@P}`, `${!var}`, `<<<$(`, zsh `(e:...:)` qualifiers...)."""
-    return analyse(command).substituted or any(p.search(command) for p in _ROO_DANGEROUS)
+    return _runs_hidden_code(analyse(command), command)
+
+
+def _runs_hidden_code(analysis: Analysis, command: str) -> bool:
+    return analysis.substituted or any(p.search(command) for p in _ROO_DANGEROUS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,9 +151,7 @@ def decide_command(command: str, allowed: Sequence[str], denied: Sequence[str]) 
     analysis = analyse(command)
     if any(_denied(run, allowed, denied) for run in analysis.invocations):
         return "deny"
-    if analysis.uncertain or analysis.substituted:
-        return "ask"
-    if any(p.search(command) for p in _ROO_DANGEROUS):
+    if analysis.uncertain or _runs_hidden_code(analysis, command):
         return "ask"
     if analysis.file_redirect or analysis.background:
         return "ask"

@@ -56,9 +56,6 @@ class Mode:
     groups: tuple[GroupEntry, ...]
     custom_instructions: str | None = None
 
-    def group_names(self) -> tuple[str, ...]:
-        return tuple(group_name(g) for g in self.groups)
-
 
 def group_name(entry: GroupEntry) -> str:
     return entry if isinstance(entry, str) else entry[0]

@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
+from roo.agent.modes import MODES
 from roo.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from roo.auth.permissions import Permission, Role
 from roo.kit.inputs import NO_CONTROLS, NO_NUL, UtcDateTime
@@ -34,7 +35,20 @@ Password = Annotated[
 GivenPassword = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD_LENGTH), NO_NUL]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), NO_CONTROLS]
 Label = Annotated[str, StringConstraints(max_length=200), NO_CONTROLS]
-ModeName = Literal["code", "architect", "ask", "debug", "orchestrator"]
+
+
+def _known_mode(slug: str) -> str:
+    if slug not in MODES:
+        raise ValueError(f"unknown mode {slug!r}; one of {', '.join(MODES)}")
+    return slug
+
+
+# A built-in mode's slug: `roo.agent.modes.MODES` is the one list.
+ModeName = Annotated[
+    str,
+    AfterValidator(_known_mode),
+    WithJsonSchema({"type": "string", "enum": list(MODES)}),
+]
 
 
 class Preferences(ApiInput):

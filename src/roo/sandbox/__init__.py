@@ -7,7 +7,7 @@ from roo.sandbox.disk import workspace_usage, workspace_usage_bytes
 from roo.sandbox.errors import SandboxBusy, SandboxError, SandboxPathError, SandboxUnavailable
 from roo.sandbox.limits import ResourceLimits
 from roo.sandbox.result import Backend, KilledReason, ProcessResult, truncation_marker
-from roo.sandbox.runner import Sandbox, detect_backend, run
+from roo.sandbox.runner import Sandbox, detect_backend
 
 __all__ = [
     "Backend",
@@ -23,7 +23,6 @@ __all__ = [
     "SandboxUnavailable",
     "detect_backend",
     "detect_cgroups",
-    "run",
     "truncation_marker",
     "workspace_usage",
     "workspace_usage_bytes",

@@ -1,4 +1,4 @@
-"""`Sandbox.run` / `run`: one command for one session's workspace, isolated and limited.
+"""`Sandbox.run`: one command for one session's workspace, isolated and limited.
 
     result = await sandbox.run("pytest -q", workspace=ws, limits=limits, timeout=120)
 
@@ -293,39 +293,6 @@ class Sandbox:
 
 
 _OUTER_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
-
-
-async def run(
-    command: str | Sequence[str],
-    *,
-    workspace: Path,
-    limits: ResourceLimits = DEFAULT_LIMITS,
-    cwd: str = ".",
-    env: Mapping[str, str] | None = None,
-    network: bool = False,
-    timeout: float | None = None,  # noqa: ASYNC109 - the command's limit, not ours
-    on_output: OnOutput | None = None,
-    merge_stderr: bool = False,
-    ro_binds: Mapping[str, Path] | None = None,
-    rw_binds: Mapping[str, Path] | None = None,
-    cancel: asyncio.Event | None = None,
-    require_isolation: bool = False,
-) -> ProcessResult:
-    """`Sandbox().run(...)` with the host's defaults; see `Sandbox.run`."""
-    return await Sandbox(require_isolation=require_isolation).run(
-        command,
-        workspace=workspace,
-        limits=limits,
-        cwd=cwd,
-        env=env,
-        network=network,
-        timeout=timeout,
-        on_output=on_output,
-        merge_stderr=merge_stderr,
-        ro_binds=ro_binds,
-        rw_binds=rw_binds,
-        cancel=cancel,
-    )
 
 
 async def _cleanup(

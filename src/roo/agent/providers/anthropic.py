@@ -39,8 +39,8 @@ from anthropic.types import (
 from anthropic.types import Message as ApiMessage
 
 from roo.agent.messages import Block, Message
+from roo.agent.pricing import ApiProtocol
 from roo.agent.providers.base import (
-    ApiProtocol,
     Chunk,
     ModelRequest,
     ProviderError,

@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from roo.agent.messages import Message
-
-ApiProtocol = Literal["anthropic", "openai"]
+from roo.agent.pricing import ApiProtocol
 
 
 @dataclass(frozen=True, slots=True)

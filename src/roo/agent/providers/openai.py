@@ -28,8 +28,8 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
 from roo.agent.messages import Block, Message
+from roo.agent.pricing import ApiProtocol
 from roo.agent.providers.base import (
-    ApiProtocol,
     Chunk,
     ModelRequest,
     ProviderError,
