@@ -28,7 +28,7 @@ from roo.sandbox.errors import SandboxUnavailable
 from roo.sandbox.limits import MIB, ResourceLimits
 from roo.sandbox.result import Backend, ProcessResult, signal_name
 from roo.sandbox.slots import CommandSlots
-from roo.sandbox.supervise import Launch, OnOutput, Outcome, Supervisor
+from roo.sandbox.supervise import Exit, Launch, OnOutput, Supervisor
 
 log = get_logger("roo.sandbox")
 
@@ -315,7 +315,7 @@ async def _cleanup(
         await asyncio.to_thread(shutil.rmtree, home, True)
 
 
-def _result(outcome: Outcome, backend: Backend, enforcement: dict[str, str]) -> ProcessResult:
+def _result(outcome: Exit, backend: Backend, enforcement: dict[str, str]) -> ProcessResult:
     rc = outcome.returncode
     signo: int | None = None
     if rc < 0:

@@ -63,7 +63,9 @@ class Launch:
 
 
 @dataclass(slots=True)
-class Outcome:
+class Exit:
+    """How a supervised command ended, before `runner` turns it into a `ProcessResult`."""
+
     returncode: int
     reason: KilledReason | None
     oom_killed: bool
@@ -98,7 +100,7 @@ class Supervisor:
     def _pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
-    async def run(self) -> Outcome:
+    async def run(self) -> Exit:
         readers = await self._spawn()
         proc = self._proc
         assert proc is not None  # noqa: S101 - set by _spawn
@@ -127,7 +129,7 @@ class Supervisor:
         if self.callback_error is not None:
             raise self.callback_error
         oom = self.launch.cgroup.oom_killed() if self.launch.cgroup else False
-        return Outcome(returncode, self.reason, oom, self.stdout, self.stderr, duration)
+        return Exit(returncode, self.reason, oom, self.stdout, self.stderr, duration)
 
     async def _spawn(self) -> list[tuple[asyncio.StreamReader, str, OutputCapture]]:
         la = self.launch
