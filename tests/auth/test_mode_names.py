@@ -17,7 +17,7 @@ def test_every_engine_mode_is_accepted(slug: str) -> None:
 
 
 def test_an_unknown_mode_is_refused_with_the_list() -> None:
-    with pytest.raises(ValidationError, match="unknown mode 'coder'; one of .*orchestrator"):
+    with pytest.raises(ValidationError, match=r"unknown mode 'coder'; one of .*orchestrator"):
         SessionConfigIn.model_validate({"mode": "coder"})
 
 

@@ -55,34 +55,53 @@ def _target_names(target: str) -> list[str]:
 
 @dataclass
 class _Cursor:
-    """Directory fds from the workspace root down to the current directory (all owned)."""
+    """The current directory's fd (owned) and the identities and names of the directories from
+    the workspace root down to it.
 
-    fds: list[int]
+    One fd whatever the depth: going up (`..` from a link target) opens the parent through `..`
+    and checks it is the directory walked down from (device and inode), so a deep path costs no
+    more fds than a shallow one and a directory moved meanwhile is refused, not followed.
+    """
+
+    fd: int
+    ids: list[tuple[int, int]]
     names: list[str] = field(default_factory=list)
 
-    @property
-    def fd(self) -> int:
-        return self.fds[-1]
+    @classmethod
+    def at(cls, root_fd: int) -> _Cursor:
+        fd = os.dup(root_fd)
+        st = os.fstat(fd)
+        return cls(fd, [(st.st_dev, st.st_ino)])
 
     def enter(self, fd: int, name: str) -> None:
-        self.fds.append(fd)
+        st = os.fstat(fd)
+        os.close(self.fd)
+        self.fd = fd
+        self.ids.append((st.st_dev, st.st_ino))
         self.names.append(name)
 
     def up(self) -> None:
-        if len(self.fds) == 1:
+        if len(self.ids) == 1:
             raise PathRejected(ESCAPES)
-        os.close(self.fds.pop())
+        parent = os.open("..", _O_DIR, dir_fd=self.fd)
+        st = os.fstat(parent)
+        if (st.st_dev, st.st_ino) != self.ids[-2]:
+            os.close(parent)
+            raise PathRejected("the path changed while it was resolved")
+        os.close(self.fd)
+        self.fd = parent
+        self.ids.pop()
         self.names.pop()
 
     def take(self) -> int:
-        """Close every fd but the current directory's, and hand that one over."""
-        fd = self.fds.pop()
-        self.close()
+        """Hand the current directory's fd over."""
+        fd, self.fd = self.fd, -1
         return fd
 
     def close(self) -> None:
-        while self.fds:
-            os.close(self.fds.pop())
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 @dataclass
@@ -115,7 +134,7 @@ def _walk(
     walk stops at its parent and returns the last name unopened. `lenient` (for `resolve`)
     returns the names past the first missing one instead of raising.
     """
-    cursor = _Cursor([os.dup(root_fd)])
+    cursor = _Cursor.at(root_fd)
     pending = list(reversed(names))
     budget = MAX_SYMLINKS
     try:
