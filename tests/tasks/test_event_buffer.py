@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from roo.api.state import Resources
-from roo.tasks.runner import FLUSH_SECONDS, EventBuffer
+from roo.tasks.run import FLUSH_SECONDS, EventBuffer
 from tests.tasks.conftest import Api
 
 

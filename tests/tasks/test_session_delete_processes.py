@@ -50,7 +50,7 @@ async def test_deleting_a_session_whose_task_runs_in_another_process(
     assert (await other.request("GET", f"/api/v1/sessions/{session}")).status_code == 404
     runner = resources.tasks.runner
 
-    await eventually(lambda: runner.local(uuid.UUID(task["id"])) is None, within=10)
+    await eventually(lambda: not runner.runs_here(uuid.UUID(task["id"])), within=10)
     async with unit_of_work(resources.sessions) as db:
         left = await db.scalar(
             select(func.count()).select_from(Task).where(Task.session_id == uuid.UUID(session))

@@ -16,7 +16,7 @@ from roo.config import Settings
 from roo.db.engine import unit_of_work
 from roo.db.models import Task
 from roo.db.types import utcnow
-from roo.tasks.runner import Run
+from roo.tasks.liveness import Liveness
 from roo.testing.fake_llm import Reply, ToolCall, Usage
 from tests.auth.conftest import PASSWORD, SignedIn
 from tests.tasks.conftest import Api, FakeLLM, MakeApi, question, tool_results_of
@@ -94,12 +94,15 @@ async def test_a_heartbeat_leaves_an_ended_task_alone(
     llm.script(Reply(tool_calls=[ToolCall("attempt_completion", {"result": "ok"})]))
     task = await api.start(session)
     done = await api.wait(session, task["id"], "completed")
-    runner = resources.tasks.runner
-    runner.runs[uuid.UUID(task["id"])] = Run(uuid.UUID(task["id"]), uuid.UUID(session), runner)
-    try:
-        await runner.beat()
-    finally:
-        runner.runs.pop(uuid.UUID(task["id"]), None)
+    liveness = Liveness(
+        sessions=resources.sessions,
+        events=resources.tasks.events,
+        runner_id=resources.tasks.runner.runner_id,
+        heartbeat_seconds=30,
+        running=lambda: [uuid.UUID(task["id"])],  # still registered, as a run is a moment
+        receive=lambda _task_id, _mail: None,
+    )
+    await liveness.beat()
     assert (await api.task(session, task["id"]))["updatedAt"] == done["updatedAt"]
 
 
@@ -126,7 +129,7 @@ async def test_a_task_whose_runner_died_is_marked_interrupted(
             heartbeat_at=utcnow() - timedelta(seconds=600),  # older than 3 heartbeats
         )
         db.add(row)
-    assert await resources.tasks.runner.sweep() == 1
+    assert await resources.tasks.runner.liveness.sweep() == 1
     task = await api.task(session, str(row.id))
     assert task["state"] == "interrupted"
     assert task["failure"]["reason"] == "runner_lost"

@@ -87,10 +87,13 @@ async def list_tasks(
     responses=NOT_FOUND,
 )
 async def get_task(
-    session_id: uuid.UUID, task_id: uuid.UUID, principal: Reader, db: DbSession, service: Service
+    request: Request,
+    session_id: uuid.UUID,
+    task_id: uuid.UUID,
+    principal: Reader,
+    service: Service,
 ) -> TaskDetailOut:
-    task = await service.get(db, principal, session_id, task_id)
-    return await service.detail(db, task)
+    return await service.detail(get_resources(request).reads, principal, session_id, task_id)
 
 
 @router.put(
@@ -122,6 +125,7 @@ async def act_on_task(
     response_model=None,
 )
 async def cancel_or_delete_task(
+    request: Request,
     session_id: uuid.UUID,
     task_id: uuid.UUID,
     principal: Writer,
@@ -129,10 +133,12 @@ async def cancel_or_delete_task(
     service: Service,
     client: Client,
 ) -> TaskOut | Response:
-    task = await service.cancel_or_delete(db, principal, session_id, task_id, client)
+    task = await service.cancel_or_delete(
+        get_resources(request).reads, db, principal, session_id, task_id, client
+    )
     if task is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
-    return await service.out(db, task)
+    return task
 
 
 @router.get(

@@ -2,31 +2,33 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from limits import parse
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roo.agent.modes import MODES
 from roo.agent.pricing import Usage
 from roo.agent.state import Answer
 from roo.auth.identity import Principal
 from roo.config import Settings
-from roo.db.engine import after_commit, release_connection, unit_of_work
+from roo.db.engine import unit_of_work
 from roo.db.models import Session, Task
+from roo.db.reads import Reads
 from roo.db.types import utcnow
 from roo.kit.errors import Conflict, NotFound, TooManyRequests, Unprocessable
 from roo.security.audit import ClientInfo, record
 from roo.sessions import exceptions as session_errors
 from roo.sessions.service import SessionManager
+from roo.tasks import repository
+from roo.tasks.control import AnswerNotAwaited, TaskControl
 from roo.tasks.events import EventStore
 from roo.tasks.llm import ModelResolver
 from roo.tasks.runner import TaskRunner
@@ -40,9 +42,7 @@ from roo.tasks.schemas import (
     TaskOut,
     UsageOut,
 )
-from roo.tasks.state_store import hidden_of, visible_messages
-
-CANCEL_WAIT_SECONDS = 10.0  # how long DELETE waits for another process to stop a task
+from roo.tasks.state_store import hidden_in
 
 
 class TaskNotFound(NotFound):
@@ -68,8 +68,14 @@ class UnknownMode(Unprocessable):
     slug, title = "unknown-mode", "Unknown mode"
 
 
-def _usage(task: Task) -> UsageOut:
-    state = task.engine_state or {}
+TaskLike = Task | RowMapping  # an ORM task, or its row (roo.tasks.repository.COLUMNS)
+
+
+def _getter(task: TaskLike) -> Any:
+    return task.__getitem__ if isinstance(task, Mapping) else task.__getattribute__
+
+
+def _usage(state: Mapping[str, Any]) -> UsageOut:
     usage = Usage.from_dict(state.get("usage") or {})
     return UsageOut(
         input_tokens=usage.input_tokens,
@@ -81,8 +87,7 @@ def _usage(task: Task) -> UsageOut:
     )
 
 
-def _pending(task: Task) -> PendingOut | None:
-    pending = task.pending
+def _pending(pending: Mapping[str, Any] | None) -> PendingOut | None:
     if not pending:
         return None
     return PendingOut(
@@ -96,44 +101,56 @@ def _pending(task: Task) -> PendingOut | None:
     )
 
 
-def task_view(task: Task, child_ids: Sequence[uuid.UUID] = ()) -> dict[str, Any]:
-    state = task.engine_state or {}
+def task_view(task: TaskLike, child_ids: Sequence[uuid.UUID] = ()) -> dict[str, Any]:
+    """What the API shows of a task, from its ORM object or its row."""
+    get = _getter(task)
+    state = get("engine_state") or {}
+    failure_reason = get("failure_reason")
     return {
-        "id": task.id,
-        "session_id": task.session_id,
-        "parent_id": task.parent_id,
+        "id": get("id"),
+        "session_id": get("session_id"),
+        "parent_id": get("parent_id"),
         "child_ids": list(child_ids),
-        "state": task.state,
-        "mode": task.mode,
-        "provider": task.provider,
-        "model": task.model,
-        "input": task.input,
-        "result": task.result,
+        "state": get("state"),
+        "mode": get("mode"),
+        "provider": get("provider"),
+        "model": get("model"),
+        "input": get("input"),
+        "result": get("result"),
         "todos": state.get("todos"),
-        "usage": _usage(task),
-        "pending": _pending(task),
-        "failure": FailureOut(reason=task.failure_reason, message=task.failure_message)
-        if task.failure_reason
+        "usage": _usage(state),
+        "pending": _pending(get("pending")),
+        "failure": FailureOut(reason=failure_reason, message=get("failure_message"))
+        if failure_reason
         else None,
-        "created_at": task.created_at,
-        "updated_at": task.updated_at,
-        "started_at": task.started_at,
-        "finished_at": task.finished_at,
+        "created_at": get("created_at"),
+        "updated_at": get("updated_at"),
+        "started_at": get("started_at"),
+        "finished_at": get("finished_at"),
     }
 
 
 class TaskService:
+    """The tasks API's logic. What reaches a run goes through `control` (the task-control
+    port); the service itself never commits: the request's unit of work does, and where
+    something must be committed before a wait, a short unit of work of its own says why."""
+
     def __init__(
         self,
         settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
         manager: SessionManager,
+        control: TaskControl,
         runner: TaskRunner,
         events: EventStore,
         models: ModelResolver,
         limit_storage: Storage,
     ) -> None:
         self.settings = settings
+        self.sessions = sessions
         self.manager = manager
+        self.control = control
+        # for the app's lifespan only (start, stop): the service reaches runs through `control`
         self.runner = runner
         self.events = events
         self.models = models
@@ -147,36 +164,44 @@ class TaskService:
     ) -> Session:
         return await self.manager.get(db, principal, session_id)
 
-    async def get(
+    async def _locked(
         self, db: AsyncSession, principal: Principal, session_id: uuid.UUID, task_id: uuid.UUID
     ) -> Task:
+        """The user's task, its row locked in `db` (to act on it)."""
         await self.session(db, principal, session_id)
-        task = await db.get(Task, task_id, populate_existing=True)
+        task = await repository.lock(db, task_id)
         if task is None or task.session_id != session_id:
             raise TaskNotFound()
         return task
 
-    async def active_count(self, db: AsyncSession, session_id: uuid.UUID) -> int:
-        count = await db.scalar(
-            select(func.count())
-            .select_from(Task)
-            .where(Task.session_id == session_id, Task.state.in_(ACTIVE_STATES))
-        )
-        return int(count or 0)
+    async def read(
+        self, reads: Reads, principal: Principal, session_id: uuid.UUID, task_id: uuid.UUID
+    ) -> repository.TaskRead:
+        """The user's task as the API shows it, read outside any unit of work."""
+        try:
+            found = await repository.one(reads, principal.user_id, session_id, task_id)
+        except repository.SessionMissing:
+            raise session_errors.SessionNotFound() from None
+        if found is None:
+            raise TaskNotFound()
+        return found
 
-    async def children(self, db: AsyncSession, task_id: uuid.UUID) -> list[uuid.UUID]:
-        rows = await db.scalars(
-            select(Task.id).where(Task.parent_id == task_id).order_by(Task.created_at)
-        )
-        return list(rows)
+    async def active_count(self, db: AsyncSession, session_id: uuid.UUID) -> int:
+        """The session's active tasks, subtasks included (its resources' `runningTasks`)."""
+        return await repository.active_count(db, session_id)
 
     async def out(self, db: AsyncSession, task: Task) -> TaskOut:
-        return TaskOut(**task_view(task, await self.children(db, task.id)))
+        return TaskOut(**task_view(task, await repository.children(db, task.id)))
 
-    async def detail(self, db: AsyncSession, task: Task) -> TaskDetailOut:
-        view = task_view(task, await self.children(db, task.id))
-        messages = await visible_messages(db, task.id, hidden_of(task))
-        return TaskDetailOut(**view, messages=messages)
+    async def detail(
+        self, reads: Reads, principal: Principal, session_id: uuid.UUID, task_id: uuid.UUID
+    ) -> TaskDetailOut:
+        """One task with its conversation: its row (with the session's check and its children)
+        in one statement, its visible messages in another; no unit of work."""
+        found = await self.read(reads, principal, session_id, task_id)
+        hidden = hidden_in(found.row["engine_state"])
+        messages = await repository.messages(reads, task_id, hidden)
+        return TaskDetailOut(**task_view(found.row, found.child_ids), messages=messages)
 
     async def list(
         self,
@@ -189,30 +214,10 @@ class TaskService:
         offset: int,
     ) -> tuple[list[TaskOut], int]:
         await self.session(db, principal, session_id)
-        conditions = [Task.session_id == session_id]
-        if state is not None:
-            conditions.append(Task.state == state)
-        total = await db.scalar(select(func.count()).select_from(Task).where(*conditions))
-        rows = (
-            await db.scalars(
-                select(Task)
-                .where(*conditions)
-                .order_by(Task.created_at.desc(), Task.id)
-                .limit(limit)
-                .offset(offset)
-            )
-        ).all()
-        children: dict[uuid.UUID, list[uuid.UUID]] = {}
-        if rows:
-            pairs = await db.execute(
-                select(Task.parent_id, Task.id)
-                .where(Task.parent_id.in_([r.id for r in rows]))
-                .order_by(Task.created_at)
-            )
-            for parent_id, child_id in pairs:
-                if parent_id is not None:
-                    children.setdefault(parent_id, []).append(child_id)
-        return [TaskOut(**task_view(r, children.get(r.id, []))) for r in rows], int(total or 0)
+        rows, children, total = await repository.page(
+            db, session_id, state=state, limit=limit, offset=offset
+        )
+        return [TaskOut(**task_view(r, children.get(r.id, []))) for r in rows], total
 
     # -- creating -------------------------------------------------------------------------------
 
@@ -258,15 +263,7 @@ class TaskService:
             db=db,
         )
         limit = self.manager.limits(session).max_concurrent_tasks
-        busy = await db.scalar(
-            select(func.count())
-            .select_from(Task)
-            .where(
-                Task.session_id == session.id,
-                Task.parent_id.is_(None),
-                Task.state.in_(ACTIVE_STATES),
-            )
-        )
+        busy = await repository.active_count(db, session.id, top_level=True)
         if busy and busy >= limit:
             raise SessionBusy(
                 f"The session already runs {busy} task(s) (maxConcurrentTasks = {limit}); "
@@ -286,12 +283,11 @@ class TaskService:
             input=body.input,
             images=list(body.images or []),
             engine_state={},
-            runner_id=self.runner.runner_id,
-            heartbeat_at=now,
             created_at=now,
             updated_at=now,
         )
         db.add(task)
+        self.control.start(db, task)  # once the request's unit of work commits
         await self.manager.touch(db, session)
         await record(
             db,
@@ -305,11 +301,6 @@ class TaskService:
             mode=mode,
         )
         await db.flush()
-
-        async def start() -> None:
-            self.runner.launch(task)
-
-        after_commit(db, start)
         return task
 
     # -- acting ---------------------------------------------------------------------------------
@@ -323,8 +314,7 @@ class TaskService:
         body: TaskActionIn,
         client: ClientInfo,
     ) -> Task:
-        task = await self.get(db, principal, session_id, task_id)
-        await db.refresh(task, with_for_update=True)
+        task = await self._locked(db, principal, session_id, task_id)
         action = body.action
         if action == "resume":
             return await self._continue(db, principal, task, body.text, client, "resume")
@@ -334,13 +324,7 @@ class TaskService:
             if task.state == "completed":
                 return await self._continue(db, principal, task, body.text, client, "message")
             if task.state == "running":
-                run = self.runner.local(task.id)
-                if run is not None:
-                    run.queued.append(body.text)
-                else:  # another process runs it: through the task's inbox
-                    inbox = dict(task.inbox or {})
-                    inbox["messages"] = [*inbox.get("messages", []), body.text]
-                    task.inbox = inbox
+                await self.control.message(db, task, body.text)
                 await self._audit(db, principal, task, client, "message")
                 return task
             if task.state == "awaiting_input":
@@ -389,16 +373,10 @@ class TaskService:
                 f"Approval {body.approval_id} is not pending; the pending one is "
                 f"{pending.get('id')}"
             )
-        run = self.runner.local(task.id)
-        if run is not None and (run.pending_id is None or str(run.pending_id) != pending.get("id")):
-            raise TaskStateConflict("The task is not waiting for this answer any more")
-        if run is None:  # another process runs it: it reads the answer from the inbox
-            inbox = dict(task.inbox or {})
-            answers = dict(inbox.get("answers") or {})
-            answers[str(pending.get("id"))] = {"action": answer.action, "text": answer.text}
-            inbox["answers"] = answers
-            task.inbox = inbox
-        await self.runner.transition(db, task.id, "running", task=task)
+        try:
+            await self.control.answer(db, task, answer)
+        except AnswerNotAwaited:
+            raise TaskStateConflict("The task is not waiting for this answer any more") from None
         data: dict[str, Any] = {"approvalId": pending.get("id"), "action": answer.action}
         if answer.text:
             data["text"] = answer.text
@@ -412,14 +390,6 @@ class TaskService:
             kind=pending.get("kind"),
             tool=pending.get("tool"),
         )
-
-        if run is not None:
-            local = run
-
-            async def deliver() -> None:
-                local.deliver(answer)
-
-            after_commit(db, deliver)
         return task
 
     async def _continue(
@@ -438,124 +408,70 @@ class TaskService:
             raise self._conflict(task, action)
         if task.parent_id is not None:
             raise TaskStateConflict("A subtask continues through its parent task")
-        session = await db.get(Session, task.session_id)
-        if session is None:
-            raise session_errors.SessionNotFound()
+        session = await self.session(db, principal, task.session_id)
         if session.state == "archived":
             raise session_errors.SessionArchived("Restore the session before resuming a task")
-        busy = await db.scalar(
-            select(func.count())
-            .select_from(Task)
-            .where(
-                Task.session_id == task.session_id,
-                Task.parent_id.is_(None),
-                Task.state.in_(ACTIVE_STATES),
-                Task.id != task.id,
-            )
-        )
+        busy = await repository.active_count(db, task.session_id, top_level=True, excluding=task.id)
         limit = self.manager.limits(session).max_concurrent_tasks
         if busy and busy >= limit:
             raise SessionBusy(f"The session already runs {busy} task(s)")
         await self.models.choose(
             db, principal.user_id, {"provider": task.provider, "model": task.model}, {}
         )
-        await self.runner.transition(db, task.id, "queued", task=task, action=action)
-        task.heartbeat_at = utcnow()
-        task.runner_id = self.runner.runner_id
-        task.inbox = None  # mail for an earlier run is not for this one
+        await self.control.transition(db, task, "queued", action=action)
+        self.control.start(db, task, text)  # once the request's unit of work commits
         await self._audit(db, principal, task, client, action)
-
-        async def start() -> None:
-            self.runner.launch(task, text)
-
-        after_commit(db, start)
         return task
 
     async def _audit(
         self,
         db: AsyncSession,
         principal: Principal,
-        task: Task,
+        task: Task | repository.TaskRead,
         client: ClientInfo,
         action: str,
         **detail: Any,
     ) -> None:
+        row: TaskLike = task.row if isinstance(task, repository.TaskRead) else task
+        get = _getter(row)
         await record(
             db,
             f"tasks.{action}",
             actor_id=principal.user_id,
-            target=f"task:{task.id}",
+            target=f"task:{get('id')}",
             client=client,
-            session_id=str(task.session_id),
+            session_id=str(get("session_id")),
             **{k: v for k, v in detail.items() if v is not None},
         )
 
     # -- cancel / delete ------------------------------------------------------------------------
 
-    async def _cancel_elsewhere(self, db: AsyncSession, task: Task) -> None:
-        """Cancel a task this process does not run: through its inbox when its runner is alive
-        (waiting a little for it to say so), directly when nobody runs it."""
-        await db.refresh(task, with_for_update=True)
-        if task.state not in ACTIVE_STATES:
-            return
-        if self.runner.alive(task):
-            task.inbox = {**(task.inbox or {}), "cancel": True}
-            await release_connection(db)  # written; nothing held while the runner reacts
-            await self.runner.wait_until_ended(task.id, CANCEL_WAIT_SECONDS)
-            return
-        await self.runner.transition(db, task.id, "cancelled", reason="user_cancelled", task=task)
-        await self.events.append(
-            task.session_id, task.id, "task.cancelled", {"reason": "user_cancelled"}, db=db
-        )
-        await release_connection(db)
-
     async def stop_session(self, session_id: uuid.UUID) -> None:
-        """Stop every active task of a session before it is deleted: this process's runs are
-        cancelled (their commands killed) and the others asked through their inbox, all at
-        once; waits at most CANCEL_WAIT_SECONDS in all, holding no connection meanwhile."""
-        local = self.runner.cancel_session(session_id)
-        remote: list[uuid.UUID] = []
-        async with unit_of_work(self.runner.sessions) as db:
-            rows = (
-                await db.scalars(
-                    select(Task)
-                    .where(Task.session_id == session_id, Task.state.in_(ACTIVE_STATES))
-                    .with_for_update()
-                )
-            ).all()
-            for task in rows:
-                if self.runner.local(task.id) is not None:
-                    continue
-                if self.runner.alive(task):
-                    task.inbox = {**(task.inbox or {}), "cancel": True}
-                    remote.append(task.id)
-        pollers = [
-            asyncio.ensure_future(self.runner.wait_until_ended(task_id, CANCEL_WAIT_SECONDS))
-            for task_id in remote
-        ]
-        if local or pollers:
-            await asyncio.wait([*local, *pollers], timeout=CANCEL_WAIT_SECONDS)
-        for poller in pollers:
-            poller.cancel()
+        """Stop every active task of a session before it is deleted (their commands killed),
+        waiting a few seconds at most, holding no connection meanwhile."""
+        await self.control.stop_session(session_id)
 
     async def cancel_or_delete(
         self,
+        reads: Reads,
         db: AsyncSession,
         principal: Principal,
         session_id: uuid.UUID,
         task_id: uuid.UUID,
         client: ClientInfo,
-    ) -> Task | None:
+    ) -> TaskOut | None:
         """Cancel an active task (returns it, now `cancelled`); delete a finished one (None)."""
-        task = await self.get(db, principal, session_id, task_id)
-        if task.state in ACTIVE_STATES:
-            await self._audit(db, principal, task, client, "cancel")
-            # the audit row is written; no connection is held while the run stops
-            await release_connection(db)
-            if not await self.runner.cancel(task.id):
-                await self._cancel_elsewhere(db, task)
-            await db.refresh(task)
-            return task
+        # read outside the unit of work: `db` holds no connection while a run stops
+        task = await self.read(reads, principal, session_id, task_id)
+        if task.row["state"] in ACTIVE_STATES:
+            # The audit row commits on its own, before the cancel: it must stay when the wait
+            # below is cut short (the client goes away), and no transaction may stay open while
+            # the run stops (the run needs to write its end).
+            async with unit_of_work(self.sessions) as audit:
+                await self._audit(audit, principal, task, client, "cancel")
+            await self.control.cancel(task_id)
+            cancelled = await self.read(reads, principal, session_id, task_id)
+            return TaskOut(**task_view(cancelled.row, cancelled.child_ids))
         await self._audit(db, principal, task, client, "delete")
-        await db.delete(task)
+        await repository.remove(db, task_id)
         return None

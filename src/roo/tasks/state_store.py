@@ -14,9 +14,10 @@ task's detail) sees is the first message and those after the hidden ones.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roo.agent.messages import Message
@@ -25,23 +26,31 @@ from roo.db.engine import after_commit
 from roo.db.models import Task, TaskMessage
 from roo.db.types import utcnow
 
+# The conversation as the engine continues it: the first message, then those after the
+# `hidden` ones, in order (bound: task_id, hidden).
+VISIBLE_MESSAGES = (
+    select(TaskMessage.message)
+    .where(
+        TaskMessage.task_id == bindparam("task_id"),
+        or_(TaskMessage.position == 0, TaskMessage.position > bindparam("hidden")),
+    )
+    .order_by(TaskMessage.position)
+)
+
 
 async def visible_messages(db: AsyncSession, task_id: uuid.UUID, hidden: int) -> list[Message]:
-    """The conversation as the engine continues it: the first message, then those after the
-    `hidden` ones, in order."""
-    rows = await db.scalars(
-        select(TaskMessage.message)
-        .where(
-            TaskMessage.task_id == task_id,
-            or_(TaskMessage.position == 0, TaskMessage.position > hidden),
-        )
-        .order_by(TaskMessage.position)
-    )
+    """The conversation as the engine continues it (`VISIBLE_MESSAGES`)."""
+    rows = await db.scalars(VISIBLE_MESSAGES, {"task_id": task_id, "hidden": hidden})
     return list(rows)
 
 
+def hidden_in(engine_state: Mapping[str, Any] | None) -> int:
+    """How many messages after the first the sliding window hid, from a task's `engine_state`."""
+    return int((engine_state or {}).get("hidden") or 0)
+
+
 def hidden_of(task: Task) -> int:
-    return int((task.engine_state or {}).get("hidden") or 0)
+    return hidden_in(task.engine_state)
 
 
 async def load_state(db: AsyncSession, task: Task) -> TaskState:

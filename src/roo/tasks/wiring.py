@@ -16,6 +16,7 @@ from roo.credentials.service import CredentialStore
 from roo.sessions.service import SessionManager
 from roo.tasks.events import EventStore
 from roo.tasks.llm import ModelResolver
+from roo.tasks.local_control import LocalControl
 from roo.tasks.runner import TaskRunner
 from roo.tasks.service import TaskService
 
@@ -33,4 +34,14 @@ def build_tasks(
     events = EventStore(sessions)
     models = ModelResolver(settings, credentials)
     runner = TaskRunner(settings, sessions, events, manager, registry, ignore_rules, models)
-    return TaskService(settings, manager, runner, events, models, create_limit_storage(settings))
+    control = LocalControl(runner, sessions, events)
+    return TaskService(
+        settings,
+        sessions,
+        manager,
+        control,
+        runner,
+        events,
+        models,
+        create_limit_storage(settings),
+    )

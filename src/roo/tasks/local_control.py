@@ -1,0 +1,128 @@
+"""The task control of one process (`roo.tasks.control.TaskControl`): a run of this process is
+reached directly (`roo.tasks.run.Run`), a run of another process through its task's inbox
+(`roo.tasks.inbox`), which that process reads within half a second (`roo.tasks.liveness`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from roo.agent.state import Answer
+from roo.db.engine import after_commit, unit_of_work
+from roo.db.models import Task
+from roo.db.types import utcnow
+from roo.tasks import inbox, repository, states
+from roo.tasks.control import AnswerNotAwaited
+from roo.tasks.events import EventStore
+from roo.tasks.runner import TaskRunner
+from roo.tasks.schemas import ACTIVE_STATES
+
+CANCEL_WAIT_SECONDS = 10.0  # how long a cancel waits for the run to record `cancelled`
+
+
+class LocalControl:
+    def __init__(
+        self,
+        runner: TaskRunner,
+        sessions: async_sessionmaker[AsyncSession],
+        events: EventStore,
+    ) -> None:
+        self.runner = runner
+        self.liveness = runner.liveness
+        self.sessions = sessions
+        self.events = events
+
+    async def transition(
+        self, db: AsyncSession, task: Task, to: str, *, reason: str | None = None, **data: Any
+    ) -> Task:
+        return await states.transition(self.events, db, task, to, reason=reason, **data)
+
+    def start(self, db: AsyncSession, task: Task, text: str | None = None) -> None:
+        task.runner_id = self.runner.runner_id
+        task.heartbeat_at = utcnow()
+        inbox.clear(task)  # mail for an earlier run is not for this one
+
+        async def launch() -> None:
+            self.runner.launch(task, text)
+
+        after_commit(db, launch)
+
+    async def answer(self, db: AsyncSession, task: Task, answer: Answer) -> None:
+        approval_id = (task.pending or {}).get("id")
+        run = self.runner.run(task.id)
+        if run is not None:
+            if not run.awaits(approval_id):
+                raise AnswerNotAwaited(task.id)
+
+            async def deliver() -> None:
+                run.deliver(approval_id, answer)
+
+            after_commit(db, deliver)
+        else:  # another process runs it
+            inbox.post(
+                task,
+                inbox.AnswerMail(
+                    approval_id=str(approval_id), action=answer.action, text=answer.text
+                ),
+            )
+        await states.transition(self.events, db, task, "running")
+
+    async def message(self, db: AsyncSession, task: Task, text: str) -> None:
+        run = self.runner.run(task.id)
+        if run is not None:
+
+            async def queue() -> None:
+                run.queue(text)
+
+            after_commit(db, queue)
+        else:  # another process runs it
+            inbox.post(task, inbox.MessageMail(text=text))
+
+    async def cancel(self, task_id: uuid.UUID) -> None:
+        run = self.runner.run(task_id)
+        stopping = run.cancel() if run is not None else None
+        if stopping is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
+                await asyncio.wait_for(asyncio.shield(stopping), CANCEL_WAIT_SECONDS)
+            return
+        # Not run here. A unit of work of its own: the cancel must be committed before we
+        # wait for the other process to read it, and nothing is held while we wait.
+        async with unit_of_work(self.sessions) as db:
+            task = await repository.lock(db, task_id)
+            if task is None or task.state not in ACTIVE_STATES:
+                return
+            elsewhere = self.liveness.alive(task)
+            if elsewhere:
+                inbox.post(task, inbox.CancelMail())
+            else:  # nobody runs it any more: cancelled here and now
+                end = states.End("cancelled", reason="user_cancelled")
+                await states.transition(self.events, db, task, end.to, reason=end.reason)
+                event, data = end.event()
+                await self.events.append(task.session_id, task.id, event, data, db=db)
+        if elsewhere:
+            await self.liveness.wait_until_ended(task_id, CANCEL_WAIT_SECONDS)
+
+    async def stop_session(self, session_id: uuid.UUID) -> None:
+        local = self.runner.cancel_session(session_id)
+        remote: list[uuid.UUID] = []
+        # committed before the wait, as in `cancel`
+        async with unit_of_work(self.sessions) as db:
+            for task in await repository.active_in_session(db, session_id):
+                if self.runner.runs_here(task.id):
+                    continue
+                if self.liveness.alive(task):
+                    inbox.post(task, inbox.CancelMail())
+                    remote.append(task.id)
+        pollers = [
+            asyncio.ensure_future(self.liveness.wait_until_ended(task_id, CANCEL_WAIT_SECONDS))
+            for task_id in remote
+        ]
+        if local or pollers:
+            await asyncio.wait([*local, *pollers], timeout=CANCEL_WAIT_SECONDS)
+        for poller in pollers:
+            poller.cancel()

@@ -1,0 +1,183 @@
+"""One run of a task in this process, as the engine and the task control see it.
+
+`Run` is the engine's `Interaction` (questions and queued messages) and the handle the control
+reaches a local run by (deliver an answer, queue a message, cancel). It knows nothing of the
+runner: what it needs comes in as callables (`park`: store a question; the wait timeout).
+`EventBuffer` is the run's event sink; it needs only the event store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from roo.agent.state import Answer, Ask
+from roo.db.types import utcnow
+from roo.tasks.events import EventStore
+
+log = structlog.get_logger(__name__)
+
+FLUSH_SECONDS = 0.1  # the longest an emitted event waits before it is written
+MAX_BUFFERED_EVENTS = 64
+
+
+class WaitTimedOut(Exception):
+    """Nobody answered within the wait timeout."""
+
+
+class EventBuffer:
+    """The engine's event sink for one run. Events keep their order and emission time and are
+    written together: in the transaction of the next checkpoint, before anything else writes
+    for the task (a question, the end of the run, a subtask), or at most FLUSH_SECONDS after the
+    first of them, whichever comes first. A step costs one or two transactions, not one per
+    event; a crash loses at most the events since the last checkpoint's fraction of a second,
+    which describe work that the resumed task does not count as done either."""
+
+    def __init__(
+        self,
+        events: EventStore,
+        session_id: uuid.UUID,
+        task_id: uuid.UUID,
+    ) -> None:
+        self._events = events
+        self._session_id = session_id
+        self._task_id = task_id
+        self._items: list[tuple[str, dict[str, Any], datetime]] = []
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, event: str, data: dict[str, Any]) -> None:
+        self._items.append((event, data, utcnow()))
+        if len(self._items) >= MAX_BUFFERED_EVENTS:
+            await self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        task = asyncio.create_task(self._timed_flush())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _timed_flush(self) -> None:
+        try:
+            await self.flush()
+        except Exception as exc:  # kept for the next flush (the checkpoint's, at the latest)
+            log.warning("tasks.events_flush_failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def flush(self, db: AsyncSession | None = None) -> None:
+        """Write what is buffered (in `db`'s transaction when given)."""
+        async with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            items, self._items = self._items, []
+            if not items:
+                return
+            try:
+                await self._events.append_many(self._session_id, self._task_id, items, db=db)
+            except BaseException:
+                self._items[:0] = items
+                raise
+
+
+# Stores a question: (the state the task waits in, the `pending` question) -> committed.
+Park = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+class Run:
+    """One task running in this process."""
+
+    def __init__(
+        self,
+        task_id: uuid.UUID,
+        session_id: uuid.UUID,
+        *,
+        parent_id: uuid.UUID | None = None,
+        park: Park,
+        wait_timeout: float,
+    ) -> None:
+        self.task_id = task_id
+        self.session_id = session_id
+        self.parent_id = parent_id
+        self.asyncio_task: asyncio.Task[None] | None = None
+        # set when the user (not this process stopping) cancelled it
+        self.cancel_requested = False
+        # its event sink, once the run has started
+        self.buffer: EventBuffer | None = None
+        self._park = park
+        self._wait_timeout = wait_timeout
+        self._waiting: asyncio.Future[Answer] | None = None
+        self._pending_id: str | None = None
+        self._queued: list[str] = []
+
+    # -- the engine's Interaction ---------------------------------------------------------------
+
+    def take_queued_messages(self) -> list[str]:
+        taken, self._queued = self._queued, []
+        return taken
+
+    async def ask(self, question: Ask) -> Answer:
+        pending_id = str(uuid.uuid4())
+        pending = {
+            "id": pending_id,
+            "kind": question.kind,
+            "tool": question.tool,
+            "params": dict(question.params),
+            "text": question.text,
+            "suggestions": [dict(s) for s in question.suggestions],
+            "callId": question.call_id,
+            "createdAt": utcnow().isoformat(),
+        }
+        state = "awaiting_approval" if question.kind in ("tool", "command") else "awaiting_input"
+        # set before the question is stored: an answer can only be given once it is
+        self._waiting = asyncio.get_running_loop().create_future()
+        self._pending_id = pending_id
+        try:
+            await self._park(state, pending)
+            # answered by this process's API (deliver), or through the task's inbox, which
+            # liveness reads for every run of this process
+            return await asyncio.wait_for(asyncio.shield(self._waiting), self._wait_timeout)
+        except TimeoutError:
+            raise WaitTimedOut from None
+        finally:
+            self._waiting = None
+            self._pending_id = None
+
+    # -- the task control's side ----------------------------------------------------------------
+
+    @property
+    def question_id(self) -> str | None:
+        """The id of the question the run waits for, if it waits."""
+        return self._pending_id
+
+    def awaits(self, approval_id: str | None) -> bool:
+        """Whether the run waits for the answer to question `approval_id` now."""
+        return self._pending_id is not None and self._pending_id == approval_id
+
+    def deliver(self, approval_id: str | None, answer: Answer) -> bool:
+        """Hand the answer to question `approval_id` to the waiting engine; False when the run
+        does not wait for it (any more)."""
+        if not self.awaits(approval_id) or self._waiting is None or self._waiting.done():
+            return False
+        self._waiting.set_result(answer)
+        return True
+
+    def queue(self, text: str) -> None:
+        """A message for the next user turn."""
+        self._queued.append(text)
+
+    def cancel(self, *, by_user: bool = True) -> asyncio.Task[None] | None:
+        """Stop the run (its command is killed); the asyncio task to wait for."""
+        if self.asyncio_task is None:
+            return None
+        self.cancel_requested = by_user
+        self.asyncio_task.cancel()
+        return self.asyncio_task
