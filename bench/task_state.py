@@ -19,7 +19,7 @@ runs as the runner runs it: `uninterrupted(save(state))`, one unit of work. Two 
 measured in the same run:
 
 - `before`: the checkpoint of the code before task_messages (revision 0006): one
-  `UPDATE tasks SET engine_state = TaskState.to_dict()` (the whole conversation), mode,
+  `UPDATE tasks SET engine_state = EngineState.to_dict()` (the whole conversation), mode,
   heartbeat_at, updated_at;
 - `after`: the runner's checkpoint now, `roo.tasks.state_store.StateWriter.write`: the new
   messages as `task_messages` rows, the small rest of the state on the task row.
@@ -85,7 +85,7 @@ from tests.support.databases import scratch_database
 from roo.agent import messages as m
 from roo.agent.messages import Block, Message
 from roo.agent.pricing import Usage
-from roo.agent.state import TaskState
+from roo.agent.state import EngineState
 from roo.config import load_settings
 from roo.db import migrate
 from roo.db.engine import create_engine, create_session_factory, uninterrupted, unit_of_work
@@ -138,7 +138,7 @@ def make_steps(count: int, result_bytes: int) -> list[Step]:
     return steps
 
 
-def state_at(steps: Sequence[Step], n: int) -> TaskState:
+def state_at(steps: Sequence[Step], n: int) -> EngineState:
     """The engine's state after n steps."""
     history = [m.user(m.text_block("<user_message>Read big.txt</user_message>"))]
     for step in steps[:n]:
@@ -146,17 +146,17 @@ def state_at(steps: Sequence[Step], n: int) -> TaskState:
     usage = Usage()
     for _ in range(n):
         usage = usage + STEP_USAGE
-    return TaskState(history=history, step=n, requests=n, usage=usage, context_tokens=2_040)
+    return EngineState(history=history, step=n, requests=n, usage=usage, context_tokens=2_040)
 
 
-Save = Callable[[TaskState], Awaitable[None]]
+Save = Callable[[EngineState], Awaitable[None]]
 
 
 def saver(way: str, sessions: async_sessionmaker[AsyncSession], task_id: uuid.UUID) -> Save:
     """A run's checkpoint, `before` or `after` this change (module docstring)."""
-    writer = StateWriter(task_id, TaskState())  # a state brought to step N is saved whole once
+    writer = StateWriter(task_id, EngineState())  # a state brought to step N is saved whole once
 
-    async def before(state: TaskState) -> None:
+    async def before(state: EngineState) -> None:
         async with unit_of_work(sessions) as db:
             now = utcnow()
             await db.execute(
@@ -166,14 +166,14 @@ def saver(way: str, sessions: async_sessionmaker[AsyncSession], task_id: uuid.UU
                 .values(updated_at=now)
             )
 
-    async def after(state: TaskState) -> None:
+    async def after(state: EngineState) -> None:
         async with unit_of_work(sessions) as db:
             now = utcnow()
             await writer.write(db, state, mode=state.mode, heartbeat_at=now, updated_at=now)
 
     work = before if way == "before" else after
 
-    async def checkpoint(state: TaskState) -> None:
+    async def checkpoint(state: EngineState) -> None:
         await uninterrupted(work(state))
         state.edited.clear()  # as the engine does once a checkpoint returns
 
@@ -181,7 +181,7 @@ def saver(way: str, sessions: async_sessionmaker[AsyncSession], task_id: uuid.UU
 
 
 async def run_step(
-    state: TaskState, step: Step, save: Save, rng: random.Random | None = None
+    state: EngineState, step: Step, save: Save, rng: random.Random | None = None
 ) -> list[float]:
     """One step as the engine saves it; the wall time of each of its three checkpoints."""
     times: list[float] = []
@@ -395,7 +395,7 @@ async def stall(
     failures: list[str] = []
     checkpoint_times: list[float] = []
 
-    async def one(index: int, state: TaskState, save: Save) -> None:
+    async def one(index: int, state: EngineState, save: Save) -> None:
         rng = random.Random(index)  # noqa: S311 - timing jitter, not a secret
         try:
             for n in range(at, at + count):
@@ -500,7 +500,7 @@ def run(args: argparse.Namespace, run_id: str) -> dict[str, Any]:
             "tool_seconds": TOOL_SECONDS,
             "probe_seconds": PROBE_SECONDS,
             "event_loop": "uvloop",
-            "before": "UPDATE tasks SET engine_state = TaskState.to_dict() (revision 0006)",
+            "before": "UPDATE tasks SET engine_state = EngineState.to_dict() (revision 0006)",
             "after": "roo.tasks.state_store.StateWriter.write",
             "seconds": round(time.monotonic() - started, 1),
         },

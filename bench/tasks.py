@@ -131,7 +131,7 @@ from roo.agent.pricing import resolve_model_info
 from roo.agent.prompts import WorkspaceFacts, build_system_prompt
 from roo.agent.providers.base import Chunk, ModelRequest, ToolSpec
 from roo.agent.providers.openai import OpenAIProvider, openai_messages, openai_tools
-from roo.agent.state import Answer, Ask, TaskState
+from roo.agent.state import Answer, Ask, EngineState
 from roo.agent.tools.base import IgnoreRules, OnOutput, ToolContext
 from roo.agent.tools.registry import ToolRegistry, default_registry, workspace_ignore_rules
 from roo.sandbox import ProcessResult
@@ -453,7 +453,7 @@ class Recorder:
         if event == "api.request":
             self.marks.append((time.perf_counter(), time.process_time()))
 
-    async def checkpoint(self, state: TaskState) -> None:
+    async def checkpoint(self, state: EngineState) -> None:
         self.checkpoints += 1
 
 
@@ -478,7 +478,7 @@ class EngineRun:
     cpu: list[float]
     provider: TimedProvider
     recorder: Recorder
-    state: TaskState
+    state: EngineState
     seconds: float
 
 
@@ -515,7 +515,7 @@ async def run_engine(
         limits=AgentLimits(max_wall_seconds=WAIT_SECONDS, retry_attempts=0),
         workspace=WorkspaceFacts(file_listing=listing),
     )
-    state = TaskState()
+    state = EngineState()
     agent = Agent(setup, state)
     started = time.perf_counter()
     try:
@@ -641,7 +641,7 @@ def summarise_profile(profile: cProfile.Profile, steps: int, top: int = 15) -> d
     }
 
 
-def state_json_cost(state: TaskState) -> dict[str, Any]:
+def state_json_cost(state: EngineState) -> dict[str, Any]:
     """What one checkpoint of the final state costs to serialise (the service writes the whole
     state as JSON at every checkpoint)."""
     times = []

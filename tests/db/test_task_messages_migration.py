@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from roo.agent import messages as m
-from roo.agent.state import TaskState
+from roo.agent.state import EngineState
 from roo.config import load_settings
 from roo.db.engine import create_engine, create_session_factory, unit_of_work
 from roo.db.models import Task
@@ -164,10 +164,10 @@ async def engine_state(conn: AsyncConnection, task_id: uuid.UUID) -> Any:
     return await conn.scalar(sa.select(tasks.c.engine_state).where(tasks.c.id == task_id))
 
 
-def resumed_state(url: str) -> TaskState:
+def resumed_state(url: str) -> EngineState:
     """What the runner loads to resume TASK, through its own code."""
 
-    async def read() -> TaskState:
+    async def read() -> EngineState:
         engine = create_engine(load_settings(env="test", database_url=url))
         try:
             async with unit_of_work(create_session_factory(engine)) as db:
@@ -192,7 +192,7 @@ def test_history_moves_to_rows_and_back(scratch_url: str) -> None:
     assert on(scratch_url, lambda c: engine_state(c, TASK)) == scalars
     assert on(scratch_url, lambda c: engine_state(c, FRESH)) == {}
     # the runner resumes it exactly as the old code would have
-    assert resumed_state(scratch_url) == TaskState.from_dict(copy.deepcopy(OLD_STATE))
+    assert resumed_state(scratch_url) == EngineState.from_dict(copy.deepcopy(OLD_STATE))
 
     alembic(scratch_url, "downgrade", "0006_tasks")
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from roo.agent import messages as m
 from roo.agent.messages import Block, Message
 from roo.agent.prompts import responses as r
-from roo.agent.state import Answer, TaskState
+from roo.agent.state import Answer, EngineState
 from roo.api.state import Resources
 from roo.db.engine import unit_of_work
 from roo.db.models import Task, TaskMessage
@@ -230,19 +230,19 @@ class Mirror:
     """A checkpoint that saves through the runner's `StateWriter`, then reads the task back as
     a resumed run would and checks it is what the engine holds."""
 
-    def __init__(self, resources: Resources, task_id: uuid.UUID, state: TaskState) -> None:
+    def __init__(self, resources: Resources, task_id: uuid.UUID, state: EngineState) -> None:
         self.sessions = resources.sessions
         self.task_id = task_id
         self.writer = StateWriter(task_id, state)
         self.written: list[int] = []  # messages written by each checkpoint
 
-    async def __call__(self, state: TaskState) -> None:
+    async def __call__(self, state: EngineState) -> None:
         async with unit_of_work(self.sessions) as db:
             self.written.append(await self.writer.write(db, state, mode=state.mode))
         loaded = await self.load()
         assert loaded.to_dict() == copy.deepcopy(state.to_dict())
 
-    async def load(self) -> TaskState:
+    async def load(self) -> EngineState:
         async with unit_of_work(self.sessions) as db:
             task = await db.get(Task, self.task_id)
             assert task is not None
@@ -281,7 +281,7 @@ async def test_a_truncation_hides_rows_and_rewrites_only_the_first(
     """A context-window error drops the oldest turn pair from what the model sees: their rows
     stay (hidden), the first message is rewritten with the marker, nothing else is."""
     task_id = await new_task_row(api, resources)
-    mirror = Mirror(resources, task_id, TaskState())
+    mirror = Mirror(resources, task_id, EngineState())
     too_long = Failure(400, "maximum context length exceeded", code="context_length_exceeded")
     llm.script(*four_steps(), too_long, complete())
 
@@ -312,7 +312,7 @@ async def test_notes_added_to_a_saved_turn_are_saved(
     """The mistake-limit guidance joins the last user turn, which was saved already; and a
     resume with a message adds it to the last user turn too: both are stored as they are."""
     task_id = await new_task_row(api, resources)
-    mirror = Mirror(resources, task_id, TaskState())
+    mirror = Mirror(resources, task_id, EngineState())
     bad = ToolCall("read_file", '{"path": ')
     # three invalid calls: the task asks; then the provider fails for good (api_req_failed)
     llm.script(calls(bad), calls(bad), calls(bad), *[Failure(500, "down")] * 4)
@@ -359,12 +359,12 @@ async def test_the_checkpoints_of_step_300_write_what_those_of_step_10_do(
     cost: dict[int, list[tuple[int, int]]] = {}
     for steps in (10, 300):
         task_id = await new_task_row(api, resources)
-        state = TaskState(history=[m.user(m.text_block("do it"))])
+        state = EngineState(history=[m.user(m.text_block("do it"))])
         for n in range(steps):
             reply, _, turn = step(n)
             state.history += [reply, turn]
         state.step = state.requests = steps
-        writer = StateWriter(task_id, TaskState())
+        writer = StateWriter(task_id, EngineState())
         async with unit_of_work(resources.sessions) as db:
             assert await writer.write(db, state) == 1 + 2 * steps
 

@@ -1,7 +1,7 @@
 """Context-window management: token estimates and Roo's sliding-window truncation.
 
 Roo hides (rather than deletes) the oldest turns, and so do we: the engine's history is what
-the model sees next, `TaskState.hidden` counts the messages it no longer holds, and the host
+the model sees next, `EngineState.hidden` counts the messages it no longer holds, and the host
 keeps them stored (`roo.tasks.state_store`). The first message (the task) always stays, and
 whole assistant/user pairs go together so every `tool_use` keeps its `tool_result` and the
 roles keep alternating.

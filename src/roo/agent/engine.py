@@ -10,7 +10,7 @@ runs), after each tool result, and after the next user turn is assembled. A run 
 from a saved state therefore continues after the last thing that finished: a tool call whose
 result was saved is not run again; one that was interrupted gets Roo's "interrupted" result.
 Between checkpoints the history only grows, except where the engine marks a message as edited
-(`TaskState.mark_edited`): so a host can save only what changed (`roo.agent.state`).
+(`EngineState.mark_edited`): so a host can save only what changed (`roo.agent.state`).
 """
 
 from __future__ import annotations
@@ -50,12 +50,12 @@ from roo.agent.state import (
     Answer,
     Ask,
     Checkpoint,
+    EngineState,
     EventSink,
     Interaction,
     Outcome,
     SpawnSubtask,
     SubtaskFailed,
-    TaskState,
 )
 from roo.agent.tools.base import (
     ApprovalCategory,
@@ -176,7 +176,7 @@ def _error(call_id: str, text: str) -> Block:
 
 
 class Agent:
-    def __init__(self, setup: AgentSetup, state: TaskState) -> None:
+    def __init__(self, setup: AgentSetup, state: EngineState) -> None:
         self.setup = setup
         self.state = state
         self._last_call: str | None = None

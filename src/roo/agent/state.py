@@ -6,7 +6,7 @@ runner, a test, a CLI) gives it:
 - an `EventSink`: every event the engine emits (`message`, `tool.execution`, `task.progress`...);
 - an `Interaction`: how a question reaches the user and the answer comes back (approvals,
   follow-up questions, the mistake-limit prompt), and the messages the user queued meanwhile;
-- a `checkpoint` callback that persists `TaskState` after every step and every tool result, so
+- a `checkpoint` callback that persists `EngineState` after every step and every tool result, so
   that a task can be resumed after a crash from its last completed step, running nothing twice.
 
 The conversation only grows, so a host need not rewrite it at every checkpoint: message `i` of
@@ -70,7 +70,7 @@ class Interaction(Protocol):
 
 
 # Saves the state (all of it, or what changed since the previous call: see the module's doc).
-Checkpoint = Callable[["TaskState"], Awaitable[None]]
+Checkpoint = Callable[["EngineState"], Awaitable[None]]
 # (mode, message, todos) -> (child task id, its completion result). Raises SubtaskFailed.
 SpawnSubtask = Callable[[str, str, str | None], Awaitable[tuple[str, str]]]
 
@@ -80,7 +80,7 @@ class SubtaskFailed(Exception):
 
 
 @dataclass(slots=True)
-class TaskState:
+class EngineState:
     """Everything needed to continue a task: persisted after every step."""
 
     history: list[Message] = field(default_factory=list)
@@ -133,7 +133,7 @@ class TaskState:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TaskState:
+    def from_dict(cls, data: Mapping[str, Any]) -> EngineState:
         return cls(
             history=list(data.get("history") or []),
             mode=str(data.get("mode") or "code"),

@@ -33,7 +33,7 @@ from roo.agent.engine import Agent, AgentLimits, AgentSetup
 from roo.agent.messages import Block
 from roo.agent.pricing import default_model_info, model_info
 from roo.agent.prompts import WorkspaceFacts
-from roo.agent.state import Answer, SubtaskFailed, TaskState
+from roo.agent.state import Answer, EngineState, SubtaskFailed
 from roo.agent.tools.base import IgnoreRules, OnOutput, ToolContext
 from roo.agent.tools.list_files import list_workspace
 from roo.agent.tools.registry import ToolRegistry
@@ -271,7 +271,7 @@ class TaskRunner:
         task, session, endpoint = started
         first_run = not task.engine_state
         if first_run:
-            state = TaskState(mode=task.mode)
+            state = EngineState(mode=task.mode)
         else:  # the run owns the task now: nothing else writes its state
             async with unit_of_work(self.sessions) as db:
                 state = await load_state(db, task)
@@ -286,7 +286,7 @@ class TaskRunner:
         buffer = run.buffer = EventBuffer(self.events, run.session_id, run.task_id)
         writer = StateWriter(run.task_id, state)
 
-        async def save(snapshot: TaskState) -> None:
+        async def save(snapshot: EngineState) -> None:
             async with unit_of_work(self.sessions) as db:
                 await buffer.flush(db)
                 now = utcnow()
@@ -294,7 +294,7 @@ class TaskRunner:
                     db, snapshot, mode=snapshot.mode, heartbeat_at=now, updated_at=now
                 )
 
-        async def checkpoint(snapshot: TaskState) -> None:
+        async def checkpoint(snapshot: EngineState) -> None:
             await uninterrupted(save(snapshot))
 
         async def save_policy(policy: ApprovalPolicy) -> None:

@@ -1,11 +1,11 @@
 """Where a task's engine state lives, and how a checkpoint saves only what changed.
 
 The conversation is stored one message a row (`task_messages`, keyed by task and position);
-the rest of `TaskState` (mode, usage, counters, todos, the results of the step in progress,
+the rest of `EngineState` (mode, usage, counters, todos, the results of the step in progress,
 how many messages the sliding window hid) is `tasks.engine_state`, a small JSON value.
 
 A checkpoint inserts the messages appended since the previous one, rewrites the few the engine
-changed in place (`TaskState.edited`) and the small state, in one transaction: so a step costs
+changed in place (`EngineState.edited`) and the small state, in one transaction: so a step costs
 the same at step 300 as at step 3, and a run that stops anywhere resumes from its last complete
 checkpoint. Messages hidden by the sliding window keep their rows; what the engine (and the
 task's detail) sees is the first message and those after the hidden ones.
@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roo.agent.messages import Message
-from roo.agent.state import TaskState
+from roo.agent.state import EngineState
 from roo.db.engine import after_commit
 from roo.db.models import Task, TaskMessage
 from roo.db.types import utcnow
@@ -53,24 +53,24 @@ def hidden_of(task: Task) -> int:
     return hidden_in(task.engine_state)
 
 
-async def load_state(db: AsyncSession, task: Task) -> TaskState:
-    """The task's saved `TaskState` (an empty one for a task that never ran)."""
+async def load_state(db: AsyncSession, task: Task) -> EngineState:
+    """The task's saved `EngineState` (an empty one for a task that never ran)."""
     scalars = task.engine_state or {}
     if not scalars:
-        return TaskState()
+        return EngineState()
     history = await visible_messages(db, task.id, hidden_of(task))
-    return TaskState.from_dict({**scalars, "history": history})
+    return EngineState.from_dict({**scalars, "history": history})
 
 
 class StateWriter:
     """Saves the checkpoints of one run of a task; it knows how far the stored conversation
     goes (`stored`: the rows at positions below it are saved)."""
 
-    def __init__(self, task_id: uuid.UUID, state: TaskState) -> None:
+    def __init__(self, task_id: uuid.UUID, state: EngineState) -> None:
         self.task_id = task_id
         self.stored = state.end()  # the state was loaded from the rows, or is new
 
-    async def write(self, db: AsyncSession, state: TaskState, **row: Any) -> int:
+    async def write(self, db: AsyncSession, state: EngineState, **row: Any) -> int:
         """Stage what changed since the last commit in `db`'s transaction, with the task row's
         `engine_state` and the other `row` values; `stored` moves on when it commits. Returns
         the number of messages written."""

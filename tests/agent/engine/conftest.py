@@ -4,7 +4,7 @@ The engine talks to the project's fake LLM server over real sockets through the 
 (`build_provider`), runs the default tools in a `tmp_path` workspace (commands through a plain
 `Sandbox`, like tests/agent/commands), and reports to in-memory fakes of its host: an event sink,
 a scripted `Interaction` (answers queued by the test) and a checkpoint that keeps deep copies of
-every saved `TaskState`.
+every saved `EngineState`.
 
     async def test_x(harness: Harness) -> None:
         harness.llm.script(Reply(tool_calls=[ToolCall("attempt_completion", {"result": "ok"})]))
@@ -30,7 +30,7 @@ from roo.agent.engine import Agent, AgentLimits, AgentSetup
 from roo.agent.pricing import ModelInfo, model_info
 from roo.agent.providers.base import Provider
 from roo.agent.providers.factory import build_provider
-from roo.agent.state import Answer, Ask, Outcome, TaskState
+from roo.agent.state import Answer, Ask, EngineState, Outcome
 from roo.agent.tools.base import OnOutput, ToolContext
 from roo.agent.tools.registry import default_registry
 from roo.sandbox import ResourceLimits, Sandbox
@@ -98,13 +98,13 @@ class ScriptedInteraction:
 
 
 class Checkpoints:
-    """Deep copies of every saved state (`TaskState.to_dict()`)."""
+    """Deep copies of every saved state (`EngineState.to_dict()`)."""
 
     def __init__(self, timeline: list[tuple[str, Any]]) -> None:
         self.saved: list[Json] = []
         self._timeline = timeline
 
-    async def __call__(self, state: TaskState) -> None:
+    async def __call__(self, state: EngineState) -> None:
         snapshot = copy.deepcopy(state.to_dict())
         self.saved.append(snapshot)
         self._timeline.append(("checkpoint", snapshot))
@@ -177,17 +177,17 @@ class Harness:
         values.update(overrides)
         return AgentSetup(**values)
 
-    def make_agent(self, state: TaskState | None = None, **overrides: Any) -> Agent:
-        self.agent = Agent(self.setup(**overrides), state if state is not None else TaskState())
+    def make_agent(self, state: EngineState | None = None, **overrides: Any) -> Agent:
+        self.agent = Agent(self.setup(**overrides), state if state is not None else EngineState())
         return self.agent
 
     async def run(
-        self, task: str | None = "Do the task.", state: TaskState | None = None, **overrides: Any
+        self, task: str | None = "Do the task.", state: EngineState | None = None, **overrides: Any
     ) -> Outcome:
         return await self.make_agent(state, **overrides).run(task)
 
     @property
-    def state(self) -> TaskState:
+    def state(self) -> EngineState:
         assert self.agent is not None
         return self.agent.state
 

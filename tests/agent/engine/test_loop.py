@@ -15,7 +15,7 @@ from roo.agent import messages as m
 from roo.agent.approval import ApprovalPolicy
 from roo.agent.engine import AgentLimits
 from roo.agent.prompts import responses as r
-from roo.agent.state import Answer, Ask, Outcome, TaskState
+from roo.agent.state import Answer, Ask, EngineState, Outcome
 from roo.testing import Failure, Reply, ToolCall, Usage
 from tests.agent.engine.conftest import (
     FAST,
@@ -400,7 +400,7 @@ async def test_a_tool_outside_the_mode_is_refused(harness: Harness) -> None:
     harness.policy = AUTO_WRITE
     harness.llm.script(calls(write("a.txt", call_id="call_a")), complete())
 
-    await harness.run(state=TaskState(mode="ask"))
+    await harness.run(state=EngineState(mode="ask"))
 
     assert not (harness.workspace / "a.txt").exists()
     assert executed(harness) == []
@@ -416,7 +416,7 @@ async def test_architect_writes_markdown_only(harness: Harness) -> None:
         complete(),
     )
 
-    await harness.run(state=TaskState(mode="architect"))
+    await harness.run(state=EngineState(mode="architect"))
 
     assert not (harness.workspace / "plan.py").exists()
     assert (harness.workspace / "plans" / "plan.md").read_text() == "# Plan\n"
@@ -691,7 +691,7 @@ async def test_resume_reuses_saved_results_and_marks_the_interrupted_call(
     harness: Harness,
 ) -> None:
     harness.policy = AUTO_WRITE
-    state = TaskState(
+    state = EngineState(
         history=[
             m.user(m.text_block(r.user_message("Write two files."))),
             m.assistant(
@@ -722,7 +722,7 @@ async def test_resume_reuses_saved_results_and_marks_the_interrupted_call(
 
 
 async def test_resume_of_a_completed_task_with_a_message(harness: Harness) -> None:
-    state = TaskState(
+    state = EngineState(
         history=[
             m.user(m.text_block(r.user_message("Fix the bug."))),
             m.assistant(m.tool_use_block("call_done", "attempt_completion", {"result": "Fixed."})),

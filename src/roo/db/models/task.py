@@ -37,7 +37,7 @@ class Task(Base):
     model: Mapped[str] = mapped_column(String(200))
     input: Mapped[str] = mapped_column(Text)
     images: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # the engine's TaskState but its history (mode, usage, counters, todos, the results of the
+    # the engine's EngineState but its history (mode, usage, counters, todos, the results of the
     # step in progress, how many messages the sliding window hid): rewritten at every
     # checkpoint; the conversation itself is in `task_messages`, one row per message
     engine_state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
