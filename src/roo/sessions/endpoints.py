@@ -1,8 +1,8 @@
 """`/api/v1/sessions`: routes only; the logic is in `roo.sessions.service`.
 
-Around slow work (an upload and its extraction, a clone, a walk of the workspace, stopping a
-session's tasks) the database work happens in short units of work before and after it, so the
-slow part never holds a database connection.
+Around slow work (an upload and its extraction, a clone, a walk of the workspace) the database
+work happens in short units of work before and after it, so the slow part never holds a database
+connection; a delete returns its request's connection before it waits for the session's tasks.
 """
 
 from __future__ import annotations
