@@ -1,8 +1,9 @@
 """Identity logic: users, sign-in, token pairs, refresh rotation, logout (API keys: `api_keys`).
 
-Methods take the request's DB session first and do not commit (the request does), with one
-deliberate exception: detecting a reused refresh token commits the family's revocation and its
-audit row before refusing, because the refusal itself rolls the request back.
+Methods take the request's DB session first and never commit: the request's unit of work
+does, or rolls everything back when the request fails. What must survive a refusal (a failed
+sign-in's audit row; a reused refresh token's family revocation and its row) is written by the
+`AuditWriter`, in a unit of work of its own, before the refusal is raised.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import RowMapping, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roo.auth import exceptions as exc
 from roo.auth.api_keys import ApiKeys
@@ -25,12 +26,12 @@ from roo.auth.permissions import DEFAULT_ROLE, Role
 from roo.auth.throttle import LoginThrottle, RegistrationThrottle
 from roo.auth.tokens import IssuedAccessToken, new_refresh_token, sha256_hex
 from roo.config import Settings
-from roo.db.engine import after_commit, release_connection
+from roo.db.engine import after_commit, unit_of_work
 from roo.db.models import RefreshToken, RevokedAccessToken, User
 from roo.db.reads import Reads
 from roo.db.types import utcnow
 from roo.kit.errors import BadRequest
-from roo.security.audit import ClientInfo, record
+from roo.security.audit import AuditWriter, ClientInfo, record
 
 # The columns of roo.auth.schemas.UserOut.
 _PROFILE = select(
@@ -68,8 +69,13 @@ class AuthService:
         resolver: IdentityResolver,
         throttle: LoginThrottle,
         registrations: RegistrationThrottle,
+        units: async_sessionmaker[AsyncSession],
     ) -> None:
         self.settings = settings
+        # short units of work of its own: reads before a slow password check (the request's
+        # unit of work holds nothing meanwhile) and rows that outlive a refused request
+        self._units = units
+        self.audit = AuditWriter(units)
         self.resolver = resolver
         self.throttle = throttle
         self.registrations = registrations
@@ -165,14 +171,16 @@ class AuthService:
     ) -> TokenPair:
         email = normalise_email(email)
         await self.throttle.check(client.ip, email)
-        user = await self.find_user_by_email(db, email)
-        await release_connection(db)  # the verification is slow
+        # Read in a unit of work of its own, ended before the slow verification: the request's
+        # holds nothing until the sign-in is decided.
+        async with unit_of_work(self._units) as own:
+            user = await self.find_user_by_email(own, email)
         # Always one argon2 verification, whether or not the account exists.
         ok = await verify_password(user.password_hash if user else None, password)
         if user is None or not ok or user.disabled:
             await self.throttle.failed(client.ip, email)
-            await record(
-                db,
+            # The failure row must survive the 401, which rolls the request back.
+            await self.audit.write(
                 "auth.login",
                 actor_id=user.id if user else None,
                 target=f"user:{user.id}" if user else None,
@@ -180,10 +188,9 @@ class AuthService:
                 client=client,
                 reason="disabled" if user is not None and ok else "bad_credentials",
             )
-            # The failure row must survive the 401: commit it here.
-            await db.commit()
             raise exc.InvalidLogin()
         await self.throttle.succeeded(email)
+        user = await db.merge(user, load=False)  # into the request's unit of work, as read
         if user.password_hash and needs_rehash(user.password_hash):
             user.password_hash = await hash_password(password)
         user.last_login_at = utcnow()
@@ -259,17 +266,23 @@ class AuthService:
         grace = timedelta(seconds=self.settings.refresh_reuse_grace_seconds)
         if used_at is not None and now - used_at <= grace:
             raise exc.InvalidRefreshToken("Refresh token already used")
-        await self._revoke_family(db, row.family_id, now)
-        await record(
-            db,
-            "auth.refresh_reuse",
-            actor_id=row.user_id,
-            target=f"refresh_family:{row.family_id}",
-            outcome="denied",
-            client=client,
-            severity="critical",
-        )
-        await db.commit()
+        user_id, family_id = row.user_id, row.family_id
+        # The revocation and its row must survive the 401, which rolls the request back: they
+        # go in a unit of work of their own. The request's own transaction (its exchange failed,
+        # it changed nothing) ends first, as the refusal would end it: on SQLite it holds the
+        # write turn that unit needs.
+        await db.rollback()
+        async with self.audit.unit() as own:
+            await self._revoke_family(own, family_id, now)
+            await record(
+                own,
+                "auth.refresh_reuse",
+                actor_id=user_id,
+                target=f"refresh_family:{family_id}",
+                outcome="denied",
+                client=client,
+                severity="critical",
+            )
         raise exc.InvalidRefreshToken(
             "Refresh token reused: every token of this sign-in has been revoked"
         )
@@ -353,11 +366,14 @@ class AuthService:
         """Set a new password and end every sign-in of the account; by default revoke its API
         keys too: a password change is how a user answers a leak, and whoever had the
         password could have minted keys."""
-        user = await self.get_user(db, principal.user_id)
-        await release_connection(db)  # verifying and hashing are slow
+        # Read in a unit of work of its own, ended before the slow verification and hash.
+        async with unit_of_work(self._units) as own:
+            user = await self.get_user(own, principal.user_id)
         if not await verify_password(user.password_hash, current):
             raise exc.InvalidLogin()
-        user.password_hash = await hash_password(new)
+        password_hash = await hash_password(new)
+        user = await db.merge(user, load=False)  # into the request's unit of work, as read
+        user.password_hash = password_hash
         await self.end_all_sessions(db, user)
         revoked = await self.api_keys.revoke_all(db, user.id) if revoke_api_keys else 0
         await record(

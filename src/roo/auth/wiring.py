@@ -43,4 +43,5 @@ def build_auth(
         resolver,
         LoginThrottle(storage, settings),
         RegistrationThrottle(storage, settings),
+        sessions,
     )

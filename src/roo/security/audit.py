@@ -1,16 +1,22 @@
 """Recording security-relevant actions in the audit trail (table `audit_events`).
 
-Rows are written in the caller's transaction, so an action and its audit row commit together.
+`record` writes a row in the caller's unit of work, so an action and its audit row commit
+together (or not at all). A row that must outlive a refused request (a failed sign-in is audited,
+then the 401 rolls the request's unit of work back) is written by an `AuditWriter`, in a short
+unit of work of its own.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from roo.db.engine import uninterrupted, unit_of_work
 from roo.db.models import AuditEvent
 from roo.kit.logs import get_logger
 from roo.kit.request_context import current_request_id
@@ -56,3 +62,56 @@ async def record(
         **detail,
     )
     return event
+
+
+class AuditWriter:
+    """Audit rows that survive the request that writes them, each in a short unit of work of its
+    own, committed before the call returns (and even when the caller is cancelled meanwhile).
+
+        await audit.write("auth.login", outcome="failure", client=client, reason="...")
+        raise InvalidLogin()  # rolls the request's unit of work back; the row stays
+
+        async with audit.unit() as own:  # more that must survive along with its row
+            await revoke(own, ...)
+            await record(own, "auth.refresh_reuse", ...)
+
+    The caller must hold no database connection meanwhile (end its unit of work's transaction
+    first: e.g. `db.rollback()` when the request is about to be refused anyway): the writer takes
+    a connection of its own, and on SQLite the database's one write turn, which a caller that
+    has written would hold until its own unit of work ends.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work of its own: committed when the block ends, rolled back on error."""
+        async with unit_of_work(self._sessions) as db:
+            yield db
+
+    async def write(
+        self,
+        action: str,
+        *,
+        actor_id: uuid.UUID | None = None,
+        target: str | None = None,
+        outcome: str = "success",
+        client: ClientInfo | None = None,
+        **detail: Any,
+    ) -> None:
+        """Write one row (the arguments of `record`) and commit it."""
+
+        async def write() -> None:
+            async with self.unit() as db:
+                await record(
+                    db,
+                    action,
+                    actor_id=actor_id,
+                    target=target,
+                    outcome=outcome,
+                    client=client,
+                    **detail,
+                )
+
+        await uninterrupted(write())

@@ -1,4 +1,9 @@
-"""`/api/v1/sessions`: routes only; the logic is in `roo.sessions.service`."""
+"""`/api/v1/sessions`: routes only; the logic is in `roo.sessions.service`.
+
+Around slow work (an upload and its extraction, a clone, a walk of the workspace) the database
+work happens in short units of work before and after it, so the slow part never holds a database
+connection; a delete returns its request's connection before it waits for the session's tasks.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from roo.api.routing import api_router
 from roo.auth.deps import Client, require
 from roo.auth.identity import Principal
 from roo.auth.permissions import Permission
-from roo.db.engine import release_connection
+from roo.db.engine import release_connection, unit_of_work
 from roo.kit.inputs import Offset, PageLimit, SafeText
 from roo.kit.schema import Page
 from roo.security.pathguard import TreeUsage
@@ -145,9 +150,13 @@ async def delete_session(
     responses=NOT_FOUND,
 )
 async def session_resources(
-    request: Request, session_id: uuid.UUID, principal: Reader, db: DbSession, manager: Manager
+    request: Request, session_id: uuid.UUID, principal: Reader, manager: Manager
 ) -> SessionResources:
-    session = await manager.get(db, principal, session_id)
+    resources = get_resources(request)
+    async with unit_of_work(resources.sessions) as db:
+        session = await manager.get(db, principal, session_id)
+        running_tasks = await resources.tasks.active_count(db, session.id)
+    # The walk of the workspace and the cgroup reads hold no connection.
     limits = manager.limits(session)
     used = (
         await manager.workspaces.usage(session.workspace_dir)
@@ -162,7 +171,7 @@ async def session_resources(
             limit_files=limits.max_files,
         ),
         commands=await manager.commands_usage(session),
-        running_tasks=await get_resources(request).tasks.active_count(db, session.id),
+        running_tasks=running_tasks,
         running_commands=manager.running_commands(session),
         limits=limits,
     )
@@ -191,12 +200,16 @@ async def import_workspace(
     session_id: uuid.UUID,
     request: Request,
     principal: Annotated[Principal, require(Permission.FILES_WRITE)],
-    db: DbSession,
     manager: Manager,
     client: Client,
 ) -> ImportOut:
-    session = await manager.get(db, principal, session_id)
-    result = await manager.import_archive(db, principal, session, request.stream(), client)
+    units = get_resources(request).sessions
+    async with unit_of_work(units) as db:
+        session = await manager.get(db, principal, session_id)
+        await manager.touch(db, session)
+    result = await manager.import_archive(session, request.stream())  # no connection held
+    async with unit_of_work(units) as db:
+        await manager.record_import(db, principal, session, result, client)
     return ImportOut(files=result.files, directories=result.directories, bytes=result.bytes)
 
 
@@ -210,18 +223,25 @@ async def import_workspace(
     },
 )
 async def clone_workspace(
+    request: Request,
     session_id: uuid.UUID,
     body: CloneIn,
     principal: Annotated[Principal, require(Permission.FILES_WRITE)],
-    db: DbSession,
     manager: Manager,
     settings: AppSettings,
     client: Client,
 ) -> CloneOut:
     if not settings.allow_git_clone:
         raise CloneDisabled("Cloning repositories is turned off on this server")
-    session = await manager.get(db, principal, session_id)
-    result = await manager.clone_repository(db, principal, session, body.url, body.ref, client)
+    units = get_resources(request).sessions
+    async with unit_of_work(units) as db:
+        session = await manager.get(db, principal, session_id)
+        await manager.touch(db, session)
+    result = await manager.clone_repository(session, body.url, body.ref)  # no connection held
+    # A failed clone is audited too: in its own unit of work, which the 400 does not undo.
+    async with unit_of_work(units) as db:
+        await manager.record_clone(db, principal, session, body.url, result, client)
+    manager.check_clone(result)
     return CloneOut(output=result.stdout.decode("utf-8", "replace")[-4000:])
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roo.auth.identity import Principal
-from roo.db.engine import after_commit, release_connection
+from roo.db.engine import after_commit
 from roo.db.models import Session, User
 from roo.db.types import new_id, utcnow
 from roo.kit.logs import get_logger, redact_text
@@ -156,19 +156,11 @@ class SessionManager:
             )
         return CommandsUsage(memory_bytes=0, memory_limit_bytes=limit, cpu_seconds=0.0, processes=0)
 
-    async def clone_repository(
-        self,
-        db: AsyncSession,
-        principal: Principal,
-        session: Session,
-        url: str,
-        ref: str | None,
-        client: ClientInfo,
-    ) -> ProcessResult:
+    async def clone_repository(self, session: Session, url: str, ref: str | None) -> ProcessResult:
         """Fill the (empty) workspace with a shallow `git clone`, run in the sandbox with the
-        network allowed for this one command."""
-        await self.touch(db, session)
-        await release_connection(db)  # a clone takes seconds to minutes
+        network allowed for this one command; a failed clone leaves the workspace empty (the
+        caller audits the result, then `check_clone` refuses a failure). Takes seconds to
+        minutes: the caller holds no database connection meanwhile."""
         workspace = self.workspaces.path(session.workspace_dir)
         if await asyncio.to_thread(lambda: any(workspace.iterdir())):
             raise exc.ArchiveInvalid("The workspace is not empty; clone into a new session")
@@ -187,24 +179,41 @@ class SessionManager:
             merge_stderr=True,
             env={"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"},
         )
-        await record(
-            db,
-            "sessions.clone",
-            actor_id=principal.user_id,
-            target=f"session:{session.id}",
-            client=client,
-            url=redact_text(url),
-            exit_code=result.exit_code,
-        )
         if result.exit_code != 0:
             # Leave the workspace as it was: empty.
             try:
                 await self.workspaces.empty(session.workspace_dir)
             except OSError as error:
                 log.warning("workspace.empty_failed", session_id=str(session.id), error=repr(error))
+        return result
+
+    @staticmethod
+    async def record_clone(
+        db: AsyncSession,
+        principal: Principal,
+        session: Session,
+        url: str,
+        result: ProcessResult,
+        client: ClientInfo,
+    ) -> None:
+        """The audit row of a clone, failed or not."""
+        await record(
+            db,
+            "sessions.clone",
+            actor_id=principal.user_id,
+            target=f"session:{session.id}",
+            outcome="success" if result.exit_code == 0 else "failure",
+            client=client,
+            url=redact_text(url),
+            exit_code=result.exit_code,
+        )
+
+    @staticmethod
+    def check_clone(result: ProcessResult) -> None:
+        """Refuse (400 `clone-failed`, with git's output) a clone that failed."""
+        if result.exit_code != 0:
             tail = result.stdout.decode("utf-8", "replace")[-1500:]
             raise exc.CloneFailed(f"git clone failed (exit {result.exit_code}): {tail.strip()}")
-        return result
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -354,19 +363,12 @@ class SessionManager:
         if session.state == "idle":
             session.state = "active"
 
-    async def import_archive(
-        self,
-        db: AsyncSession,
-        principal: Principal,
-        session: Session,
-        chunks: AsyncIterator[bytes],
-        client: ClientInfo,
-    ) -> ImportResult:
+    async def import_archive(self, session: Session, chunks: AsyncIterator[bytes]) -> ImportResult:
         """Stream an uploaded archive to a scratch file beside the workspaces, then extract it
         into the session's (empty) workspace within its disk quota and file limit. No command
-        of the session runs meanwhile (409 `workspace-busy` for whichever comes second)."""
-        await self.touch(db, session)
-        await release_connection(db)  # the upload and the extraction take a while
+        of the session runs meanwhile (409 `workspace-busy` for whichever comes second). The
+        upload and the extraction take a while: the caller holds no database connection
+        meanwhile, and audits the result (`record_import`)."""
         limits = self.limits(session)
         quota = limits.max_disk_mb * 1024 * 1024
         scratch = self.workspaces.root / f".import-{uuid.uuid4().hex}"
@@ -397,6 +399,16 @@ class SessionManager:
                 raise
         finally:
             scratch.unlink(missing_ok=True)
+        return result
+
+    @staticmethod
+    async def record_import(
+        db: AsyncSession,
+        principal: Principal,
+        session: Session,
+        result: ImportResult,
+        client: ClientInfo,
+    ) -> None:
         await record(
             db,
             "sessions.import",
@@ -406,7 +418,6 @@ class SessionManager:
             files=result.files,
             bytes=result.bytes,
         )
-        return result
 
     def limits(self, session: Session) -> ResourceLimits:
         # Sessions stored before `maxFiles` existed get today's default.

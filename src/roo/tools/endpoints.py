@@ -1,4 +1,9 @@
-"""`/api/v1/tools` and `/api/v1/sessions/{id}/tools/{name}`: routes only."""
+"""`/api/v1/tools` and `/api/v1/sessions/{id}/tools/{name}`: routes only.
+
+A tool run is three steps: the session is loaded and marked active in a short unit of work, the
+tool runs (a command may take minutes) with no database connection held, and its audit row is
+written in a second short unit of work.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,13 @@ from pydantic import ValidationError
 
 from roo.agent.tools.base import ApprovalCategory, ImageBlock, Tool, ToolContext, ToolResult
 from roo.agent.tools.registry import ToolRegistry
-from roo.api.deps import DbSession, get_resources
+from roo.api.deps import get_resources
 from roo.api.routing import api_router
 from roo.auth.deps import Client, require
 from roo.auth.exceptions import PermissionDenied
 from roo.auth.identity import Principal
 from roo.auth.permissions import Permission
-from roo.db.engine import release_connection
+from roo.db.engine import unit_of_work
 from roo.kit.errors import BadRequest, NotFound, Unprocessable
 from roo.kit.inputs import SafeName
 from roo.security.audit import record
@@ -109,7 +114,6 @@ async def run_tool(
     session_id: uuid.UUID,
     tool_name: SafeName,
     principal: Annotated[Principal, require(Permission.TOOLS_EXECUTE)],
-    db: DbSession,
     client: Client,
     params: Annotated[dict[str, Any], Body(description="The tool's parameters")],
 ) -> ToolResultOut:
@@ -137,9 +141,9 @@ async def run_tool(
         ) from None
     resources = get_resources(request)
     manager = resources.sessions_manager
-    session = await manager.get(db, principal, session_id)
-    await manager.touch(db, session)
-    await release_connection(db)  # a tool may run a command for minutes
+    async with unit_of_work(resources.sessions) as db:
+        session = await manager.get(db, principal, session_id)
+        await manager.touch(db, session)
     workspace = manager.workspaces.path(session.workspace_dir)
     ctx = ToolContext(
         workspace=workspace,
@@ -147,13 +151,14 @@ async def run_tool(
         ignore=resources.ignore_rules(workspace),
     )
     result = await tool.execute(parsed, ctx)  # validated above: no second pass through run()
-    await record(
-        db,
-        "tools.execute",
-        actor_id=principal.user_id,
-        target=f"session:{session.id}",
-        client=client,
-        tool=tool.name,
-        is_error=result.is_error,
-    )
+    async with unit_of_work(resources.sessions) as db:
+        await record(
+            db,
+            "tools.execute",
+            actor_id=principal.user_id,
+            target=f"session:{session.id}",
+            client=client,
+            tool=tool.name,
+            is_error=result.is_error,
+        )
     return result_out(tool.name, result)

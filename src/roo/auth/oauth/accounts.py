@@ -49,7 +49,7 @@ async def sign_in(
         user, created = await _first_sign_in(auth, db, spec, identity, client)
         linked = not created
     if user.disabled:
-        await _refuse(db, identity, client, "account_disabled", user)
+        await _refuse(auth, db, identity, client, "account_disabled", user)
         raise AccountDisabled("This account is disabled; ask an administrator")
     if row is None:
         db.add(
@@ -87,7 +87,7 @@ async def _first_sign_in(
     client: ClientInfo,
 ) -> tuple[User, bool]:
     if identity.email is None:
-        await _refuse(db, identity, client, "no_email")
+        await _refuse(auth, db, identity, client, "no_email")
         raise EmailNotVerified(
             f"{spec.display_name} shared no email address; allow access to your email "
             "address and sign in again"
@@ -95,7 +95,7 @@ async def _first_sign_in(
     existing = await auth.find_user_by_email(db, identity.email)
     if existing is not None:
         if not identity.can_link:
-            await _refuse(db, identity, client, "email_not_authoritative", existing)
+            await _refuse(auth, db, identity, client, "email_not_authoritative", existing)
             raise AccountExists(
                 f"An account with the email {identity.email} already exists, and "
                 f"{spec.display_name} does not vouch for that address. Sign in with your "
@@ -104,20 +104,20 @@ async def _first_sign_in(
         if not existing.email_verified:
             # Whoever registered this address never proved it: linking would let them keep
             # a password into the account of the address's real owner (pre-hijacking).
-            await _refuse(db, identity, client, "local_email_unverified", existing)
+            await _refuse(auth, db, identity, client, "local_email_unverified", existing)
             raise AccountExists(
                 f"An account with the email {identity.email} exists but its address was "
                 "never verified, so it cannot be linked; ask an administrator"
             )
         return existing, False
     if not identity.email_verified:
-        await _refuse(db, identity, client, "email_unverified")
+        await _refuse(auth, db, identity, client, "email_unverified")
         raise EmailNotVerified(
             f"{spec.display_name} has not verified the email address {identity.email}; "
             "verify it there and sign in again"
         )
     if not auth.settings.registration_open:
-        await _refuse(db, identity, client, "registration_closed")
+        await _refuse(auth, db, identity, client, "registration_closed")
         raise RegistrationClosed(
             "Self-registration is turned off: an administrator must create your account first"
         )
@@ -134,17 +134,19 @@ async def _first_sign_in(
 
 
 async def _refuse(
+    auth: AuthService,
     db: AsyncSession,
     identity: ExternalIdentity,
     client: ClientInfo,
     reason: str,
     user: User | None = None,
 ) -> None:
-    """Audit a refused sign-in and commit that row alone (the refusal rolls back the rest)."""
+    """Audit a refused sign-in in a unit of work of its own: the refusal rolls back the
+    request's. That transaction ends first, as the refusal would end it: the writer needs a
+    connection (and on SQLite the write turn) of its own."""
     target = f"user:{user.id}" if user is not None else None
     await db.rollback()
-    await record(
-        db,
+    await auth.audit.write(
         "auth.oauth_login",
         actor_id=None,
         target=target,
@@ -154,4 +156,3 @@ async def _refuse(
         subject=identity.subject,
         reason=reason,
     )
-    await db.commit()
