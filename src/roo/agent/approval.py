@@ -230,7 +230,7 @@ class ApprovalPolicy:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> ApprovalPolicy:
         """From a session config's policy dict, snake_case (`auto_approve_read`) or camelCase
-        (`autoApproveRead`, what `roo.sessions.schemas.ApprovalPolicy.model_dump()` and the
+        (`autoApproveRead`, what `roo.sessions.schemas.ApprovalPolicyIn.model_dump()` and the
         stored session config hold). Missing or null keys take the defaults; unknown keys are
         ignored; wrong types raise ValueError."""
         return cls(

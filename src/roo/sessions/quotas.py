@@ -12,7 +12,7 @@ from typing import Any
 
 from roo.auth.permissions import Role
 from roo.sessions import exceptions as exc
-from roo.sessions.schemas import ResourceLimits, ResourceLimitsIn, SessionConfigIn
+from roo.sessions.schemas import ResourceLimitsIn, ResourceLimitsOut, SessionConfigIn
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ _LIMIT_FIELDS = (
 
 def effective_limits(
     requested: ResourceLimitsIn, quota: Quota, defaults: Quota = DEFAULTS
-) -> ResourceLimits:
+) -> ResourceLimitsOut:
     """Fill defaults and check every value against the quota (422 naming each excess)."""
     values: dict[str, int] = {}
     problems: list[dict[str, str]] = []
@@ -83,7 +83,7 @@ def effective_limits(
         values[name] = value
     if problems:
         raise exc.QuotaExceeded("Requested limits exceed your role's quota", errors=problems)
-    return ResourceLimits(**values)
+    return ResourceLimitsOut(**values)
 
 
 def stored_config(

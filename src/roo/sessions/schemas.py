@@ -41,7 +41,10 @@ class ResourceLimitsIn(ApiInput):
     )
 
 
-class ResourceLimits(ApiModel):
+class ResourceLimitsOut(ApiModel):
+    """A session's limits as the API shows them; `roo.sandbox.ResourceLimits` takes the same
+    field names (`SessionManager.sandbox_limits`)."""
+
     max_memory_mb: int = Field(alias="maxMemoryMB")
     max_cpu_percent: int = Field(alias="maxCpuPercent")
     max_disk_mb: int = Field(alias="maxDiskMB")
@@ -52,7 +55,7 @@ class ResourceLimits(ApiModel):
     max_files: int = Field(alias="maxFiles")
 
 
-class ApprovalPolicy(ApiInput):
+class ApprovalPolicyIn(ApiInput):
     """Roo's auto-approve settings (the engine applies them)."""
 
     auto_approve_read: bool = True
@@ -67,7 +70,7 @@ class SessionConfigIn(ApiInput):
     mode: ModeName = "code"
     provider: ProviderName | None = None
     model: Label | None = None
-    approval_policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
+    approval_policy: ApprovalPolicyIn = Field(default_factory=ApprovalPolicyIn)
     limits: ResourceLimitsIn = Field(default_factory=ResourceLimitsIn)
     network: bool = Field(False, description="Let commands in this session reach the network")
     custom_instructions: Annotated[str, StringConstraints(max_length=20000), NO_NUL] | None = None
@@ -78,7 +81,7 @@ class SessionConfigOut(ApiModel):
     provider: str | None
     model: str | None
     approval_policy: dict[str, object]
-    limits: ResourceLimits
+    limits: ResourceLimitsOut
     network: bool
     custom_instructions: str | None
 
@@ -142,7 +145,7 @@ class SessionResources(ApiModel):
     running_commands: int = Field(
         description="Sandboxed commands running now in this service process"
     )
-    limits: ResourceLimits
+    limits: ResourceLimitsOut
 
 
 GIT_URL = re.compile(r"^(https?|git)://[^\s\x00-\x1f]{3,2000}$")

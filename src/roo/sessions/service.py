@@ -30,7 +30,7 @@ from roo.sessions.importer import ArchiveRejected, ImportResult, import_archive
 from roo.sessions.quotas import DEFAULT_MAX_FILES, DEFAULTS, quota_for, stored_config
 from roo.sessions.schemas import (
     CommandsUsage,
-    ResourceLimits,
+    ResourceLimitsOut,
     SessionConfigIn,
 )
 from roo.sessions.workspace import WorkspaceManager, workspace_name
@@ -63,17 +63,12 @@ class SessionManager:
     # -- commands ---------------------------------------------------------------------------
 
     def sandbox_limits(self, session: Session) -> SandboxLimits:
+        """The sandbox's limits for the session's commands: the session's limits (the same
+        names), plus a file size bound no larger than its disk quota."""
         limits = self.limits(session)
         return SandboxLimits(
-            max_memory_mb=limits.max_memory_mb,
-            max_cpu_percent=limits.max_cpu_percent,
-            max_disk_mb=limits.max_disk_mb,
-            max_execution_time=limits.max_execution_time,
-            max_concurrent_tasks=limits.max_concurrent_tasks,
-            max_processes=limits.max_processes,
-            max_output_bytes=limits.max_output_bytes,
+            **limits.model_dump(by_alias=False),
             max_file_mb=min(limits.max_disk_mb, DEFAULT_MAX_FILE_MB),
-            max_files=limits.max_files,
         )
 
     async def run_command(
@@ -419,10 +414,10 @@ class SessionManager:
             bytes=result.bytes,
         )
 
-    def limits(self, session: Session) -> ResourceLimits:
+    def limits(self, session: Session) -> ResourceLimitsOut:
         # Sessions stored before `maxFiles` existed get today's default.
         stored = {"maxFiles": self.defaults.max_files, **session.config["limits"]}
-        return ResourceLimits.model_validate(stored)
+        return ResourceLimitsOut.model_validate(stored)
 
     def view(self, session: Session | Mapping[str, Any]) -> dict[str, Any]:
         """What the API shows of a session, from its row (`roo.sessions.repository`) or its
