@@ -126,6 +126,10 @@ DENIED = [
     "bash <<< 'rm -f b'",
     'bash <<< "rm -f b"',
     "cat <<EOF | sh\nrm -f b\nEOF",
+    # a body whose first line starts with a backslash: tree-sitter-bash reads it as an argument
+    # of the redirect (or of the next command in a pipeline) and leaves the body empty
+    "bash <<'EOF'\n\\rm -f b\nEOF",
+    "cat <<EOF | sh\n\\rm -f b\nEOF",
     "echo 'rm -f b' | sh",
     "printf 'rm -f b' | bash",
     "printf '%s\\n' 'rm -f b' | bash",

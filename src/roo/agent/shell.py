@@ -108,6 +108,23 @@ class Analysis:
     uncertain: bool = False
 
 
+def _heredoc_text(redirect: Node, src: Source) -> str:
+    """A here-document's body as bash reads it: the source from the line after the one that
+    opens it to its delimiter. Not the grammar's `heredoc_body`: tree-sitter-bash reads a body
+    whose first line starts with a backslash (`\\rm`) as an argument of the redirect and leaves
+    the body empty. With several here-documents on one line, each one's text starts at the
+    first body (more text is read, never less)."""
+    start = next((c for c in redirect.children if c.type == "heredoc_start"), None)
+    if start is None:
+        return ""
+    newline = src.source.find(b"\n", start.end_byte)
+    if newline < 0:
+        return ""
+    end = next((c for c in redirect.children if c.type == "heredoc_end"), None)
+    stop = end.start_byte if end is not None else redirect.end_byte
+    return src.source[newline + 1 : stop].decode("utf-8", "replace")
+
+
 class _Analyser:
     def __init__(self) -> None:
         self.out = Analysis()
@@ -168,7 +185,14 @@ class _Analyser:
             elif kind == "file_redirect":
                 self._redirect(node, src)
             elif kind == "heredoc_redirect":
-                self.fed.extend(src.text(c) for c in node.children if c.type == "heredoc_body")
+                body = _heredoc_text(node, src)
+                self.fed.append(body)
+                parsed = "".join(src.text(c) for c in node.children if c.type == "heredoc_body")
+                if parsed != body:
+                    # The grammar read part of the body as code (a first line starting with a
+                    # backslash): what runs is unknown; a denied command in the body denies.
+                    self.out.uncertain = True
+                    self._script(body, depth + 1, top=False)
             elif kind == "herestring_redirect":
                 self.fed.extend(src.word(c).value for c in node.named_children)
             stack.extend((c, inner, node) for c in reversed(node.children))
@@ -246,7 +270,7 @@ class _Analyser:
             src.word(p) for p in parts if p.start_byte > name.start_byte and p.type != "comment"
         ]
         words += [Word(w) for w in dropped]
-        stdin = [src.text(c) for r in redirects for c in r.children if c.type == "heredoc_body"]
+        stdin = [_heredoc_text(r, src) for r in redirects if r.type == "heredoc_redirect"]
         stdin += [
             src.word(c).value
             for r in redirects
