@@ -231,7 +231,7 @@ def test_substitution_never_auto_approved(text: str) -> None:
 
 
 def test_policy_matches_the_session_schema() -> None:
-    from roo.sessions.schemas import ApprovalPolicy as SessionPolicy
+    from roo.sessions.schemas import ApprovalPolicyIn as SessionPolicy
 
     assert ApprovalPolicy.from_mapping(SessionPolicy().model_dump()) == ApprovalPolicy()
     stored = SessionPolicy(

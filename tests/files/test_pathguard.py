@@ -1,4 +1,4 @@
-"""`roo.security.pathguard` on its own: the text rules, the fd walk, links, writes, races."""
+"""`roo.pathguard` on its own: the text rules, the fd walk, links, writes, races."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from roo.security import pathguard
-from roo.security.pathguard import PathRejected, Root
-from roo.security.pathguard.tree import _Descent
+from roo import pathguard
+from roo.pathguard import PathRejected, Root
+from roo.pathguard.tree import _Descent
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ _CHILD = textwrap.dedent(
     """
     import os, resource, sys
     from pathlib import Path
-    from roo.security.pathguard import Root
+    from roo.pathguard import Root
 
     ws, depth = Path(sys.argv[1]), int(sys.argv[2])
     fd = os.open(ws, os.O_RDONLY | os.O_DIRECTORY)

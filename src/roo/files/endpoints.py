@@ -16,6 +16,7 @@ from fastapi import Query, Request, status
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from roo import pathguard
 from roo.api.deps import get_resources
 from roo.api.routing import API_PREFIX, api_router
 from roo.auth.deps import Client, require
@@ -26,7 +27,6 @@ from roo.db.models import Session
 from roo.files import content as http
 from roo.files import listing, service
 from roo.files.schemas import DirectoryListing, FileContent, FileInfo
-from roo.security import pathguard
 from roo.security.audit import ClientInfo, record
 from roo.sessions.exceptions import WorkspaceGone
 

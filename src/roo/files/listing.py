@@ -8,8 +8,8 @@ import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from roo import pathguard
 from roo.files.schemas import DirectoryListing, EntryType, FileEntry
-from roo.security import pathguard
 
 DEFAULT_LIST_LIMIT = 1000
 MAX_LIST_LIMIT = 10_000

@@ -1,6 +1,6 @@
 """Files in a session's workspace: open, list, write, create directories, delete.
 
-Every path is resolved by `roo.security.pathguard` (fd-relative, never following a link out of
+Every path is resolved by `roo.pathguard` (fd-relative, never following a link out of
 the workspace); the blocking work runs in worker threads. Guard and filesystem errors become
 the domain errors of `roo.files.exceptions` in `translated`.
 """
@@ -19,6 +19,7 @@ from collections.abc import AsyncIterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from roo import pathguard
 from roo.files import content as http
 from roo.files.exceptions import (
     DirectoryNotEmpty,
@@ -37,7 +38,6 @@ from roo.files.exceptions import (
 )
 from roo.files.listing import DEFAULT_LIST_LIMIT, list_directory, mtime_of
 from roo.files.schemas import DirectoryListing, FileContent, FileInfo
-from roo.security import pathguard
 from roo.sessions.exceptions import InsufficientStorage, WorkspaceGone
 
 MAX_JSON_FILE_BYTES = 8 * 1024 * 1024

@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from roo.security.pathguard import TreeUsage, tree_usage
+from roo.pathguard import TreeUsage, tree_usage
 
 # Scans run in a worker thread; the pause after each is this multiple of the scan's own
 # duration, so watching a huge tree costs at most ~1/(1+FACTOR) of one core. A small tree is
@@ -56,7 +56,7 @@ _O_TOP = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC",
 def workspace_usage(path: str | os.PathLike[str]) -> TreeUsage:
     """Bytes allocated on disk and inodes used under `path` (the `du` and `df -i` view).
 
-    Walked through directory fds (`roo.security.pathguard.tree_usage`), never by path: symbolic
+    Walked through directory fds (`roo.pathguard.tree_usage`), never by path: symbolic
     links count only as themselves and are never entered, however a command swaps them in, and
     no depth is too deep to count. Allocated blocks, not apparent sizes: a sparse file costs
     what it really takes. Hard links count once. A missing workspace uses nothing.

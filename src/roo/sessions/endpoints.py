@@ -21,7 +21,7 @@ from roo.auth.permissions import Permission
 from roo.db.engine import release_connection, unit_of_work
 from roo.kit.inputs import Offset, PageLimit, SafeText
 from roo.kit.schema import Page
-from roo.security.pathguard import TreeUsage
+from roo.pathguard import TreeUsage
 from roo.sessions import repository
 from roo.sessions.exceptions import CloneDisabled, SessionNotFound
 from roo.sessions.schemas import (

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from roo.security.pathguard import open_subdir
+from roo.pathguard import open_subdir
 from roo.sessions.workspace import empty_directory
 
 MAX_MEMBERS = 50_000

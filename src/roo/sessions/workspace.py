@@ -6,7 +6,7 @@ latter.
 
 Inside a workspace, a sandboxed command may have planted links anywhere, and may still be
 swapping them: everything this module does there as root (measure, empty, delete) goes through
-directory fds without following a link (`roo.security.pathguard.tree`), never by path.
+directory fds without following a link (`roo.pathguard.tree`), never by path.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 from roo.kit.logs import get_logger
+from roo.pathguard import TreeUsage, remove_tree
 from roo.sandbox import SandboxPathError, workspace_usage
-from roo.security.pathguard import TreeUsage, remove_tree
 from roo.sessions.exceptions import WorkspaceBusy
 
 log = get_logger("roo.workspaces")

@@ -41,7 +41,7 @@ from roo.config import Settings
 from roo.db.engine import uninterrupted, unit_of_work
 from roo.db.models import Session, Task
 from roo.db.types import utcnow
-from roo.security.pathguard import PathRejected
+from roo.pathguard import PathRejected
 from roo.sessions.service import SessionManager
 from roo.tasks import repository, states
 from roo.tasks.events import EventStore, SessionGone

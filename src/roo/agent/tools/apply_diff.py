@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 from typing import ClassVar
 
+from roo import pathguard
 from roo.agent.diff import DiffResult, apply_diff
 from roo.agent.tools.base import ApprovalCategory, Tool, ToolContext, ToolParams, ToolResult
-from roo.security import pathguard
 
 _READ_CHUNK = 1 << 20
 WRITE_NOTICE = (

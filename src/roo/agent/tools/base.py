@@ -89,7 +89,7 @@ class ToolContext:
     """Everything a tool may use; built per call by the service (or a test).
 
     workspace: the host directory of the session's workspace. All file access goes through
-      `roo.security.pathguard` relative to it; paths shown to the model are relative.
+      `roo.pathguard` relative to it; paths shown to the model are relative.
     run_command: runs an argv or shell string in the session's sandbox (cwd relative to the
       workspace, `on_output`, `timeout`, `merge_stderr` ... as `roo.sandbox.Sandbox.run`).
     ignore: the session's `.rooignore` rules (for the agent; the user's files API ignores them).

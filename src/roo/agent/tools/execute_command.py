@@ -26,9 +26,9 @@ from roo.agent.tools.base import (
     ToolResult,
     busy_error,
 )
+from roo.pathguard import PathRejected, relative
+from roo.pathguard import stat as guarded_stat
 from roo.sandbox import ProcessResult, SandboxBusy, SandboxError, SandboxPathError
-from roo.security.pathguard import PathRejected, relative
-from roo.security.pathguard import stat as guarded_stat
 
 SANDBOX_ROOT = "/workspace"  # where the workspace appears to the command
 _LIMIT_TEXT = {

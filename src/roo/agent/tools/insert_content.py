@@ -11,10 +11,10 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from roo import pathguard
 from roo.agent.tools.base import ApprovalCategory, Tool, ToolContext, ToolParams, ToolResult
 from roo.agent.tools.rooignore import check_path
 from roo.agent.tools.write_to_file import WriteError, read_existing, write_result, write_text
-from roo.security import pathguard
 
 
 class InsertContentParams(ToolParams):

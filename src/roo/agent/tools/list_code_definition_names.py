@@ -23,7 +23,7 @@ from pydantic import Field
 
 from roo.agent.tools.base import ApprovalCategory, Tool, ToolContext, ToolParams, ToolResult
 from roo.agent.tools.rooignore import check_path
-from roo.security.pathguard import PathRejected, Root
+from roo.pathguard import PathRejected, Root
 
 if TYPE_CHECKING:
     from tree_sitter import Node

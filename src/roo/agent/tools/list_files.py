@@ -21,6 +21,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from roo import pathguard
 from roo.agent.tools.base import (
     ApprovalCategory,
     IgnoreRules,
@@ -30,7 +31,6 @@ from roo.agent.tools.base import (
     ToolResult,
 )
 from roo.agent.tools.rooignore import GitIgnore, check_path, os_error_text, read_small_text
-from roo.security import pathguard
 
 LIST_LIMIT = 200
 TRUNCATED_NOTICE = (

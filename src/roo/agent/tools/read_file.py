@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from roo import pathguard
 from roo.agent.tools.base import (
     ApprovalCategory,
     ImageBlock,
@@ -28,7 +29,6 @@ from roo.agent.tools.base import (
     ToolResult,
 )
 from roo.agent.tools.rooignore import check_path, os_error_text
-from roo.security import pathguard
 
 DEFAULT_LINE_LIMIT = 2000
 MAX_LINE_LENGTH = 2000

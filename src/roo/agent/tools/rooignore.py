@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pathspec
 
+from roo import pathguard
 from roo.agent.tools.base import IgnoreRules, ToolContext, ToolResult
-from roo.security import pathguard
 
 ROOIGNORE_FILE = ".rooignore"
 # A .rooignore/.gitignore larger than this is not a real ignore file; it is not loaded whole.

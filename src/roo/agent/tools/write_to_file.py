@@ -14,9 +14,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from roo import pathguard
 from roo.agent.tools.base import ApprovalCategory, Tool, ToolContext, ToolParams, ToolResult
 from roo.agent.tools.rooignore import check_path, os_error_text
-from roo.security import pathguard
 
 WRITE_NOTICE = (
     "You do not need to re-read the file, as you have seen all changes Proceed with the task "
