@@ -15,7 +15,6 @@ from roo.sandbox import (
     bwrap,
     detect_backend,
     procs,
-    run,
     truncation_marker,
 )
 from roo.sandbox.cgroups import CgroupSupport
@@ -217,11 +216,11 @@ async def test_require_isolation_without_bwrap(
     monkeypatch.setattr(bwrap, "bwrap_problem", lambda: "bwrap is not installed")
     assert detect_backend() == "plain"
     with pytest.raises(SandboxUnavailable, match="not installed"):
-        await run("true", workspace=workspace, require_isolation=True)
+        await Sandbox(require_isolation=True).run("true", workspace=workspace)
     with pytest.raises(SandboxUnavailable):
         await Sandbox(backend="bwrap").run("true", workspace=workspace)
     # Without the requirement, the same host runs commands in the plain fallback.
-    r = await run("echo fallback", workspace=workspace)
+    r = await Sandbox().run("echo fallback", workspace=workspace)
     assert (r.sandbox, r.stdout) == ("plain", b"fallback\n")
 
 
