@@ -12,6 +12,7 @@ be deleted is logged and left for the next round, never stopping the round.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import time
@@ -22,6 +23,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from roo import app as app_module
 from roo.api.state import Resources
 from roo.app import create_app
 from roo.config import Settings
@@ -94,8 +96,20 @@ async def test_a_deep_orphan_does_not_stop_the_janitor(
         await eventually(lambda: not orphan.exists(), within=10, what="the orphan's removal")
 
 
+@pytest.fixture
+def no_background_janitor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For a test that drives a janitor of its own: the app's background janitor, whose first
+    round may run at any moment after start-up (and take the test's orphans), stays idle. Ask
+    for it before the app's fixtures."""
+
+    async def idle(janitor: SessionJanitor, interval: float, stop: asyncio.Event) -> None:
+        await stop.wait()
+
+    monkeypatch.setattr(app_module, "_janitor_loop", idle)
+
+
 async def test_a_workspace_that_cannot_be_deleted_never_stops_the_round(
-    resources: Resources, monkeypatch: pytest.MonkeyPatch
+    no_background_janitor: None, resources: Resources, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One workspace's deletion fails (an I/O error, injected): the others of the same round,
     orphans and expired workspaces alike, are deleted, and the round ends normally."""
