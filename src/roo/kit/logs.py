@@ -12,10 +12,7 @@ import logging
 import re
 import sys
 import threading
-import time
 from collections.abc import Mapping
-from functools import lru_cache
-from json.encoder import encode_basestring_ascii
 from typing import Any
 
 import structlog
@@ -298,7 +295,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         ],
     )
     LINES.flush()
-    ACCESS_LOG.configure(logging.getLevelName(level), json=json)
+    ACCESS_LOG.configure(logging.getLevelName(level))
     handler = _StderrHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
@@ -330,36 +327,32 @@ def get_logger(name: str, **initial: Any) -> Any:
     return structlog.get_logger(logger_name=name, **initial)
 
 
-@lru_cache(maxsize=1024)  # the same paths come back request after request
-def _redacted_path(path: str) -> str:
-    return redact_text(path)
+class _BatchedStderrLogger:
+    """structlog's output for access lines: written with the other lines of the same event-loop
+    iteration (`_Lines.write_soon`)."""
 
+    def msg(self, message: str) -> None:
+        LINES.write_soon(message)
 
-_LEVEL_NAMES = {logging.DEBUG: "debug", logging.INFO: "info", logging.ERROR: "error"}
+    log = debug = info = warn = warning = error = err = critical = exception = fatal = msg
 
 
 class AccessLog:
     """The access log: one line per request, the hottest line the service writes.
 
-    In JSON mode (production) the line is rendered here directly: the same keys and values the
-    structlog chain above would produce (`path` scrubbed by `redact_text`, the other fields are
-    ours and plain), at a seventh of the cost; a test holds the two renderings equal, and the
-    lines of one event-loop iteration are written together (`_Lines.write_soon`). The
-    development console goes through structlog (`roo.access`), where readability matters more.
+    The line goes through the same structlog chain as every other event (context variables
+    merged, request id, level, logger, timestamp, secrets scrubbed, JSON or console renderer);
+    only its output is batched: the lines of one event-loop iteration are written together.
     """
 
     logger_name = "roo.access"
 
     def __init__(self) -> None:
         self.level = logging.INFO
-        self.json = False
-        self._console = get_logger(self.logger_name)
-        self._second = -1
-        self._second_text = ""
+        self._logger = structlog.wrap_logger(_BatchedStderrLogger(), logger_name=self.logger_name)
 
-    def configure(self, level: int, *, json: bool) -> None:
+    def configure(self, level: int) -> None:
         self.level = level
-        self.json = json
 
     def enabled_for(self, level: int) -> bool:
         return level >= self.level
@@ -377,37 +370,16 @@ class AccessLog:
     ) -> None:
         if level < self.level:
             return
-        if not self.json:
-            fields: dict[str, Any] = {
-                "method": method,
-                "path": path,
-                "route": route,
-                "status": status,
-                "duration_ms": duration_ms,
-            }
-            if client:
-                fields["client"] = client
-            self._console.log(level, "request", **fields)
-            return
-        encode = encode_basestring_ascii
-        client_part = f', "client": {encode(client)}' if client else ""
-        request_id = current_request_id()
-        id_part = f', "request_id": {encode(request_id)}' if request_id is not None else ""
-        LINES.write_soon(
-            f'{{"method": {encode(method)}, "path": {encode(_redacted_path(path))}, '
-            f'"route": {"null" if route is None else encode(route)}, "status": {int(status)}, '
-            f'"duration_ms": {float(duration_ms)!r}{client_part}, "event": "request"{id_part}, '
-            f'"level": "{_LEVEL_NAMES.get(level) or logging.getLevelName(level).lower()}", '
-            f'"logger": "roo.access", "timestamp": "{self._timestamp()}"}}'
-        )
-
-    def _timestamp(self) -> str:
-        """ISO 8601 UTC with microseconds, as structlog's TimeStamper(fmt="iso", utc=True)."""
-        second, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
-        if second != self._second:
-            self._second = second
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._second_text}.{nanoseconds // 1000:06d}Z"
+        fields: dict[str, Any] = {
+            "method": method,
+            "path": path,
+            "route": route,
+            "status": status,
+            "duration_ms": duration_ms,
+        }
+        if client:
+            fields["client"] = client
+        self._logger.log(level, "request", **fields)
 
 
 ACCESS_LOG = AccessLog()
