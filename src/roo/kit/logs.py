@@ -13,6 +13,7 @@ import re
 import sys
 import threading
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import structlog
@@ -67,8 +68,11 @@ _TEXT_PATTERNS = (
 
 
 def _is_secret_key(key: object) -> bool:
-    if not isinstance(key, str):
-        return False
+    return isinstance(key, str) and _is_secret_name(key)
+
+
+@lru_cache(maxsize=1024)  # a handful of key names come back on every event
+def _is_secret_name(key: str) -> bool:
     norm = key.lower().replace("-", "_")
     return norm in SECRET_KEYS or any(part in norm for part in _SECRET_KEY_PARTS)
 
@@ -349,10 +353,15 @@ class AccessLog:
 
     def __init__(self) -> None:
         self.level = logging.INFO
-        self._logger = structlog.wrap_logger(_BatchedStderrLogger(), logger_name=self.logger_name)
+        self._logger: Any = None
 
     def configure(self, level: int) -> None:
+        """Bind the access logger to structlog's configuration of this moment (called by
+        `configure_logging` after `structlog.configure`): one bound logger, not a lazy proxy
+        that rebuilds itself from the configuration on every line."""
         self.level = level
+        proxy = structlog.wrap_logger(_BatchedStderrLogger(), logger_name=self.logger_name)
+        self._logger = proxy.bind()
 
     def enabled_for(self, level: int) -> bool:
         return level >= self.level
@@ -379,6 +388,8 @@ class AccessLog:
         }
         if client:
             fields["client"] = client
+        if self._logger is None:  # logging never configured: structlog's defaults
+            self.configure(self.level)
         self._logger.log(level, "request", **fields)
 
 
