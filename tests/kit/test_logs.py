@@ -131,6 +131,32 @@ ACCESS_FIELDS: dict[str, object] = {
 }
 
 
+def test_access_line_is_what_the_structlog_chain_writes(capsys: pytest.CaptureFixture[str]) -> None:
+    # Without context variables bound, the JSON access line is rendered by hand for speed; it
+    # must say exactly what structlog's chain would (this breaks if structlog's output changes).
+    configure_logging("INFO", json=True)
+    token = bind_request_id("trace-1")
+    try:
+        ACCESS_LOG.write(logging.INFO, **ACCESS_FIELDS)  # type: ignore[arg-type]
+        get_logger("roo.access").info("request", **ACCESS_FIELDS)
+        ACCESS_LOG.write(logging.ERROR, **{**ACCESS_FIELDS, "route": None, "client": None})  # type: ignore[arg-type]
+        fields = {k: v for k, v in ACCESS_FIELDS.items() if k != "client"}
+        get_logger("roo.access").error(
+            "request", route=None, **{k: v for k, v in fields.items() if k != "route"}
+        )
+    finally:
+        reset_request_id(token)
+    fast, chain, fast_error, chain_error = json_lines(capsys.readouterr().err)
+    for ours, theirs in ((fast, chain), (fast_error, chain_error)):
+        assert datetime.fromisoformat(str(ours.pop("timestamp")))
+        assert datetime.fromisoformat(str(theirs.pop("timestamp")))
+        assert ours == theirs
+    assert fast["request_id"] == "trace-1"
+    assert fast["level"] == "info"
+    assert fast_error["level"] == "error"
+    assert "client" not in fast_error
+
+
 def test_access_line_carries_structlog_context_variables(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
