@@ -125,10 +125,13 @@ def server_env(
     data_dir: Path,
     roo_log_level: str,
     extra: Mapping[str, str] | None = None,
+    src: Path | None = None,
 ) -> dict[str, str]:
     """The caller's environment without any roo setting, so that both servers run embedded
     (SQLite in `data_dir`, no Redis) whatever the shell exported; roo gets its own few, plus
-    `extra` (DATABASE_URL, REDIS_URL, ... when a benchmark is asked to use them)."""
+    `extra` (DATABASE_URL, REDIS_URL, ... when a benchmark is asked to use them). With `src`
+    (another checkout's `src` directory), roo is imported from there instead of from this
+    virtualenv's install: the same dependencies, another version of roo's code."""
     drop = roo_setting_names()
     env = {
         k: v
@@ -145,6 +148,8 @@ def server_env(
             "ROO_LOG_JSON": "true",
         }
         env |= dict(extra or {})
+        if src is not None:
+            env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [env.get("PYTHONPATH")])])
     return env
 
 
@@ -308,12 +313,15 @@ def running_server(
     roo_log_level: str,
     attempts: int = 3,
     extra_env: Mapping[str, str] | None = None,
+    src: Path | None = None,
+    label: str | None = None,
 ) -> Iterator[Server]:
-    """A started, ready server; stopped on the way out whatever happens."""
-    data_dir = workdir / f"{name}-data"
+    """A started, ready server; stopped on the way out whatever happens. `src`: see
+    `server_env`; `label` names its data directory and log (default: `name`)."""
+    data_dir = workdir / f"{label or name}-data"
     data_dir.mkdir(exist_ok=True)
-    log_path = workdir / f"{name}.log"
-    env = server_env(name, data_dir, roo_log_level, extra_env)
+    log_path = workdir / f"{label or name}.log"
+    env = server_env(name, data_dir, roo_log_level, extra_env, src)
     for attempt in range(1, attempts + 1):
         port = free_port()
         # The log file is where the service writes, as in a deployment; a new session keeps a

@@ -27,7 +27,7 @@ from roo.api.middleware import (
     RequestContextMiddleware,
 )
 from roo.api.problems import install_problem_handlers
-from roo.api.routing import ApiRoute, add_routers, install_route_index
+from roo.api.routing import ApiRoute
 from roo.api.state import Resources
 from roo.auth import endpoints as auth_endpoints
 from roo.auth import oauth_endpoints
@@ -275,8 +275,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     # Probes first: the router tries routes in order, and they are the most frequent requests;
     # the docs last: they are the rarest.
-    add_routers(
-        app,
+    for router in (
         health.router,
         meta.router,
         auth_endpoints.router,
@@ -289,9 +288,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tools_endpoints.router,
         tools_endpoints.session_router,
         tasks_endpoints.router,
-    )
+    ):
+        app.include_router(router)
     docs.install_docs(app)
-    install_route_index(app)
 
     # Added last = outermost: the request context wraps everything, including CORS and limits.
     app.add_middleware(

@@ -200,17 +200,3 @@ def test_a_tampered_copy_of_a_cached_token_is_refused(tokens: AccessTokens) -> N
     tokens.decode(issued.token)
     with pytest.raises(InvalidToken):
         tokens.decode(_flip_signature(issued.token))
-
-
-def test_per_credential_memos_stay_bounded() -> None:
-    from roo.auth.identity import TOKEN_VIEWS_SIZE, _remember
-
-    store: dict[str, int] = {}
-    for n in range(TOKEN_VIEWS_SIZE + 10):
-        _remember(store, str(n), n)
-    assert len(store) == TOKEN_VIEWS_SIZE
-    assert "0" not in store  # the oldest went first
-    assert store[str(TOKEN_VIEWS_SIZE + 9)] == TOKEN_VIEWS_SIZE + 9
-    _remember(store, "10", -1)  # replacing an entry forgets nothing
-    assert len(store) == TOKEN_VIEWS_SIZE
-    assert store["10"] == -1

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import httpx
 import pytest
+import structlog
 
 from roo.kit.logs import (
     ACCESS_LOG,
@@ -131,7 +132,8 @@ ACCESS_FIELDS: dict[str, object] = {
 
 
 def test_access_line_is_what_the_structlog_chain_writes(capsys: pytest.CaptureFixture[str]) -> None:
-    # The access line is rendered by hand for speed; it must say exactly what structlog would.
+    # Without context variables bound, the JSON access line is rendered by hand for speed; it
+    # must say exactly what structlog's chain would (this breaks if structlog's output changes).
     configure_logging("INFO", json=True)
     token = bind_request_id("trace-1")
     try:
@@ -153,6 +155,39 @@ def test_access_line_is_what_the_structlog_chain_writes(capsys: pytest.CaptureFi
     assert fast["level"] == "info"
     assert fast_error["level"] == "error"
     assert "client" not in fast_error
+
+
+def test_access_line_carries_structlog_context_variables(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The access line goes through structlog's chain: what the request bound with
+    # structlog.contextvars (and its request id) is on it, as on every other event.
+    configure_logging("INFO", json=True)
+    token = bind_request_id("trace-1")
+    try:
+        with structlog.contextvars.bound_contextvars(tenant="acme", job="j-7"):
+            ACCESS_LOG.write(logging.INFO, **ACCESS_FIELDS)  # type: ignore[arg-type]
+            get_logger("roo.test").info("other")
+        ACCESS_LOG.write(logging.ERROR, **{**ACCESS_FIELDS, "route": None, "client": None})  # type: ignore[arg-type]
+    finally:
+        reset_request_id(token)
+    flush_logs()
+    access, other, error = json_lines(capsys.readouterr().err)
+    assert datetime.fromisoformat(str(access.pop("timestamp")))
+    assert access == {
+        **ACCESS_FIELDS,
+        "event": "request",
+        "request_id": "trace-1",
+        "tenant": "acme",
+        "job": "j-7",
+        "level": "info",
+        "logger": "roo.access",
+    }
+    assert (other["tenant"], other["job"]) == ("acme", "j-7")
+    assert error["level"] == "error"
+    assert error["route"] is None
+    assert "client" not in error
+    assert "tenant" not in error
 
 
 def test_access_line_scrubs_secrets_in_the_path(capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,6 +4,11 @@ The common case needs no database round-trip: user snapshots (roles, session ver
 and API-key snapshots are cached (Redis when configured, process memory otherwise) and dropped
 whenever they change. The access-token denylist lives in the same cache, seeded from the
 database at start-up so that a restart forgets no logout.
+
+That snapshot cache is one of the two caches of the identity check; the other is
+`AccessTokens`' memo of verified tokens, keyed by a digest of the token (no raw credential is
+kept in memory). Everything else is computed per request, and every check (expiry, denylist,
+family, user, session version, key revocation and expiry) runs on every request.
 """
 
 from __future__ import annotations
@@ -15,8 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from typing import Literal, TypeVar
+from typing import Literal
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from roo.auth.permissions import Permission, permissions_for
 from roo.auth.tokens import (
     LEEWAY_SECONDS,
-    AccessClaims,
     AccessTokens,
     InvalidToken,
     looks_like_api_key,
@@ -83,9 +86,7 @@ class _UserSnapshot:
         ).encode()
 
     @staticmethod
-    @lru_cache(maxsize=4096)
     def load(raw: bytes) -> _UserSnapshot:
-        """Parse a cached snapshot; the same bytes (every request of a user) parse once."""
         email, roles, version, disabled = json.loads(raw)
         return _UserSnapshot(email, tuple(roles), version, disabled)
 
@@ -112,55 +113,18 @@ class _KeySnapshot:
         ).encode()
 
     @staticmethod
-    @lru_cache(maxsize=4096)
     def load(raw: bytes) -> _KeySnapshot:
-        """Parse a cached snapshot; the same bytes (every request with the key) parse once."""
         key_id, user_id, scopes, expires, revoked, last_used = json.loads(raw)
         return _KeySnapshot(
             uuid.UUID(key_id), uuid.UUID(user_id), tuple(scopes), expires, revoked, last_used
         )
 
 
-@dataclass(slots=True)
-class _TokenView:
-    """What resolving one access token computes that stays the same from request to request:
-    its cache keys, and the principal last built from it with the user snapshot it came from.
-    The checks (expiry, denylist, family, user, session version) still run on every request."""
-
-    claims: AccessClaims
-    keys: tuple[str, str, str]  # denylist, family, user
-    built: tuple[_UserSnapshot, Principal] | None = None
-
-
-TOKEN_VIEWS_SIZE = 4096
-
-_V = TypeVar("_V")
-
-
-def _remember(store: dict[str, _V], key: str, value: _V) -> _V:
-    """Put `value` in a per-credential memo, forgetting the oldest entry beyond its size."""
-    if key not in store and len(store) >= TOKEN_VIEWS_SIZE:
-        del store[next(iter(store))]
-    store[key] = value
-    return value
-
-
-@lru_cache(maxsize=4096)
-def _api_key_hash(raw: str) -> str | None:
-    """The stored hash of a well-formed key, None for a malformed one (format or checksum).
-
-    A client sends the same key request after request; the check and the hash are done once.
-    """
-    return sha256_hex(raw) if looks_like_api_key(raw) else None
-
-
-@lru_cache(maxsize=1024)
 def _key_permissions(roles: tuple[str, ...], scopes: tuple[str, ...]) -> frozenset[Permission]:
     """A key never exceeds its owner: its scopes narrowed by the owner's roles *now*."""
     return permissions_for(roles) & {Permission(s) for s in scopes}
 
 
-@lru_cache(maxsize=4096)  # formatting a UUID costs more than the lookup
 def _user_key(user_id: uuid.UUID) -> str:
     return f"auth:user:{user_id}"
 
@@ -195,9 +159,6 @@ class IdentityResolver:
         self._ttl = cache_ttl_seconds
         self._denylist_loaded = False
         self._denylist_lock = asyncio.Lock()
-        self._views: dict[str, _TokenView] = {}
-        # API key hash -> the principal last built, with the key and user snapshots it came from
-        self._key_principals: dict[str, tuple[_KeySnapshot, _UserSnapshot, Principal]] = {}
 
     # -- resolution -----------------------------------------------------------------------
 
@@ -208,11 +169,10 @@ class IdentityResolver:
             raise AuthenticationFailed(str(exc)) from None
         if not self._denylist_loaded:
             await self.load_denylist()
-        view = self._views.get(token)
-        if view is None or view.claims is not claims:
-            view = self._remember_view(token, claims)
         # One cache round trip: the token's denial, its family's revocation, the user snapshot.
-        deny, family, user_key = view.keys
+        deny = _deny_key(claims.jti)
+        family = _family_key(claims.family_id) if claims.family_id else _deny_key("-")
+        user_key = _user_key(claims.user_id)
         if self._denylist is self._cache:
             denied, family_revoked, cached_user = await self._cache.get_many(deny, family, user_key)
         else:
@@ -231,71 +191,41 @@ class IdentityResolver:
             raise AuthenticationFailed("user missing or disabled")
         if user.session_version != claims.session_version:
             raise AuthenticationFailed("session version changed (password, roles or logout-all)")
-        built = view.built
-        if built is None or built[0] is not user:  # a snapshot is one shared object per content
-            principal = Principal(
-                user_id=claims.user_id,
-                email=user.email,
-                roles=user.roles,
-                permissions=permissions_for(user.roles),
-                via="access_token",
-                jti=claims.jti,
-                token_expires_at=claims.expires_at,
-                family_id=claims.family_id,
-            )
-            built = view.built = (user, principal)
-        return built[1]
-
-    def _remember_view(self, token: str, claims: AccessClaims) -> _TokenView:
-        family = _family_key(claims.family_id) if claims.family_id else _deny_key("-")
-        view = _TokenView(claims, (_deny_key(claims.jti), family, _user_key(claims.user_id)))
-        return _remember(self._views, token, view)
+        return Principal(
+            user_id=claims.user_id,
+            email=user.email,
+            roles=user.roles,
+            permissions=permissions_for(user.roles),
+            via="access_token",
+            jti=claims.jti,
+            token_expires_at=claims.expires_at,
+            family_id=claims.family_id,
+        )
 
     async def from_api_key(self, raw: str) -> Principal:
-        key_hash = _api_key_hash(raw)
-        if key_hash is None:
+        if not looks_like_api_key(raw):
             raise AuthenticationFailed("malformed API key (format or checksum)")
-        built = self._key_principals.get(key_hash)
-        cached_user: bytes | None = None
-        if built is not None:
-            # A key's owner never changes: both snapshots come in one cache round trip.
-            owner = built[0].user_id
-            cached_key, cached_user = await self._cache.get_many(
-                _apikey_key(key_hash), _user_key(owner)
-            )
-            key = (
-                _KeySnapshot.load(cached_key)
-                if cached_key is not None
-                else await self._load_key(key_hash)
-            )
-        else:
-            key = await self._key(key_hash)
+        key_hash = sha256_hex(raw)
+        key = await self._key(key_hash)
         now = time.time()
         if key is None or key.revoked:
             raise AuthenticationFailed("unknown or revoked API key")
         if key.expires_at is not None and key.expires_at <= now:
             raise AuthenticationFailed("expired API key")
-        user = (
-            _UserSnapshot.load(cached_user)
-            if cached_user is not None and built is not None and built[0].user_id == key.user_id
-            else await self._user(key.user_id)
-        )
+        user = await self._user(key.user_id)
         if user is None or user.disabled:
             raise AuthenticationFailed("API key owner missing or disabled")
         if now - key.last_used_at >= KEY_USAGE_WRITE_INTERVAL:
             await self._touch_key(key_hash, key, now)
-        if built is None or built[0] is not key or built[1] is not user:
-            principal = Principal(
-                user_id=key.user_id,
-                email=user.email,
-                roles=user.roles,
-                permissions=_key_permissions(user.roles, key.scopes),
-                via="api_key",
-                api_key_id=key.key_id,
-                key_expires_at=key.expires_at,
-            )
-            built = _remember(self._key_principals, key_hash, (key, user, principal))
-        return built[2]
+        return Principal(
+            user_id=key.user_id,
+            email=user.email,
+            roles=user.roles,
+            permissions=_key_permissions(user.roles, key.scopes),
+            via="api_key",
+            api_key_id=key.key_id,
+            key_expires_at=key.expires_at,
+        )
 
     # -- snapshots --------------------------------------------------------------------------
 

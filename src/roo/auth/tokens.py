@@ -58,9 +58,15 @@ class IssuedAccessToken:
     expires_at: int
 
 
-# Tokens verified recently, by their exact text: a client sends the same token on every request,
-# and checking the signature and claims again each time costs more than the rest of the check.
+# Tokens verified recently, by a digest of their exact text: a client sends the same token on
+# every request, and checking the signature and claims again each time costs more than the rest
+# of the check. The token itself is not kept.
 DECODED_CACHE_SIZE = 4096
+
+
+def token_digest(token: str) -> bytes:
+    """The memo key of a token: BLAKE2b-128 of its exact text (any change is another key)."""
+    return hashlib.blake2b(token.encode(), digest_size=16).digest()
 
 
 class AccessTokens:
@@ -69,7 +75,7 @@ class AccessTokens:
         self.issuer = issuer
         self.audience = audience
         self.ttl_seconds = ttl_seconds
-        self._decoded: OrderedDict[str, AccessClaims] = OrderedDict()
+        self._decoded: OrderedDict[bytes, AccessClaims] = OrderedDict()
 
     def issue(
         self,
@@ -100,18 +106,19 @@ class AccessTokens:
     def decode(self, token: str) -> AccessClaims:
         """Verify signature, algorithm, type and every claim; raise InvalidToken otherwise.
 
-        A token verified before is taken from a small cache, keyed by its exact text (any change
-        to it is a different key), and only its expiry is checked again.
+        A token verified before is taken from a small memo, keyed by a digest of its exact text
+        (any change to it is a different key), and only its expiry is checked again.
         """
-        cached = self._decoded.get(token)
+        digest = token_digest(token)
+        cached = self._decoded.get(digest)
         if cached is not None:
             if cached.expires_at + LEEWAY_SECONDS > time.time():
-                self._decoded.move_to_end(token)
+                self._decoded.move_to_end(digest)
                 return cached
-            del self._decoded[token]
+            del self._decoded[digest]
             raise InvalidToken("ExpiredSignatureError: Signature has expired")
         claims = self._verify(token)
-        self._decoded[token] = claims
+        self._decoded[digest] = claims
         if len(self._decoded) > DECODED_CACHE_SIZE:
             self._decoded.popitem(last=False)
         return claims

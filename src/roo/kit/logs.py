@@ -70,8 +70,11 @@ _TEXT_PATTERNS = (
 
 
 def _is_secret_key(key: object) -> bool:
-    if not isinstance(key, str):
-        return False
+    return isinstance(key, str) and _is_secret_name(key)
+
+
+@lru_cache(maxsize=1024)  # a handful of key names come back on every event
+def _is_secret_name(key: str) -> bool:
     norm = key.lower().replace("-", "_")
     return norm in SECRET_KEYS or any(part in norm for part in _SECRET_KEY_PARTS)
 
@@ -330,6 +333,16 @@ def get_logger(name: str, **initial: Any) -> Any:
     return structlog.get_logger(logger_name=name, **initial)
 
 
+class _BatchedStderrLogger:
+    """structlog's output for access lines: written with the other lines of the same event-loop
+    iteration (`_Lines.write_soon`)."""
+
+    def msg(self, message: str) -> None:
+        LINES.write_soon(message)
+
+    log = debug = info = warn = warning = error = err = critical = exception = fatal = msg
+
+
 @lru_cache(maxsize=1024)  # the same paths come back request after request
 def _redacted_path(path: str) -> str:
     return redact_text(path)
@@ -341,11 +354,15 @@ _LEVEL_NAMES = {logging.DEBUG: "debug", logging.INFO: "info", logging.ERROR: "er
 class AccessLog:
     """The access log: one line per request, the hottest line the service writes.
 
-    In JSON mode (production) the line is rendered here directly: the same keys and values the
-    structlog chain above would produce (`path` scrubbed by `redact_text`, the other fields are
-    ours and plain), at a seventh of the cost; a test holds the two renderings equal, and the
-    lines of one event-loop iteration are written together (`_Lines.write_soon`). The
-    development console goes through structlog (`roo.access`), where readability matters more.
+    Every line goes out through structlog's chain (context variables merged, request id, level,
+    logger, timestamp, secrets scrubbed, JSON or console renderer) except one case: in JSON mode
+    with no structlog context variable bound (roo binds none today), the line is rendered here
+    directly, with the same keys and values the chain gives it (`path` scrubbed by
+    `redact_text`; the other fields are ours and plain). That saves about a fifth of the server
+    CPU of a small request (`bench/results/request_path_variants.json`); a test holds the two
+    renderings equal, so a change of structlog's output breaks it. A request that binds context
+    variables gets the chain, and them. The lines of one event-loop iteration are written
+    together (`_Lines.write_soon`).
     """
 
     logger_name = "roo.access"
@@ -353,13 +370,18 @@ class AccessLog:
     def __init__(self) -> None:
         self.level = logging.INFO
         self.json = False
-        self._console = get_logger(self.logger_name)
+        self._logger: Any = None
         self._second = -1
         self._second_text = ""
 
     def configure(self, level: int, *, json: bool) -> None:
+        """Bind the access logger to structlog's configuration of this moment (called by
+        `configure_logging` after `structlog.configure`): one bound logger, not a lazy proxy
+        that rebuilds itself from the configuration on every line."""
         self.level = level
         self.json = json
+        proxy = structlog.wrap_logger(_BatchedStderrLogger(), logger_name=self.logger_name)
+        self._logger = proxy.bind()
 
     def enabled_for(self, level: int) -> bool:
         return level >= self.level
@@ -377,23 +399,38 @@ class AccessLog:
     ) -> None:
         if level < self.level:
             return
-        if not self.json:
-            fields: dict[str, Any] = {
-                "method": method,
-                "path": path,
-                "route": route,
-                "status": status,
-                "duration_ms": duration_ms,
-            }
-            if client:
-                fields["client"] = client
-            self._console.log(level, "request", **fields)
+        if self.json and not structlog.contextvars.get_contextvars():
+            LINES.write_soon(self._render(level, method, path, route, status, duration_ms, client))
             return
+        fields: dict[str, Any] = {
+            "method": method,
+            "path": path,
+            "route": route,
+            "status": status,
+            "duration_ms": duration_ms,
+        }
+        if client:
+            fields["client"] = client
+        if self._logger is None:  # logging never configured: structlog's defaults
+            self.configure(self.level, json=False)
+        self._logger.log(level, "request", **fields)
+
+    def _render(
+        self,
+        level: int,
+        method: str,
+        path: str,
+        route: str | None,
+        status: int,
+        duration_ms: float,
+        client: str | None,
+    ) -> str:
+        """The line structlog's chain and JSONRenderer would write (a test holds them equal)."""
         encode = encode_basestring_ascii
         client_part = f', "client": {encode(client)}' if client else ""
         request_id = current_request_id()
         id_part = f', "request_id": {encode(request_id)}' if request_id is not None else ""
-        LINES.write_soon(
+        return (
             f'{{"method": {encode(method)}, "path": {encode(_redacted_path(path))}, '
             f'"route": {"null" if route is None else encode(route)}, "status": {int(status)}, '
             f'"duration_ms": {float(duration_ms)!r}{client_part}, "event": "request"{id_part}, '
