@@ -318,7 +318,7 @@ def call_stats(seconds: Sequence[float]) -> dict[str, Any]:
 
 
 def tool_context(sandbox: Sandbox, ws: Path) -> ToolContext:
-    """The context `roo.tools.endpoints.run_tool` builds for a session's workspace."""
+    """The context `roo.toolsapi.endpoints.run_tool` builds for a session's workspace."""
     return ToolContext(
         workspace=ws,
         run_command=functools.partial(sandbox.run, workspace=ws, limits=SESSION_LIMITS),

@@ -51,7 +51,7 @@ from roo.sessions.service import SessionManager
 from roo.sessions.workspace import WorkspaceManager
 from roo.tasks import endpoints as tasks_endpoints
 from roo.tasks.wiring import build_tasks
-from roo.tools import endpoints as tools_endpoints
+from roo.toolsapi import endpoints as tools_endpoints
 
 log = get_logger("roo.app")
 

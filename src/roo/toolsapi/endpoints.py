@@ -25,7 +25,7 @@ from roo.db.engine import unit_of_work
 from roo.kit.errors import BadRequest, NotFound, Unprocessable
 from roo.kit.inputs import SafeName
 from roo.security.audit import record
-from roo.tools.schemas import ContentBlockOut, ToolOut, ToolResultOut
+from roo.toolsapi.schemas import ContentBlockOut, ToolOut, ToolResultOut
 
 router = api_router("/tools", tags=["tools"])
 session_router = api_router("/sessions", tags=["tools"])
