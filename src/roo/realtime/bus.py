@@ -173,12 +173,14 @@ class Subscription:
         except SessionGone as exc:
             self._ended = exc
             raise
-        self._need_fill = False  # (still set if the read failed or was cancelled)
+        complete = len(events) < self._page
+        # a full page: more may follow, read on once it is yielded (still set if the read
+        # failed or was cancelled)
+        self._need_fill = not complete
         self.fills += 1
         self._checked = time.monotonic()
         self._ready.extend(events)
         upto = events[-1].seq if events else self.last
-        complete = len(events) < self._page
         for seq in [
             seq
             for seq, (arrival, _) in self._pending.items()
