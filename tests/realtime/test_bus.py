@@ -214,3 +214,31 @@ async def test_a_publish_that_fails_does_not_fail_the_append(
     store = EventStore(resources.sessions, broken)
     stored = await append(store, session_id, "a")
     assert stored[0].seq == 1
+
+
+async def test_a_resync_asked_for_during_a_read_is_not_lost(
+    resources: Resources, session_id: uuid.UUID
+) -> None:
+    """E.g. the Redis channel's subscription confirmed while the replay reads: what was
+    committed after the read's snapshot and never delivered is read once more."""
+    lossy_store: list[EventStore] = []
+
+    class ResyncingBus(EventBus):
+        racing = True
+
+        async def read(
+            self, session_id: uuid.UUID, after: int, limit: int
+        ) -> Sequence[StoredEvent]:
+            early = await super().read(session_id, after, limit)
+            if self.racing:
+                self.racing = False
+                await append(lossy_store[0], session_id, "unpublished")
+                self.resync(session_id)
+            return early
+
+    bus = ResyncingBus(resources.sessions, resync_seconds=60)
+    lossy = Lossy(bus)
+    lossy.losing = True
+    lossy_store.append(EventStore(resources.sessions, lossy))
+    async with bus.subscribe(session_id, 0) as events:
+        assert await take(events, 1, within=1.0) == [1]

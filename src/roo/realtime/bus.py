@@ -149,6 +149,7 @@ class Subscription:
             item = self._pending.pop(self.last + 1, None)
             if item is not None:
                 self.last = item[1].seq
+                self._checked = time.monotonic()  # the idle check counts from the last event
                 return item[1]
             if self._need_fill or self._pending:  # the replay, an overflow, or a hole
                 await self._fill()
@@ -167,16 +168,19 @@ class Subscription:
 
     async def _fill(self) -> None:
         mark = self._arrivals
+        self._need_fill = False  # a resync asked for while the read runs sets it again
         # a reader cancelled mid-read (a client gone) lets the short read finish first
         try:
             events = await uninterrupted(self._bus.read(self.session_id, self.last, self._page))
         except SessionGone as exc:
             self._ended = exc
             raise
+        except BaseException:
+            self._need_fill = True  # failed or cancelled: the next get reads again
+            raise
         complete = len(events) < self._page
-        # a full page: more may follow, read on once it is yielded (still set if the read
-        # failed or was cancelled)
-        self._need_fill = not complete
+        if not complete:
+            self._need_fill = True  # a full page: more may follow, read on once it is yielded
         self.fills += 1
         self._checked = time.monotonic()
         self._ready.extend(events)
