@@ -19,7 +19,7 @@ from redis.backoff import NoBackoff
 from roo.api.state import Resources
 from roo.app import create_app
 from roo.config import Settings
-from roo.realtime.bus import RedisEventBus
+from roo.realtime.bus import RedisEventBus, Subscription
 from roo.tasks.events import EventStore
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
 from tests.realtime.conftest import sse
@@ -80,7 +80,8 @@ async def test_an_event_published_by_one_bus_reaches_the_other_at_once(
     one, other = await make_bus(resync_seconds=60), await make_bus(resync_seconds=60)
     store = EventStore(resources.sessions, one.publish)  # "process one" appends
     async with other.subscribe(session_id, 0) as events:
-        await nothing_more(events)
+        await _confirmed(resources, other, session_id, events)
+        reads = events.fills
         started = time.monotonic()
         await append(store, session_id, "a")
         event = await events.get(within=1.0)
@@ -88,7 +89,7 @@ async def test_an_event_published_by_one_bus_reaches_the_other_at_once(
         assert event is not None
         assert (event.seq, event.event, event.data) == (1, "a", {"n": "a"})
         assert elapsed < 1.0
-        assert events.fills == 1  # the replay only: the event came over Redis
+        assert events.fills == reads  # no read of the log: the event came over Redis
         await append(store, session_id, "b", "c")
         assert await take(events, 2, within=1.0) == [2, 3]
         await nothing_more(events)
@@ -133,13 +134,14 @@ async def test_a_batch_too_large_for_a_message_is_read_from_the_log(
     one, other = await make_bus(resync_seconds=60), await make_bus(resync_seconds=60)
     store = EventStore(resources.sessions, one.publish)
     async with other.subscribe(session_id, 0) as events:
-        await nothing_more(events)
+        await _confirmed(resources, other, session_id, events)
+        reads = events.fills
         big = "x" * (300 * 1024)
         await store.append(session_id, None, "big", {"text": big})
         event = await events.get(within=2.0)
         assert event is not None
         assert event.data == {"text": big}
-        assert events.fills == 2  # the notice made it read the log
+        assert events.fills == reads + 1  # the notice made it read the log
 
 
 async def test_a_task_on_one_app_followed_over_sse_on_another(
@@ -176,6 +178,18 @@ async def test_a_task_on_one_app_followed_over_sse_on_another(
                 [event] = await stream.until(stored[-1]["seq"] + 1, within=1.0)
                 assert event["event"] == "ping"
                 assert time.monotonic() - started < 1.0
+
+
+async def _confirmed(
+    resources: Resources, bus: RedisEventBus, session_id: uuid.UUID, events: Subscription
+) -> None:
+    """Once the session's channel is subscribed and the subscription has read the log for
+    it (the replay, and once more when the channel's subscription is confirmed)."""
+    deadline = time.monotonic() + 5
+    while await _subscribers_of(resources, bus.channel(session_id)) < 1:
+        assert time.monotonic() < deadline, "the channel was not subscribed"
+        await asyncio.sleep(0.01)
+    await nothing_more(events)
 
 
 def _resources(app: FastAPI) -> Resources:
