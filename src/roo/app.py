@@ -42,6 +42,7 @@ from roo.files import endpoints as files_endpoints
 from roo.kit.cache import HEALTH_CHECK_SECONDS, Cache, MemoryCache, NearCache, RedisCache
 from roo.kit.logs import configure_logging, get_logger
 from roo.kit.loops import stop_loop, wait_or_stop
+from roo.realtime.wiring import build_bus
 from roo.sandbox import Sandbox, SandboxUnavailable
 from roo.security.datadir import secure_data_dir
 from roo.security.secrets_box import box_from_settings
@@ -189,8 +190,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             default_max_files=settings.session_max_files,
         )
         tools = default_registry()
+        bus = build_bus(settings, sessions, redis)
+        await bus.start()
         tasks = build_tasks(
-            settings, sessions, sessions_manager, tools, workspace_ignore_rules, credentials
+            settings,
+            sessions,
+            sessions_manager,
+            tools,
+            workspace_ignore_rules,
+            credentials,
+            publish=bus.publish,
         )
         app.state.resources = Resources(
             settings=settings,
@@ -207,9 +216,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             ignore_rules=workspace_ignore_rules,
             credentials=credentials,
             tasks=tasks,
+            bus=bus,
         )
         tasks.runner.start()
         background_stops.append(tasks.runner.stop)
+        background_stops.append(bus.aclose)  # after the runs: their last events go out
         janitor_stop = asyncio.Event()
         janitor_task = asyncio.create_task(
             _janitor_loop(janitor, settings.cleanup_interval_seconds, janitor_stop)

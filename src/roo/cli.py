@@ -11,6 +11,9 @@ import typer
 from roo import __version__
 from roo.config import ConfigError, Settings, load_settings
 
+# How long a shutdown waits for open responses (event streams) before closing them
+SHUTDOWN_GRACE_SECONDS = 10
+
 app = typer.Typer(
     name="roo",
     help="roo-core: a multi-user service hosting a Roo-Code-style coding agent.",
@@ -82,6 +85,10 @@ def serve(
         access_log=False,
         proxy_headers=True,
         server_header=False,
+        # An open event stream (SSE) never ends by itself, and uvicorn waits for open responses
+        # before the lifespan stops: past this, what is still open is closed (clients resume
+        # from their last event id).
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 
 

@@ -319,6 +319,11 @@ class Settings(BaseSettings):
     )
     # Runners refresh their tasks' heartbeat this often; 3 missed beats mark a task interrupted
     task_heartbeat_seconds: float = Field(10.0, gt=0, validation_alias=_env("ROO_TASK_HEARTBEAT"))
+    # A server-sent events stream (GET .../events with Accept: text/event-stream) sends a
+    # comment this often when no event came, so proxies and clients see the stream alive
+    sse_heartbeat_seconds: float = Field(
+        15.0, gt=0, validation_alias=_env("ROO_SSE_HEARTBEAT_SECONDS")
+    )
     # Command output a task's events keep per tool call (never more than the session's
     # maxOutputBytes, what the model gets); the rest is counted in the call's `end` event.
     task_output_event_bytes: int = Field(

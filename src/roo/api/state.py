@@ -21,6 +21,7 @@ from roo.sandbox import Sandbox
 if TYPE_CHECKING:
     from roo.auth.service import AuthService
     from roo.credentials.service import CredentialStore
+    from roo.realtime.bus import EventBus
     from roo.sessions.service import SessionManager
     from roo.tasks.service import TaskService
 
@@ -49,3 +50,5 @@ class Resources:
     credentials: CredentialStore
     # Agent tasks: the service of the tasks API (its runner runs them in this process).
     tasks: TaskService
+    # Committed session events pushed to subscribers (in process, or over Redis pub/sub).
+    bus: EventBus

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request, status
+from fastapi import Depends, Header, Query, Request, status
 from starlette.responses import Response
 
 from roo.api.deps import DbSession, get_resources
@@ -15,6 +15,7 @@ from roo.auth.identity import Principal
 from roo.auth.permissions import Permission
 from roo.kit.inputs import Offset, PageLimit, Seq
 from roo.kit.schema import Page
+from roo.realtime.sse import event_stream, wants_event_stream
 from roo.tasks.schemas import (
     EventOut,
     EventsPage,
@@ -143,18 +144,47 @@ async def cancel_or_delete_task(
 
 @router.get(
     "/{session_id}/events",
-    summary="The session's events after a sequence number (poll to follow tasks)",
-    responses=NOT_FOUND,
+    summary="The session's events after a sequence number: a page (JSON), or live (SSE)",
+    description="With `Accept: text/event-stream` the answer is a server-sent events stream: "
+    "every event after `after` (or `Last-Event-ID`), then each new one as it is committed, "
+    "one message each (`id`: seq, `event`: name, `data`: the event as in the JSON page), "
+    "with a comment heartbeat; see docs/realtime.md. Otherwise a page of events (poll it).",
+    response_model=EventsPage,
+    responses={
+        **NOT_FOUND,
+        200: {
+            "description": "A page of events, or the event stream",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+    },
 )
 async def list_events(
+    request: Request,
     session_id: uuid.UUID,
     principal: Reader,
     db: DbSession,
     service: Service,
     after: Annotated[Seq, Query(description="Events with seq greater than this")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> EventsPage:
+    last_event_id: Annotated[
+        Seq | None,
+        Header(
+            alias="Last-Event-ID",
+            description="Event stream only: resume after this seq (sent by EventSource on "
+            "reconnection); takes precedence over `after`",
+        ),
+    ] = None,
+) -> EventsPage | Response:
     await service.session(db, principal, session_id)
+    if wants_event_stream(request.headers.get("accept")):
+        # the request's unit of work ends when this returns: the stream holds no connection
+        resources = get_resources(request)
+        return event_stream(
+            resources.bus,
+            session_id,
+            last_event_id if last_event_id is not None else after,
+            heartbeat=resources.settings.sse_heartbeat_seconds,
+        )
     events = await service.events.after(db, session_id, after, limit + 1)
     more = len(events) > limit
     events = events[:limit]

@@ -3,14 +3,18 @@
 `append` takes the next number from `sessions.event_seq` in the same transaction as the insert
 (`UPDATE ... SET event_seq = event_seq + 1 RETURNING event_seq`): the update's row lock
 serialises writers of one session on PostgreSQL, SQLite has one writer at a time, and a rolled
-back insert gives its number back. Readers poll with `after=<seq>`; the WebSocket layer will
-publish the same rows (its bus arrives with it).
+back insert gives its number back. So a session's events commit in `seq` order: once an event
+is committed, every event before it is too.
+
+Readers poll with `after=<seq>`, or follow the log live: once the transaction that appended a
+batch commits, the batch goes to `publish` (the real-time bus, `roo.realtime.bus`; registered
+with the unit of work's `after_commit`, so a rolled back batch is never published).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,9 +22,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from roo.db.engine import unit_of_work
+from roo.db.engine import after_commit, unit_of_work
 from roo.db.models import Session, TaskEvent
 from roo.db.types import utcnow
+from roo.kit.logs import get_logger
+
+log = get_logger("roo.tasks.events")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +51,18 @@ def _stored(row: TaskEvent) -> StoredEvent:
     return StoredEvent(row.event, row.session_id, row.task_id, row.seq, row.data, row.created_at)
 
 
+# Called with each committed batch (one session's events, in order); must not block or raise.
+Publish = Callable[[Sequence[StoredEvent]], None]
+
+_BATCHES = "roo.events.committed"  # the unit of work's batches waiting for its commit
+
+
 class EventStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], publish: Publish | None = None
+    ) -> None:
         self._sessions = sessions
+        self._publish = publish
 
     async def append(
         self,
@@ -110,7 +126,29 @@ class EventStore:
         ]
         db.add_all(rows)
         await db.flush()
-        return [_stored(row) for row in rows]
+        stored = [_stored(row) for row in rows]
+        self._publish_after_commit(db, stored)
+        return stored
+
+    def _publish_after_commit(self, db: AsyncSession, batch: list[StoredEvent]) -> None:
+        """Publish `batch` once `db`'s unit of work has committed (with the other batches of
+        the same unit of work, in the order they were appended)."""
+        publish = self._publish
+        if publish is None:
+            return
+        batches: list[list[StoredEvent]] | None = db.info.get(_BATCHES)
+        if batches is None:
+            batches = db.info[_BATCHES] = []
+
+            async def committed() -> None:
+                for each in db.info.pop(_BATCHES, []):
+                    try:
+                        publish(each)
+                    except Exception:  # never the run's problem: subscribers read the log
+                        log.exception("tasks.events_publish_failed")
+
+            after_commit(db, committed)
+        batches.append(batch)
 
     async def after(
         self, db: AsyncSession, session_id: uuid.UUID, after: int, limit: int

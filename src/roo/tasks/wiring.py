@@ -14,7 +14,7 @@ from roo.auth.throttle import create_limit_storage
 from roo.config import Settings
 from roo.credentials.service import CredentialStore
 from roo.sessions.service import SessionManager
-from roo.tasks.events import EventStore
+from roo.tasks.events import EventStore, Publish
 from roo.tasks.llm import ModelResolver
 from roo.tasks.local_control import LocalControl
 from roo.tasks.runner import TaskRunner
@@ -28,10 +28,12 @@ def build_tasks(
     registry: ToolRegistry,
     ignore_rules: Callable[[Path], IgnoreRules],
     credentials: CredentialStore,
+    publish: Publish | None = None,
 ) -> TaskService:
+    """`publish`: where committed event batches go (the real-time bus)."""
     if settings.model_table_file is not None:
         load_price_table(settings.model_table_file)
-    events = EventStore(sessions)
+    events = EventStore(sessions, publish)
     models = ModelResolver(settings, credentials)
     runner = TaskRunner(settings, sessions, events, manager, registry, ignore_rules, models)
     control = LocalControl(runner, sessions, events)

@@ -1,0 +1,32 @@
+"""Assembling the real-time bus from settings (used by the app lifespan)."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from roo.config import Settings
+from roo.kit.cache import HEALTH_CHECK_SECONDS
+from roo.realtime.bus import EventBus, RedisEventBus
+
+
+def build_bus(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], redis: Redis | None
+) -> EventBus:
+    """In process without Redis; over Redis pub/sub with it. Start it with `await bus.start()`,
+    stop it with `await bus.aclose()`."""
+    if redis is None or not settings.redis_url:
+        return EventBus(sessions)
+    # The subscription has a client of its own without retries: a dropped connection must be
+    # noticed (subscribers read the log), not silently re-established with messages lost.
+    subscriber = Redis.from_url(
+        settings.redis_url,
+        decode_responses=False,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=int(HEALTH_CHECK_SECONDS),
+        socket_keepalive=True,
+        client_name="roo-realtime-events",
+    )
+    return RedisEventBus(sessions, redis, subscriber, settings.redis_prefix)
