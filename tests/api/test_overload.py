@@ -82,6 +82,45 @@ async def test_requests_beyond_the_cap_are_refused_at_once_and_probes_never() ->
     assert (await call(app, "/api/v1/sessions"))[0] == 200  # room again
 
 
+class Streams:
+    """An ASGI app that answers an event stream and keeps it open until released."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.started = 0
+        self._starts = asyncio.Condition()
+
+    async def reached(self, count: int) -> None:
+        async with self._starts:
+            await self._starts.wait_for(lambda: self.started >= count)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] != "/events":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+            return
+        headers = [(b"content-type", b"text/event-stream; charset=utf-8")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        async with self._starts:
+            self.started += 1
+            self._starts.notify_all()
+        await send({"type": "http.response.body", "body": b": open\n\n", "more_body": True})
+        await self.release.wait()
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def test_open_event_streams_do_not_count_as_requests_in_flight() -> None:
+    inner = Streams()
+    app = InFlightLimitMiddleware(inner, limit=2)
+    streams = [asyncio.create_task(call(app, "/events")) for _ in range(5)]
+    await asyncio.wait_for(inner.reached(5), 5)  # none refused: a stream is not in flight
+    assert app.in_flight == 0
+    assert (await call(app, "/api/v1/sessions"))[0] == 200
+    inner.release.set()
+    assert [(await t)[0] for t in streams] == [200] * 5
+    assert app.in_flight == 0
+
+
 @contextlib.asynccontextmanager
 async def running(settings: Settings, **changes: object) -> AsyncIterator[FastAPI]:
     """The app with `changes` to its settings, started and stopped."""

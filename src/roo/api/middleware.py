@@ -219,7 +219,8 @@ class InFlightLimitMiddleware:
     Past its capacity a process cannot answer every request quickly; queueing them all would
     make every request slow (and the queue of waiting database work grows without bound).
     Refusing the excess keeps the latency of the accepted ones. Health probes are never
-    refused: a busy process is alive and ready. `limit` 0 turns the cap off.
+    refused: a busy process is alive and ready. An event stream (`text/event-stream`) counts
+    until its response starts, not while it stays open. `limit` 0 turns the cap off.
     """
 
     def __init__(self, app: ASGIApp, *, limit: int) -> None:
@@ -243,7 +244,26 @@ class InFlightLimitMiddleware:
             await response(scope, receive, send)
             return
         self.in_flight += 1
+        counted = True
+
+        async def send_watched(message: Message) -> None:
+            # An event stream stays open for as long as its client follows it: it is a
+            # subscription, not work in progress, and must not crowd out requests.
+            nonlocal counted
+            if counted and message["type"] == "http.response.start" and _is_stream(message):
+                counted = False
+                self.in_flight -= 1
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_watched)
         finally:
-            self.in_flight -= 1
+            if counted:
+                self.in_flight -= 1
+
+
+def _is_stream(start: Message) -> bool:
+    return any(
+        name.lower() == b"content-type" and value.lower().startswith(b"text/event-stream")
+        for name, value in start.get("headers", ())
+    )
