@@ -152,12 +152,12 @@ def state_at(steps: Sequence[Step], n: int) -> EngineState:
 Save = Callable[[EngineState], Awaitable[None]]
 
 
-def saver(way: str, sessions: async_sessionmaker[AsyncSession], task_id: uuid.UUID) -> Save:
+def saver(way: str, db_sessions: async_sessionmaker[AsyncSession], task_id: uuid.UUID) -> Save:
     """A run's checkpoint, `before` or `after` this change (module docstring)."""
     writer = StateWriter(task_id, EngineState())  # a state brought to step N is saved whole once
 
     async def before(state: EngineState) -> None:
-        async with unit_of_work(sessions) as db:
+        async with unit_of_work(db_sessions) as db:
             now = utcnow()
             await db.execute(
                 update(Task)
@@ -167,7 +167,7 @@ def saver(way: str, sessions: async_sessionmaker[AsyncSession], task_id: uuid.UU
             )
 
     async def after(state: EngineState) -> None:
-        async with unit_of_work(sessions) as db:
+        async with unit_of_work(db_sessions) as db:
             now = utcnow()
             await writer.write(db, state, mode=state.mode, heartbeat_at=now, updated_at=now)
 
@@ -257,13 +257,13 @@ def counting(engine: AsyncEngine) -> Iterator[Counter]:
 @dataclass
 class Database:
     engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    db_sessions: async_sessionmaker[AsyncSession]
     user_id: uuid.UUID = field(default_factory=uuid.uuid4)
     session_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
     async def prepare(self) -> None:
         await migrate.upgrade(self.engine)
-        async with unit_of_work(self.sessions) as db:
+        async with unit_of_work(self.db_sessions) as db:
             db.add(User(id=self.user_id, email=f"bench-{self.user_id.hex[:8]}@example.com"))
             await db.flush()
             db.add(
@@ -276,7 +276,7 @@ class Database:
             )
 
     async def new_task(self) -> uuid.UUID:
-        async with unit_of_work(self.sessions) as db:
+        async with unit_of_work(self.db_sessions) as db:
             task = Task(
                 session_id=self.session_id,
                 user_id=self.user_id,
@@ -303,7 +303,7 @@ async def per_step(
     db: Database, steps: Sequence[Step], way: str, at: int, measured: int
 ) -> dict[str, Any]:
     task_id = await db.new_task()
-    save = saver(way, db.sessions, task_id)
+    save = saver(way, db.db_sessions, task_id)
     state = state_at(steps, at)
     await save(state)  # the task as it stands at step `at`
     walls, cpus, sizes, statements, checkpoints = [], [], [], [], []
@@ -320,7 +320,7 @@ async def per_step(
             checkpoints.append(times)
     reads = []
     for _ in range(measured):  # the task row, as the task list and the API's reads load it
-        async with unit_of_work(db.sessions) as session:
+        async with unit_of_work(db.db_sessions) as session:
             started = time.perf_counter()
             await session.get(Task, task_id)
             reads.append(time.perf_counter() - started)
@@ -388,7 +388,7 @@ async def stall(
     runs = []
     for _ in range(tasks):  # brought to step `at` one by one, before the probe starts
         task_id = await db.new_task()
-        save = saver(way, db.sessions, task_id)
+        save = saver(way, db.db_sessions, task_id)
         state = state_at(steps, at)
         await save(state)
         runs.append((state, save))

@@ -158,8 +158,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         else:
             cache = identity_cache = MemoryCache()
             denylist = MemoryCache(max_entries=None)
-        sessions = create_session_factory(engine)
-        auth = build_auth(settings, sessions, identity_cache, denylist)
+        db_sessions = create_session_factory(engine)
+        auth = build_auth(settings, db_sessions, identity_cache, denylist)
         try:
             await auth.resolver.load_denylist()
         except Exception as exc:  # the database may come up later: /readyz says so meanwhile
@@ -176,7 +176,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         workspaces = WorkspaceManager(settings.workspaces_dir)
         workspaces.prepare()
         janitor = SessionJanitor(
-            sessions,
+            db_sessions,
             workspaces,
             idle_after=timedelta(seconds=settings.session_idle_after_seconds),
             idle_ttl=timedelta(seconds=settings.session_idle_ttl_seconds),
@@ -190,11 +190,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             default_max_files=settings.session_max_files,
         )
         tools = default_registry()
-        bus = build_bus(settings, sessions, redis)
+        bus = build_bus(settings, db_sessions, redis)
         await bus.start()
         tasks = build_tasks(
             settings,
-            sessions,
+            db_sessions,
             sessions_manager,
             tools,
             workspace_ignore_rules,
@@ -204,7 +204,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.resources = Resources(
             settings=settings,
             engine=engine,
-            sessions=sessions,
+            db_sessions=db_sessions,
             reads=Reads(engine),
             redis=redis,
             http=http,

@@ -116,9 +116,9 @@ async def _create_user(
 
     engine = create_engine(settings)
     try:
-        sessions = create_session_factory(engine)
-        auth = build_auth(settings, sessions, MemoryCache())
-        async with unit_of_work(sessions) as db:
+        db_sessions = create_session_factory(engine)
+        auth = build_auth(settings, db_sessions, MemoryCache())
+        async with unit_of_work(db_sessions) as db:
             # An operator vouches for the address of an account they create.
             user = await auth.create_user(
                 db,

@@ -141,9 +141,9 @@ async def test_no_connection_within_the_pool_timeout_is_503_not_500(
     resources: Resources = small_pool_app.state.resources
     transport = httpx.ASGITransport(app=small_pool_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        async with unit_of_work(resources.sessions) as db:
+        async with unit_of_work(resources.db_sessions) as db:
             await resources.auth.create_user(db, "busy@example.com", password=PASSWORD)
-        async with unit_of_work(resources.sessions) as holder:
+        async with unit_of_work(resources.db_sessions) as holder:
             await holder.connection()  # the only connection, held
             response = await client.post(
                 "/api/v1/auth/login", json={"email": "busy@example.com", "password": PASSWORD}
@@ -172,7 +172,7 @@ async def test_sign_ins_beyond_the_hashing_slots_wait_briefly_then_get_503(
     resources: Resources = one_hash_app.state.resources
     transport = httpx.ASGITransport(app=one_hash_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        async with unit_of_work(resources.sessions) as db:
+        async with unit_of_work(resources.db_sessions) as db:
             await resources.auth.create_user(db, "many@example.com", password=PASSWORD)
         answers = await asyncio.gather(
             *(

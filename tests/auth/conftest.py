@@ -50,7 +50,7 @@ def make_user(resources: Resources) -> MakeUser:
         email: str | None = None, role: str = "member", password: str = PASSWORD
     ) -> uuid.UUID:
         email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
-        async with unit_of_work(resources.sessions) as db:
+        async with unit_of_work(resources.db_sessions) as db:
             user = await resources.auth.create_user(db, email, password=password, roles=[role])
             return user.id
 

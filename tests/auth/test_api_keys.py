@@ -65,7 +65,7 @@ async def test_secret_is_shown_once_and_stored_only_hashed(
     assert item["prefix"] == created["prefix"]
     assert item["scopes"] == ["sessions:read"]
     assert "key" not in item
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         dump = [
             str(row)
             for table in ("api_keys", "audit_events")
@@ -123,7 +123,7 @@ async def test_revoked_and_expired_keys_are_401(
 
     soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     expiring = await create_key(client, owner, ["profile:read"], expiresAt=soon)
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         await db.execute(
             update(ApiKey)
             .where(ApiKey.prefix == expiring["prefix"])
@@ -186,7 +186,7 @@ async def test_last_used_is_recorded(
     created = await create_key(client, owner, ["profile:read"])
     assert created["lastUsedAt"] is None
     await client.get("/api/v1/auth/profile", headers=key_headers(created["key"]))
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         row = (
             await db.execute(select(ApiKey).where(ApiKey.prefix == created["prefix"]))
         ).scalar_one()

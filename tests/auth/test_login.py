@@ -67,7 +67,7 @@ async def test_disabled_user_cannot_sign_in(
     client: httpx.AsyncClient, make_user: MakeUser, resources: Resources
 ) -> None:
     user_id = await make_user("off@example.com")
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         user = await db.get(User, user_id)
         assert user is not None
         user.disabled = True
@@ -85,7 +85,7 @@ async def test_failures_are_audited(
     await client.post(
         "/api/v1/auth/login", json={"email": "audited@example.com", "password": "bad-bad-bad"}
     )
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         rows = (
             (await db.execute(select(AuditEvent).where(AuditEvent.actor_id == user_id)))
             .scalars()

@@ -251,7 +251,7 @@ class Live:
 
     def db(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async def run() -> T:
-            async with unit_of_work(self.resources.sessions) as session:
+            async with unit_of_work(self.resources.db_sessions) as session:
                 return await work(session)
 
         return self.server.call(run())

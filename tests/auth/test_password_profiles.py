@@ -30,7 +30,7 @@ async def owasp_app(settings: Settings) -> AsyncIterator[FastAPI]:
 async def test_a_hash_of_the_old_profile_signs_in_and_is_rehashed(owasp_app: FastAPI) -> None:
     resources: Resources = owasp_app.state.resources
     old_hash = passwords.PROFILES["rfc9106"].hash(PASSWORD)
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         user = await resources.auth.create_user(db, "old@example.com", password=PASSWORD)
         user.password_hash = old_hash
     transport = httpx.ASGITransport(app=owasp_app)
@@ -39,7 +39,7 @@ async def test_a_hash_of_the_old_profile_signs_in_and_is_rehashed(owasp_app: Fas
             "/api/v1/auth/login", json={"email": "old@example.com", "password": PASSWORD}
         )
     assert response.status_code == 200, response.text
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         stored = (await resources.auth.get_user(db, user.id)).password_hash
     assert stored is not None
     assert stored != old_hash

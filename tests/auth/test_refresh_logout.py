@@ -62,7 +62,7 @@ async def test_reuse_revokes_the_whole_family_and_is_audited(
     assert (await refresh(client, r2["refreshToken"])).status_code == 401
     assert await profile(client, r2["token"]) == 401
     assert await profile(client, user.token) == 401
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         events = (
             (await db.execute(select(AuditEvent).where(AuditEvent.action == "auth.refresh_reuse")))
             .scalars()
@@ -121,7 +121,7 @@ async def test_concurrent_refreshes_leave_exactly_one_successor(
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(200) == 1, statuses
     assert set(statuses) == {200, 401}
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         parent = (
             await db.execute(
                 select(RefreshToken).where(
@@ -145,7 +145,7 @@ async def test_expired_and_unknown_refresh_tokens(
 ) -> None:
     assert (await refresh(client, "rt_not-a-real-token")).status_code == 401
     user = await sign_in()
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         row = (
             await db.execute(select(RefreshToken).where(RefreshToken.user_id == user.user_id))
         ).scalar_one()

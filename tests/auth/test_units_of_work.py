@@ -33,7 +33,7 @@ class Failed(Exception):
 
 
 async def rows(resources: Resources, *where: ColumnElement[bool]) -> list[AuditEvent]:
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         return list((await db.execute(select(AuditEvent).where(*where))).scalars())
 
 
@@ -47,7 +47,7 @@ Work = Callable[[AsyncSession], Awaitable[object]]
 
 async def in_request(resources: Resources, work: Work) -> None:
     """`work` in a unit of work as a request's: committed if it succeeds, rolled back if not."""
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         await work(db)
 
 
@@ -104,7 +104,7 @@ async def test_a_request_that_fails_after_a_sign_in_keeps_none_of_its_writes(
 
     with pytest.raises(Failed):
         await in_request(resources, sign_in_then_fail)
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         user = await db.get(User, user_id)
         assert user is not None
         assert user.last_login_at is None
@@ -116,7 +116,7 @@ async def test_a_request_that_fails_after_a_sign_in_keeps_none_of_its_writes(
 async def test_an_audit_row_is_written_even_when_its_caller_is_cancelled(
     resources: Resources,
 ) -> None:
-    writer = AuditWriter(resources.sessions)
+    writer = AuditWriter(resources.db_sessions)
     tag = uuid.uuid4().hex
     task = asyncio.ensure_future(writer.write("test.cancelled", target=tag, outcome="denied"))
     await asyncio.sleep(0)  # the write has started
@@ -146,7 +146,7 @@ async def test_concurrent_refused_sign_ins_and_audited_requests_each_keep_their_
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         emails = [f"many-{i}-{uuid.uuid4().hex[:6]}@example.com" for i in range(3)]
         ids = []
-        async with unit_of_work(resources.sessions) as db:
+        async with unit_of_work(resources.db_sessions) as db:
             for email in emails:
                 ids.append((await resources.auth.create_user(db, email, password=PASSWORD)).id)
         login = await client.post(

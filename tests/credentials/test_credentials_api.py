@@ -46,7 +46,7 @@ async def put(
 async def resolve(
     resources: Resources, user_id: uuid.UUID, provider: str = "anthropic"
 ) -> ResolvedCredential | None:
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         return await resources.credentials.resolve(db, user_id, provider)
 
 
@@ -105,7 +105,7 @@ async def test_the_database_holds_only_ciphertext(
     user = await sign_in()
     key = new_key()
     assert (await put(client, user, apiKey=key)).status_code == 200
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         stored = (
             await db.execute(
                 select(ProviderCredential.api_key_encrypted).where(
@@ -359,7 +359,7 @@ async def test_the_key_is_in_no_log_line_and_no_audit_detail(
     assert key not in err
     assert other not in err
 
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         rows = (
             (
                 await db.execute(
@@ -459,9 +459,9 @@ async def test_credentials_go_with_their_user(
 ) -> None:
     user = await sign_in()
     assert (await put(client, user, apiKey=new_key())).status_code == 200
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         await db.execute(delete(User).where(User.id == user.user_id))
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         left = await db.execute(
             select(ProviderCredential).where(ProviderCredential.user_id == user.user_id)
         )

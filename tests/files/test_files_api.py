@@ -97,7 +97,7 @@ async def test_crud_round_trip_with_binary_content(
     assert again.json()["type"] == "urn:roo:problem:file-not-found"
     assert (await client.get(ws.url("bin/all.bytes"), headers=ws.owner.headers)).status_code == 404
 
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         rows = (
             await db.execute(
                 select(AuditEvent.action, AuditEvent.detail).where(
@@ -489,7 +489,7 @@ async def test_viewer_reads_but_never_writes(
 ) -> None:
     viewer = await sign_in("viewer")
     sid = new_id()  # viewers cannot create sessions; an admin could have made this one
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         db.add(
             Session(
                 id=sid,
@@ -537,7 +537,7 @@ async def test_writes_mark_activity_and_deleted_workspaces_are_409(
 ) -> None:
     long_ago = utcnow() - timedelta(days=2)
     sid = uuid.UUID(ws.id)
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         await db.execute(
             update(Session).where(Session.id == sid).values(state="idle", last_active_at=long_ago)
         )
@@ -545,7 +545,7 @@ async def test_writes_mark_activity_and_deleted_workspaces_are_409(
     session = await client.get(f"/api/v1/sessions/{ws.id}", headers=ws.owner.headers)
     assert session.json()["state"] == "active"
 
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         await db.execute(
             update(Session).where(Session.id == sid).values(workspace_deleted_at=utcnow())
         )

@@ -60,8 +60,8 @@ async def nothing_more(subscription: Subscription) -> None:
 
 
 async def test_replay_then_live_in_order(resources: Resources, session_id: uuid.UUID) -> None:
-    bus = EventBus(resources.sessions, resync_seconds=60)
-    store = EventStore(resources.sessions, bus.publish)
+    bus = EventBus(resources.db_sessions, resync_seconds=60)
+    store = EventStore(resources.db_sessions, bus.publish)
     await append(store, session_id, "a", "b", "c")
     async with bus.subscribe(session_id, 1) as events:
         assert await take(events, 2) == [2, 3]
@@ -76,9 +76,9 @@ async def test_replay_then_live_in_order(resources: Resources, session_id: uuid.
 async def test_a_lost_publish_is_filled_from_the_log_at_the_next_event(
     resources: Resources, session_id: uuid.UUID
 ) -> None:
-    bus = EventBus(resources.sessions, resync_seconds=60)
+    bus = EventBus(resources.db_sessions, resync_seconds=60)
     lossy = Lossy(bus)
-    store = EventStore(resources.sessions, lossy)
+    store = EventStore(resources.db_sessions, lossy)
     async with bus.subscribe(session_id, 0) as events:
         await nothing_more(events)
         lossy.losing = True
@@ -92,9 +92,9 @@ async def test_a_lost_publish_is_filled_from_the_log_at_the_next_event(
 async def test_a_lost_last_publish_is_found_by_the_idle_check(
     resources: Resources, session_id: uuid.UUID
 ) -> None:
-    bus = EventBus(resources.sessions, resync_seconds=0.3)
+    bus = EventBus(resources.db_sessions, resync_seconds=0.3)
     lossy = Lossy(bus)
-    store = EventStore(resources.sessions, lossy)
+    store = EventStore(resources.db_sessions, lossy)
     async with bus.subscribe(session_id, 0) as events:
         await nothing_more(events)
         lossy.losing = True
@@ -107,9 +107,9 @@ async def test_a_lost_last_publish_is_found_by_the_idle_check(
 async def test_publishes_out_of_order_are_yielded_in_order(
     resources: Resources, session_id: uuid.UUID
 ) -> None:
-    bus = EventBus(resources.sessions, resync_seconds=60)
+    bus = EventBus(resources.db_sessions, resync_seconds=60)
     lossy = Lossy(bus)
-    store = EventStore(resources.sessions, lossy)
+    store = EventStore(resources.db_sessions, lossy)
     async with bus.subscribe(session_id, 0) as events:
         await nothing_more(events)
         lossy.holding = True
@@ -141,8 +141,8 @@ async def test_no_duplicate_when_a_live_event_races_the_replay(
             await append(store_for_race[0], session_id, "during")  # committed, published
             return early if snapshot == "before" else await super().read(session_id, after, limit)
 
-    bus = RacingBus(resources.sessions, resync_seconds=60)
-    store = EventStore(resources.sessions, bus.publish)
+    bus = RacingBus(resources.db_sessions, resync_seconds=60)
+    store = EventStore(resources.db_sessions, bus.publish)
     store_for_race.append(store)
     await append(store, session_id, "a", "b")
     async with bus.subscribe(session_id, 0) as events:
@@ -156,8 +156,8 @@ async def test_no_duplicate_when_a_live_event_races_the_replay(
 async def test_a_slow_reader_is_bounded_and_still_gets_every_event(
     resources: Resources, session_id: uuid.UUID
 ) -> None:
-    bus = EventBus(resources.sessions, max_pending=5, page=4, resync_seconds=60)
-    store = EventStore(resources.sessions, bus.publish)
+    bus = EventBus(resources.db_sessions, max_pending=5, page=4, resync_seconds=60)
+    store = EventStore(resources.db_sessions, bus.publish)
     async with bus.subscribe(session_id, 0) as events:
         await nothing_more(events)
         for i in range(30):  # published one by one while nobody reads
@@ -172,8 +172,8 @@ async def test_a_slow_reader_is_bounded_and_still_gets_every_event(
 async def test_many_subscribers_of_one_session_each_get_everything(
     resources: Resources, session_id: uuid.UUID
 ) -> None:
-    bus = EventBus(resources.sessions, resync_seconds=60)
-    store = EventStore(resources.sessions, bus.publish)
+    bus = EventBus(resources.db_sessions, resync_seconds=60)
+    store = EventStore(resources.db_sessions, bus.publish)
     async with bus.subscribe(session_id, 0) as one, bus.subscribe(session_id, 0) as two:
         assert bus.subscribers(session_id) == 2
         await append(store, session_id, "a", "b")
@@ -185,7 +185,7 @@ async def test_many_subscribers_of_one_session_each_get_everything(
 async def test_deleting_the_session_ends_the_subscription(
     api: Api, resources: Resources, session_id: uuid.UUID
 ) -> None:
-    bus = EventBus(resources.sessions, resync_seconds=0.2)
+    bus = EventBus(resources.db_sessions, resync_seconds=0.2)
     async with bus.subscribe(session_id, 0) as events:
         await nothing_more(events)
         response = await api.request("DELETE", f"/api/v1/sessions/{session_id}")
@@ -197,7 +197,7 @@ async def test_deleting_the_session_ends_the_subscription(
 async def test_closing_the_bus_ends_its_subscriptions(
     resources: Resources, session_id: uuid.UUID
 ) -> None:
-    bus = EventBus(resources.sessions)
+    bus = EventBus(resources.db_sessions)
     async with bus.subscribe(session_id, 0) as events:
         await nothing_more(events)
         await bus.aclose()
@@ -211,7 +211,7 @@ async def test_a_publish_that_fails_does_not_fail_the_append(
     def broken(events: Sequence[StoredEvent]) -> None:
         raise RuntimeError("bus on fire")
 
-    store = EventStore(resources.sessions, broken)
+    store = EventStore(resources.db_sessions, broken)
     stored = await append(store, session_id, "a")
     assert stored[0].seq == 1
 
@@ -236,9 +236,9 @@ async def test_a_resync_asked_for_during_a_read_is_not_lost(
                 self.resync(session_id)
             return early
 
-    bus = ResyncingBus(resources.sessions, resync_seconds=60)
+    bus = ResyncingBus(resources.db_sessions, resync_seconds=60)
     lossy = Lossy(bus)
     lossy.losing = True
-    lossy_store.append(EventStore(resources.sessions, lossy))
+    lossy_store.append(EventStore(resources.db_sessions, lossy))
     async with bus.subscribe(session_id, 0) as events:
         assert await take(events, 1, within=1.0) == [1]

@@ -55,7 +55,7 @@ async def make_bus(redis_settings: Settings, resources: Resources) -> AsyncItera
             client_name=name,
         )
         bus = RedisEventBus(
-            resources.sessions, resources.redis, subscriber, redis_settings.redis_prefix,
+            resources.db_sessions, resources.redis, subscriber, redis_settings.redis_prefix,
             **options,
         )  # fmt: skip
         bus.client_name = name  # type: ignore[attr-defined]
@@ -78,7 +78,7 @@ async def test_an_event_published_by_one_bus_reaches_the_other_at_once(
     make_bus: MakeBus, resources: Resources, session_id: uuid.UUID
 ) -> None:
     one, other = await make_bus(resync_seconds=60), await make_bus(resync_seconds=60)
-    store = EventStore(resources.sessions, one.publish)  # "process one" appends
+    store = EventStore(resources.db_sessions, one.publish)  # "process one" appends
     async with other.subscribe(session_id, 0) as events:
         await _confirmed(resources, other, session_id, events)
         reads = events.fills
@@ -102,7 +102,7 @@ async def test_what_was_lost_while_the_subscription_was_down_is_read_from_the_lo
 ) -> None:
     one, other = await make_bus(resync_seconds=60), await make_bus(resync_seconds=60)
     lossy = Lossy(one)
-    store = EventStore(resources.sessions, lossy)
+    store = EventStore(resources.db_sessions, lossy)
     async with other.subscribe(session_id, 0) as events:
         await nothing_more(events)
         lossy.losing = True  # as if Redis were away: the message never arrives
@@ -132,7 +132,7 @@ async def test_a_batch_too_large_for_a_message_is_read_from_the_log(
     make_bus: MakeBus, resources: Resources, session_id: uuid.UUID
 ) -> None:
     one, other = await make_bus(resync_seconds=60), await make_bus(resync_seconds=60)
-    store = EventStore(resources.sessions, one.publish)
+    store = EventStore(resources.db_sessions, one.publish)
     async with other.subscribe(session_id, 0) as events:
         await _confirmed(resources, other, session_id, events)
         reads = events.fills

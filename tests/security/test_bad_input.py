@@ -146,7 +146,7 @@ def assert_problem(response: httpx.Response, *statuses: int) -> None:
 
 
 async def key_count(resources: Resources, who: SignedIn) -> int:
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         count = await db.scalar(
             select(func.count()).select_from(ApiKey).where(ApiKey.user_id == who.user_id)
         )
@@ -154,7 +154,7 @@ async def key_count(resources: Resources, who: SignedIn) -> int:
 
 
 async def session_count(resources: Resources, who: SignedIn) -> int:
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         count = await db.scalar(
             select(func.count()).select_from(Session).where(Session.user_id == who.user_id)
         )

@@ -54,7 +54,7 @@ async def sign_up_and_create_a_session(settings: Settings) -> None:
     app = create_app(settings)
     async with LifespanManager(app):
         resources = app.state.resources
-        async with unit_of_work(resources.sessions) as db:
+        async with unit_of_work(resources.db_sessions) as db:
             db.add(
                 User(
                     email="owner@example.com",

@@ -88,7 +88,7 @@ async def test_a_deep_orphan_does_not_stop_the_janitor(
         session_id = await _idle_session(resources, idle_for=timedelta(hours=2))
 
         async def idled() -> bool:
-            async with resources.sessions() as db:
+            async with resources.db_sessions() as db:
                 row = await db.get(Session, session_id)
             return row is not None and row.state == "idle"
 
@@ -133,7 +133,7 @@ async def test_a_workspace_that_cannot_be_deleted_never_stops_the_round(
     orphan_ok, expired_ok = sorted(fine)
     expired = await _archived_sessions(resources, [expired_bad, expired_ok], days_ago=40)
     janitor = SessionJanitor(
-        resources.sessions, workspaces, timedelta(hours=1), timedelta(days=7), timedelta(days=30)
+        resources.db_sessions, workspaces, timedelta(hours=1), timedelta(days=7), timedelta(days=30)
     )
     assert await janitor.sweep_orphans() == [orphan_ok]
     counts = await janitor.run_once()
@@ -141,14 +141,14 @@ async def test_a_workspace_that_cannot_be_deleted_never_stops_the_round(
     assert {p.name for p in root.iterdir()} >= {orphan_bad, expired_bad}
     assert not (root / orphan_ok).exists()
     assert not (root / expired_ok).exists()
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         rows = [await db.get(Session, session_id) for session_id in expired]
     marked = [expired[row.id] for row in rows if row is not None and row.workspace_deleted_at]
     assert marked == [expired_ok]  # the other is retried next round
 
 
 async def _idle_session(resources: Resources, idle_for: timedelta) -> uuid.UUID:
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         user = await resources.auth.create_user(
             db, f"idle-{uuid.uuid4().hex[:8]}@example.com", password=PASSWORD, roles=["member"]
         )
@@ -170,7 +170,7 @@ async def _archived_sessions(
     """Archived sessions owning the workspaces `names`, past their retention."""
     when = utcnow() - timedelta(days=days_ago)
     made: dict[uuid.UUID, str] = {}
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         user = await resources.auth.create_user(
             db, f"old-{uuid.uuid4().hex[:8]}@example.com", password=PASSWORD, roles=["member"]
         )

@@ -91,7 +91,7 @@ async def test_many_small_writes_cannot_multiply_the_stored_rows(
         '    sys.stdout.write("x\\n"); sys.stdout.flush(); time.sleep(0.0002)\''
     )
     session, task = await run_one_command(api, llm, command, maxOutputBytes=cap)
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         rows = await db.scalar(
             select(func.count())
             .select_from(TaskEvent)

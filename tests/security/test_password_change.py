@@ -53,7 +53,7 @@ async def test_a_password_change_revokes_the_api_keys(
     changed = await change(client, user)
     assert changed.status_code == 204, changed.text
     assert [await works(client, k) for k in keys] == [False, False]
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         rows = (await db.execute(select(ApiKey).where(ApiKey.user_id == user.user_id))).scalars()
         assert all(row.revoked_at is not None for row in rows)
         audit = (

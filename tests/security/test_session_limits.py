@@ -58,7 +58,7 @@ def open_session(client: httpx.AsyncClient, sign_in: SignIn, resources: Resource
         body = {"name": "limits", "config": {"limits": limits}}
         response = await client.post("/api/v1/sessions", headers=user.headers, json=body)
         assert response.status_code == 201, response.text
-        async with resources.sessions() as db:
+        async with resources.db_sessions() as db:
             session = await db.get(Session, uuid.UUID(response.json()["id"]))
         assert session is not None
         ws = resources.sessions_manager.workspaces.path(session.workspace_dir)

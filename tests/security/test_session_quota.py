@@ -55,7 +55,7 @@ async def archived_sessions(client: httpx.AsyncClient, who: SignedIn, count: int
 
 
 async def open_sessions(resources: Resources, who: SignedIn) -> int:
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         count = await db.scalar(
             select(func.count())
             .select_from(Session)

@@ -156,7 +156,7 @@ async def test_running_commands_are_reported(
     user = await sign_in()
     sid = await new_session(client, user)
     manager = resources.sessions_manager
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         session = await db.get(Session, uuid.UUID(sid))
     assert session is not None
     url = f"/api/v1/sessions/{sid}/resources"
@@ -205,7 +205,7 @@ async def test_service_stays_healthy_during_a_fork_bomb(
 ) -> None:
     user = await sign_in()
     sid = await new_session(client, user)
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         session = await db.get(Session, uuid.UUID(sid))
     assert session is not None
     bomb = asyncio.create_task(

@@ -258,7 +258,7 @@ async def test_janitor_moves_sessions_through_their_life_cycle(
     sid = uuid.UUID(str(made["id"]))
     path = workspace_of(resources, sid)
     janitor = SessionJanitor(
-        resources.sessions,
+        resources.db_sessions,
         resources.sessions_manager.workspaces,
         idle_after=timedelta(hours=1),
         idle_ttl=timedelta(days=7),
@@ -266,7 +266,7 @@ async def test_janitor_moves_sessions_through_their_life_cycle(
     )
 
     async def state() -> tuple[str, bool]:
-        async with resources.sessions() as db:
+        async with resources.db_sessions() as db:
             row = await db.get(Session, sid)
             assert row is not None
             return row.state, row.workspace_deleted_at is None
@@ -307,7 +307,7 @@ async def test_orphaned_workspaces_are_removed_and_nothing_else(
     unrelated = root / "operator-notes"
     unrelated.mkdir()
     janitor = SessionJanitor(
-        resources.sessions,
+        resources.db_sessions,
         resources.sessions_manager.workspaces,
         timedelta(hours=1),
         timedelta(days=1),

@@ -51,7 +51,7 @@ def watch(
 
 
 async def audit_rows(resources: Resources, action: str, target: str) -> list[AuditEvent]:
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         query = select(AuditEvent).where(AuditEvent.action == action, AuditEvent.target == target)
         return list((await db.execute(query)).scalars())
 
@@ -189,7 +189,7 @@ async def one_connection(one_connection_app: FastAPI) -> AsyncIterator[OneConnec
     transport = httpx.ASGITransport(app=one_connection_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         email = f"one-{uuid.uuid4().hex[:8]}@example.com"
-        async with unit_of_work(resources.sessions) as db:
+        async with unit_of_work(resources.db_sessions) as db:
             await resources.auth.create_user(db, email, password=PASSWORD)
         login = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
         assert login.status_code == 200, login.text

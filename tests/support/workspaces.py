@@ -21,7 +21,7 @@ _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 async def session_row(resources: Resources, sid: str) -> Session:
-    async with resources.sessions() as db:
+    async with resources.db_sessions() as db:
         session = await db.get(Session, uuid.UUID(sid))
     assert session is not None
     return session

@@ -51,7 +51,7 @@ async def test_deleting_a_session_whose_task_runs_in_another_process(
     runner = resources.tasks.runner
 
     await eventually(lambda: not runner.runs_here(uuid.UUID(task["id"])), within=10)
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         left = await db.scalar(
             select(func.count()).select_from(Task).where(Task.session_id == uuid.UUID(session))
         )

@@ -38,7 +38,7 @@ async def test_an_answer_through_the_port_reaches_the_run(
 
     # an answer to another question is refused, and nothing is written
     async def answer_another_question() -> None:
-        async with unit_of_work(resources.sessions) as db:
+        async with unit_of_work(resources.db_sessions) as db:
             row = await repository.lock(db, task_id)
             assert row is not None
             row.pending = {**(row.pending or {}), "id": str(uuid.uuid4())}
@@ -48,7 +48,7 @@ async def test_an_answer_through_the_port_reaches_the_run(
         await answer_another_question()
     assert (await api.task(session, task["id"]))["pending"]["id"] == waiting["pending"]["id"]
 
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         row = await repository.lock(db, task_id)
         assert row is not None
         await control.answer(db, row, Answer("answer", "the blue one"))
@@ -69,7 +69,7 @@ async def test_a_message_and_a_cancel_through_the_port(
     task = await api.start(session)
     task_id = uuid.UUID(task["id"])
     await api.wait(session, task["id"], "running")
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         row = await repository.lock(db, task_id)
         assert row is not None
         await control.message(db, row, "port note")

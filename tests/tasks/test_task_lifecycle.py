@@ -45,7 +45,7 @@ async def test_restart_mid_step_then_resume_runs_nothing_twice(
     first = create_app(settings)
     async with LifespanManager(first):
         resources: Resources = first.state.resources
-        async with unit_of_work(resources.sessions) as db:
+        async with unit_of_work(resources.db_sessions) as db:
             await resources.auth.create_user(db, "restart@example.com", password=PASSWORD)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=first), base_url="http://first"
@@ -95,7 +95,7 @@ async def test_a_heartbeat_leaves_an_ended_task_alone(
     task = await api.start(session)
     done = await api.wait(session, task["id"], "completed")
     liveness = Liveness(
-        sessions=resources.sessions,
+        db_sessions=resources.db_sessions,
         events=resources.tasks.events,
         runner_id=resources.tasks.runner.runner_id,
         heartbeat_seconds=30,
@@ -114,7 +114,7 @@ async def test_a_task_whose_runner_died_is_marked_interrupted(
     """A crashed process leaves rows `running` with a heartbeat that stops; the sweep of any
     live runner marks them interrupted (and logs the transition)."""
     session = await api.session()
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         row = Task(
             session_id=uuid.UUID(session),
             user_id=api.user.user_id,

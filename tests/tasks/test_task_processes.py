@@ -60,7 +60,7 @@ async def test_approval_given_to_another_process(
     assert "far" in result
     assert "from afar" in result
     # the inbox was emptied to SQL NULL: the runner's poll finds no task with mail
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         with_mail = await db.scalar(
             select(func.count()).select_from(Task).where(Task.inbox.is_not(None))
         )

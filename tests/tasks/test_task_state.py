@@ -164,7 +164,7 @@ async def test_a_checkpoint_that_fails_midway_leaves_the_previous_one(
     results = [b for b in done["messages"][2]["content"] if b["type"] == "tool_result"]
     assert "Exit code: 0" in json.dumps(results)
     assert len(llm.requests) == 2
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         positions = await db.scalars(
             select(TaskMessage.position)
             .where(TaskMessage.task_id == uuid.UUID(task["id"]))
@@ -174,7 +174,7 @@ async def test_a_checkpoint_that_fails_midway_leaves_the_previous_one(
 
 
 async def message_rows(resources: Resources, task_id: str) -> int:
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         count = await db.scalar(
             select(func.count())
             .select_from(TaskMessage)
@@ -210,7 +210,7 @@ async def test_deleting_a_task_or_its_session_deletes_its_messages(
 async def new_task_row(api: Api, resources: Resources) -> uuid.UUID:
     """A running task of a fresh session, with nothing saved yet."""
     session = await api.session()
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         row = Task(
             session_id=uuid.UUID(session),
             user_id=api.user.user_id,
@@ -231,25 +231,25 @@ class Mirror:
     a resumed run would and checks it is what the engine holds."""
 
     def __init__(self, resources: Resources, task_id: uuid.UUID, state: EngineState) -> None:
-        self.sessions = resources.sessions
+        self.db_sessions = resources.db_sessions
         self.task_id = task_id
         self.writer = StateWriter(task_id, state)
         self.written: list[int] = []  # messages written by each checkpoint
 
     async def __call__(self, state: EngineState) -> None:
-        async with unit_of_work(self.sessions) as db:
+        async with unit_of_work(self.db_sessions) as db:
             self.written.append(await self.writer.write(db, state, mode=state.mode))
         loaded = await self.load()
         assert loaded.to_dict() == copy.deepcopy(state.to_dict())
 
     async def load(self) -> EngineState:
-        async with unit_of_work(self.sessions) as db:
+        async with unit_of_work(self.db_sessions) as db:
             task = await db.get(Task, self.task_id)
             assert task is not None
             return await load_state(db, task)
 
     async def rows(self) -> dict[int, Any]:
-        async with unit_of_work(self.sessions) as db:
+        async with unit_of_work(self.db_sessions) as db:
             result = await db.execute(
                 select(TaskMessage.position, TaskMessage.message).where(
                     TaskMessage.task_id == self.task_id
@@ -365,7 +365,7 @@ async def test_the_checkpoints_of_step_300_write_what_those_of_step_10_do(
             state.history += [reply, turn]
         state.step = state.requests = steps
         writer = StateWriter(task_id, EngineState())
-        async with unit_of_work(resources.sessions) as db:
+        async with unit_of_work(resources.db_sessions) as db:
             assert await writer.write(db, state) == 1 + 2 * steps
 
         reply, result, turn = step(steps)
@@ -381,7 +381,7 @@ async def test_the_checkpoints_of_step_300_write_what_those_of_step_10_do(
                     state.pending_results = []
                     state.step += 1
                 before = len(writes.items)
-                async with unit_of_work(resources.sessions) as db:
+                async with unit_of_work(resources.db_sessions) as db:
                     written = await writer.write(db, state)
                 cost[steps].append((written, sum(w.text_bytes for w in writes.items[before:])))
 

@@ -32,7 +32,7 @@ async def get_settings(request: Request) -> Settings:
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request: committed when the handler succeeds, rolled back otherwise."""
-    async with unit_of_work(get_resources(request).sessions) as session:
+    async with unit_of_work(get_resources(request).db_sessions) as session:
         yield session
 
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 class Resources:
     settings: Settings
     engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    db_sessions: async_sessionmaker[AsyncSession]
     # Single-statement reads outside units of work (the hot read paths).
     reads: Reads
     # None when REDIS_URL is not set: the in-process equivalents are used instead.

@@ -144,13 +144,13 @@ def _family_key(family_id: uuid.UUID) -> str:
 class IdentityResolver:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        db_sessions: async_sessionmaker[AsyncSession],
         cache: Cache,
         tokens: AccessTokens,
         cache_ttl_seconds: float,
         denylist: Cache | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._db_sessions = db_sessions
         self._cache = cache
         # Revocations must never be evicted early: in process memory they get a store of their
         # own that only forgets expired entries. On Redis both live in the same keyspace.
@@ -236,7 +236,7 @@ class IdentityResolver:
         return await self._load_user(user_id)
 
     async def _load_user(self, user_id: uuid.UUID) -> _UserSnapshot | None:
-        async with self._sessions() as db:
+        async with self._db_sessions() as db:
             row = await db.get(User, user_id)
         if row is None:
             return None
@@ -251,7 +251,7 @@ class IdentityResolver:
         return await self._load_key(key_hash)
 
     async def _load_key(self, key_hash: str) -> _KeySnapshot | None:
-        async with self._sessions() as db:
+        async with self._db_sessions() as db:
             row = (
                 await db.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))
             ).scalar_one_or_none()
@@ -271,7 +271,7 @@ class IdentityResolver:
     async def _touch_key(self, key_hash: str, key: _KeySnapshot, now: float) -> None:
         touched = dataclasses.replace(key, last_used_at=now)
         await self._cache.set(_apikey_key(key_hash), touched.dump(), self._ttl)
-        async with unit_of_work(self._sessions) as db:
+        async with unit_of_work(self._db_sessions) as db:
             await db.execute(
                 update(ApiKey)
                 .where(ApiKey.id == key.key_id)
@@ -308,7 +308,7 @@ class IdentityResolver:
 
     async def _load_denylist(self) -> None:
         now = datetime.now(UTC)
-        async with unit_of_work(self._sessions) as db:
+        async with unit_of_work(self._db_sessions) as db:
             since = now - timedelta(seconds=self.tokens.ttl_seconds + 2 * LEEWAY_SECONDS)
             families = (
                 await db.execute(

@@ -15,7 +15,7 @@ from roo.kit.cache import Cache
 
 def build_auth(
     settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
+    db_sessions: async_sessionmaker[AsyncSession],
     cache: Cache,
     denylist: Cache | None = None,
 ) -> AuthService:
@@ -35,7 +35,7 @@ def build_auth(
         ttl_seconds=settings.access_token_ttl_seconds,
     )
     resolver = IdentityResolver(
-        sessions, cache, tokens, settings.identity_cache_ttl_seconds, denylist=denylist
+        db_sessions, cache, tokens, settings.identity_cache_ttl_seconds, denylist=denylist
     )
     storage = create_limit_storage(settings)
     return AuthService(
@@ -43,5 +43,5 @@ def build_auth(
         resolver,
         LoginThrottle(storage, settings),
         RegistrationThrottle(storage, settings),
-        sessions,
+        db_sessions,
     )

@@ -83,7 +83,7 @@ async def open_workspace(
     and are refused on archived sessions."""
     resources = get_resources(request)
     manager = resources.sessions_manager
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         session = await manager.get(db, principal, session_id)
         if session.workspace_deleted_at is not None:
             raise WorkspaceGone("This session's workspace was deleted")
@@ -115,7 +115,7 @@ async def audit(
     session: Session,
     **detail: Any,
 ) -> None:
-    async with unit_of_work(get_resources(request).sessions) as db:
+    async with unit_of_work(get_resources(request).db_sessions) as db:
         await record(
             db,
             action,

@@ -201,14 +201,14 @@ class EventBus:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        db_sessions: async_sessionmaker[AsyncSession],
         *,
         max_pending: int = MAX_PENDING,
         page: int = PAGE,
         resync_seconds: float = RESYNC_SECONDS,
     ) -> None:
-        self._sessions = sessions
-        self._log = EventStore(sessions)
+        self._db_sessions = db_sessions
+        self._log = EventStore(db_sessions)
         self._subscriptions: dict[uuid.UUID, set[Subscription]] = {}
         self.max_pending = max_pending
         self.page = page
@@ -288,7 +288,7 @@ class EventBus:
 
     async def read(self, session_id: uuid.UUID, after: int, limit: int) -> Sequence[StoredEvent]:
         """One short read of the log; `SessionGone` if the session no longer exists."""
-        async with unit_of_work(self._sessions) as db:
+        async with unit_of_work(self._db_sessions) as db:
             if await db.scalar(select(Session.id).where(Session.id == session_id)) is None:
                 raise SessionGone(session_id)
             return await self._log.after(db, session_id, after, limit)
@@ -335,13 +335,13 @@ class RedisEventBus(EventBus):
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        db_sessions: async_sessionmaker[AsyncSession],
         redis: Redis,
         subscriber: Redis,
         prefix: str,
         **options: Any,
     ) -> None:
-        super().__init__(sessions, **options)
+        super().__init__(db_sessions, **options)
         self._redis = redis
         self._subscriber = subscriber
         self._prefix = f"{prefix}events:"

@@ -13,12 +13,12 @@ from roo.realtime.bus import EventBus, RedisEventBus
 
 
 def build_bus(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], redis: Redis | None
+    settings: Settings, db_sessions: async_sessionmaker[AsyncSession], redis: Redis | None
 ) -> EventBus:
     """In process without Redis; over Redis pub/sub with it. Start it with `await bus.start()`,
     stop it with `await bus.aclose()`."""
     if redis is None or not settings.redis_url:
-        return EventBus(sessions)
+        return EventBus(db_sessions)
     # The subscription has a client of its own without retries: a dropped connection must be
     # noticed (subscribers read the log), not silently re-established with messages lost.
     subscriber = Redis.from_url(
@@ -29,4 +29,4 @@ def build_bus(
         socket_keepalive=True,
         client_name="roo-realtime-events",
     )
-    return RedisEventBus(sessions, redis, subscriber, settings.redis_prefix)
+    return RedisEventBus(db_sessions, redis, subscriber, settings.redis_prefix)

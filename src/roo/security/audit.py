@@ -81,13 +81,13 @@ class AuditWriter:
     has written would hold until its own unit of work ends.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+    def __init__(self, db_sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._db_sessions = db_sessions
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[AsyncSession]:
         """A unit of work of its own: committed when the block ends, rolled back on error."""
-        async with unit_of_work(self._sessions) as db:
+        async with unit_of_work(self._db_sessions) as db:
             yield db
 
     async def write(

@@ -153,7 +153,7 @@ async def session_resources(
     request: Request, session_id: uuid.UUID, principal: Reader, manager: Manager
 ) -> SessionResources:
     resources = get_resources(request)
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         session = await manager.get(db, principal, session_id)
         running_tasks = await resources.tasks.active_count(db, session.id)
     # The walk of the workspace and the cgroup reads hold no connection.
@@ -203,7 +203,7 @@ async def import_workspace(
     manager: Manager,
     client: Client,
 ) -> ImportOut:
-    units = get_resources(request).sessions
+    units = get_resources(request).db_sessions
     async with unit_of_work(units) as db:
         session = await manager.get(db, principal, session_id)
         await manager.touch(db, session)
@@ -233,7 +233,7 @@ async def clone_workspace(
 ) -> CloneOut:
     if not settings.allow_git_clone:
         raise CloneDisabled("Cloning repositories is turned off on this server")
-    units = get_resources(request).sessions
+    units = get_resources(request).db_sessions
     async with unit_of_work(units) as db:
         session = await manager.get(db, principal, session_id)
         await manager.touch(db, session)

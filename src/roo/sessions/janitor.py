@@ -27,13 +27,13 @@ class SessionJanitor:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        db_sessions: async_sessionmaker[AsyncSession],
         workspaces: WorkspaceManager,
         idle_after: timedelta,
         idle_ttl: timedelta,
         retention: timedelta,
     ) -> None:
-        self._sessions = sessions
+        self._db_sessions = db_sessions
         self.workspaces = workspaces
         self.idle_after = idle_after
         self.idle_ttl = idle_ttl
@@ -47,13 +47,13 @@ class SessionJanitor:
         created meanwhile (here or in another process) is never mistaken for an orphan.
         """
         candidates = await asyncio.to_thread(self.workspaces.on_disk, ORPHAN_MIN_AGE)
-        async with self._sessions() as db:
+        async with self._db_sessions() as db:
             known = (await db.execute(select(Session.workspace_dir))).scalars().all()
         return await self.workspaces.remove_orphans(candidates, known)
 
     async def run_once(self, now: datetime | None = None) -> dict[str, int]:
         now = now or utcnow()
-        async with unit_of_work(self._sessions) as db:
+        async with unit_of_work(self._db_sessions) as db:
             idled = await db.execute(
                 update(Session)
                 .where(Session.state == "active", Session.last_active_at < now - self.idle_after)
@@ -80,7 +80,7 @@ class SessionJanitor:
             if await self.workspaces.remove(name):
                 deleted.append(session_id)
         if deleted:
-            async with unit_of_work(self._sessions) as db:
+            async with unit_of_work(self._db_sessions) as db:
                 await db.execute(
                     update(Session)
                     .where(Session.id.in_(deleted), Session.state == "archived")

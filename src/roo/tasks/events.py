@@ -59,9 +59,9 @@ _BATCHES = "roo.events.committed"  # the unit of work's batches waiting for its 
 
 class EventStore:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], publish: Publish | None = None
+        self, db_sessions: async_sessionmaker[AsyncSession], publish: Publish | None = None
     ) -> None:
-        self._sessions = sessions
+        self._db_sessions = db_sessions
         self._publish = publish
 
     async def append(
@@ -90,7 +90,7 @@ class EventStore:
         one statement."""
         if db is not None:
             return await self._insert(db, session_id, task_id, items)
-        async with unit_of_work(self._sessions) as own:
+        async with unit_of_work(self._db_sessions) as own:
             return await self._insert(own, session_id, task_id, items)
 
     async def _insert(

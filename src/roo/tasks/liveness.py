@@ -40,14 +40,14 @@ class Liveness:
     def __init__(
         self,
         *,
-        sessions: async_sessionmaker[AsyncSession],
+        db_sessions: async_sessionmaker[AsyncSession],
         events: EventStore,
         runner_id: str,
         heartbeat_seconds: float,
         running: Callable[[], Collection[uuid.UUID]],
         receive: Callable[[uuid.UUID, inbox.Inbox], None],
     ) -> None:
-        self.sessions = sessions
+        self.db_sessions = db_sessions
         self.events = events
         self.runner_id = runner_id
         self.heartbeat_seconds = heartbeat_seconds
@@ -94,7 +94,7 @@ class Liveness:
         if not ids:
             return
         taken: list[tuple[uuid.UUID, inbox.Inbox]] = []
-        async with unit_of_work(self.sessions) as db:
+        async with unit_of_work(self.db_sessions) as db:
             for task in await repository.with_mail(db, ids):
                 try:
                     taken.append((task.id, inbox.take(task)))
@@ -109,14 +109,14 @@ class Liveness:
         ids = list(self._running())
         if not ids:
             return
-        async with unit_of_work(self.sessions) as db:
+        async with unit_of_work(self.db_sessions) as db:
             await repository.beat(db, ids, self.runner_id, utcnow())
 
     async def sweep(self) -> int:
         """Mark active tasks whose runner stopped beating as `interrupted`."""
         before = utcnow() - timedelta(seconds=STALE_BEATS * self.heartbeat_seconds)
         swept = 0
-        async with unit_of_work(self.sessions) as db:
+        async with unit_of_work(self.db_sessions) as db:
             running = set(self._running())
             for task in await repository.stale(db, before):
                 if task.id in running:
@@ -145,7 +145,7 @@ class Liveness:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while loop.time() < deadline:
-            async with unit_of_work(self.sessions) as db:
+            async with unit_of_work(self.db_sessions) as db:
                 state = await repository.state_of(db, task_id)
             if state is None or state not in ACTIVE_STATES:
                 return

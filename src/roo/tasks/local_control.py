@@ -29,12 +29,12 @@ class LocalControl:
     def __init__(
         self,
         runner: TaskRunner,
-        sessions: async_sessionmaker[AsyncSession],
+        db_sessions: async_sessionmaker[AsyncSession],
         events: EventStore,
     ) -> None:
         self.runner = runner
         self.liveness = runner.liveness
-        self.sessions = sessions
+        self.db_sessions = db_sessions
         self.events = events
 
     async def transition(
@@ -92,7 +92,7 @@ class LocalControl:
             return
         # Not run here. A unit of work of its own: the cancel must be committed before we
         # wait for the other process to read it, and nothing is held while we wait.
-        async with unit_of_work(self.sessions) as db:
+        async with unit_of_work(self.db_sessions) as db:
             task = await repository.lock(db, task_id)
             if task is None or task.state not in ACTIVE_STATES:
                 return
@@ -111,7 +111,7 @@ class LocalControl:
         local = self.runner.cancel_session(session_id)
         remote: list[uuid.UUID] = []
         # committed before the wait, as in `cancel`
-        async with unit_of_work(self.sessions) as db:
+        async with unit_of_work(self.db_sessions) as db:
             for task in await repository.active_in_session(db, session_id):
                 if self.runner.runs_here(task.id):
                     continue

@@ -77,7 +77,7 @@ class TaskRunner:
     def __init__(
         self,
         settings: Settings,
-        sessions: async_sessionmaker[AsyncSession],
+        db_sessions: async_sessionmaker[AsyncSession],
         events: EventStore,
         manager: SessionManager,
         registry: ToolRegistry,
@@ -85,7 +85,7 @@ class TaskRunner:
         models: ModelResolver,
     ) -> None:
         self.settings = settings
-        self.sessions = sessions
+        self.db_sessions = db_sessions
         self.events = events
         self.manager = manager
         self.registry = registry
@@ -97,7 +97,7 @@ class TaskRunner:
         # event loop and must stay responsive. Subtasks run in their parent's slot.
         self._slots = asyncio.Semaphore(settings.max_running_tasks)
         self.liveness = Liveness(
-            sessions=sessions,
+            db_sessions=db_sessions,
             events=events,
             runner_id=self.runner_id,
             heartbeat_seconds=settings.task_heartbeat_seconds,
@@ -211,7 +211,7 @@ class TaskRunner:
     async def _park(self, run: Run, state: str, pending: dict[str, Any]) -> None:
         """Store the question the run waits for: the task `awaiting_*` with it pending, and
         `approval.required`, with the events emitted before it."""
-        async with unit_of_work(self.sessions) as db:
+        async with unit_of_work(self.db_sessions) as db:
             if run.buffer is not None:
                 await run.buffer.flush(db)
             task = await repository.lock(db, run.task_id)
@@ -236,7 +236,7 @@ class TaskRunner:
     async def _start(self, run: Run) -> tuple[Task, Session, Any] | None:
         """Mark the task running: its row, its session and its model endpoint; None when it
         must not run (deleted, or no longer queued: cancelled before it started)."""
-        async with unit_of_work(self.sessions) as db:
+        async with unit_of_work(self.db_sessions) as db:
             task = await repository.lock(db, run.task_id)
             session = await db.get(Session, run.session_id)
             if task is None or session is None or task.state != "queued":
@@ -273,7 +273,7 @@ class TaskRunner:
         if first_run:
             state = EngineState(mode=task.mode)
         else:  # the run owns the task now: nothing else writes its state
-            async with unit_of_work(self.sessions) as db:
+            async with unit_of_work(self.db_sessions) as db:
                 state = await load_state(db, task)
         workspace = self.manager.workspaces.path(session.workspace_dir)
         ignore = self.ignore_rules(workspace)
@@ -287,7 +287,7 @@ class TaskRunner:
         writer = StateWriter(run.task_id, state)
 
         async def save(snapshot: EngineState) -> None:
-            async with unit_of_work(self.sessions) as db:
+            async with unit_of_work(self.db_sessions) as db:
                 await buffer.flush(db)
                 now = utcnow()
                 await writer.write(
@@ -298,7 +298,7 @@ class TaskRunner:
             await uninterrupted(save(snapshot))
 
         async def save_policy(policy: ApprovalPolicy) -> None:
-            async with unit_of_work(self.sessions) as db:
+            async with unit_of_work(self.db_sessions) as db:
                 row = await db.get(Session, run.session_id, with_for_update=True)
                 if row is not None:
                     row.config = {**row.config, "approvalPolicy": policy.to_mapping(by_alias=True)}
@@ -358,7 +358,7 @@ class TaskRunner:
     async def _finish(self, run: Run, end: states.End) -> None:
         """Record the run's end (with the events it emitted before)."""
         with contextlib.suppress(SessionGone):  # deleted meanwhile: nothing left to record
-            async with unit_of_work(self.sessions) as db:
+            async with unit_of_work(self.db_sessions) as db:
                 if run.buffer is not None:
                     await run.buffer.flush(db)
                 task = await repository.lock(db, run.task_id)
@@ -370,7 +370,7 @@ class TaskRunner:
     ) -> tuple[str, str]:
         """Create a child task in the same session and run it to its end inside the parent's
         run (cancelling the parent cancels the child)."""
-        async with unit_of_work(self.sessions) as db:
+        async with unit_of_work(self.db_sessions) as db:
             if parent.buffer is not None:
                 await parent.buffer.flush(db)
             row = await repository.get(db, parent.task_id)
@@ -413,7 +413,7 @@ class TaskRunner:
             run.cancel(by_user=parent.cancel_requested)
             await asyncio.wait([run.asyncio_task])
             raise
-        async with unit_of_work(self.sessions) as db:
+        async with unit_of_work(self.db_sessions) as db:
             done = await repository.get(db, child.id)
         if done is None or done.state != "completed":
             state = done.state if done else "deleted"

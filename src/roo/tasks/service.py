@@ -138,7 +138,7 @@ class TaskService:
     def __init__(
         self,
         settings: Settings,
-        sessions: async_sessionmaker[AsyncSession],
+        db_sessions: async_sessionmaker[AsyncSession],
         manager: SessionManager,
         control: TaskControl,
         runner: TaskRunner,
@@ -147,7 +147,7 @@ class TaskService:
         limit_storage: Storage,
     ) -> None:
         self.settings = settings
-        self.sessions = sessions
+        self.db_sessions = db_sessions
         self.manager = manager
         self.control = control
         # for the app's lifespan only (start, stop): the service reaches runs through `control`
@@ -467,7 +467,7 @@ class TaskService:
             # The audit row commits on its own, before the cancel: it must stay when the wait
             # below is cut short (the client goes away), and no transaction may stay open while
             # the run stops (the run needs to write its end).
-            async with unit_of_work(self.sessions) as audit:
+            async with unit_of_work(self.db_sessions) as audit:
                 await self._audit(audit, principal, task, client, "cancel")
             await self.control.cancel(task_id)
             cancelled = await self.read(reads, principal, session_id, task_id)

@@ -23,7 +23,7 @@ from roo.tasks.service import TaskService
 
 def build_tasks(
     settings: Settings,
-    sessions: async_sessionmaker[AsyncSession],
+    db_sessions: async_sessionmaker[AsyncSession],
     manager: SessionManager,
     registry: ToolRegistry,
     ignore_rules: Callable[[Path], IgnoreRules],
@@ -33,13 +33,13 @@ def build_tasks(
     """`publish`: where committed event batches go (the real-time bus)."""
     if settings.model_table_file is not None:
         load_price_table(settings.model_table_file)
-    events = EventStore(sessions, publish)
+    events = EventStore(db_sessions, publish)
     models = ModelResolver(settings, credentials)
-    runner = TaskRunner(settings, sessions, events, manager, registry, ignore_rules, models)
-    control = LocalControl(runner, sessions, events)
+    runner = TaskRunner(settings, db_sessions, events, manager, registry, ignore_rules, models)
+    control = LocalControl(runner, db_sessions, events)
     return TaskService(
         settings,
-        sessions,
+        db_sessions,
         manager,
         control,
         runner,

@@ -141,7 +141,7 @@ async def run_tool(
         ) from None
     resources = get_resources(request)
     manager = resources.sessions_manager
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         session = await manager.get(db, principal, session_id)
         await manager.touch(db, session)
     workspace = manager.workspaces.path(session.workspace_dir)
@@ -151,7 +151,7 @@ async def run_tool(
         ignore=resources.ignore_rules(workspace),
     )
     result = await tool.execute(parsed, ctx)  # validated above: no second pass through run()
-    async with unit_of_work(resources.sessions) as db:
+    async with unit_of_work(resources.db_sessions) as db:
         await record(
             db,
             "tools.execute",
