@@ -82,7 +82,7 @@ class TaskRunner:
         manager: SessionManager,
         registry: ToolRegistry,
         ignore_rules: Callable[[Path], IgnoreRules],
-        models: ModelResolver,
+        model_resolver: ModelResolver,
     ) -> None:
         self.settings = settings
         self.db_sessions = db_sessions
@@ -90,7 +90,7 @@ class TaskRunner:
         self.manager = manager
         self.registry = registry
         self.ignore_rules = ignore_rules
-        self.models = models
+        self.model_resolver = model_resolver
         self.runner_id = uuid.uuid4().hex
         self._runs: dict[uuid.UUID, Run] = {}
         # Tasks running at once in this process (the rest wait, `queued`): the API shares the
@@ -117,7 +117,7 @@ class TaskRunner:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self.models.aclose()
+        await self.model_resolver.aclose()
 
     # -- this process's runs --------------------------------------------------------------------
 
@@ -241,7 +241,7 @@ class TaskRunner:
             session = await db.get(Session, run.session_id)
             if task is None or session is None or task.state != "queued":
                 return None
-            endpoint = await self.models.endpoint(db, task.user_id, task.provider)
+            endpoint = await self.model_resolver.endpoint(db, task.user_id, task.provider)
             await states.transition(self.events, db, task, "running")
             task.runner_id, task.heartbeat_at = self.runner_id, utcnow()
             await self.events.append(
@@ -281,7 +281,7 @@ class TaskRunner:
         info = model_info(task.provider, task.model) or default_model_info(
             task.provider, task.model
         )
-        provider = self.models.build(task.provider, endpoint)
+        provider = self.model_resolver.build(task.provider, endpoint)
 
         buffer = run.buffer = EventBuffer(self.events, run.session_id, run.task_id)
         writer = StateWriter(run.task_id, state)

@@ -143,7 +143,7 @@ class TaskService:
         control: TaskControl,
         runner: TaskRunner,
         events: EventStore,
-        models: ModelResolver,
+        model_resolver: ModelResolver,
         limit_storage: Storage,
     ) -> None:
         self.settings = settings
@@ -153,7 +153,7 @@ class TaskService:
         # for the app's lifespan only (start, stop): the service reaches runs through `control`
         self.runner = runner
         self.events = events
-        self.models = models
+        self.model_resolver = model_resolver
         self._limiter = MovingWindowRateLimiter(limit_storage)
         self._create_limit = parse(settings.task_create_limit)
 
@@ -250,7 +250,7 @@ class TaskService:
         mode = requested.get("mode") or config.get("mode") or "code"
         if mode not in MODES:
             raise UnknownMode(f"Unknown mode {mode!r}; modes: {', '.join(MODES)}")
-        choice = await self.models.choose(db, principal.user_id, requested, config)
+        choice = await self.model_resolver.choose(db, principal.user_id, requested, config)
 
         task_id = uuid.uuid4()
         # The event's UPDATE of the session row comes first: it serialises concurrent creators
@@ -415,7 +415,7 @@ class TaskService:
         limit = self.manager.limits(session).max_concurrent_tasks
         if busy and busy >= limit:
             raise SessionBusy(f"The session already runs {busy} task(s)")
-        await self.models.choose(
+        await self.model_resolver.choose(
             db, principal.user_id, {"provider": task.provider, "model": task.model}, {}
         )
         await self.control.transition(db, task, "queued", action=action)

@@ -34,8 +34,10 @@ def build_tasks(
     if settings.model_table_file is not None:
         load_price_table(settings.model_table_file)
     events = EventStore(db_sessions, publish)
-    models = ModelResolver(settings, credentials)
-    runner = TaskRunner(settings, db_sessions, events, manager, registry, ignore_rules, models)
+    model_resolver = ModelResolver(settings, credentials)
+    runner = TaskRunner(
+        settings, db_sessions, events, manager, registry, ignore_rules, model_resolver
+    )
     control = LocalControl(runner, db_sessions, events)
     return TaskService(
         settings,
@@ -44,6 +46,6 @@ def build_tasks(
         control,
         runner,
         events,
-        models,
+        model_resolver,
         create_limit_storage(settings),
     )

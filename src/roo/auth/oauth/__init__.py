@@ -18,7 +18,7 @@ Discovery documents and JWKS are fetched on first use (never at import or start-
 app's shared HTTP client and kept in process memory for an hour; an unknown `kid` refetches the
 JWKS at most once a minute (key rotation).
 
-The package: `config` (settings, provider specs), `models` (the pending login, the identity, the
+The package: `config` (settings, provider specs), `steps` (the pending login, the identity, the
 completed sign-in), `oidc` (discovery, JWKS, ID token checks), `accounts` (find, link or create
 the user), `service` (`OAuthService`, the two steps), `errors`.
 """
@@ -35,7 +35,9 @@ from roo.auth.oauth.errors import (
     ProviderNotFound,
     ProviderUnavailable,
 )
-from roo.auth.oauth.models import (
+from roo.auth.oauth.oidc import OIDCClient
+from roo.auth.oauth.service import OAuthService, fragment_redirect
+from roo.auth.oauth.steps import (
     Authorization,
     ExternalIdentity,
     OAuthLogin,
@@ -44,8 +46,6 @@ from roo.auth.oauth.models import (
     check_next,
     state_key,
 )
-from roo.auth.oauth.oidc import OIDCClient
-from roo.auth.oauth.service import OAuthService, fragment_redirect
 
 __all__ = [
     "API_BASE",

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from roo.auth.exceptions import RegistrationClosed
 from roo.auth.oauth.config import ProviderSpec
 from roo.auth.oauth.errors import AccountDisabled, AccountExists, EmailNotVerified, OAuthFailed
-from roo.auth.oauth.models import ExternalIdentity
+from roo.auth.oauth.steps import ExternalIdentity
 from roo.auth.permissions import DEFAULT_ROLE
 from roo.auth.service import AuthService
 from roo.db.models import User, UserIdentity

@@ -25,7 +25,8 @@ from roo.auth.oauth.config import (
     ProviderSpec,
 )
 from roo.auth.oauth.errors import OAuthFailed, ProviderDenied, ProviderNotFound, ProviderUnavailable
-from roo.auth.oauth.models import (
+from roo.auth.oauth.oidc import OIDCClient
+from roo.auth.oauth.steps import (
     Authorization,
     ExternalIdentity,
     OAuthLogin,
@@ -37,7 +38,6 @@ from roo.auth.oauth.models import (
     sha256_hex,
     state_key,
 )
-from roo.auth.oauth.oidc import OIDCClient
 from roo.auth.service import AuthService, normalise_email
 from roo.kit.cache import Cache
 from roo.kit.logs import get_logger
