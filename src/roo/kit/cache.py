@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from roo.kit.logs import get_logger
+from roo.kit.loops import cancel_listener
 
 log = get_logger("roo.cache")
 
@@ -211,15 +212,8 @@ class NearCache:
 
     async def aclose(self) -> None:
         listener, self._listener = self._listener, None
-        if listener is not None:
-            # redis-py can swallow a cancellation that lands while it reconnects: ask again
-            for _ in range(20):
-                listener.cancel()
-                await asyncio.wait({listener}, timeout=0.25)
-                if listener.done():
-                    break
-            else:
-                log.warning("cache.listener_did_not_stop")
+        if listener is not None and not await cancel_listener(listener):
+            log.warning("cache.listener_did_not_stop")
         self._reset(live=False)
         await self._subscriber.aclose()
 

@@ -32,3 +32,17 @@ async def stop_loop(
     for late in pending:
         late.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+async def cancel_listener(task: asyncio.Task[None]) -> bool:
+    """Cancel a pub/sub listener and wait for it to end; False when it would not stop.
+
+    redis-py can swallow a cancellation that lands while it reconnects, so the cancel is asked
+    again (every 0.25 s, 5 s in all).
+    """
+    for _ in range(20):
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.25)
+        if task.done():
+            return True
+    return False

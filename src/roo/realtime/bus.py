@@ -49,6 +49,7 @@ from roo.db.engine import uninterrupted, unit_of_work
 from roo.db.models import Session
 from roo.kit.cache import HEALTH_CHECK_SECONDS
 from roo.kit.logs import get_logger
+from roo.kit.loops import cancel_listener
 from roo.tasks.events import EventStore, SessionGone, StoredEvent
 
 log = get_logger("roo.realtime")
@@ -372,15 +373,8 @@ class RedisEventBus(EventBus):
     async def aclose(self) -> None:
         await super().aclose()
         listener, self._listener = self._listener, None
-        if listener is not None:
-            # redis-py can swallow a cancellation that lands while it reconnects: ask again
-            for _ in range(20):
-                listener.cancel()
-                await asyncio.wait({listener}, timeout=0.25)
-                if listener.done():
-                    break
-            else:
-                log.warning("realtime.listener_did_not_stop")
+        if listener is not None and not await cancel_listener(listener):
+            log.warning("realtime.listener_did_not_stop")
         if self._sends:
             await asyncio.wait(set(self._sends), timeout=1.0)
         await self._subscriber.aclose()
