@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from roo.kit.urls import check_own_url, check_url
+from roo.kit.urls import OAuthUrlChecks
 from roo.security.egress import AllowedHosts
 
 MIN_SECRET_BYTES = 32
@@ -65,7 +65,7 @@ def _env(name: str, *more: str) -> Any:
     return AliasChoices(name, *more)
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, OAuthUrlChecks):
     """All service configuration. Build it with `load_settings()`, not directly, in the service."""
 
     model_config = SettingsConfigDict(
@@ -392,22 +392,6 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator(
-        "oauth_google_discovery_url",
-        "oauth_github_authorize_url",
-        "oauth_github_token_url",
-        "oauth_github_api_url",
-        "oauth_oidc_discovery_url",
-    )
-    @classmethod
-    def _provider_url(cls, value: str | None) -> str | None:
-        return check_url("a provider URL", value)
-
-    @field_validator("public_url", "oauth_frontend_redirect")
-    @classmethod
-    def _own_url(cls, value: str | None) -> str | None:
-        return check_own_url(value)
 
     # -- derived values -------------------------------------------------------------------
 

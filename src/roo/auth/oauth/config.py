@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
-from roo.kit.urls import check_own_url, check_url
+from roo.kit.urls import OAuthUrlChecks
 
 PROVIDER_NAMES = ("google", "github", "oidc")
 API_BASE = "/api/v1/auth/oauth"
@@ -39,7 +39,7 @@ OIDC_SCOPE = "openid email profile"
 GITHUB_SCOPE = "read:user user:email"
 
 
-class OAuthConfig(BaseModel):
+class OAuthConfig(OAuthUrlChecks):
     """The OAuth settings, named as the fields of `roo.config.Settings` that carry them.
 
     Build it with `OAuthConfig.from_settings(settings)`; tests may construct it directly.
@@ -65,22 +65,6 @@ class OAuthConfig(BaseModel):
     oauth_oidc_client_id: str | None = None
     oauth_oidc_client_secret: SecretStr | None = None
     oauth_oidc_name: str = "OpenID Connect"
-
-    @field_validator(
-        "oauth_google_discovery_url",
-        "oauth_github_authorize_url",
-        "oauth_github_token_url",
-        "oauth_github_api_url",
-        "oauth_oidc_discovery_url",
-    )
-    @classmethod
-    def _provider_url(cls, value: str | None) -> str | None:
-        return check_url("a provider URL", value)
-
-    @field_validator("public_url", "oauth_frontend_redirect")
-    @classmethod
-    def _own_url(cls, value: str | None) -> str | None:
-        return check_own_url(value)
 
     @field_validator("oauth_google_client_id", "oauth_github_client_id", "oauth_oidc_client_id")
     @classmethod
