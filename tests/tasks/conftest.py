@@ -10,8 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 from pydantic import SecretStr
 
+from roo.app import create_app
 from roo.config import Settings
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
 from tests.auth.conftest import SignedIn, SignIn, auth, make_user, resources, sign_in
@@ -175,3 +178,14 @@ def tool_results_of(llm: FakeLLM, request: int = -1) -> list[Json]:
     """The tool results of one OpenAI request to the fake server (role:tool messages)."""
     messages = llm.requests[request].body["messages"]
     return [msg for msg in messages if msg.get("role") == "tool"]
+
+
+@pytest.fixture
+async def other(settings: Settings, api: Api) -> AsyncIterator[Api]:
+    """The same user talking to a second app instance (its own task runner), as a second
+    process of `roo serve --workers 2` on the same database."""
+    second: FastAPI = create_app(settings)
+    async with LifespanManager(second):
+        transport = httpx.ASGITransport(app=second)
+        async with httpx.AsyncClient(transport=transport, base_url="http://second") as client:
+            yield Api(client, api.user)

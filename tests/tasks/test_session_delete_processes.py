@@ -5,17 +5,11 @@ connection, then deletes; the run ends quietly and its command is stopped."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from roo.api.state import Resources
-from roo.app import create_app
-from roo.config import Settings
 from roo.db.engine import unit_of_work
 from roo.db.models import Task
 from roo.testing.fake_llm import Reply, ToolCall
@@ -24,16 +18,6 @@ from tests.tasks.conftest import RUN_ANYTHING, Api, FakeLLM, is_command_event
 
 # Production-like heartbeats: the test is about the inbox, not the sweep.
 pytestmark = pytest.mark.task_settings(task_heartbeat_seconds=5)
-
-
-@pytest.fixture
-async def other(settings: Settings, api: Api) -> AsyncIterator[Api]:
-    """The same user talking to a second app instance (its own task runner)."""
-    second: FastAPI = create_app(settings)
-    async with LifespanManager(second):
-        transport = httpx.ASGITransport(app=second)
-        async with httpx.AsyncClient(transport=transport, base_url="http://second") as client:
-            yield Api(client, api.user)
 
 
 async def test_deleting_a_session_whose_task_runs_in_another_process(

@@ -4,17 +4,11 @@ the process that does not run the task; it goes through the task's inbox."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from roo.api.state import Resources
-from roo.app import create_app
-from roo.config import Settings
 from roo.db.engine import unit_of_work
 from roo.db.models import Task
 from roo.testing.fake_llm import Reply, ToolCall
@@ -24,16 +18,6 @@ from tests.tasks.conftest import RUN_ANYTHING, Api, FakeLLM, is_command_event, t
 # delayed the running process's beat past 3 x 0.2 s and the other process swept its live task as
 # `runner_lost` (seen once). Actions still reach the runner at the inbox poll (0.5 s).
 pytestmark = pytest.mark.task_settings(task_heartbeat_seconds=5)
-
-
-@pytest.fixture
-async def other(settings: Settings, api: Api) -> AsyncIterator[Api]:
-    """The same user, signed in, talking to a second app instance (its own task runner)."""
-    second: FastAPI = create_app(settings)
-    async with LifespanManager(second):
-        transport = httpx.ASGITransport(app=second)
-        async with httpx.AsyncClient(transport=transport, base_url="http://second") as client:
-            yield Api(client, api.user)
 
 
 async def test_approval_given_to_another_process(
