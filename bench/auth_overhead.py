@@ -45,7 +45,6 @@ from typing import IO, Any, Literal
 
 from common import (
     RESULTS_DIR,
-    UVICORN_OPTIONS,
     WARMUP_SECONDS,
     Client,
     Measurement,
@@ -61,6 +60,7 @@ from common import (
     create_user,
     describe_backends,
     exit_on_sigterm,
+    http_load_settings,
     latency_stats,
     machine_info,
     process_cpu_seconds,
@@ -257,12 +257,7 @@ def build_report(
         "tool": tool,
         "tool_version": tool_version(tool),
         "settings": {
-            "connections": args.connections,
-            "duration": args.duration,
-            "warmup": WARMUP_SECONDS,
-            "rounds": args.rounds,
-            "uvicorn": " ".join(UVICORN_OPTIONS),
-            "roo_log_level": args.roo_log_level,
+            **http_load_settings(args),
             "backends": describe_backends(args),
             "identity_near_cache": bool(args.redis) and not args.no_near_cache,
             "api_key_scopes": API_KEY_SCOPES,

@@ -202,6 +202,18 @@ def add_http_load_arguments(parser: argparse.ArgumentParser, log_help: str = "")
     add_log_level_argument(parser, log_help)
 
 
+def http_load_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The report's record of what `add_http_load_arguments` set (and the server's options)."""
+    return {
+        "connections": args.connections,
+        "duration": args.duration,
+        "warmup": WARMUP_SECONDS,
+        "rounds": args.rounds,
+        "uvicorn": " ".join(UVICORN_OPTIONS),
+        "roo_log_level": args.roo_log_level,
+    }
+
+
 def add_log_level_argument(parser: argparse.ArgumentParser, extra_help: str = "") -> None:
     parser.add_argument(
         "--roo-log-level",

@@ -29,7 +29,6 @@ from typing import IO, Any
 
 from common import (
     RESULTS_DIR,
-    UVICORN_OPTIONS,
     WARMUP_SECONDS,
     BenchError,
     Measurement,
@@ -40,6 +39,7 @@ from common import (
     choose_tool,
     exit_on_sigterm,
     get_status,
+    http_load_settings,
     machine_info,
     require_at_least,
     run_load,
@@ -100,12 +100,7 @@ def build_report(
         "tool": tool,
         "tool_version": tool_version(tool),
         "settings": {
-            "connections": args.connections,
-            "duration": args.duration,
-            "warmup": WARMUP_SECONDS,
-            "rounds": args.rounds,
-            "uvicorn": " ".join(UVICORN_OPTIONS),
-            "roo_log_level": args.roo_log_level,
+            **http_load_settings(args),
         },
         "results": results,
         "ratios": ratios,

@@ -43,7 +43,6 @@ from typing import Any
 from auth_overhead import Account, prepare
 from common import (
     RESULTS_DIR,
-    UVICORN_OPTIONS,
     WARMUP_SECONDS,
     BenchError,
     Measurement,
@@ -53,6 +52,7 @@ from common import (
     choose_tool,
     create_user,
     exit_on_sigterm,
+    http_load_settings,
     machine_info,
     report_and_exit,
     require_at_least,
@@ -178,12 +178,7 @@ def build_report(
         "tool": tool,
         "tool_version": tool_version(tool),  # type: ignore[arg-type]
         "settings": {
-            "connections": args.connections,
-            "duration": args.duration,
-            "warmup": WARMUP_SECONDS,
-            "rounds": args.rounds,
-            "uvicorn": " ".join(UVICORN_OPTIONS),
-            "roo_log_level": args.roo_log_level,
+            **http_load_settings(args),
             "order": "per endpoint, every variant in turn; the order rotated each round",
         },
         "variants": {v.name: sources[v.name] for v in variants},
