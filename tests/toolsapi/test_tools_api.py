@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
-
 import httpx
 import pytest
 
 from roo.api.state import Resources
 from tests.auth.conftest import SignedIn, SignIn
-
-
-async def new_session(client: httpx.AsyncClient, user: SignedIn) -> str:
-    r = await client.post("/api/v1/sessions", headers=user.headers, json={})
-    assert r.status_code == 201
-    return str(r.json()["id"])
-
-
-def workspace(resources: Resources, sid: str) -> Path:
-    return resources.sessions_manager.workspaces.path(uuid.UUID(sid).hex)
+from tests.sessions.test_commands import new_session, workspace
 
 
 async def run(
