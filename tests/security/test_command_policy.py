@@ -227,6 +227,8 @@ ASKS = [
     "echo 'unterminated",
     "if true; then ls",
     "ls )",
+    # text the grammar skips without an error node: `- 1=` reads as the assignment `1=` alone
+    "- 1=",
 ]
 
 

@@ -152,6 +152,10 @@ class _Analyser:
         root = tree.root_node
         if root.has_error or b"\0" in source:
             self.out.uncertain = True  # (a NUL byte cannot reach bash: execve stops there)
+        if source[: root.start_byte].strip() or source[root.end_byte :].strip():
+            # text outside the whole tree, which the grammar skipped without an error node
+            # (`- 1=` reads as the assignment `1=` alone): it did not read what runs
+            self.out.uncertain = True
         src = Source(source)
         # (node, inside a substitution, parent): parents are carried along because
         # `Node.parent` walks down from the root (quadratic on long `a && b && ...` chains)
