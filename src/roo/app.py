@@ -42,6 +42,9 @@ from roo.files import endpoints as files_endpoints
 from roo.kit.cache import HEALTH_CHECK_SECONDS, Cache, MemoryCache, NearCache, RedisCache
 from roo.kit.logs import configure_logging, get_logger
 from roo.kit.loops import stop_loop, wait_or_stop
+from roo.realtime import endpoints as realtime_endpoints
+from roo.realtime.connections import ConnectionCounter
+from roo.realtime.tickets import TicketStore
 from roo.realtime.wiring import build_bus
 from roo.sandbox import Sandbox, SandboxUnavailable
 from roo.security.datadir import secure_data_dir
@@ -217,6 +220,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             credentials=credentials,
             tasks=tasks,
             bus=bus,
+            tickets=TicketStore(cache, settings.ws_ticket_seconds),
+            connections=ConnectionCounter(settings.ws_max_connections_per_user),
         )
         tasks.runner.start()
         background_stops.append(tasks.runner.stop)
@@ -299,6 +304,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tools_endpoints.router,
         tools_endpoints.session_router,
         tasks_endpoints.router,
+        realtime_endpoints.router,
     ):
         app.include_router(router)
     docs.install_docs(app)

@@ -64,6 +64,8 @@ def serve(
     """Start the API server."""
     import uvicorn
 
+    from roo.realtime.ws import websocket_options
+
     settings = _settings()
     if workers > 1 and settings.is_sqlite:
         typer.echo(
@@ -89,6 +91,7 @@ def serve(
         # before the lifespan stops: past this, what is still open is closed (clients resume
         # from their last event id).
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        **websocket_options(settings),
     )
 
 

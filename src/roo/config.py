@@ -324,6 +324,30 @@ class Settings(BaseSettings, OAuthUrlChecks):
     sse_heartbeat_seconds: float = Field(
         15.0, gt=0, validation_alias=_env("ROO_SSE_HEARTBEAT_SECONDS")
     )
+    # WebSocket (docs/realtime.md). The server pings every ws_ping_seconds (the WebSocket
+    # protocol's ping, by uvicorn) and closes a connection whose pong is that late again.
+    ws_ping_seconds: float = Field(20.0, gt=0, validation_alias=_env("ROO_WS_PING_SECONDS"))
+    # Open event streams (WebSockets and SSE streams together) one user may hold per process
+    ws_max_connections_per_user: int = Field(
+        20, ge=1, le=10_000, validation_alias=_env("ROO_WS_MAX_CONNECTIONS_PER_USER")
+    )
+    # A ws-ticket (POST .../ws-ticket) is valid this long, for one use
+    ws_ticket_seconds: float = Field(
+        30.0, gt=0, le=300, validation_alias=_env("ROO_WS_TICKET_SECONDS")
+    )
+    # Without a ticket, the first message must authenticate within this time
+    ws_auth_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, validation_alias=_env("ROO_WS_AUTH_TIMEOUT_SECONDS")
+    )
+    # Messages waiting to be sent to one client; a client that lets it fill is closed (4408)
+    ws_send_queue: int = Field(256, ge=8, le=100_000, validation_alias=_env("ROO_WS_SEND_QUEUE"))
+    # An open socket's credential is checked again this often (logout, revocation, roles)
+    ws_recheck_seconds: float = Field(10.0, gt=0, validation_alias=_env("ROO_WS_RECHECK_SECONDS"))
+    # Client messages per second per connection (bursts of twice as many); beyond, each gets a
+    # 429 error, and a client that keeps flooding for a second's worth is closed (1008)
+    ws_messages_per_second: float = Field(
+        20.0, gt=0, validation_alias=_env("ROO_WS_MESSAGES_PER_SECOND")
+    )
     # Command output a task's events keep per tool call (never more than the session's
     # maxOutputBytes, what the model gets); the rest is counted in the call's `end` event.
     task_output_event_bytes: int = Field(

@@ -4,9 +4,11 @@ a loopback port, and a small server-sent events client over httpx streaming."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,7 +18,10 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
+from roo.realtime.ws import websocket_options
 from tests.auth.conftest import auth, make_user, resources, sign_in
 from tests.support.github_double import bind_socket
 from tests.tasks.conftest import Api, api, llm, make_api, settings
@@ -32,8 +37,8 @@ async def serving(app: FastAPI, sock: socket.socket | None = None) -> AsyncItera
     loopback port, on this test's event loop; yields its base URL."""
     sock = sock or bind_socket()
     config = uvicorn.Config(
-        app, lifespan="off", log_config=None, access_log=False, ws="none",
-        timeout_graceful_shutdown=2,
+        app, lifespan="off", log_config=None, access_log=False,
+        timeout_graceful_shutdown=2, **websocket_options(app.state.settings),
     )  # fmt: skip
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -149,3 +154,88 @@ async def sse(
     ) as response:
         assert response.status_code == 200, await response.aread()
         yield SSE(response)
+
+
+class WS:
+    """A WebSocket client of the live server (the `websockets` library), reading JSON."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self.connection = connection
+
+    async def recv(self, within: float = 10.0) -> Json:
+        raw = await asyncio.wait_for(self.connection.recv(), within)
+        value: Json = json.loads(raw)
+        return value
+
+    async def send(self, **message: Any) -> None:
+        await self.connection.send(json.dumps(message))
+
+    async def request(self, within: float = 10.0, **message: Any) -> tuple[Json, list[Json]]:
+        """Send `message` with an id; its reply (ack or error), and the events before it."""
+        message.setdefault("id", uuid.uuid4().hex)
+        await self.send(**message)
+        events: list[Json] = []
+        while True:
+            received = await self.recv(within)
+            replied = received.get("type") in ("ack", "error", "pong")
+            if replied and received.get("id") == message["id"]:
+                return received, events
+            events.append(received)
+
+    async def until(self, seq: int, within: float = 20.0) -> list[Json]:
+        """The events up to and including `seq` (control messages are not events)."""
+        received: list[Json] = []
+        async with asyncio.timeout(within):
+            while True:
+                message = await self.recv(within)
+                if "seq" not in message:
+                    continue
+                received.append(message)
+                if message["seq"] >= seq:
+                    return received
+
+    async def closed(self, within: float = 10.0) -> tuple[int | None, str]:
+        """Wait for the server to close: (code, reason), reading what comes before."""
+        try:
+            async with asyncio.timeout(within):
+                async for _ in self.connection:
+                    pass
+        except ConnectionClosed:
+            pass
+        await self.connection.wait_closed()
+        close = self.connection.protocol.close_rcvd
+        return (close.code, close.reason) if close else (None, "")
+
+
+def ws_url(base: str, session_id: str, **params: Any) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"{base.replace('http', 'ws', 1)}/api/v1/sessions/{session_id}/ws" + (
+        f"?{query}" if query else ""
+    )
+
+
+@asynccontextmanager
+async def ws_connect(
+    base: str, session_id: str, *, token: str | None = None, **params: Any
+) -> AsyncIterator[WS]:
+    """A socket on `session_id`: with `token`, the first message authenticates (`lastSeq` from
+    params goes with it); otherwise the URL carries what `params` say (e.g. a ticket)."""
+    last_seq = params.pop("lastSeq", None) if token is not None else None
+    options: dict[str, Any] = params.pop("options", {})
+    async with connect(ws_url(base, session_id, **params), open_timeout=10, **options) as conn:
+        socket = WS(conn)
+        if token is not None:
+            auth: Json = {"type": "auth", "token": token}
+            if last_seq is not None:
+                auth["lastSeq"] = last_seq
+            with contextlib.suppress(ConnectionClosed):  # refused at once (a URL it rejects)
+                await socket.send(**auth)
+        yield socket
+
+
+async def ticket(http: httpx.AsyncClient, base: str, headers: dict[str, str], session: str) -> str:
+    response = await http.post(f"{base}/api/v1/sessions/{session}/ws-ticket", headers=headers)
+    assert response.status_code == 200, response.text
+    body: Json = response.json()
+    assert body["expiresIn"] == 30
+    return str(body["ticket"])

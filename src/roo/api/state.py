@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from roo.auth.service import AuthService
     from roo.credentials.service import CredentialStore
     from roo.realtime.bus import EventBus
+    from roo.realtime.connections import ConnectionCounter
+    from roo.realtime.tickets import TicketStore
     from roo.sessions.service import SessionManager
     from roo.tasks.service import TaskService
 
@@ -52,3 +54,7 @@ class Resources:
     tasks: TaskService
     # Committed session events pushed to subscribers (in process, or over Redis pub/sub).
     bus: EventBus
+    # One-use tickets for the WebSocket and the event stream (in `cache`).
+    tickets: TicketStore
+    # Open event streams (WebSockets and SSE) per user, bounded.
+    connections: ConnectionCounter

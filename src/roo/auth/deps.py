@@ -36,7 +36,9 @@ async def client_info(request: Request) -> ClientInfo:
     )
 
 
-def _credential(request: Request) -> str | None:
+def request_credential(request: Request) -> str | None:
+    """The request's credential: its bearer token, else its `X-API-Key` (None without either;
+    InvalidCredential for an `Authorization` header that is not `Bearer <token>`)."""
     # One pass over the raw header list (cheaper than building starlette's Headers per request).
     authorization: str | None = None
     api_key: str | None = None
@@ -73,9 +75,8 @@ class Authorize:
             raise PermissionDenied(self.permission.value)
         return principal
 
-    @staticmethod
-    async def _resolve(request: Request) -> Principal:
-        credential = _credential(request)
+    async def _resolve(self, request: Request) -> Principal:
+        credential = request_credential(request)
         if credential is None:
             raise NotAuthenticated()
         resolver = get_resources(request).auth.resolver

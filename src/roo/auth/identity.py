@@ -20,14 +20,16 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roo.auth.permissions import Permission, permissions_for
 from roo.auth.tokens import (
+    API_KEY_PREFIX,
     LEEWAY_SECONDS,
+    AccessClaims,
     AccessTokens,
     InvalidToken,
     looks_like_api_key,
@@ -71,6 +73,53 @@ class Principal:
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRef:
+    """What identifies a resolved credential without being it: a verified access token's
+    claims, or an API key's digest (what the database stores). Kept by a WebSocket for its
+    lifetime and inside a ws-ticket, so that the credential can be checked again
+    (`IdentityResolver.recheck`) with no secret held."""
+
+    claims: AccessClaims | None = None
+    key_hash: str | None = None
+
+    @property
+    def expires_at(self) -> float | None:
+        """When the credential stops being valid by itself (None: an API key; its own expiry
+        is checked by `recheck`)."""
+        return float(self.claims.expires_at) if self.claims is not None else None
+
+    def dump(self) -> dict[str, object]:
+        if self.claims is None:
+            return {"key": self.key_hash}
+        c = self.claims
+        return {
+            "sub": str(c.user_id),
+            "jti": c.jti,
+            "iat": c.issued_at,
+            "exp": c.expires_at,
+            "roles": list(c.roles),
+            "sv": c.session_version,
+            "fam": str(c.family_id) if c.family_id else None,
+        }
+
+    @staticmethod
+    def load(raw: dict[str, Any]) -> CredentialRef:
+        if "key" in raw:
+            return CredentialRef(key_hash=str(raw["key"]))
+        return CredentialRef(
+            claims=AccessClaims(
+                user_id=uuid.UUID(raw["sub"]),
+                jti=str(raw["jti"]),
+                issued_at=int(raw["iat"]),
+                expires_at=int(raw["exp"]),
+                roles=tuple(raw["roles"]),
+                session_version=int(raw["sv"]),
+                family_id=uuid.UUID(raw["fam"]) if raw.get("fam") else None,
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +216,10 @@ class IdentityResolver:
             claims = self.tokens.decode(token)
         except InvalidToken as exc:
             raise AuthenticationFailed(str(exc)) from None
+        return await self._from_claims(claims)
+
+    async def _from_claims(self, claims: AccessClaims) -> Principal:
+        """Every check of a verified token's claims but its signature and expiry."""
         if not self._denylist_loaded:
             await self.load_denylist()
         # One cache round trip: the token's denial, its family's revocation, the user snapshot.
@@ -205,7 +258,9 @@ class IdentityResolver:
     async def from_api_key(self, raw: str) -> Principal:
         if not looks_like_api_key(raw):
             raise AuthenticationFailed("malformed API key (format or checksum)")
-        key_hash = sha256_hex(raw)
+        return await self._from_key_hash(sha256_hex(raw))
+
+    async def _from_key_hash(self, key_hash: str) -> Principal:
         key = await self._key(key_hash)
         now = time.time()
         if key is None or key.revoked:
@@ -226,6 +281,28 @@ class IdentityResolver:
             api_key_id=key.key_id,
             key_expires_at=key.expires_at,
         )
+
+    # -- connections that outlive a request (WebSocket, ws-tickets) --------------------------
+
+    async def resolve(self, credential: str) -> tuple[Principal, CredentialRef]:
+        """The caller of `credential` (access token or API key) and a reference to the
+        credential (no secret in it) by which `recheck` checks it again later."""
+        if credential.startswith(API_KEY_PREFIX):
+            principal = await self.from_api_key(credential)
+            return principal, CredentialRef(key_hash=sha256_hex(credential))
+        principal = await self.from_access_token(credential)
+        return principal, CredentialRef(claims=self.tokens.decode(credential))
+
+    async def recheck(self, ref: CredentialRef) -> Principal:
+        """The caller of a credential resolved before, checked again as a request would check
+        it now: expiry, logout, revocation, disabled user, changed roles or password."""
+        if ref.claims is not None:
+            if ref.claims.expires_at <= time.time():
+                raise AuthenticationFailed("access token expired")
+            return await self._from_claims(ref.claims)
+        if ref.key_hash is None:
+            raise AuthenticationFailed("empty credential reference")
+        return await self._from_key_hash(ref.key_hash)
 
     # -- snapshots --------------------------------------------------------------------------
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 
 from starlette.responses import StreamingResponse
 
 from roo.kit.logs import get_logger
 from roo.realtime.bus import BusClosed, EventBus
+from roo.realtime.connections import TooManyConnections
 from roo.tasks.events import SessionGone, StoredEvent
 from roo.tasks.schemas import EventOut
 
@@ -35,36 +37,54 @@ def wants_event_stream(accept: str | None) -> bool:
     return accept is not None and MEDIA_TYPE in accept.lower()
 
 
+def event_json(event: StoredEvent) -> str:
+    """An event exactly as the JSON page of the events route carries it (one line: newlines in
+    strings are escaped). The one rendering of SSE's `data` and of the WebSocket's events."""
+    return EventOut.model_validate(event).model_dump_json()
+
+
 def frame(event: StoredEvent) -> bytes:
-    """One SSE message. The JSON is one line (newlines in strings are escaped)."""
-    data = EventOut.model_validate(event).model_dump_json()
-    return f"id: {event.seq}\nevent: {event.event}\ndata: {data}\n\n".encode()
+    """One SSE message."""
+    return f"id: {event.seq}\nevent: {event.event}\ndata: {event_json(event)}\n\n".encode()
 
 
 async def _messages(
-    bus: EventBus, session_id: uuid.UUID, after: int, heartbeat: float
+    bus: EventBus,
+    session_id: uuid.UUID,
+    after: int,
+    heartbeat: float,
+    slot: AbstractContextManager[None],
 ) -> AsyncIterator[bytes]:
     try:
-        async with bus.subscribe(session_id, after) as events:
-            while True:
-                event = await events.get(within=heartbeat)
-                if event is None:
-                    yield HEARTBEAT
-                    continue
-                chunk = [frame(event)]
-                while len(chunk) < MAX_BATCH and (more := await events.get(within=0)):
-                    chunk.append(frame(more))
-                yield b"".join(chunk)
+        with slot:  # the user's stream count (checked before the response, held while it runs)
+            async with bus.subscribe(session_id, after) as events:
+                while True:
+                    event = await events.get(within=heartbeat)
+                    if event is None:
+                        yield HEARTBEAT
+                        continue
+                    chunk = [frame(event)]
+                    while len(chunk) < MAX_BATCH and (more := await events.get(within=0)):
+                        chunk.append(frame(more))
+                    yield b"".join(chunk)
     except (SessionGone, BusClosed):
+        return
+    except TooManyConnections:  # opened by a race past the check: ends at once
         return
     except Exception as exc:  # the database is away or busy: the client reconnects later
         log.warning("realtime.sse_ended", error=f"{type(exc).__name__}: {exc}")
 
 
 def event_stream(
-    bus: EventBus, session_id: uuid.UUID, after: int, *, heartbeat: float
+    bus: EventBus,
+    session_id: uuid.UUID,
+    after: int,
+    *,
+    heartbeat: float,
+    slot: AbstractContextManager[None],
 ) -> StreamingResponse:
-    """The response that follows `session_id`'s events after `after` until the client leaves."""
+    """The response that follows `session_id`'s events after `after` until the client leaves,
+    holding `slot` (a stream of the user's, `ConnectionCounter.hold`) while it runs."""
     return StreamingResponse(
-        _messages(bus, session_id, after, heartbeat), media_type=MEDIA_TYPE, headers=HEADERS
+        _messages(bus, session_id, after, heartbeat, slot), media_type=MEDIA_TYPE, headers=HEADERS
     )

@@ -13,9 +13,11 @@ from roo.api.routing import api_router
 from roo.auth.deps import Client, require
 from roo.auth.identity import Principal
 from roo.auth.permissions import Permission
+from roo.kit.errors import TooManyRequests
 from roo.kit.inputs import Offset, PageLimit, Seq
 from roo.kit.schema import Page
 from roo.realtime.sse import event_stream, wants_event_stream
+from roo.realtime.tickets import ticket_or_credential
 from roo.tasks.schemas import (
     EventOut,
     EventsPage,
@@ -152,6 +154,7 @@ async def cancel_or_delete_task(
     response_model=EventsPage,
     responses={
         **NOT_FOUND,
+        429: {"description": "Too many open event streams (per user)"},
         200: {
             "description": "A page of events, or the event stream",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
@@ -161,11 +164,18 @@ async def cancel_or_delete_task(
 async def list_events(
     request: Request,
     session_id: uuid.UUID,
-    principal: Reader,
+    principal: Annotated[Principal, ticket_or_credential(Permission.TASKS_READ)],
     db: DbSession,
     service: Service,
     after: Annotated[Seq, Query(description="Events with seq greater than this")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ticket: Annotated[
+        str | None,
+        Query(
+            description="A ticket from `POST .../ws-ticket`, in place of a credential header "
+            "(`EventSource` cannot send headers); one use"
+        ),
+    ] = None,
     last_event_id: Annotated[
         Seq | None,
         Header(
@@ -179,11 +189,18 @@ async def list_events(
     if wants_event_stream(request.headers.get("accept")):
         # the request's unit of work ends when this returns: the stream holds no connection
         resources = get_resources(request)
+        connections = resources.connections
+        if connections.full(principal.user_id):
+            raise TooManyRequests(
+                f"At most {connections.limit_per_user} open event streams per user",
+                headers={"Retry-After": "5"},
+            )
         return event_stream(
             resources.bus,
             session_id,
             last_event_id if last_event_id is not None else after,
             heartbeat=resources.settings.sse_heartbeat_seconds,
+            slot=connections.hold(principal.user_id),
         )
     events = await service.events.after(db, session_id, after, limit + 1)
     more = len(events) > limit

@@ -114,6 +114,16 @@ async def active_in_session(db: AsyncSession, session_id: uuid.UUID) -> Sequence
     return rows.all()
 
 
+async def unfinished(db: AsyncSession, session_id: uuid.UUID) -> Sequence[Task]:
+    """The session's active tasks, oldest first (not locked: for reading)."""
+    rows = await db.scalars(
+        select(Task)
+        .where(Task.session_id == session_id, Task.state.in_(ACTIVE_STATES))
+        .order_by(Task.created_at, Task.id)
+    )
+    return rows.all()
+
+
 async def with_mail(db: AsyncSession, task_ids: Collection[uuid.UUID]) -> Sequence[Task]:
     """Those of `task_ids` whose inbox holds something, locked."""
     rows = await db.scalars(

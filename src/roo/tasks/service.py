@@ -219,6 +219,12 @@ class TaskService:
         )
         return [TaskOut(**task_view(r, children.get(r.id, []))) for r in rows], total
 
+    async def unfinished(self, db: AsyncSession, session_id: uuid.UUID) -> Sequence[TaskOut]:
+        """The session's tasks that have not ended (queued, running, waiting), oldest first:
+        what a client that starts watching the session needs to know at once."""
+        rows = await repository.unfinished(db, session_id)
+        return [TaskOut(**task_view(r, await repository.children(db, r.id))) for r in rows]
+
     # -- creating -------------------------------------------------------------------------------
 
     async def _rate_limit(self, principal: Principal) -> None:
@@ -451,6 +457,33 @@ class TaskService:
         waiting a few seconds at most, holding no connection meanwhile."""
         await self.control.stop_session(session_id)
 
+    async def cancel(
+        self,
+        reads: Reads,
+        principal: Principal,
+        session_id: uuid.UUID,
+        task_id: uuid.UUID,
+        client: ClientInfo,
+    ) -> TaskOut:
+        """Cancel an active task and return it, now `cancelled`; 409 for a finished one."""
+        task = await self.read(reads, principal, session_id, task_id)
+        if task.row["state"] not in ACTIVE_STATES:
+            raise TaskStateConflict(f"Cannot cancel a task that is {task.row['state']}")
+        return await self._cancel(reads, principal, task, client)
+
+    async def _cancel(
+        self, reads: Reads, principal: Principal, task: repository.TaskRead, client: ClientInfo
+    ) -> TaskOut:
+        # The audit row commits on its own, before the cancel: it must stay when the wait
+        # below is cut short (the client goes away), and no transaction may stay open while
+        # the run stops (the run needs to write its end).
+        async with unit_of_work(self.db_sessions) as audit:
+            await self._audit(audit, principal, task, client, "cancel")
+        session_id, task_id = task.row["session_id"], task.row["id"]
+        await self.control.cancel(task_id)
+        cancelled = await self.read(reads, principal, session_id, task_id)
+        return TaskOut(**task_view(cancelled.row, cancelled.child_ids))
+
     async def cancel_or_delete(
         self,
         reads: Reads,
@@ -464,14 +497,7 @@ class TaskService:
         # read outside the unit of work: `db` holds no connection while a run stops
         task = await self.read(reads, principal, session_id, task_id)
         if task.row["state"] in ACTIVE_STATES:
-            # The audit row commits on its own, before the cancel: it must stay when the wait
-            # below is cut short (the client goes away), and no transaction may stay open while
-            # the run stops (the run needs to write its end).
-            async with unit_of_work(self.db_sessions) as audit:
-                await self._audit(audit, principal, task, client, "cancel")
-            await self.control.cancel(task_id)
-            cancelled = await self.read(reads, principal, session_id, task_id)
-            return TaskOut(**task_view(cancelled.row, cancelled.child_ids))
+            return await self._cancel(reads, principal, task, client)
         await self._audit(db, principal, task, client, "delete")
         await repository.remove(db, task_id)
         return None
