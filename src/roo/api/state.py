@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from roo.auth.service import AuthService
     from roo.credentials.service import CredentialStore
     from roo.realtime.bus import EventBus
+    from roo.realtime.wake import InboxWakes
     from roo.sessions.service import SessionManager
     from roo.tasks.service import TaskService
 
@@ -52,3 +53,6 @@ class Resources:
     tasks: TaskService
     # Committed session events pushed to subscribers (in process, or over Redis pub/sub).
     bus: EventBus
+    # Wakes the process that runs a task when mail is left in its inbox (and listens for this
+    # process's): over the bus's Redis, PostgreSQL LISTEN/NOTIFY, or nothing with SQLite.
+    inbox_wakes: InboxWakes
