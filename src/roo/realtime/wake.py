@@ -24,7 +24,7 @@ Three kinds, chosen by `roo.realtime.wiring.build_inbox_wakes`:
   LISTEN needs a session that stays open and idle between notifications, which the pool's
   discipline (a connection is checked out for one short unit of work) does not allow: the
   listener is one dedicated asyncpg connection per process, outside the pool (not counted in
-  `ROO_DB_POOL_MAX`; count one more connection per process against PostgreSQL's
+  `DATABASE_POOL_MAX`; count one more connection per process against PostgreSQL's
   `max_connections`). It runs no transaction, only the LISTEN and a `SELECT 1` every 5 s to
   notice a dead connection.
 - `InboxWakes` (SQLite): one process serves the database (`docs/architecture.md`): there is no
