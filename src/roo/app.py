@@ -45,7 +45,7 @@ from roo.kit.loops import stop_loop, wait_or_stop
 from roo.realtime import endpoints as realtime_endpoints
 from roo.realtime.connections import ConnectionCounter
 from roo.realtime.tickets import TicketStore
-from roo.realtime.wiring import build_bus
+from roo.realtime.wiring import build_bus, build_inbox_wakes
 from roo.sandbox import Sandbox, SandboxUnavailable
 from roo.security.datadir import secure_data_dir
 from roo.security.secrets_box import box_from_settings
@@ -195,6 +195,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tools = default_registry()
         bus = build_bus(settings, db_sessions, redis)
         await bus.start()
+        wakes = build_inbox_wakes(settings, db_sessions, bus)
         tasks = build_tasks(
             settings,
             db_sessions,
@@ -203,6 +204,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             workspace_ignore_rules,
             credentials,
             publish=bus.publish,
+            wake=wakes.send,
         )
         app.state.resources = Resources(
             settings=settings,
@@ -222,9 +224,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             bus=bus,
             tickets=TicketStore(cache, settings.ws_ticket_seconds),
             connections=ConnectionCounter(settings.ws_max_connections_per_user),
+            inbox_wakes=wakes,
         )
         tasks.runner.start()
         background_stops.append(tasks.runner.stop)
+        await wakes.listen(tasks.runner.runner_id, tasks.runner.liveness.wake)
+        background_stops.append(wakes.aclose)
         background_stops.append(bus.aclose)  # after the runs: their last events go out
         janitor_stop = asyncio.Event()
         janitor_task = asyncio.create_task(

@@ -319,6 +319,11 @@ class Settings(BaseSettings, OAuthUrlChecks):
     )
     # Runners refresh their tasks' heartbeat this often; 3 missed beats mark a task interrupted
     task_heartbeat_seconds: float = Field(10.0, gt=0, validation_alias=_env("ROO_TASK_HEARTBEAT"))
+    # A process reads its runs' inboxes (mail from other processes) when woken by a push
+    # (Redis pub/sub, PostgreSQL NOTIFY) and this often anyway, in case a wake-up was lost
+    task_inbox_poll_seconds: float = Field(
+        0.5, gt=0, le=3600, validation_alias=_env("ROO_TASK_INBOX_POLL")
+    )
     # A server-sent events stream (GET .../events with Accept: text/event-stream) sends a
     # comment this often when no event came, so proxies and clients see the stream alive
     sse_heartbeat_seconds: float = Field(

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from roo.realtime.bus import EventBus
     from roo.realtime.connections import ConnectionCounter
     from roo.realtime.tickets import TicketStore
+    from roo.realtime.wake import InboxWakes
     from roo.sessions.service import SessionManager
     from roo.tasks.service import TaskService
 
@@ -58,3 +59,6 @@ class Resources:
     tickets: TicketStore
     # Open event streams (WebSockets and SSE) per user, bounded.
     connections: ConnectionCounter
+    # Wakes the process that runs a task when mail is left in its inbox (and listens for this
+    # process's): over the bus's Redis, PostgreSQL LISTEN/NOTIFY, or nothing with SQLite.
+    inbox_wakes: InboxWakes

@@ -25,6 +25,8 @@ The database stays the source of truth; the bus is how its rows reach people fas
 One Redis connection per process carries every session's channel (SUBSCRIBE while a local
 subscriber watches the session, UNSUBSCRIBE when the last one leaves), multiplexed to the
 local subscriptions; when it (re)subscribes, the subscriptions concerned read the log once.
+The same connection carries the channels other parts of the process `listen` to (the task
+inbox's wake-ups, `roo.realtime.wake`), and `send` publishes on them in the background.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import json
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -353,6 +355,7 @@ class RedisEventBus(EventBus):
         self._sends: set[asyncio.Task[None]] = set()
         self._commands = asyncio.Lock()  # SUBSCRIBE / UNSUBSCRIBE one at a time
         self._channels: set[str] = set()  # subscribed on the current connection
+        self._handlers: dict[str, Callable[[], None]] = {}  # channels listened to (`listen`)
         self.dropped = 0  # publishes not sent (too many in flight)
         self.connections = 0  # how often the subscription was (re)established
 
@@ -385,21 +388,32 @@ class RedisEventBus(EventBus):
         if not events:
             return
         super().publish(events)
-        if len(self._sends) >= MAX_SENDS_IN_FLIGHT:
-            self.dropped += 1  # Redis is slow or away: the other processes will read the log
-            if self.dropped % 1000 == 1:
-                log.warning("realtime.publish_dropped", dropped=self.dropped)
+        if self._saturated():
             return
         try:
             message = _encode(self._origin, events)
         except Exception:  # data the log stored but JSON cannot carry: read the log
             log.exception("realtime.encode_failed")
             message = self._origin + b"\nresync"
-        task = asyncio.get_running_loop().create_task(
-            self._send(self.channel(events[0].session_id), message)
-        )
+        self.send(self.channel(events[0].session_id), message)
+
+    def send(self, channel: str, message: bytes) -> None:
+        """PUBLISH `message` on `channel` from a background task: never blocks, never raises;
+        a failure is logged, and beyond `MAX_SENDS_IN_FLIGHT` waiting sends it is dropped
+        (counted in `dropped`). For what a lost message costs only latency."""
+        if self._saturated():
+            return
+        task = asyncio.get_running_loop().create_task(self._send(channel, message))
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
+
+    def _saturated(self) -> bool:
+        if len(self._sends) < MAX_SENDS_IN_FLIGHT:
+            return False
+        self.dropped += 1  # Redis is slow or away: the other processes will read the log
+        if self.dropped % 1000 == 1:
+            log.warning("realtime.publish_dropped", dropped=self.dropped)
+        return True
 
     async def _send(self, channel: str, message: bytes) -> None:
         try:
@@ -418,14 +432,36 @@ class RedisEventBus(EventBus):
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
 
+    async def listen(self, channel: str, handler: Callable[[], None]) -> None:
+        """Also SUBSCRIBE `channel` on the subscription connection, now and at every reconnect.
+        `handler()` (never blocking) is called for each message on it and each time its
+        subscription is confirmed (a message sent while the connection was down is lost: the
+        handler is how the listener catches up). The message itself is not passed on: such a
+        channel carries wake-ups, never data."""
+        self._handlers[channel] = handler
+        await self._align(channel, lambda: channel in self._handlers)
+
+    def unlisten(self, channel: str) -> None:
+        """Stop listening to `channel` (its UNSUBSCRIBE goes out in the background)."""
+        if self._handlers.pop(channel, None) is not None and not self._closed:
+            task = asyncio.get_running_loop().create_task(
+                self._align(channel, lambda: channel in self._handlers)
+            )
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+
     async def _command(self, session_id: uuid.UUID) -> None:
         """Bring the connection's channels in line with whether the session has subscribers."""
-        channel = self.channel(session_id)
+        await self._align(self.channel(session_id), lambda: session_id in self._subscriptions)
+
+    async def _align(self, channel: str, wanted_now: Callable[[], bool]) -> None:
+        """SUBSCRIBE or UNSUBSCRIBE `channel` as `wanted_now()` says once it is this command's
+        turn (commands go out one at a time, in order)."""
         async with self._commands:
             pubsub = self._pubsub
             if pubsub is None:
-                return  # the listener subscribes every watched session when it connects
-            wanted = session_id in self._subscriptions
+                return  # the listener subscribes every wanted channel when it connects
+            wanted = wanted_now()
             try:
                 if wanted and channel not in self._channels:
                     self._channels.add(channel)
@@ -445,6 +481,7 @@ class RedisEventBus(EventBus):
                     # a channel of its own keeps the connection subscribed with no session
                     self._channels = {self._prefix.rstrip(":")}
                     self._channels.update(self.channel(s) for s in self._subscriptions)
+                    self._channels.update(self._handlers)
                     await pubsub.subscribe(*self._channels)
                     self._pubsub = pubsub
                 while True:
@@ -461,6 +498,8 @@ class RedisEventBus(EventBus):
                         self._on_subscribed(message["channel"])
                     elif message["type"] == "message":
                         self._on_message(message["channel"], message["data"])
+                    if message["type"] in ("subscribe", "message"):
+                        self._on_handled(message["channel"])
             except (RedisError, OSError) as exc:
                 log.warning("realtime.subscription_lost", error=f"{type(exc).__name__}: {exc}")
             finally:
@@ -480,6 +519,15 @@ class RedisEventBus(EventBus):
             return uuid.UUID(name[len(self._prefix) :])
         except ValueError:
             return None
+
+    def _on_handled(self, channel: bytes | str) -> None:
+        name = channel.decode() if isinstance(channel, bytes) else channel
+        handler = self._handlers.get(name)
+        if handler is not None:
+            try:
+                handler()
+            except Exception:  # a bug there must not end the subscription
+                log.exception("realtime.handler_failed", channel=name)
 
     def _on_subscribed(self, channel: bytes | str) -> None:
         session_id = self._session_of(channel)

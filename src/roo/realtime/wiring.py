@@ -1,15 +1,18 @@
-"""Assembling the real-time bus from settings (used by the app lifespan)."""
+"""Assembling the real-time bus and the inbox wake-ups from settings (used by the app
+lifespan)."""
 
 from __future__ import annotations
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roo.config import Settings
 from roo.kit.cache import HEALTH_CHECK_SECONDS
 from roo.realtime.bus import EventBus, RedisEventBus
+from roo.realtime.wake import InboxWakes, PostgresInboxWakes, RedisInboxWakes
 
 
 def build_bus(
@@ -30,3 +33,17 @@ def build_bus(
         client_name="roo-realtime-events",
     )
     return RedisEventBus(db_sessions, redis, subscriber, settings.redis_prefix)
+
+
+def build_inbox_wakes(
+    settings: Settings, db_sessions: async_sessionmaker[AsyncSession], bus: EventBus
+) -> InboxWakes:
+    """Over the bus's Redis connections with Redis; over LISTEN/NOTIFY on PostgreSQL without
+    it; nothing with SQLite (one process). Listen with `await wakes.listen(runner_id, wake)`,
+    stop with `await wakes.aclose()` (before the bus's `aclose`)."""
+    if isinstance(bus, RedisEventBus):
+        return RedisInboxWakes(bus, settings.redis_prefix)
+    if settings.is_sqlite:
+        return InboxWakes()
+    dsn = make_url(settings.db_url).set(drivername="postgresql")
+    return PostgresInboxWakes(dsn.render_as_string(hide_password=False), db_sessions)

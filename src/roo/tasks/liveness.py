@@ -1,12 +1,14 @@
 """Liveness of the runs across processes: the heartbeat, the sweep of dead owners and the poll
 of the inboxes.
 
-One background loop per process (started and stopped with the runner): every
-INBOX_POLL_SECONDS it takes the mail other processes left for this process's runs (one query
-for all of them) and hands it to `receive`; every `ROO_TASK_HEARTBEAT` seconds it refreshes the
-heartbeat of this process's tasks (`beat`) and marks active tasks whose owner stopped beating
-for three beats `interrupted` (`sweep`). What runs here comes from `running` (a callable: this
-module knows no runner).
+One background loop per process (started and stopped with the runner): it takes the mail other
+processes left for this process's runs (one query for all of them) and hands it to `receive`,
+at once when `wake` is called (the push that says mail was posted: Redis pub/sub or PostgreSQL
+NOTIFY, `roo.realtime.wake`) and every `inbox_poll_seconds` anyway (the backstop for a wake-up
+that was lost: the row is the record, the wake carries nothing); every `ROO_TASK_HEARTBEAT`
+seconds it refreshes the heartbeat of this process's tasks (`beat`) and marks active tasks whose
+owner stopped beating for three beats `interrupted` (`sweep`). What runs here comes from
+`running` (a callable: this module knows no runner).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from roo.db.engine import unit_of_work
 from roo.db.models import Task
 from roo.db.types import utcnow
-from roo.kit.loops import stop_loop, wait_or_stop
+from roo.kit.loops import stop_loop
 from roo.tasks import inbox, repository, states
 from roo.tasks.events import EventStore
 from roo.tasks.schemas import ACTIVE_STATES
@@ -31,6 +33,7 @@ from roo.tasks.schemas import ACTIVE_STATES
 log = structlog.get_logger(__name__)
 
 # How often a run looks at its task's inbox (answers, messages and cancel from other processes)
+# without being woken (`ROO_TASK_INBOX_POLL`)
 INBOX_POLL_SECONDS = 0.5
 # A task whose heartbeat is this many beats old has lost its process
 STALE_BEATS = 3
@@ -46,6 +49,7 @@ class Liveness:
         heartbeat_seconds: float,
         running: Callable[[], Collection[uuid.UUID]],
         receive: Callable[[uuid.UUID, inbox.Inbox], None],
+        inbox_poll_seconds: float = INBOX_POLL_SECONDS,
     ) -> None:
         self.db_sessions = db_sessions
         self.events = events
@@ -53,8 +57,12 @@ class Liveness:
         self.heartbeat_seconds = heartbeat_seconds
         self._running = running
         self._receive = receive
+        self.inbox_poll_seconds = inbox_poll_seconds
         self._loop_task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+        self._woken = asyncio.Event()
+        self.wakes = 0  # wake-ups received (each starts a round at once)
+        self.inbox_reads = 0  # rounds that looked for mail (woken or not)
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -66,12 +74,19 @@ class Liveness:
         if self._loop_task is not None:
             await stop_loop(self._loop_task, self._stop)
 
+    def wake(self) -> None:
+        """Mail was posted for one of this process's runs: read the inboxes now rather than at
+        the next poll. Never blocks; wake-ups that come during a round make one more round."""
+        self.wakes += 1
+        self._woken.set()
+
     async def _loop(self) -> None:
         interval = self.heartbeat_seconds
-        tick = min(INBOX_POLL_SECONDS, interval)
+        tick = min(self.inbox_poll_seconds, interval)
         due = 0.0
         loop = asyncio.get_running_loop()
         while True:
+            self._woken.clear()  # a wake-up from now on is for mail this round may not see
             try:
                 await self.read_inboxes()
                 if loop.time() >= due:
@@ -82,8 +97,20 @@ class Liveness:
                 raise
             except Exception as exc:  # the database may be down for a moment: try again later
                 log.warning("tasks.heartbeat_failed", error=f"{type(exc).__name__}: {exc}")
-            if await wait_or_stop(self._stop, tick):
+            if await self._pause(tick):
                 return
+
+    async def _pause(self, seconds: float) -> bool:
+        """Wait `seconds`, or less if woken or stopped meanwhile; True when the loop should end."""
+        if self._stop.is_set() or self._woken.is_set():
+            return self._stop.is_set()
+        waits = [asyncio.ensure_future(e.wait()) for e in (self._stop, self._woken)]
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        return self._stop.is_set()
 
     # -- one round --------------------------------------------------------------------------------
 
@@ -93,6 +120,7 @@ class Liveness:
         ids = list(self._running())
         if not ids:
             return
+        self.inbox_reads += 1
         taken: list[tuple[uuid.UUID, inbox.Inbox]] = []
         async with unit_of_work(self.db_sessions) as db:
             for task in await repository.with_mail(db, ids):

@@ -1,6 +1,8 @@
 """The task control of one process (`roo.tasks.control.TaskControl`): a run of this process is
 reached directly (`roo.tasks.run.Run`), a run of another process through its task's inbox
-(`roo.tasks.inbox`), which that process reads within half a second (`roo.tasks.liveness`).
+(`roo.tasks.inbox`), which that process reads when the wake-up sent once the mail is committed
+reaches it (`wake`: Redis pub/sub or PostgreSQL NOTIFY, `roo.realtime.wake`), and within
+`ROO_TASK_INBOX_POLL` (0.5 s) anyway (`roo.tasks.liveness`).
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,11 +34,27 @@ class LocalControl:
         runner: TaskRunner,
         db_sessions: async_sessionmaker[AsyncSession],
         events: EventStore,
+        wake: Callable[[str], None] | None = None,
     ) -> None:
+        """`wake(runner_id)`: tell the process `runner_id` that its inbox has mail (called after
+        the commit; never blocks, never raises). None: that process finds it at its poll."""
         self.runner = runner
         self.liveness = runner.liveness
         self.db_sessions = db_sessions
         self.events = events
+        self._wake = wake
+
+    def _post(self, db: AsyncSession, task: Task, mail: inbox.Mail) -> None:
+        """Leave `mail` in the task's inbox and, once that is committed, wake its runner."""
+        inbox.post(task, mail)
+        runner_id, wake = task.runner_id, self._wake
+        if wake is None or runner_id is None or runner_id == self.runner.runner_id:
+            return
+
+        async def send() -> None:
+            wake(runner_id)
+
+        after_commit(db, send)
 
     async def transition(
         self, db: AsyncSession, task: Task, to: str, *, reason: str | None = None, **data: Any
@@ -64,7 +83,8 @@ class LocalControl:
 
             after_commit(db, deliver)
         else:  # another process runs it
-            inbox.post(
+            self._post(
+                db,
                 task,
                 inbox.AnswerMail(
                     approval_id=str(approval_id), action=answer.action, text=answer.text
@@ -81,7 +101,7 @@ class LocalControl:
 
             after_commit(db, queue)
         else:  # another process runs it
-            inbox.post(task, inbox.MessageMail(text=text))
+            self._post(db, task, inbox.MessageMail(text=text))
 
     async def cancel(self, task_id: uuid.UUID) -> None:
         run = self.runner.run(task_id)
@@ -98,7 +118,7 @@ class LocalControl:
                 return
             elsewhere = self.liveness.alive(task)
             if elsewhere:
-                inbox.post(task, inbox.CancelMail())
+                self._post(db, task, inbox.CancelMail())
             else:  # nobody runs it any more: cancelled here and now
                 end = states.End("cancelled", reason="user_cancelled")
                 await states.transition(self.events, db, task, end.to, reason=end.reason)
@@ -116,7 +136,7 @@ class LocalControl:
                 if self.runner.runs_here(task.id):
                     continue
                 if self.liveness.alive(task):
-                    inbox.post(task, inbox.CancelMail())
+                    self._post(db, task, inbox.CancelMail())
                     remote.append(task.id)
         pollers = [
             asyncio.ensure_future(self.liveness.wait_until_ended(task_id, CANCEL_WAIT_SECONDS))

@@ -103,6 +103,7 @@ class TaskRunner:
             heartbeat_seconds=settings.task_heartbeat_seconds,
             running=self.running,
             receive=self.receive,
+            inbox_poll_seconds=settings.task_inbox_poll_seconds,
         )
 
     # -- lifecycle ------------------------------------------------------------------------------

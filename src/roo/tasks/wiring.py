@@ -29,8 +29,10 @@ def build_tasks(
     ignore_rules: Callable[[Path], IgnoreRules],
     credentials: CredentialStore,
     publish: Publish | None = None,
+    wake: Callable[[str], None] | None = None,
 ) -> TaskService:
-    """`publish`: where committed event batches go (the real-time bus)."""
+    """`publish`: where committed event batches go (the real-time bus); `wake(runner_id)`:
+    how a process is told that mail was left in the inbox of a task it runs (ditto)."""
     if settings.model_table_file is not None:
         load_price_table(settings.model_table_file)
     events = EventStore(db_sessions, publish)
@@ -38,7 +40,7 @@ def build_tasks(
     runner = TaskRunner(
         settings, db_sessions, events, manager, registry, ignore_rules, model_resolver
     )
-    control = LocalControl(runner, db_sessions, events)
+    control = LocalControl(runner, db_sessions, events, wake)
     return TaskService(
         settings,
         db_sessions,
