@@ -20,7 +20,7 @@ from roo.api.state import Resources
 from roo.app import create_app
 from roo.config import Settings
 from roo.realtime.bus import RedisEventBus, Subscription
-from roo.tasks.events import EventStore
+from roo.tasks.events import EventStore, SessionGone
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
 from tests.realtime.conftest import sse
 from tests.realtime.test_bus import Lossy, append, nothing_more, take
@@ -212,3 +212,14 @@ async def _subscribers_of(resources: Resources, channel: str) -> int:
     assert resources.redis is not None
     counts = await resources.redis.pubsub_numsub(channel)
     return int(counts[0][1])
+
+
+async def test_a_deleted_session_ends_the_subscriptions_of_every_process_at_once(
+    make_bus: MakeBus, resources: Resources, session_id: uuid.UUID
+) -> None:
+    one, other = await make_bus(resync_seconds=60), await make_bus(resync_seconds=60)
+    async with other.subscribe(session_id, 0) as events:
+        await _confirmed(resources, other, session_id, events)
+        one.session_gone(session_id)  # the process that deleted it says so
+        with pytest.raises(SessionGone):
+            await events.get(within=2.0)  # not the idle check a minute later

@@ -428,16 +428,20 @@ async def test_a_slow_client_is_cut_off_with_4408(
     assert resources.connections.total == 0
 
 
-async def test_a_deleted_session_closes_its_sockets(
-    api: Api, live: str, resources: Resources
+async def test_a_deleted_session_closes_its_sockets_and_streams_at_once(
+    api: Api, live: str, http: httpx.AsyncClient, resources: Resources
 ) -> None:
-    resources.bus.resync_seconds = 0.2
+    resources.bus.resync_seconds = 60  # the deletion's notice, not the idle check, ends them
     session = await api.session()
-    async with ws_connect(live, session, token=api.user.token) as socket:
+    async with (
+        ws_connect(live, session, token=api.user.token) as socket,
+        sse(http, live, api, session) as stream,
+    ):
         await _hello(socket)
         response = await api.request("DELETE", f"/api/v1/sessions/{session}")
         assert response.status_code == 204
-        code, _ = await socket.closed(within=10)
+        code, _ = await socket.closed(within=3)
+        assert [m async for m in stream.events(within=3)] == []  # the stream ended
     assert code == 4404
 
 

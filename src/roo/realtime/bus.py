@@ -61,6 +61,7 @@ PAGE = 200  # events read from the log at a time (what a subscription holds read
 RESYNC_SECONDS = 15.0  # an idle subscription reads the log this often (a lost publish)
 DEGRADED_SECONDS = 1.0  # ... and this often while the Redis subscription is down
 MAX_MESSAGE_BYTES = 256 * 1024  # larger batches go over Redis as a notice: read the log
+GONE = b"gone"  # the notice that a session was deleted (its subscriptions end)
 MAX_SENDS_IN_FLIGHT = 1000  # Redis publishes waiting at once; beyond, dropped (logged)
 
 
@@ -245,6 +246,16 @@ class EventBus:
             except Exception:  # a bug here must not fail the run that committed them
                 log.exception("realtime.deliver_failed")
 
+    def session_gone(self, session_id: uuid.UUID) -> None:
+        """The session was deleted (committed): its subscriptions end at once (`SessionGone`),
+        here and, with Redis, in every process. Never blocks, never raises; a lost notice
+        costs only time (the idle check notices the deletion)."""
+        self._end(session_id)
+
+    def _end(self, session_id: uuid.UUID) -> None:
+        for subscription in list(self._subscriptions.get(session_id, ())):
+            subscription.end(SessionGone(session_id))
+
     def deliver(self, session_id: uuid.UUID, events: Sequence[StoredEvent]) -> None:
         for subscription in self._subscriptions.get(session_id, ()):
             subscription.offer(events)
@@ -397,6 +408,10 @@ class RedisEventBus(EventBus):
             message = self._origin + b"\nresync"
         self.send(self.channel(events[0].session_id), message)
 
+    def session_gone(self, session_id: uuid.UUID) -> None:
+        super().session_gone(session_id)
+        self.send(self.channel(session_id), self._origin + b"\n" + GONE)
+
     def send(self, channel: str, message: bytes) -> None:
         """PUBLISH `message` on `channel` from a background task: never blocks, never raises;
         a failure is logged, and beyond `MAX_SENDS_IN_FLIGHT` waiting sends it is dropped
@@ -542,6 +557,9 @@ class RedisEventBus(EventBus):
         origin, _, body = raw.partition(b"\n")
         if origin == self._origin:
             return  # delivered here when it was published
+        if body == GONE:
+            self._end(session_id)
+            return
         try:
             events = _decode(session_id, body)
         except (ValueError, TypeError, KeyError) as exc:

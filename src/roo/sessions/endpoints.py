@@ -18,7 +18,7 @@ from roo.api.routing import api_router
 from roo.auth.deps import Client, require
 from roo.auth.identity import Principal
 from roo.auth.permissions import Permission
-from roo.db.engine import release_connection, unit_of_work
+from roo.db.engine import after_commit, release_connection, unit_of_work
 from roo.kit.inputs import Offset, PageLimit, SafeText
 from roo.kit.schema import Page
 from roo.pathguard import TreeUsage
@@ -141,6 +141,12 @@ async def delete_session(
     await get_resources(request).tasks.stop_session(session_id)
     session = await manager.get(db, principal, session_id)  # a concurrent delete won: 404
     await manager.delete(db, principal, session, client)
+    bus = get_resources(request).bus
+
+    async def gone() -> None:  # its open event streams end now, in every process
+        bus.session_gone(session_id)
+
+    after_commit(db, gone)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
