@@ -167,15 +167,14 @@ async def test_a_task_on_one_process_watched_and_approved_over_a_socket_on_the_o
         two_processes(llm, database_url, redis_url, tmp_path, **AN_HOUR) as pair,
     ):
         http, auth = pair.http, pair.auth
+        base = f"/api/v1/sessions/{pair.session}"
         llm.script(
             Reply(
                 text="Run it.", tool_calls=[ToolCall("execute_command", {"command": "echo far"})]
             ),
             Reply(tool_calls=[ToolCall("attempt_completion", {"result": "ok"})]),
         )
-        issued = await http.post(
-            f"{pair.one}/api/v1/sessions/{pair.session}/ws-ticket", headers=auth
-        )
+        issued = await http.post(f"{pair.one}{base}/ws-ticket", headers=auth)
         assert issued.status_code == 200, issued.text
         url = ws_url(pair.two, pair.session, ticket=issued.json()["ticket"])
         received: list[dict[str, Any]] = []
