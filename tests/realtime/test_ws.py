@@ -40,6 +40,15 @@ async def _hello(socket: WS) -> Json:
     return hello
 
 
+async def _open_streams(resources: Resources, count: int) -> None:
+    """Wait (a few seconds at most) until the service holds `count` open streams."""
+    for _ in range(200):
+        if resources.connections.total == count:
+            return
+        await asyncio.sleep(0.02)
+    assert resources.connections.total == count
+
+
 # -- a whole task -----------------------------------------------------------------------------
 
 
@@ -353,11 +362,7 @@ async def test_the_per_user_stream_limit(
         other_session = await other.session()
         async with ws_connect(live, other_session, token=other.user.token) as theirs:
             await _hello(theirs)
-    for _ in range(100):
-        if resources.connections.total == 0:
-            break
-        await asyncio.sleep(0.05)
-    assert resources.connections.total == 0
+    await _open_streams(resources, 0)
 
 
 # -- liveness and bounds ------------------------------------------------------------------------
@@ -383,21 +388,13 @@ async def test_a_dead_client_is_closed_by_the_heartbeat(
     await writer.drain()
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
     assert head.startswith(b"HTTP/1.1 101")
-    for _ in range(100):
-        if resources.connections.total == 1:
-            break
-        await asyncio.sleep(0.02)
-    assert resources.connections.total == 1
+    await _open_streams(resources, 1)
     # read (and ignore) whatever comes until the server gives up on us: EOF
     async with asyncio.timeout(10):
         while await reader.read(65536):
             pass
     writer.close()
-    for _ in range(100):
-        if resources.connections.total == 0:
-            break
-        await asyncio.sleep(0.02)
-    assert resources.connections.total == 0
+    await _open_streams(resources, 0)
 
 
 @pytest.mark.task_settings(ws_send_queue=8)
@@ -425,7 +422,7 @@ async def test_a_slow_client_is_cut_off_with_4408(
         await asyncio.sleep(4 * ws_module.SLOW_SECONDS)  # still not reading
         code, _ = await client.closed(within=20)
         assert code == 4408
-    assert resources.connections.total == 0
+    await _open_streams(resources, 0)
 
 
 async def test_a_deleted_session_closes_its_sockets_and_streams_at_once(
@@ -483,3 +480,25 @@ async def test_sse_takes_a_one_use_ticket_in_the_url(
     other = await ticket(http, live, api.user.headers, elsewhere)
     refused = await http.get(url, params={"ticket": other}, headers=headers)
     assert refused.status_code == 401
+
+
+async def test_a_failure_on_the_server_closes_with_1011_and_a_reconnect_resumes(
+    api: Api, live: str, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = await api.session()
+    real_read = resources.bus.read
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("database away")
+
+    monkeypatch.setattr(resources.bus, "read", broken)
+    async with ws_connect(live, session, token=api.user.token) as socket:
+        await _hello(socket)  # the replay reads the log: it fails
+        code, _ = await socket.closed()
+    assert code == 1011
+    monkeypatch.setattr(resources.bus, "read", real_read)
+    async with ws_connect(live, session, token=api.user.token) as socket:
+        await _hello(socket)
+        pong, _ = await socket.request(type="ping")
+        assert pong["type"] == "pong"
+    await _open_streams(resources, 0)

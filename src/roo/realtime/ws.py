@@ -80,6 +80,7 @@ log = get_logger("roo.realtime")
 # Close codes (docs/realtime.md)
 CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008  # flooding, too many connections
+CLOSE_INTERNAL = 1011  # something failed on the server: reconnect later
 CLOSE_RESTART = 1012  # the service stops: reconnect
 CLOSE_BAD_REQUEST = 4400  # a malformed `lastSeq` in the URL
 CLOSE_UNAUTHENTICATED = 4401  # bad, expired, used or revoked credential or ticket
@@ -232,6 +233,9 @@ class Connection:
             await self._close(closing.code, closing.reason)
         except WebSocketDisconnect:
             pass
+        except Exception as exc:  # the database away mid-replay, a bug: the client reconnects
+            log.warning("realtime.ws_failed", error=f"{type(exc).__name__}: {exc}")
+            await self._close(CLOSE_INTERNAL, "internal error: reconnect with lastSeq")
 
     async def _admit_and_run(self) -> None:
         origin = self.socket.headers.get("origin")
