@@ -29,6 +29,11 @@ from tests.tasks.conftest import LLM_KEY
 PASSWORD = "correct horse battery staple"
 
 
+# The task runs on the first process, whose inbox poll and heartbeat are an hour: what is sent
+# to the second reaches it only by the push (Redis, or NOTIFY without it).
+AN_HOUR = {"ROO_TASK_INBOX_POLL": "3600", "ROO_TASK_HEARTBEAT": "3600"}
+
+
 @dataclass
 class Pair:
     """Two `roo serve` processes on one database (and Redis when given), a signed-in user and a
@@ -81,46 +86,47 @@ async def two_processes(
             yield Pair(one.base_url, two.base_url, http, auth, token, created.json()["id"])
 
 
-async def test_a_task_on_one_process_followed_over_sse_on_another(
+async def test_a_task_on_one_process_followed_and_approved_over_sse_on_another(
     database_url: str, redis_url: str | None, tmp_path: Path
 ) -> None:
+    """The task runs on the first process (its inbox poll an hour); the client follows it over
+    SSE on the second and approves through the second's REST: the run goes on at once."""
     if not (redis_url and is_postgres(database_url)):
         pytest.skip("needs PostgreSQL (DATABASE_URL) and REDIS_URL: several processes")
     async with (
         FakeLLM(api_key=LLM_KEY) as llm,
-        two_processes(llm, database_url, redis_url, tmp_path) as pair,
+        two_processes(llm, database_url, redis_url, tmp_path, **AN_HOUR) as pair,
     ):
         http, auth = pair.http, pair.auth
-        events_path = f"/api/v1/sessions/{pair.session}/events"
+        base = f"/api/v1/sessions/{pair.session}"
         llm.script(
-            Reply(text="Thinking.", tool_calls=[ToolCall("list_files", {"path": "."})]),
+            Reply(text="Thinking.", tool_calls=[ToolCall("execute_command", {"command": "ls"})]),
             Reply(tool_calls=[ToolCall("attempt_completion", {"result": "Done."})]),
         )
-        received: list[dict[str, object]] = []
+        received: list[dict[str, Any]] = []
         async with http.stream(
-            "GET", pair.two + events_path, headers={**auth, "Accept": "text/event-stream"}
+            "GET", f"{pair.two}{base}/events", headers={**auth, "Accept": "text/event-stream"}
         ) as stream:
             assert stream.status_code == 200
-            task = await http.post(
-                f"{pair.one}/api/v1/sessions/{pair.session}/tasks",
-                json={"input": "go"},
-                headers=auth,
-            )
+            task = await http.post(f"{pair.one}{base}/tasks", json={"input": "go"}, headers=auth)
             assert task.status_code == 202, task.text
             deadline = time.monotonic() + 10  # the idle re-read of the log is at 15 s
             async for line in stream.aiter_lines():
                 assert time.monotonic() < deadline, received
-                if line.startswith("data: "):
-                    received.append(json.loads(line[6:]))
-                    if received[-1]["event"] == "task.complete":
-                        break
-        stored = (await http.get(pair.one + events_path, headers=auth)).json()
+                if not line.startswith("data: "):
+                    continue
+                received.append(json.loads(line[6:]))
+                if received[-1]["event"] == "approval.required":
+                    answer = await http.put(
+                        f"{pair.two}{base}/tasks/{task.json()['id']}",
+                        json={"action": "approve"},
+                        headers=auth,
+                    )
+                    assert answer.status_code == 200, answer.text
+                if received[-1]["event"] == "task.complete":
+                    break
+        stored = (await http.get(f"{pair.one}{base}/events", headers=auth)).json()
         assert received == stored["items"]
-
-
-# The task runs on the first process, whose inbox poll and heartbeat are an hour: what is sent
-# to the second reaches it only by the push (Redis, or NOTIFY without it).
-AN_HOUR = {"ROO_TASK_INBOX_POLL": "3600", "ROO_TASK_HEARTBEAT": "3600"}
 
 
 @pytest.mark.parametrize("with_redis", [True, False], ids=["redis", "notify"])
