@@ -66,6 +66,10 @@ from roo.agent.tools.base import ApprovalCategory
         ("npm \\\n  test", ["npm test"]),
         ("cat <<EOF > notes.txt\nrm -rf /\nEOF\nls", ["cat", "ls"]),
         ("python - <<'PY'\nimport os; os.remove('x')\nPY", ["python -"]),
+        # text the grammar skips without an error node stays with its command, as in Roo
+        ("- 1=", ["- 1="]),
+        ("ls && - 1=", ["ls", "- 1="]),
+        ("a | - 1= ; b", ["a", "- 1=", "b"]),
     ],
 )
 def test_split_commands(command: str, parts: list[str]) -> None:

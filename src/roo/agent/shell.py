@@ -125,6 +125,21 @@ def _heredoc_text(redirect: Node, src: Source) -> str:
     return src.source[newline + 1 : stop].decode("utf-8", "replace")
 
 
+def _skipped_before(node: Node, parent: Node | None, src: Source) -> str:
+    """Text the grammar skipped (no node, no error) between `node` and what comes before it in
+    its parent (`ls && - 1=` reads `1=` alone), with a blank after it: Roo's split keeps it with
+    the command it precedes. Empty when nothing was skipped (the usual case)."""
+    if parent is None:
+        return ""
+    start = parent.start_byte
+    for child in parent.children:
+        if child.start_byte >= node.start_byte:
+            break
+        start = max(start, child.end_byte)
+    skipped = src.source[start : node.start_byte].decode("utf-8", "replace").strip()
+    return f"{skipped} " if skipped else ""
+
+
 class _Analyser:
     def __init__(self) -> None:
         self.out = Analysis()
@@ -152,10 +167,13 @@ class _Analyser:
         root = tree.root_node
         if root.has_error or b"\0" in source:
             self.out.uncertain = True  # (a NUL byte cannot reach bash: execve stops there)
-        if source[: root.start_byte].strip() or source[root.end_byte :].strip():
+        before = source[: root.start_byte].decode("utf-8", "replace").strip()
+        after = source[root.end_byte :].decode("utf-8", "replace").strip()
+        if before or after:
             # text outside the whole tree, which the grammar skipped without an error node
             # (`- 1=` reads as the assignment `1=` alone): it did not read what runs
             self.out.uncertain = True
+        first = len(self.out.commands)
         src = Source(source)
         # (node, inside a substitution, parent): parents are carried along because
         # `Node.parent` walks down from the root (quadratic on long `a && b && ...` chains)
@@ -185,7 +203,7 @@ class _Analyser:
                 and parent is not None
                 and parent.type in _STATEMENT_PARENTS
             ):
-                self._statement(node, src, top=top and not inner)
+                self._statement(node, parent, src, top=top and not inner)
             elif kind == "file_redirect":
                 self._redirect(node, src)
             elif kind == "heredoc_redirect":
@@ -202,6 +220,14 @@ class _Analyser:
             stack.extend((c, inner, node) for c in reversed(node.children))
         if src.unexplained_gaps():
             self.out.uncertain = True  # the grammar skipped text: it did not read it all
+        if top and (before or after):
+            # Roo's split keeps the skipped text with the command it is next to (`- 1=`)
+            commands = self.out.commands
+            if len(commands) == first:
+                commands.append(" ".join(filter(None, (before, after))))
+            else:
+                commands[first] = " ".join(filter(None, (before, commands[first])))
+                commands[-1] = " ".join(filter(None, (commands[-1], after)))
 
     def _hidden_code(self, leaf: Node, parent: Node | None, src: Source, depth: int) -> None:
         """Substitutions the grammar leaves inside a word: it does not read backticks in
@@ -221,13 +247,13 @@ class _Analyser:
             if marker in text:
                 self._script(text[text.index(marker) + 2 :], depth + 1, top=False)
 
-    def _statement(self, node: Node, src: Source, *, top: bool) -> None:
+    def _statement(self, node: Node, parent: Node | None, src: Source, *, top: bool) -> None:
         """An assignment, `export`/`local`/`declare`, `unset` or `[[ ]]`: nothing is run, but
         Roo matches its text like a command's."""
         text = src.join([c for c in node.children if c.type not in _REDIRECTS])
         if text:
             if top:
-                self.out.commands.append(text)
+                self.out.commands.append(_skipped_before(node, parent, src) + text)
             self.out.invocations.append(Invocation(text, ()))
 
     def _redirect(self, node: Node, src: Source) -> None:
@@ -260,7 +286,7 @@ class _Analyser:
         )
         text = " ".join([src.join(parts), *dropped]).strip()
         if top and text:
-            self.out.commands.append(text)
+            self.out.commands.append(_skipped_before(node, parent, src) + text)
         if name is None or not name.named_children:
             self.out.invocations.append(Invocation(text, ()))
             return
