@@ -146,11 +146,19 @@ def server_env(
             "ROO_DATA_DIR": str(data_dir),
             "LOG_LEVEL": roo_log_level,
             "ROO_LOG_JSON": "true",
+            # rate limits counted (their cost is measured) but never reached by a benchmark's
+            # one user hammering from one address
+            **UNREACHABLE_RATE_LIMITS,
         }
         env |= dict(extra or {})
         if src is not None:
             env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [env.get("PYTHONPATH")])])
     return env
+
+
+UNREACHABLE_RATE_LIMITS = {
+    f"ROO_RATE_LIMIT_{policy}": "1000000000/minute" for policy in ("USER", "AUTH", "ANONYMOUS")
+}
 
 
 def backend_env(database_url: str | None, redis_url: str | None, run_id: str) -> dict[str, str]:

@@ -31,6 +31,7 @@ from roo.api.routing import ApiRoute
 from roo.api.state import Resources
 from roo.auth import endpoints as auth_endpoints
 from roo.auth import oauth_endpoints
+from roo.auth.throttle import create_limit_storage
 from roo.auth.wiring import build_auth
 from roo.config import Settings, load_settings
 from roo.credentials import endpoints as credentials_endpoints
@@ -48,6 +49,7 @@ from roo.realtime.tickets import TicketStore
 from roo.realtime.wiring import build_bus, build_inbox_wakes
 from roo.sandbox import Sandbox, SandboxUnavailable
 from roo.security.datadir import secure_data_dir
+from roo.security.rate_limits import Policies, RateLimitMiddleware
 from roo.security.secrets_box import box_from_settings
 from roo.sessions import endpoints as sessions_endpoints
 from roo.sessions.janitor import SessionJanitor
@@ -222,6 +224,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             credentials=credentials,
             tasks=tasks,
             bus=bus,
+            limit_storage=create_limit_storage(settings),
             tickets=TicketStore(cache, settings.ws_ticket_seconds),
             connections=ConnectionCounter(settings.ws_max_connections_per_user),
             inbox_wakes=wakes,
@@ -316,6 +319,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Added last = outermost: the request context wraps everything, including CORS and limits.
     app.add_middleware(
+        RateLimitMiddleware,
+        policies=Policies.from_settings(settings),
+        enabled=settings.rate_limit_enabled,
+    )
+    app.add_middleware(
         BodyLimitMiddleware,
         json_limit=settings.max_json_body_bytes,
         other_limit=settings.max_upload_bytes,
@@ -323,7 +331,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         CorsForCrossOriginOnly,
         allow_origins=settings.allowed_origins,
-        expose_headers=["X-Request-ID", "Retry-After"],
+        expose_headers=["X-Request-ID", "Retry-After", "RateLimit", "RateLimit-Policy"],
     )
     app.add_middleware(InFlightLimitMiddleware, limit=settings.max_requests_in_flight)
     app.add_middleware(RequestContextMiddleware)

@@ -85,7 +85,10 @@ def serve(
         workers=workers,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        # X-Forwarded-For believed only from the proxies in TRUSTED_PROXIES (uvicorn's own
+        # default would believe any client on loopback)
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or [],
         server_header=False,
         # An open event stream (SSE) never ends by itself, and uvicorn waits for open responses
         # before the lifespan stops: past this, what is still open is closed (clients resume

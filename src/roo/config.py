@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from limits import parse as limits_parse
 from pydantic import (
     AliasChoices,
     Field,
@@ -329,6 +330,20 @@ class Settings(BaseSettings, OAuthUrlChecks):
     sse_heartbeat_seconds: float = Field(
         15.0, gt=0, validation_alias=_env("ROO_SSE_HEARTBEAT_SECONDS")
     )
+    # API rate limits (roo.security.rate_limits, docs/security.md): `limits` notation, e.g.
+    # "1200/minute" or "100/15 minutes"; per user or API key, per address on the sign-in
+    # routes, per address for other anonymous requests. ROO_RATE_LIMIT=false turns them off.
+    rate_limit_enabled: bool = Field(True, validation_alias=_env("ROO_RATE_LIMIT"))
+    rate_limit_user: str = Field("1200/minute", validation_alias=_env("ROO_RATE_LIMIT_USER"))
+    rate_limit_auth: str = Field("30/minute", validation_alias=_env("ROO_RATE_LIMIT_AUTH"))
+    rate_limit_anonymous: str = Field(
+        "100/15 minutes", validation_alias=_env("ROO_RATE_LIMIT_ANONYMOUS")
+    )
+    # Addresses (or networks) of reverse proxies whose X-Forwarded-For is believed; empty: the
+    # client address is always the socket's (no header can change it)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("TRUSTED_PROXIES")
+    )
     # WebSocket (docs/realtime.md). The server pings every ws_ping_seconds (the WebSocket
     # protocol's ping, by uvicorn) and closes a connection whose pong is that late again.
     ws_ping_seconds: float = Field(20.0, gt=0, validation_alias=_env("ROO_WS_PING_SECONDS"))
@@ -362,7 +377,16 @@ class Settings(BaseSettings, OAuthUrlChecks):
     # Where the JWT secret came from, for the start-up log: JWT_SECRET, a file, or ephemeral.
     _secret_source: str = PrivateAttr("JWT_SECRET")
 
-    @field_validator("allowed_origins", "provider_allowed_hosts", mode="before")
+    @field_validator("rate_limit_user", "rate_limit_auth", "rate_limit_anonymous")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        try:
+            limits_parse(value)
+        except ValueError:
+            raise ValueError(f"not a rate limit: {value!r} (e.g. '1200/minute')") from None
+        return value
+
+    @field_validator("allowed_origins", "provider_allowed_hosts", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):

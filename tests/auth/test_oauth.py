@@ -51,6 +51,7 @@ from roo.config import Settings, load_settings
 from roo.db.engine import unit_of_work
 from roo.db.models import AuditEvent, User, UserIdentity
 from roo.kit.cache import MemoryCache
+from tests.conftest import GENEROUS_RATE_LIMITS
 from tests.support import databases
 from tests.support.github_double import (
     GitHubDouble,
@@ -315,6 +316,7 @@ def _settings(database_url: str, redis_url: str | None, prefix: str, data_dir: P
         redis_prefix=prefix,
         data_dir=data_dir,
         auto_migrate=False,
+        **GENEROUS_RATE_LIMITS,  # one app for the module's many sign-ins from one address
     )
 
 

@@ -105,6 +105,9 @@ def running_server(
     work_dir.mkdir(parents=True, exist_ok=True)
     overrides = {
         "ROO_ENV": "development",
+        # tests sign in many users from one address (see tests/conftest.py)
+        "ROO_RATE_LIMIT_AUTH": "10000/minute",
+        "ROO_RATE_LIMIT_ANONYMOUS": "10000/minute",
         "ROO_DATA_DIR": str(data_dir),
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",

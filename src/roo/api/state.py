@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+from limits.aio.storage import Storage
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -55,6 +56,8 @@ class Resources:
     tasks: TaskService
     # Committed session events pushed to subscribers (in process, or over Redis pub/sub).
     bus: EventBus
+    # The rate limits' counters (roo.security.rate_limits): Redis with REDIS_URL, else memory.
+    limit_storage: Storage
     # One-use tickets for the WebSocket and the event stream (in `cache`).
     tickets: TicketStore
     # Open event streams (WebSockets and SSE) per user, bounded.
