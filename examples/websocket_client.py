@@ -31,6 +31,7 @@ import itertools
 import json
 import os
 import random
+import signal
 import sys
 import threading
 from typing import Any
@@ -144,6 +145,8 @@ class Follower:
     async def run(self) -> int:
         if not (self.args.auto_approve or self.args.deny):
             self.keyboard = Keyboard(asyncio.get_running_loop())
+        with contextlib.suppress(NotImplementedError):  # (Windows: Ctrl-C raises instead)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGINT, self._interrupted)
         answering = asyncio.create_task(self._answer_questions())
         try:
             while not self.done.is_set():
@@ -166,10 +169,16 @@ class Follower:
                     delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self.failures - 1))
                     delay *= random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
                     show(f"connection lost ({why}); reconnecting in {delay:.1f} s")
-                    await asyncio.sleep(delay)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.done.wait(), delay)
         finally:
             answering.cancel()
         return EXIT_COMPLETED if self.outcome is None else self.outcome
+
+    def _interrupted(self) -> None:
+        show("stopped")
+        self.outcome = EXIT_INTERRUPTED
+        self.done.set()
 
     async def _connect_once(self) -> None:
         """One connection: auth, hello, then messages until the task ends or it closes."""
@@ -228,7 +237,7 @@ class Follower:
         except httpx.HTTPError as exc:
             raise Refused(f"the task was not created: {exc!r}") from None
         if response.status_code != 202:
-            problem = response.json() if response.content else {}
+            problem = response.json() if "json" in response.headers.get("content-type", "") else {}
             raise Refused(
                 f"the task was not created: {response.status_code} {problem.get('detail', '')}"
             )
@@ -250,7 +259,7 @@ class Follower:
             self.last_seq = message["seq"]
             if message["seq"] > self.show_after:
                 self._event(message)
-            if message["seq"] == self.caught_up_at:
+            if message["seq"] >= self.caught_up_at:  # (an event of a deleted task never comes)
                 self._caught_up()
 
     def _control(self, message: Json) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import re
+import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -20,7 +21,7 @@ from fastapi import FastAPI
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
 from tests.realtime.conftest import serving
 from tests.support.github_double import HOST
-from tests.tasks.conftest import Api, MakeApi
+from tests.tasks.conftest import RUN_ANYTHING, Api, MakeApi
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "websocket_client.py"
 PROMPT = "[y]es, [a]lways, [n]o (reason): "
@@ -173,6 +174,49 @@ async def test_a_task_cancelled_while_it_asks_exits_1(api: Api, llm: FakeLLM, li
         code = await client.finish()  # the question unanswered: it does not wait for a line
     assert code == 1, client.output
     assert f"task {task_id} cancelled" in client.output
+
+
+async def test_a_question_answered_by_the_number_of_a_suggestion(
+    api: Api, llm: FakeLLM, live: str
+) -> None:
+    session = await api.session()
+    llm.script(
+        Reply(
+            tool_calls=[
+                ToolCall(
+                    "ask_followup_question",
+                    {
+                        "question": "Which file?",
+                        "follow_up": [{"text": "a.txt"}, {"text": "b.txt"}],
+                    },
+                )
+            ]
+        ),
+        Reply(tool_calls=[ToolCall("attempt_completion", {"result": "Done."})]),
+    )
+    async with example(live, session, "--task-text", "ask me", token=api.user.token) as client:
+        await client.expect("  1. a.txt\n  2. b.txt\n? Which file?\n  your answer (n to refuse): ")
+        await client.type("2")
+        code = await client.finish()
+    assert code == 0, client.output
+    (resolved,) = await _resolved(api, session)
+    assert (resolved["action"], resolved["text"]) == ("answer", "b.txt")
+    assert "b.txt" in str(llm.requests[-1].body["messages"])
+
+
+async def test_following_a_session_until_ctrl_c(api: Api, llm: FakeLLM, live: str) -> None:
+    session = await api.session(approvalPolicy=RUN_ANYTHING)
+    _command_then_done(llm)
+    async with example(live, session, token=api.user.token) as client:
+        await client.expect("following session")
+        task = await api.start(session, "run it")  # started elsewhere: it is shown all the same
+        await client.expect("task completed: Done.")
+        client.process.send_signal(signal.SIGINT)
+        code = await client.finish()
+    assert code == 130, client.output
+    assert "one\ntwo\n" in client.output
+    assert client.output.endswith("stopped\n")
+    assert (await api.task(session, task["id"]))["state"] == "completed"
 
 
 # -- refusals --------------------------------------------------------------------------------------
