@@ -219,6 +219,32 @@ async def test_following_a_session_until_ctrl_c(api: Api, llm: FakeLLM, live: st
     assert (await api.task(session, task["id"]))["state"] == "completed"
 
 
+async def test_a_question_pending_before_it_connects_is_asked_after_the_replay(
+    api: Api, llm: FakeLLM, live: str
+) -> None:
+    session = await api.session()
+    _command_then_done(llm)
+    task = await api.start(session, "run it")
+    await api.wait(session, task["id"], "awaiting_approval")
+    async with example(live, session, token=api.user.token) as client:
+        await client.expect(PROMPT)
+        await client.type("a")
+        await client.expect("task completed: Done.")
+        client.process.send_signal(signal.SIGINT)
+        assert await client.finish() == 130, client.output
+    out = client.output
+    # the log first (the text before the question), then the question from the hello, once
+    assert (
+        out.index("Let me run it.")
+        < out.index("? command: echo one; echo two")
+        < out.index("= approve_always")
+    )
+    assert out.count(PROMPT) == 1
+    assert (await api.task(session, task["id"]))["state"] == "completed"
+    policy = (await api.request("GET", f"/api/v1/sessions/{session}")).json()["config"]
+    assert "echo" in " ".join(policy["approvalPolicy"]["allowedCommands"])
+
+
 # -- refusals --------------------------------------------------------------------------------------
 
 
