@@ -74,7 +74,13 @@ class Keyboard:
 
     def _read(self) -> None:
         pending = b""
-        while chunk := os.read(sys.stdin.fileno(), 4096):
+        while True:
+            try:
+                chunk = os.read(0, 4096)
+            except OSError:  # no stdin at all: as its end
+                chunk = b""
+            if not chunk:
+                break
             pending += chunk
             *lines, pending = pending.split(b"\n")
             for line in lines:
