@@ -19,7 +19,7 @@ giving up after `--retries` failed reconnects in a row with 3.
 Answers, one line each: `y` approve, `a` approve always (adds the rule to the session's
 policy), `n` deny (`n because ...` sends the reason to the model); a question takes the answer
 text (or the number of a suggestion). `--auto-approve` and `--deny` answer without asking.
-Needs `websockets` (14+) and `httpx`, both installed with roo.
+Needs `websockets` (its asyncio client, 13 or later) and `httpx`, both installed with roo.
 """
 
 from __future__ import annotations
