@@ -15,9 +15,9 @@ from roo.db.reads import Reads
 
 # What the API shows of a session (`roo.sessions.schemas.SessionOut`), in the form pydantic
 # validates it from in one pass (`SessionManager.rows_out`): the ids as the database returns
-# them (SQLite's hex text, PostgreSQL's uuid) and the config as its stored JSON text, both
-# parsed by pydantic rather than per value in Python; of the workspace's deletion time only
-# whether there is one.
+# them (SQLite's hex text, PostgreSQL's uuid) and the config without SQLAlchemy's JSON decoding
+# (SQLite's text is parsed by pydantic; PostgreSQL's driver decodes it), rather than per value
+# in Python; of the workspace's deletion time only whether there is one.
 COLUMNS: tuple[Any, ...] = (
     type_coerce(Session.id, String).label("id"),
     type_coerce(Session.user_id, String).label("user_id"),

@@ -123,11 +123,10 @@ class SessionOut(ApiModel):
     @classmethod
     def _stored_config(cls, value: object, info: ValidationInfo) -> object:
         """The config as the hot reads load it (`roo.sessions.repository`): its stored JSON
-        text, parsed here; a session stored before `maxFiles` existed gets the default the
-        validation context names (`SessionManager.rows_out`). A dict passes as it is."""
-        if not isinstance(value, str | bytes):
-            return value
-        config = pydantic_core.from_json(value)
+        (text on SQLite, parsed here; PostgreSQL's driver decodes it); a session stored before
+        `maxFiles` existed gets the default the validation context names
+        (`SessionManager.rows_out`), filled into the freshly decoded value."""
+        config = pydantic_core.from_json(value) if isinstance(value, str | bytes) else value
         context = info.context
         if isinstance(config, dict) and isinstance(context, dict) and STORED_MAX_FILES in context:
             limits = config.get("limits")
