@@ -8,22 +8,22 @@ import functools
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, String, Text, bindparam, func, select, type_coerce
+from sqlalchemy import Select, String, Text, bindparam, cast, func, select, type_coerce
 
 from roo.db.models import Session
 from roo.db.reads import Reads
 
 # What the API shows of a session (`roo.sessions.schemas.SessionOut`), in the form pydantic
 # validates it from in one pass (`SessionManager.rows_out`): the ids as the database returns
-# them (SQLite's hex text, PostgreSQL's uuid) and the config without SQLAlchemy's JSON decoding
-# (SQLite's text is parsed by pydantic; PostgreSQL's driver decodes it), rather than per value
-# in Python; of the workspace's deletion time only whether there is one.
+# them (SQLite's hex text, PostgreSQL's uuid) and the config as JSON text (a cast: PostgreSQL's
+# driver would decode jsonb with `json.loads`), parsed by pydantic rather than per value in
+# Python; of the workspace's deletion time only whether there is one.
 COLUMNS: tuple[Any, ...] = (
     type_coerce(Session.id, String).label("id"),
     type_coerce(Session.user_id, String).label("user_id"),
     Session.name,
     Session.state,
-    type_coerce(Session.config, Text).label("config"),
+    cast(Session.config, Text).label("config"),
     Session.created_at,
     Session.updated_at,
     Session.last_active_at,

@@ -123,7 +123,7 @@ class SessionOut(ApiModel):
     @classmethod
     def _stored_config(cls, value: object, info: ValidationInfo) -> object:
         """The config as the hot reads load it (`roo.sessions.repository`): its stored JSON
-        (text on SQLite, parsed here; PostgreSQL's driver decodes it); a session stored before
+        text, parsed here (a dict passes as it is); a session stored before
         `maxFiles` existed gets the default the validation context names
         (`SessionManager.rows_out`), filled into the freshly decoded value."""
         config = pydantic_core.from_json(value) if isinstance(value, str | bytes) else value
