@@ -18,12 +18,14 @@ from structlog.testing import capture_logs
 from roo.config import load_settings
 from roo.db.engine import (
     DatabaseBusy,
+    IdlePing,
     create_engine,
     create_session_factory,
     log_connection_holders,
     release_connection,
     unit_of_work,
 )
+from roo.db.reads import Reads
 
 counter = Table("counter", MetaData(), Column("n", Integer, nullable=False))
 
@@ -136,5 +138,43 @@ async def test_a_dry_pool_times_out_in_the_configured_time_and_the_watch_names_h
         assert any("test_pool.py" in frame for frame in holders[0]["checked_out_at"]), holders
         assert held
         assert held[0]["seconds"] >= 0.05
+    finally:
+        await engine.dispose()
+
+
+async def test_only_a_connection_idle_in_the_pool_is_pinged_and_a_failed_ping_replaces_it(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IdlePing (PostgreSQL's engines; installed here on the run's database, whichever): no
+    ping for a connection used moments ago, one after it sat idle, and a connection whose ping
+    fails is discarded for a fresh one, so the read still answers."""
+    engine = create_engine(load_settings(env="test", database_url=database_url, db_pool_max=1))
+    IdlePing(0.2).install(engine)
+    dialect = engine.sync_engine.dialect
+    pings: list[bool] = []
+    failing = [False]
+    real_ping = dialect.do_ping
+
+    def ping(dbapi_connection: object) -> bool:
+        pings.append(failing[0])
+        if failing[0]:
+            failing[0] = False
+            raise ConnectionError("the database dropped it")
+        return bool(real_ping(dbapi_connection))
+
+    monkeypatch.setattr(dialect, "do_ping", ping)
+    reads = Reads(engine)
+    statement = select(text("1 AS n"))
+    try:
+        assert await reads.dicts(statement) == [{"n": 1}]  # a new connection: no ping
+        assert await reads.dicts(statement) == [{"n": 1}]  # used moments ago: no ping
+        assert pings == []
+        await asyncio.sleep(0.25)
+        assert await reads.dicts(statement) == [{"n": 1}]
+        assert pings == [False]
+        await asyncio.sleep(0.25)
+        failing[0] = True
+        assert await reads.dicts(statement) == [{"n": 1}]  # discarded, a fresh one answers
+        assert pings == [False, True]
     finally:
         await engine.dispose()

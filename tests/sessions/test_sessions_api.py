@@ -335,3 +335,28 @@ async def test_network_needs_the_operators_consent(
         f"/api/v1/sessions/{made['id']}", headers=user.headers, json={"config": {"network": True}}
     )
     assert updated.status_code == 403
+
+
+async def test_views_of_a_config_stored_before_max_files(
+    client: httpx.AsyncClient, sign_in: SignIn, resources: Resources
+) -> None:
+    """The list and the single read validate the stored JSON as loaded (roo.sessions.
+    repository); a change answers from the ORM object. All three show the same session, with
+    today's default `maxFiles` for a config stored before that limit existed."""
+    user = await sign_in()
+    made = await create(client, user, name="old")
+    sid = uuid.UUID(str(made["id"]))
+    async with resources.db_sessions() as db:
+        row = await db.get(Session, sid)
+        assert row is not None
+        limits = {k: v for k, v in row.config["limits"].items() if k != "maxFiles"}
+        row.config = {**row.config, "limits": limits}
+        await db.commit()
+    listed = await client.get("/api/v1/sessions", headers=user.headers)
+    got = await client.get(f"/api/v1/sessions/{sid}", headers=user.headers)
+    renamed = await client.put(f"/api/v1/sessions/{sid}", headers=user.headers, json={})
+    assert listed.status_code == got.status_code == renamed.status_code == 200
+    [item] = listed.json()["items"]
+    assert item["config"]["limits"]["maxFiles"] == resources.settings.session_max_files
+    assert item == got.json() == renamed.json()
+    assert item == {**made, "updatedAt": item["updatedAt"]}  # the direct update above moved it

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -121,12 +121,12 @@ class AuthService:
         query = select(User).where(User.email == normalise_email(email))
         return (await db.execute(query)).scalar_one_or_none()
 
-    async def profile(self, reads: Reads, user_id: uuid.UUID) -> RowMapping:
+    async def profile(self, reads: Reads, user_id: uuid.UUID) -> dict[str, Any]:
         """What `GET /auth/profile` shows of a user: one read, outside any unit of work."""
-        row = await reads.first(_PROFILE, {"user_id": user_id})
-        if row is None:
+        rows = await reads.dicts(_PROFILE, {"user_id": user_id})
+        if not rows:
             raise exc.UserNotFound()
-        return row
+        return rows[0]
 
     async def get_user(self, db: AsyncSession, user_id: uuid.UUID) -> User:
         user = await db.get(User, user_id)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import greenlet
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -98,8 +99,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # statements run in the event loop's thread: roo.db.sqlite_inline says why
         kwargs["async_creator"] = connector(str(path), _SQLiteConnection)
     else:
-        kwargs.update(pool_pre_ping=True, pool_recycle=1800)
+        kwargs.update(pool_recycle=1800)
     engine = create_async_engine(url, **kwargs)
+    if path is None:
+        IdlePing(IDLE_PING_SECONDS).install(engine)
     if path is not None:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         SQLiteWriteGate(path, settings.db_pool_timeout).install(engine)
@@ -118,6 +121,47 @@ async def warm_pool(engine: AsyncEngine, count: int) -> None:
         for _ in range(count):
             conn = await stack.enter_async_context(engine.connect())
             await conn.execute(text("SELECT 1"))
+
+
+# A pooled connection unused for longer than this is pinged before it is handed out.
+IDLE_PING_SECONDS = 1.0
+
+
+class IdlePing:
+    """SQLAlchemy's `pool_pre_ping`, for connections that sat idle in the pool only.
+
+    The pre-ping checks every connection as it leaves the pool; with asyncpg, outside a
+    transaction, that is three round trips (BEGIN, an empty statement, ROLLBACK) before every
+    request's first statement: on PostgreSQL it cost `GET /auth/profile` more than its own
+    SELECT did (bench/db_path.py). A connection in use moments ago is alive as surely as a
+    ping could tell, so only one returned more than `idle_seconds` ago is pinged (SQLAlchemy's
+    own ping); a failed ping raises `DisconnectionError`, on which the pool discards that
+    connection and checks out another (the documented "pessimistic" handling). A connection
+    the database dropped within the last `idle_seconds` fails its statement instead; SQLAlchemy
+    then invalidates the pool, and `roo.db.reads.Reads` retries its read once.
+    """
+
+    _KEY = "roo.returned_at"
+
+    def __init__(self, idle_seconds: float) -> None:
+        self.idle_seconds = idle_seconds
+
+    def install(self, engine: AsyncEngine) -> None:
+        self._dialect = engine.sync_engine.dialect
+        event.listen(engine.sync_engine.pool, "checkin", self._checkin)
+        event.listen(engine.sync_engine.pool, "checkout", self._checkout)
+
+    def _checkin(self, _dbapi_connection: Any, record: Any) -> None:
+        record.info[self._KEY] = time.monotonic()
+
+    def _checkout(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(self._KEY)
+        if returned is None or time.monotonic() - returned < self.idle_seconds:
+            return  # just opened, or in use moments ago
+        try:
+            self._dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError(f"pooled connection failed its ping: {error!r}") from error
 
 
 class DatabaseBusy(Exception):

@@ -35,6 +35,32 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        # SQLite returns the stored text: parsed and marked UTC in one call per value, instead of
+        # the SQLite type's parser wrapped in this decorator's (a hot read of 20 sessions has 80).
+        if dialect.name == "sqlite":
+            return _sqlite_utc
+        return super().result_processor(dialect, coltype)
+
+
+def _sqlite_utc(value: Any) -> datetime | None:
+    """A UTCDateTime as SQLite keeps it ('YYYY-MM-DD HH:MM:SS[.ffffff]', UTC, no zone).
+
+    The zone goes into the text before parsing: `fromisoformat` then returns the UTC datetime
+    in one C call (`.replace(tzinfo=UTC)` on the parsed value costs several times more)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value + "+00:00")
+        except ValueError:  # text with a zone of its own
+            value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -52,10 +52,6 @@ Reader = Annotated[Principal, require(Permission.SESSIONS_READ)]
 Writer = Annotated[Principal, require(Permission.SESSIONS_WRITE)]
 
 
-def out(manager: SessionManager, session: Any) -> SessionOut:
-    return SessionOut.model_validate(manager.view(session))
-
-
 @router.get("", summary="Your sessions, most recently active first")
 async def list_sessions(
     request: Request,
@@ -74,9 +70,7 @@ async def list_sessions(
         limit=limit,
         offset=offset,
     )
-    return Page[SessionOut](
-        items=[out(manager, s) for s in rows], total=total, limit=limit, offset=offset
-    )
+    return manager.rows_out(rows, total, limit, offset)
 
 
 @router.post(
@@ -89,7 +83,7 @@ async def create_session(
     body: SessionCreateIn, principal: Writer, db: DbSession, manager: Manager, client: Client
 ) -> SessionOut:
     session = await manager.create(db, principal, body.name, body.config, client)
-    return out(manager, session)
+    return manager.out(session)
 
 
 @router.get("/{session_id}", summary="One session", responses=NOT_FOUND)
@@ -99,7 +93,7 @@ async def get_session(
     row = await repository.one(get_resources(request).reads, principal.user_id, session_id)
     if row is None:
         raise SessionNotFound()
-    return out(manager, row)
+    return manager.row_out(row)
 
 
 @router.put(
@@ -118,7 +112,7 @@ async def update_session(
     session = await manager.update(
         db, principal, session, name=body.name, config=body.config, state=body.state
     )
-    return out(manager, session)
+    return manager.out(session)
 
 
 @router.delete(
@@ -268,6 +262,4 @@ async def admin_list_sessions(
         limit=limit,
         offset=offset,
     )
-    return Page[SessionOut](
-        items=[out(manager, s) for s in rows], total=total, limit=limit, offset=offset
-    )
+    return manager.rows_out(rows, total, limit, offset)

@@ -6,26 +6,29 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping, Select, bindparam, func, select
+from sqlalchemy import Select, String, Text, bindparam, cast, func, select, type_coerce
 
 from roo.db.models import Session
 from roo.db.reads import Reads
 
-# What a session's view needs (roo.sessions.service.SessionManager.view).
-COLUMNS = (
-    Session.id,
-    Session.user_id,
+# What the API shows of a session (`roo.sessions.schemas.SessionOut`), in the form pydantic
+# validates it from in one pass (`SessionManager.rows_out`): the ids as the database returns
+# them (SQLite's hex text, PostgreSQL's uuid) and the config as JSON text (a cast: PostgreSQL's
+# driver would decode jsonb with `json.loads`), parsed by pydantic rather than per value in
+# Python; of the workspace's deletion time only whether there is one.
+COLUMNS: tuple[Any, ...] = (
+    type_coerce(Session.id, String).label("id"),
+    type_coerce(Session.user_id, String).label("user_id"),
     Session.name,
     Session.state,
-    Session.config,
+    cast(Session.config, Text).label("config"),
     Session.created_at,
     Session.updated_at,
     Session.last_active_at,
     Session.archived_at,
-    Session.workspace_deleted_at,
+    Session.workspace_deleted_at.is_(None).label("workspace_available"),
 )
 
 _ONE = select(*COLUMNS).where(
@@ -33,9 +36,10 @@ _ONE = select(*COLUMNS).where(
 )
 
 
-async def one(reads: Reads, user_id: uuid.UUID, session_id: uuid.UUID) -> RowMapping | None:
+async def one(reads: Reads, user_id: uuid.UUID, session_id: uuid.UUID) -> dict[str, Any] | None:
     """The user's session `session_id`, or None (also when another user owns it)."""
-    return await reads.first(_ONE, {"session_id": session_id, "user_id": user_id})
+    rows = await reads.dicts(_ONE, {"session_id": session_id, "user_id": user_id})
+    return rows[0] if rows else None
 
 
 def _escape_like(text: str) -> str:
@@ -45,7 +49,11 @@ def _escape_like(text: str) -> str:
 @functools.cache
 def _page_statement(by_user: bool, by_state: bool, by_name: bool) -> Select[Any]:
     """The page query for one combination of filters, built once: every value is a bound
-    parameter, so a request only binds (no statement building, one compiled form)."""
+    parameter, so a request only binds (no statement building, one compiled form).
+
+    The total comes with the rows as a scalar subquery over the same filters, which both
+    databases run once per statement; a window count (`count(*) OVER ()`) would make SQLite
+    materialise and sort every matching row, the config included, before the page is cut."""
     conditions: list[Any] = []
     if by_user:
         conditions.append(Session.user_id == bindparam("user_id"))
@@ -53,8 +61,9 @@ def _page_statement(by_user: bool, by_state: bool, by_name: bool) -> Select[Any]
         conditions.append(Session.state == bindparam("state"))
     if by_name:
         conditions.append(func.lower(Session.name).contains(bindparam("name"), escape="/"))
+    total = select(func.count()).select_from(Session).where(*conditions).scalar_subquery()
     return (
-        select(*COLUMNS, func.count().over().label("total"))
+        select(*COLUMNS, total.label("total"))
         .where(*conditions)
         .order_by(Session.last_active_at.desc(), Session.id)
         .limit(bindparam("limit"))
@@ -70,10 +79,10 @@ async def page(
     query: str | None,
     limit: int,
     offset: int,
-) -> tuple[Sequence[RowMapping], int]:
+) -> tuple[list[dict[str, Any]], int]:
     """A page of sessions, most recently active first, and how many match in all (None for
-    `user_id`: everyone's). One statement: the total comes with the rows (a window count);
-    only a page past the end asks for it separately."""
+    `user_id`: everyone's). One statement: the total comes with the rows; only a page past
+    the end asks for it separately."""
     statement = _page_statement(user_id is not None, state is not None, bool(query))
     params: dict[str, Any] = {"limit": limit, "offset": offset}
     if user_id is not None:
@@ -82,7 +91,7 @@ async def page(
         params["state"] = state
     if query:
         params["name"] = _escape_like(query.lower())
-    rows = await reads.all(statement, params)
+    rows = await reads.dicts(statement, params)
     if rows:
         return rows, int(rows[0]["total"])
     if offset == 0:

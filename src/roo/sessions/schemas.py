@@ -7,7 +7,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints
+import pydantic_core
+from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator
 
 from roo.auth.schemas import ModeName
 from roo.kit.inputs import NO_CONTROLS, NO_NUL
@@ -117,6 +118,25 @@ class SessionOut(ApiModel):
     last_active_at: datetime
     archived_at: datetime | None
     workspace_available: bool
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _stored_config(cls, value: object, info: ValidationInfo) -> object:
+        """The config as the hot reads load it (`roo.sessions.repository`): its stored JSON
+        text, parsed here (a dict passes as it is); a session stored before
+        `maxFiles` existed gets the default the validation context names
+        (`SessionManager.rows_out`), filled into the freshly decoded value."""
+        config = pydantic_core.from_json(value) if isinstance(value, str | bytes) else value
+        context = info.context
+        if isinstance(config, dict) and isinstance(context, dict) and STORED_MAX_FILES in context:
+            limits = config.get("limits")
+            if isinstance(limits, dict):
+                limits.setdefault("maxFiles", context[STORED_MAX_FILES])
+        return config
+
+
+# The validation context's key for `SessionOut`'s default `maxFiles` of older stored configs.
+STORED_MAX_FILES = "default_max_files"
 
 
 class DiskUsage(ApiModel):

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +23,7 @@ from roo.db.engine import after_commit
 from roo.db.models import Session, User
 from roo.db.types import new_id, utcnow
 from roo.kit.logs import get_logger, redact_text
+from roo.kit.schema import Page
 from roo.sandbox import ProcessResult, Sandbox, SandboxBusy
 from roo.sandbox import ResourceLimits as SandboxLimits
 from roo.security.audit import ClientInfo, record
@@ -29,9 +31,11 @@ from roo.sessions import exceptions as exc
 from roo.sessions.importer import ArchiveRejected, ImportResult, import_archive
 from roo.sessions.quotas import DEFAULT_MAX_FILES, DEFAULTS, quota_for, stored_config
 from roo.sessions.schemas import (
+    STORED_MAX_FILES,
     CommandsUsage,
     ResourceLimitsOut,
     SessionConfigIn,
+    SessionOut,
 )
 from roo.sessions.workspace import WorkspaceManager, workspace_name
 
@@ -419,21 +423,41 @@ class SessionManager:
         stored = {"maxFiles": self.defaults.max_files, **session.config["limits"]}
         return ResourceLimitsOut.model_validate(stored)
 
-    def view(self, session: Session | Mapping[str, Any]) -> dict[str, Any]:
-        """What the API shows of a session, from its row (`roo.sessions.repository`) or its
-        ORM object."""
-        get = session.__getitem__ if isinstance(session, Mapping) else session.__getattribute__
-        config = get("config")
-        return {
-            **{name: get(name) for name in _VIEW_COLUMNS},
-            # sessions stored before `maxFiles` existed get today's default
-            "config": {
-                **config,
-                "limits": {"maxFiles": self.defaults.max_files, **config["limits"]},
-            },
-            "workspace_available": get("workspace_deleted_at") is None,
-        }
+    def out(self, session: Session) -> SessionOut:
+        """What the API shows of a session, from its ORM object (after a change)."""
+        config = session.config
+        return SessionOut.model_validate(
+            {
+                **{name: getattr(session, name) for name in _VIEW_COLUMNS},
+                # sessions stored before `maxFiles` existed get today's default
+                "config": {
+                    **config,
+                    "limits": {"maxFiles": self.defaults.max_files, **config["limits"]},
+                },
+                "workspace_available": session.workspace_deleted_at is None,
+            }
+        )
 
+    def row_out(self, row: Mapping[str, Any]) -> SessionOut:
+        """What the API shows of a session, from its row (`roo.sessions.repository`)."""
+        return SessionOut.model_validate(row, context=self._context)
+
+    def rows_out(
+        self, rows: Sequence[Mapping[str, Any]], total: int, limit: int, offset: int
+    ) -> Page[SessionOut]:
+        """A page of sessions from their rows (`roo.sessions.repository.page`), validated in
+        one pass over the rows as they are (no dict per row)."""
+        return _PAGE.validate_python(
+            {"items": rows, "total": total, "limit": limit, "offset": offset},
+            context=self._context,
+        )
+
+    @property
+    def _context(self) -> dict[str, Any]:
+        return {STORED_MAX_FILES: self.defaults.max_files}
+
+
+_PAGE: TypeAdapter[Page[SessionOut]] = TypeAdapter(Page[SessionOut])
 
 _VIEW_COLUMNS = (
     "id",
