@@ -9,6 +9,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 
 from roo.api.routing import api_router
 from roo.app import create_app
@@ -38,6 +39,14 @@ async def echo(body: Echo) -> Echo:
 @probe.get("/boom")
 async def boom() -> None:
     raise RuntimeError("secret internal detail")
+
+
+@probe.get("/dropped")
+async def dropped(invalidated: bool) -> None:
+    # what SQLAlchemy raises when the driver finds the connection gone (asyncpg's own error)
+    raise DBAPIError(
+        "SELECT 1", None, Exception("connection was closed"), connection_invalidated=invalidated
+    )
 
 
 @probe.get("/conflict")
@@ -172,6 +181,19 @@ async def test_domain_error_keeps_status_headers_and_extensions(
     assert body["detail"] == "session is busy"
     assert body["state"] == "running"
     assert response.headers["retry-after"] == "3"
+
+
+@pytest.mark.parametrize(("invalidated", "status"), [(True, 503), (False, 500)])
+async def test_a_dropped_database_connection_is_503_any_other_driver_error_500(
+    probe_client: httpx.AsyncClient, invalidated: bool, status: int
+) -> None:
+    response = await probe_client.get(
+        "/api/v1/_probe/dropped", params={"invalidated": str(invalidated).lower()}
+    )
+    assert_problem(response, status, "service-unavailable" if invalidated else "internal-error")
+    assert "SELECT" not in response.text
+    if invalidated:
+        assert response.headers["retry-after"] == "5"
 
 
 async def test_unexpected_exception_is_500_without_internals(

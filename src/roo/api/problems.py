@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import ConnectionError as RedisConnectionError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -193,6 +193,14 @@ async def backend_unavailable_handler(request: Request, exc: Exception) -> Respo
     )
 
 
+async def dbapi_error_handler(request: Request, exc: Exception) -> Response:
+    """A driver error: a connection the database dropped (its restart, a failover) is the
+    backend being unavailable (503, retry); anything else is a fault (500, by the middleware)."""
+    if getattr(exc, "connection_invalidated", False):
+        return await backend_unavailable_handler(request, exc)
+    raise exc
+
+
 async def database_busy_handler(request: Request, exc: Exception) -> Response:
     """No database connection (or turn to write) within the pool timeout: overloaded, not
     broken. 503 with Retry-After, never a 500 and never a 30 s wait."""
@@ -235,6 +243,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     for backend_error in (OperationalError, InterfaceError, ConnectionError, RedisConnectionError):
         app.add_exception_handler(backend_error, backend_unavailable_handler)
+    app.add_exception_handler(DBAPIError, dbapi_error_handler)
     for busy in (PoolTimeout, DatabaseBusy):
         app.add_exception_handler(busy, database_busy_handler)
     app.add_exception_handler(SandboxUnavailable, sandbox_unavailable_handler)

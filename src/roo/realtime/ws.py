@@ -69,7 +69,6 @@ from roo.realtime.sse import event_json
 from roo.realtime.tickets import TicketStore
 from roo.security.audit import ClientInfo
 from roo.sessions.exceptions import SessionNotFound
-from roo.sessions.schemas import SessionOut
 from roo.sessions.service import SessionManager
 from roo.tasks.events import SessionGone
 from roo.tasks.schemas import TaskActionIn
@@ -318,7 +317,7 @@ class Connection:
         async with unit_of_work(self.s.db_sessions) as db:
             session = await self.s.sessions.get(db, principal, self.session_id)
             tasks = await self.s.tasks.unfinished(db, self.session_id)
-            out = SessionOut.model_validate(self.s.sessions.view(session))
+            out = self.s.sessions.out(session)
             seq = session.event_seq
         state = {
             "seq": seq,
