@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
+
+import pytest
 
 from roo.api.state import Resources
 from roo.tasks.run import MESSAGE_DELTA_CHARS, EventBuffer
@@ -81,6 +84,33 @@ async def test_a_delta_emitted_during_a_write_is_not_merged_into_it(
     await writing
     await buffer.flush()
     assert [e["data"]["delta"] for e in await api.events(session)] == ["a", "b"]
+
+
+async def test_what_is_emitted_during_a_slow_write_follows_it_without_another_event(
+    api: Api, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = await api.session()
+    store = resources.tasks.events
+    buffer = EventBuffer(store, uuid.UUID(session), uuid.uuid4())
+    append_many = store.append_many
+    writing, go = asyncio.Event(), asyncio.Event()
+    writes: list[list[str]] = []
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        writes.append([item[1]["delta"] for item in args[2]])
+        writing.set()
+        await go.wait()
+        return await append_many(*args, **kwargs)
+
+    monkeypatch.setattr(store, "append_many", slow)
+    await buffer("message", {"kind": "text", "delta": "a"})
+    await asyncio.wait_for(writing.wait(), 10)  # the timed write of "a" waits for the database
+    await buffer("message", {"kind": "text", "delta": "b"})
+    await buffer("message", {"kind": "text", "delta": "c"})
+    go.set()  # nothing is emitted after this: "bc" must still follow by itself
+    await api.wait_event(session, lambda e: e["data"]["delta"] == "bc")
+    assert writes == [["a"], ["bc"]]
+    assert [e["data"]["delta"] for e in await api.events(session)] == ["a", "bc"]
 
 
 async def test_text_before_a_pause_in_the_stream_is_in_the_log_during_the_pause(

@@ -88,14 +88,22 @@ class EventBuffer:
         self._items: list[Item] = []
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
-        self._flushing: set[asyncio.Task[None]] = set()
+        self._timed: asyncio.Task[None] | None = None  # the timer's write, until it is done
+        self._since = 0.0  # loop time of the first unwritten event
 
     async def __call__(self, event: str, data: dict[str, Any]) -> None:
+        if not self._items:
+            self._since = asyncio.get_running_loop().time()
         self._add(event, data)
         if len(self._items) >= MAX_BUFFERED_EVENTS:
             await self.flush()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self._on_timer)
+        elif self._timer is None and self._timed is None:
+            self._arm()
+
+    def _arm(self) -> None:
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self._since + FLUSH_SECONDS - loop.time())
+        self._timer = loop.call_later(delay, self._on_timer)
 
     def _add(self, event: str, data: dict[str, Any]) -> None:
         items = self._items
@@ -123,15 +131,21 @@ class EventBuffer:
 
     def _on_timer(self) -> None:
         self._timer = None
-        task = asyncio.create_task(self._timed_flush())
-        self._flushing.add(task)
-        task.add_done_callback(self._flushing.discard)
+        self._timed = asyncio.create_task(self._timed_flush())
 
     async def _timed_flush(self) -> None:
+        # One timed write at a time: what is emitted while it waits for the database goes with
+        # the next one, armed when this one is done. So a run never queues writes behind each
+        # other; when the database is slow, its writes become fewer and larger.
         try:
             await self.flush()
         except Exception as exc:  # kept for the next flush (the checkpoint's, at the latest)
             log.warning("tasks.events_flush_failed", error=f"{type(exc).__name__}: {exc}")
+            return  # the next event arms the timer again
+        finally:
+            self._timed = None
+        if self._items and self._timer is None:
+            self._arm()
 
     async def flush(self, db: AsyncSession | None = None) -> None:
         """Write what is buffered (in `db`'s transaction when given)."""
