@@ -12,16 +12,22 @@ Each of N users opens a session and starts one task; all N stream at once. The m
 is text made of 8-character tokens, unique over the run, sent one token per delta at a pace:
 
 - `fast`: --fast-tokens tokens 10 ms apart (800 characters a second, a quick model);
-- `slow`: --slow-tokens tokens 200 ms apart (a model that pauses between deltas).
+- `slow`: --slow-tokens tokens 200 ms apart (a model that pauses between deltas);
 
 then `attempt_completion`. The provider each run builds is wrapped: it notes when each token
 came out of the model's stream (as the engine gets it). A subscriber per session
 (`bus.subscribe`) notes when each event reaches it, which is right after the transaction that
 wrote it committed. The delay of a token is (the event that completes it reached the
 subscriber) - (it came out of the stream); p50/p99/max over all tokens of all runs.
+
+`output`: the reply runs a command (`execute_command`, in the session's sandbox) that prints
+--fast-tokens lines 10 ms apart, each the monotonic clock (system-wide) when it was printed;
+a line's delay is the subscriber's clock when the event completing it came, minus that.
+
 Transactions: SQLAlchemy `commit`s of the app's engine from the first task's creation until
 the last `task.complete` reached its subscriber, per second, for all runs and per run (the API
-calls that create the tasks are in it too); `message` events and their mean size; the CPU time
+calls that create the tasks are in it too); the events that carried the text or output and
+their mean size; the CPU time
 of the event loop's thread and of the process over that time (a loop near 100 % is saturated:
 then every delay grows, whatever the window).
 
@@ -35,7 +41,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import secrets
+import shlex
 import statistics
 import subprocess
 import sys
@@ -73,7 +81,9 @@ from roo.testing.fake_llm import Reply, ToolCall, item_to_json
 KEY = "sk-bench-live-output"
 PASSWORD = secrets.token_urlsafe(18)
 TOKEN = 8  # characters per token (one streamed delta)
-PACES = {"fast": 0.01, "slow": 0.2}
+PACES = {"fast": 0.01, "slow": 0.2, "output": 0.01}
+RUN_ANYTHING = {"autoApproveExecute": True, "allowedCommands": ["*"]}
+COMPLETION = Reply(tool_calls=[ToolCall("attempt_completion", {"result": "done"})])
 
 
 class Stamped:
@@ -104,7 +114,10 @@ def fake_llm(workdir: Path) -> Iterator[str]:
     command = [sys.executable, "-m", "roo.testing.fake_llm", "--host", HOST, "--port", str(port)]
     with (workdir / "fake_llm.log").open("ab") as log:
         process = subprocess.Popen(
-            [*command, "--api-key", KEY], stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            [*command, "--api-key", KEY, "--default-reply", json.dumps(item_to_json(COMPLETION))],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
         )
     url = f"http://{HOST}:{port}"
     try:
@@ -119,6 +132,18 @@ def fake_llm(workdir: Path) -> Iterator[str]:
         yield url
     finally:
         stop(process)
+
+
+def printing(lines: int, pace: float) -> Reply:
+    """A reply running a command that prints the monotonic clock, a line every `pace` s."""
+    program = (
+        "import time\n"
+        f"for _ in range({lines}):\n"
+        "    print(f'{time.monotonic():.6f}', flush=True)\n"
+        f"    time.sleep({pace})\n"
+    )
+    command = f"python3 -c {shlex.quote(program)}"
+    return Reply(tool_calls=[ToolCall("execute_command", {"command": command})])
 
 
 def token(run: int, n: int) -> str:
@@ -137,7 +162,8 @@ def ms(seconds: float) -> float:
 async def watch(
     resources: Resources, session_id: uuid.UUID, stamps: dict[str, float], delays: list[float]
 ) -> dict[str, int]:
-    """Follow one session until its task completes: each token's delay, the message events."""
+    """Follow one session until its task completes: the delay of each token (or line of
+    command output), the number and size of the events that carried them."""
     text = ""
     done = 0  # tokens of `text` already measured
     messages = chars = 0
@@ -156,6 +182,14 @@ async def watch(
                     piece = text[done * TOKEN : (done + 1) * TOKEN]
                     delays.append(now - stamps[piece])
                     done += 1
+            elif stored.event == "tool.execution" and stored.data.get("phase") == "output":
+                # the command prints the monotonic clock (system-wide) of each of its lines
+                chunk = str(stored.data["output"])
+                messages += 1
+                chars += len(chunk)
+                lines = (text + chunk).split("\n")
+                text = lines.pop()
+                delays.extend(now - float(line) for line in lines if line.strip())
             elif stored.event in ("task.complete", "error.occurred", "task.cancelled"):
                 if stored.event != "task.complete":
                     raise RuntimeError(f"a task ended with {stored.event}: {stored.data}")
@@ -170,6 +204,7 @@ async def scenario(
     pace: float,
     tokens: int,
     offset: int,
+    output: bool = False,
 ) -> dict[str, Any]:
     stamps: dict[str, float] = {}
     resolver = resources.tasks.runner.model_resolver
@@ -191,14 +226,17 @@ async def scenario(
         )
         login.raise_for_status()
         auth = {"authorization": f"Bearer {login.json()['token']}"}
+        config = {"approvalPolicy": RUN_ANYTHING} if output else {}
         created = await app_client.post(
-            "/api/v1/sessions", json={"name": f"live {i}", "config": {}}, headers=auth
+            "/api/v1/sessions", json={"name": f"live {i}", "config": config}, headers=auth
         )
         created.raise_for_status()
         headers.append(auth)
         sessions.append(uuid.UUID(created.json()["id"]))
     script = [
-        item_to_json(
+        item_to_json(printing(tokens, pace))
+        if output
+        else item_to_json(
             Reply(
                 text="".join(token(offset + i, n) for n in range(tokens)),
                 chunk_size=TOKEN,
@@ -254,7 +292,7 @@ async def scenario(
         "transactions_per_second_per_run": round(commits / elapsed / runs, 1),
         "loop_cpu_share": round(loop_cpu / elapsed, 2),
         "process_cpu_share": round(process_cpu / elapsed, 2),
-        "message_events": messages,
+        "events": messages,
         "mean_delta_chars": round(sum(c["chars"] for c in counts) / max(messages, 1), 1),
     }
 
@@ -284,10 +322,17 @@ async def measure(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any
             ):
                 offset = 0
                 for pace_name in args.paces:
-                    tokens = args.fast_tokens if pace_name == "fast" else args.slow_tokens
+                    tokens = args.slow_tokens if pace_name == "slow" else args.fast_tokens
                     for runs in args.runs:
                         result = await scenario(
-                            client, resources, llm, runs, PACES[pace_name], tokens, offset
+                            client,
+                            resources,
+                            llm,
+                            runs,
+                            PACES[pace_name],
+                            tokens,
+                            offset,
+                            output=pace_name == "output",
                         )
                         results.append({"pace": pace_name, **result})
                         print(summary_line(results[-1]), file=sys.stderr)
@@ -301,7 +346,7 @@ def summary_line(r: dict[str, Any]) -> str:
         f"{r['pace']:>4} x{r['runs']:<3} delay p50 {d['p50']:7.1f} ms  p99 {d['p99']:7.1f} ms  "
         f"max {d['max']:7.1f} ms  {r['transactions_per_second']:6.1f} tx/s "
         f"({r['transactions_per_second_per_run']:5.1f} per run)  "
-        f"{r['message_events']} events, {r['mean_delta_chars']} chars each, "
+        f"{r['events']} events, {r['mean_delta_chars']} chars each, "
         f"loop CPU {r['loop_cpu_share']:.0%}"
     )
 
@@ -344,8 +389,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--paces",
         type=lambda text: text.split(","),
-        default=["fast", "slow"],
-        help="fast (10 ms a delta) and/or slow (200 ms)",
+        default=["fast", "slow", "output"],
+        help="fast (10 ms a delta), slow (200 ms), output (a command's line every 10 ms)",
     )
     parser.add_argument("--fast-tokens", type=int, default=300, help="deltas of a fast reply")
     parser.add_argument("--slow-tokens", type=int, default=30, help="deltas of a slow reply")
