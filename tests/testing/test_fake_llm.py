@@ -272,6 +272,33 @@ async def test_mid_stream_error_and_disconnect(llm: FakeLLM, http: httpx.AsyncCl
         await http.post("/v1/messages", json=body, headers=ANTHROPIC_HEADERS)
 
 
+async def test_a_held_stream_pauses_mid_reply_until_released(
+    llm: FakeLLM, http: httpx.AsyncClient
+) -> None:
+    llm.script(Reply(text="abcdefgh", chunk_size=2, hold_after=1))
+    body = {"stream": True}
+    received: list[str] = []
+    async with http.stream(
+        "POST", "/v1/messages", json=body, headers=ANTHROPIC_HEADERS
+    ) as response:
+        lines = response.aiter_lines()
+        async for line in lines:
+            if '"text_delta"' in line:
+                received.append(json.loads(line[6:])["delta"]["text"])
+                break
+        for _ in range(2000):  # the first delta came, the second waits
+            if llm.held:
+                break
+            await asyncio.sleep(0.005)
+        assert received == ["ab"]
+        assert (await http.post("/_fake/release")).json() == {"held": 1}
+        async for line in lines:
+            if '"text_delta"' in line:
+                received.append(json.loads(line[6:])["delta"]["text"])
+    assert received == ["ab", "cd", "ef", "gh"]
+    assert llm.held == 0
+
+
 async def test_hang_and_disconnect(llm: FakeLLM) -> None:
     llm.script(Hang(5), Disconnect())
     async with httpx.AsyncClient(base_url=llm.url, timeout=0.2) as client:
@@ -321,6 +348,7 @@ async def test_control_endpoints(llm: FakeLLM, http: httpx.AsyncClient) -> None:
     assert (await http.get("/_fake/state")).json() == {
         "pending": 0,
         "requests": 2,
+        "held": 0,
         "exhausted": 0,
     }
     bad = await http.post("/_fake/script", json=[{"type": "nonsense"}])

@@ -69,10 +69,6 @@ from roo.agent.tools.base import (
 )
 from roo.agent.tools.registry import ToolRegistry
 
-# Text deltas are coalesced into `message` events of at most this many characters or this age,
-# so a long reply is a few dozen events, not thousands.
-DELTA_FLUSH_CHARS = 400
-DELTA_FLUSH_SECONDS = 0.1
 # How much of a command's output or a tool's text an event carries (the model gets it all).
 EVENT_TEXT_LIMIT = 8_000
 CONTEXT_RETRIES = 3  # forced truncations on a context-window error (Roo's limit)
@@ -126,31 +122,6 @@ class _Turn:
     reasoning: str = ""
     calls: list[ToolCallChunk] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
-
-
-class _Deltas:
-    """Coalesces streamed text into `message` events."""
-
-    def __init__(self, sink: EventSink, kind: str) -> None:
-        self._sink, self._kind = sink, kind
-        self._buffer: list[str] = []
-        self._size = 0
-        self._since = 0.0
-
-    async def add(self, text: str) -> None:
-        if not self._buffer:
-            self._since = time.monotonic()
-        self._buffer.append(text)
-        self._size += len(text)
-        if self._size >= DELTA_FLUSH_CHARS or time.monotonic() - self._since >= DELTA_FLUSH_SECONDS:
-            await self.flush()
-
-    async def flush(self) -> None:
-        if self._buffer:
-            delta = "".join(self._buffer)
-            self._buffer.clear()
-            self._size = 0
-            await self._sink("message", {"kind": self._kind, "delta": delta})
 
 
 def _clip(text: str) -> str:
@@ -390,21 +361,18 @@ class Agent:
     async def _stream(self, request: ModelRequest) -> _Turn:
         setup = self.setup
         turn = _Turn()
-        text = _Deltas(setup.sink, "text")
-        reasoning = _Deltas(setup.sink, "reasoning")
         text_parts: list[str] = []
         reasoning_parts: list[str] = []
         await setup.sink("api.request", {"requests": self.state.requests + 1})
         async for chunk in setup.provider.stream(request):
-            # flushing the other kind first keeps the events in the order of the stream
+            # Each delta goes to the sink as it comes, so a pause in the stream holds nothing
+            # back; the host coalesces them (roo.tasks.run.EventBuffer).
             if isinstance(chunk, TextChunk):
-                await reasoning.flush()
                 text_parts.append(chunk.text)
-                await text.add(chunk.text)
+                await setup.sink("message", {"kind": "text", "delta": chunk.text})
             elif isinstance(chunk, ReasoningChunk):
-                await text.flush()
                 reasoning_parts.append(chunk.text)
-                await reasoning.add(chunk.text)
+                await setup.sink("message", {"kind": "reasoning", "delta": chunk.text})
             elif isinstance(chunk, ToolCallChunk):
                 turn.calls.append(chunk)
             elif isinstance(chunk, UsageChunk):
@@ -414,8 +382,6 @@ class Agent:
                     cache_write_tokens=chunk.cache_write_tokens,
                     cache_read_tokens=chunk.cache_read_tokens,
                 )
-        await reasoning.flush()
-        await text.flush()
         turn.text = "".join(text_parts)
         turn.reasoning = "".join(reasoning_parts)
         if not turn.text.strip() and not turn.calls:

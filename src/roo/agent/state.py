@@ -56,6 +56,10 @@ class Answer:
 
 
 class EventSink(Protocol):
+    """Takes every event as the engine emits it. Streamed text (`message` deltas) and command
+    output (`tool.execution` `output`) come as produced, a chunk at a time: a host that stores
+    or sends them coalesces them itself (roo.tasks.run.EventBuffer)."""
+
     async def __call__(self, event: str, data: dict[str, Any]) -> None: ...
 
 

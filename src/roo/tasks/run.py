@@ -23,20 +23,57 @@ from roo.tasks.events import EventStore
 
 log = structlog.get_logger(__name__)
 
-FLUSH_SECONDS = 0.1  # the longest an emitted event waits before it is written
+FLUSH_SECONDS = 0.05  # the longest an emitted event waits before it is written
 MAX_BUFFERED_EVENTS = 64
+# Merged events stay within these: a `message` delta (characters), a command's `output` event
+# (characters; one read of the sandbox is at most 64 KiB, so a chunk is never cut).
+MESSAGE_DELTA_CHARS = 400
+OUTPUT_EVENT_CHARS = 64 * 1024
+
+Item = tuple[str, dict[str, Any], datetime]
 
 
 class WaitTimedOut(Exception):
     """Nobody answered within the wait timeout."""
 
 
+def _merged(last: Item, event: str, data: dict[str, Any]) -> tuple[Item, str] | None:
+    """`last` with the text of the event (event, data) appended, and what did not fit of it;
+    None when the two do not merge: only consecutive text deltas of one kind and consecutive
+    output chunks of one tool call do, and nothing else differs between them."""
+    if event != last[0]:
+        return None
+    before = last[1]
+    if event == "message":
+        field, limit = "delta", MESSAGE_DELTA_CHARS
+    elif event == "tool.execution" and data.get("phase") == "output":
+        field, limit = "output", OUTPUT_EVENT_CHARS
+    else:
+        return None
+    head, text = before.get(field), data.get(field)
+    if not isinstance(head, str) or not isinstance(text, str) or len(head) >= limit:
+        return None
+    if {k: v for k, v in before.items() if k != field} != {
+        k: v for k, v in data.items() if k != field
+    }:
+        return None
+    room = limit - len(head)
+    if field == "output" and len(text) > room:  # output chunks are never cut
+        return None
+    return (event, {**before, field: head + text[:room]}, last[2]), text[room:]
+
+
 class EventBuffer:
     """The engine's event sink for one run. Events keep their order and emission time and are
     written together: in the transaction of the next checkpoint, before anything else writes
     for the task (a question, the end of the run, a subtask), or at most FLUSH_SECONDS after the
-    first of them, whichever comes first. A step costs one or two transactions, not one per
-    event; a crash loses at most the events since the last checkpoint's fraction of a second,
+    first of them, whichever comes first. The engine hands over streamed text and command
+    output as it comes; consecutive text deltas of one kind and consecutive output chunks of
+    one tool call that wait together become one event (a delta of at most MESSAGE_DELTA_CHARS,
+    an output chunk of at most OUTPUT_EVENT_CHARS; the merged event has the emission time of
+    its first part). So what is streamed is in the log, and with the subscribers, within
+    FLUSH_SECONDS (plus the write) of its emission, at a cost of at most 1 / FLUSH_SECONDS
+    transactions a second per run; a crash loses at most the events since the last write,
     which describe work that the resumed task does not count as done either."""
 
     def __init__(
@@ -48,29 +85,67 @@ class EventBuffer:
         self._events = events
         self._session_id = session_id
         self._task_id = task_id
-        self._items: list[tuple[str, dict[str, Any], datetime]] = []
+        self._items: list[Item] = []
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
-        self._flushing: set[asyncio.Task[None]] = set()
+        self._timed: asyncio.Task[None] | None = None  # the timer's write, until it is done
+        self._since = 0.0  # loop time of the first unwritten event
 
     async def __call__(self, event: str, data: dict[str, Any]) -> None:
-        self._items.append((event, data, utcnow()))
+        if not self._items:
+            self._since = asyncio.get_running_loop().time()
+        self._add(event, data)
         if len(self._items) >= MAX_BUFFERED_EVENTS:
             await self.flush()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self._on_timer)
+        elif self._timer is None and self._timed is None:
+            self._arm()
+
+    def _arm(self) -> None:
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self._since + FLUSH_SECONDS - loop.time())
+        self._timer = loop.call_later(delay, self._on_timer)
+
+    def _add(self, event: str, data: dict[str, Any]) -> None:
+        items = self._items
+        merged = _merged(items[-1], event, data) if items else None
+        if merged is None:
+            items.append((event, data, utcnow()))
+            if event == "message":
+                self._split_last()
+            return
+        items[-1], rest = merged
+        if rest:
+            items.append((event, {**data, "delta": rest}, utcnow()))
+            self._split_last()
+
+    def _split_last(self) -> None:
+        """A delta longer than MESSAGE_DELTA_CHARS becomes several events."""
+        event, data, at = self._items[-1]
+        delta = data.get("delta")
+        if not isinstance(delta, str) or len(delta) <= MESSAGE_DELTA_CHARS:
+            return
+        self._items[-1:] = [
+            (event, {**data, "delta": delta[i : i + MESSAGE_DELTA_CHARS]}, at)
+            for i in range(0, len(delta), MESSAGE_DELTA_CHARS)
+        ]
 
     def _on_timer(self) -> None:
         self._timer = None
-        task = asyncio.create_task(self._timed_flush())
-        self._flushing.add(task)
-        task.add_done_callback(self._flushing.discard)
+        self._timed = asyncio.create_task(self._timed_flush())
 
     async def _timed_flush(self) -> None:
+        # One timed write at a time: what is emitted while it waits for the database goes with
+        # the next one, armed when this one is done. So a run never queues writes behind each
+        # other; when the database is slow, its writes become fewer and larger.
         try:
             await self.flush()
         except Exception as exc:  # kept for the next flush (the checkpoint's, at the latest)
             log.warning("tasks.events_flush_failed", error=f"{type(exc).__name__}: {exc}")
+            return  # the next event arms the timer again
+        finally:
+            self._timed = None
+        if self._items and self._timer is None:
+            self._arm()
 
     async def flush(self, db: AsyncSession | None = None) -> None:
         """Write what is buffered (in `db`'s transaction when given)."""

@@ -19,7 +19,9 @@ The script is a queue shared by both protocols; each API request consumes the ne
 * `Reply(text, reasoning, tool_calls=[ToolCall(name, arguments)], usage=Usage(...), ...)`: a
   normal answer. Text, reasoning and tool arguments are sent in `chunk_size`-character deltas,
   `delay_per_chunk` seconds apart, after `first_byte_delay`. `disconnect_after=N` drops the
-  connection after N content deltas; `error_after=N` sends a protocol error event after N.
+  connection after N content deltas; `error_after=N` sends a protocol error event after N;
+  `hold_after=N` pauses the stream after N until `FakeLLM.release()` (a model that stops
+  mid-reply for as long as a test needs; `FakeLLM.held` counts the streams waiting).
 * `Failure(status, message, retry_after)`: an error response (`retry-after` header when given).
 * `Hang(seconds)`: reads the request and answers nothing (for client timeouts).
 * `Disconnect()`: closes the connection without answering.
@@ -50,7 +52,7 @@ Use:
 Out of process: `python -m roo.testing.fake_llm --port 8099 --script replies.json` (a JSON list
 of items, `{"type": "reply" | "failure" | "hang" | "disconnect", ...fields}`), and the control
 endpoints `POST /_fake/script` (append items), `GET /_fake/requests`, `POST /_fake/reset`,
-`GET /_fake/state`.
+`POST /_fake/release` (let one held stream go on), `GET /_fake/state`.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self
 
@@ -112,6 +114,7 @@ class Reply:
     first_byte_delay: float = 0.0
     disconnect_after: int | None = None  # stream only: drop the connection after N deltas
     error_after: int | None = None  # stream only: send an error event after N deltas
+    hold_after: int | None = None  # stream only: pause after N deltas until release()
     error_message: str = "Overloaded"
 
 
@@ -362,6 +365,8 @@ class FakeLLM:
         self._thread: threading.Thread | None = None
         self._thread_loop: asyncio.AbstractEventLoop | None = None
         self._thread_stop: asyncio.Event | None = None
+        self._held = 0
+        self._releases = 0
 
     # -- script and records (thread-safe) --
 
@@ -376,6 +381,32 @@ class FakeLLM:
             self._script.clear()
             self._requests.clear()
             self.exhausted = 0
+            self._releases = 0
+
+    @property
+    def held(self) -> int:
+        """Streams paused by `hold_after`, waiting for `release()`."""
+        with self._lock:
+            return self._held
+
+    def release(self) -> None:
+        """Let one held stream (or the next one to be held) go on."""
+        with self._lock:
+            self._releases += 1
+
+    async def _hold(self) -> None:
+        with self._lock:
+            self._held += 1
+        try:
+            while True:
+                with self._lock:
+                    if self._releases:
+                        self._releases -= 1
+                        return
+                await asyncio.sleep(0.005)
+        finally:
+            with self._lock:
+                self._held -= 1
 
     @property
     def pending(self) -> int:
@@ -585,7 +616,8 @@ class FakeLLM:
             return False
         if isinstance(item, Disconnect):
             return False
-        return await _Responder(protocol, item, body, number, len(request.body), writer).send()
+        responder = _Responder(protocol, item, body, number, len(request.body), writer)
+        return await responder.send(self._hold)
 
     @staticmethod
     def _credential(request: _HttpRequest, protocol: str) -> str | None:
@@ -609,11 +641,14 @@ class FakeLLM:
             await _send_json(writer, 200, {"pending": self.pending})
         elif request.method == "GET" and path == "/_fake/requests":
             await _send_json(writer, 200, [r.to_json() for r in self.requests])
+        elif request.method == "POST" and path == "/_fake/release":
+            self.release()
+            await _send_json(writer, 200, {"held": self.held})
         elif request.method == "POST" and path == "/_fake/reset":
             self.reset()
             await _send_json(writer, 200, {"pending": 0})
         elif request.method == "GET" and path == "/_fake/state":
-            state = {"pending": self.pending, "requests": len(self.requests)}
+            state = {"pending": self.pending, "requests": len(self.requests), "held": self.held}
             await _send_json(writer, 200, {**state, "exhausted": self.exhausted})
         else:
             await _send_json(writer, 404, {"error": {"message": f"no control route {path}"}})
@@ -651,7 +686,7 @@ class _Responder:
         self.usage = reply.usage or Usage(max(1, body_size // 4), max(1, generated // 4))
         self.stop_reason = reply.stop_reason or ("tool_use" if reply.tool_calls else "end_turn")
 
-    async def send(self) -> bool:
+    async def send(self, hold: Callable[[], Awaitable[None]]) -> bool:
         if self.reply.first_byte_delay:
             await asyncio.sleep(self.reply.first_byte_delay)
         if not self.stream:
@@ -679,6 +714,8 @@ class _Responder:
                     await self._event(*self._error_event())
                     await self._chunk(b"")
                     return True
+                if deltas == self.reply.hold_after:
+                    await hold()
                 deltas += 1
                 if self.reply.delay_per_chunk:
                     await asyncio.sleep(self.reply.delay_per_chunk)

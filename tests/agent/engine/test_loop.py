@@ -629,7 +629,8 @@ async def test_a_nearly_full_context_drops_the_oldest_half_before_the_request(
 # ---- streaming ----------------------------------------------------------------------------------
 
 
-async def test_streamed_text_is_coalesced_into_message_events(harness: Harness) -> None:
+async def test_streamed_text_reaches_the_sink_delta_by_delta(harness: Harness) -> None:
+    """The engine hands each streamed delta over as it comes (the host coalesces them)."""
     text = " ".join(f"word{i}" for i in range(500))
     harness.llm.script(
         calls(ToolCall("list_files", {"path": "."}), text=text, chunk_size=5), complete()
@@ -638,11 +639,31 @@ async def test_streamed_text_is_coalesced_into_message_events(harness: Harness) 
     await harness.run()
 
     deltas = [d["delta"] for d in harness.events.of("message") if d["kind"] == "text"]
-    assert "".join(deltas) == text
-    chunks = len(text) // 5
-    assert len(deltas) < chunks / 10  # coalesced, not one event per streamed delta
-    assert max(len(d) for d in deltas) <= 400 + 5
+    assert deltas == [text[i : i + 5] for i in range(0, len(text), 5)]
     assert text in body_text(harness.llm.requests[1])  # the text is part of the history
+
+
+@BOTH
+async def test_text_before_a_pause_in_the_stream_is_emitted_during_the_pause(
+    harness: Harness,
+) -> None:
+    """A model that stops mid-reply: what it sent so far is with the sink while it waits,
+    not held until its next delta."""
+    text = "First part. Second part."
+    harness.llm.script(
+        calls(ToolCall("list_files", {"path": "."}), text=text, chunk_size=12, hold_after=1),
+        complete(),
+    )
+    run = asyncio.create_task(harness.run())
+    await asyncio.wait_for(harness.events.wait_for("message"), 10)
+    assert harness.llm.held == 1  # the stream still waits
+    assert harness.events.of("message") == [{"kind": "text", "delta": "First part. "}]
+    harness.llm.release()
+    outcome = await run
+
+    assert outcome.status == "completed"
+    deltas = [d["delta"] for d in harness.events.of("message") if d["kind"] == "text"]
+    assert "".join(deltas) == text
 
 
 @BOTH
@@ -666,7 +687,7 @@ async def test_reasoning_is_streamed_and_kept_but_not_sent_back(harness: Harness
 @BOTH
 async def test_message_events_keep_the_order_of_the_stream(harness: Harness) -> None:
     """A model that thinks first, then answers: a client following the events sees the
-    reasoning before the text (each kind's deltas are coalesced, the order is kept)."""
+    reasoning before the text, in the order of the stream."""
     thought = "Short thought."
     text = " ".join(f"word{i}" for i in range(300))
     harness.llm.script(
