@@ -85,6 +85,7 @@ from common import (
     BenchError,
     Server,
     bench_parser,
+    check_backends,
     exit_on_sigterm,
     free_port,
     machine_info,
@@ -907,6 +908,7 @@ async def approvals(
 
 
 def run(args: argparse.Namespace, run_id: str) -> Json:
+    check_backends(args)  # loopback only
     started = time.monotonic()
     load_before = os.getloadavg()
     report: Json = {
