@@ -22,6 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from roo.realtime.ws import websocket_options
+from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
 from tests.auth.conftest import auth, make_user, resources, sign_in
 from tests.support.github_double import bind_socket
 from tests.tasks.conftest import Api, api, llm, make_api, settings
@@ -239,3 +240,14 @@ async def ticket(http: httpx.AsyncClient, base: str, headers: dict[str, str], se
     body: Json = response.json()
     assert body["expiresIn"] == 30
     return str(body["ticket"])
+
+
+def run_a_command_then_finish(llm: FakeLLM) -> None:
+    """The model's script of most real-time tests: text and a command, then completion."""
+    llm.script(
+        Reply(
+            text="Let me run it.",
+            tool_calls=[ToolCall("execute_command", {"command": "echo one; echo two"})],
+        ),
+        Reply(tool_calls=[ToolCall("attempt_completion", {"result": "Done."})]),
+    )

@@ -14,18 +14,8 @@ import pytest
 from roo.api.state import Resources
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
 from tests.auth.test_api_keys import create_key
-from tests.realtime.conftest import sse
+from tests.realtime.conftest import run_a_command_then_finish, sse
 from tests.tasks.conftest import RUN_ANYTHING, Api, MakeApi
-
-
-def _script(llm: FakeLLM) -> None:
-    llm.script(
-        Reply(
-            text="Let me run it.",
-            tool_calls=[ToolCall("execute_command", {"command": "echo one; echo two"})],
-        ),
-        Reply(tool_calls=[ToolCall("attempt_completion", {"result": "Done."})]),
-    )
 
 
 async def test_a_whole_task_followed_over_sse_is_the_json_log(
@@ -33,7 +23,7 @@ async def test_a_whole_task_followed_over_sse_is_the_json_log(
 ) -> None:
     resources.bus.resync_seconds = 60  # live events come from the publish, not the log
     session = await api.session(approvalPolicy=RUN_ANYTHING)
-    _script(llm)
+    run_a_command_then_finish(llm)
     async with sse(http, live, api, session) as stream:
         assert stream.response.headers["content-type"].startswith("text/event-stream")
         assert stream.response.headers["cache-control"] == "no-cache"
@@ -53,7 +43,7 @@ async def test_reconnecting_with_last_event_id_yields_exactly_the_rest(
     api: Api, llm: FakeLLM, live: str, http: httpx.AsyncClient
 ) -> None:
     session = await api.session()  # commands ask for approval
-    _script(llm)
+    run_a_command_then_finish(llm)
     task = await api.start(session, "run it")
     first: list[dict[str, object]] = []
     async with sse(http, live, api, session) as stream:

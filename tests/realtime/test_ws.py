@@ -18,20 +18,18 @@ from roo.db.types import utcnow
 from roo.realtime import ws as ws_module
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
 from tests.auth.test_api_keys import create_key
-from tests.realtime.conftest import WS, serving, sse, ticket, ws_connect, ws_url
+from tests.realtime.conftest import (
+    WS,
+    run_a_command_then_finish,
+    serving,
+    sse,
+    ticket,
+    ws_connect,
+    ws_url,
+)
 from tests.tasks.conftest import RUN_ANYTHING, Api, MakeApi
 
 Json = dict[str, Any]
-
-
-def _script(llm: FakeLLM) -> None:
-    llm.script(
-        Reply(
-            text="Let me run it.",
-            tool_calls=[ToolCall("execute_command", {"command": "echo one; echo two"})],
-        ),
-        Reply(tool_calls=[ToolCall("attempt_completion", {"result": "Done."})]),
-    )
 
 
 async def _hello(socket: WS) -> Json:
@@ -57,7 +55,7 @@ async def test_a_whole_task_watched_and_approved_over_the_socket(
 ) -> None:
     resources.bus.resync_seconds = 60  # live events come from the publish, not the log
     session = await api.session()  # commands ask for approval
-    _script(llm)
+    run_a_command_then_finish(llm)
     async with ws_connect(
         live, session, ticket=await ticket(http, live, api.user.headers, session)
     ) as socket:
@@ -93,7 +91,7 @@ async def test_hello_carries_the_unfinished_tasks_and_their_pending_question(
     api: Api, llm: FakeLLM, live: str
 ) -> None:
     session = await api.session()
-    _script(llm)
+    run_a_command_then_finish(llm)
     task = await api.start(session, "run it")
     waiting = await api.wait(session, task["id"], "awaiting_approval")
     stored = await api.events(session)
@@ -140,7 +138,7 @@ async def test_the_socket_and_sse_yield_the_same_sequence(
     api: Api, llm: FakeLLM, live: str, http: httpx.AsyncClient
 ) -> None:
     session = await api.session(approvalPolicy=RUN_ANYTHING)
-    _script(llm)
+    run_a_command_then_finish(llm)
     async with (
         ws_connect(live, session, token=api.user.token) as socket,
         sse(http, live, api, session) as stream,
@@ -159,7 +157,7 @@ async def test_a_cancel_over_the_socket_cancels_and_a_second_is_a_conflict(
     api: Api, llm: FakeLLM, live: str
 ) -> None:
     session = await api.session()
-    _script(llm)
+    run_a_command_then_finish(llm)
     task = await api.start(session, "run it")
     await api.wait(session, task["id"], "awaiting_approval")
     async with ws_connect(live, session, token=api.user.token) as socket:
@@ -233,7 +231,7 @@ async def test_a_viewer_watches_but_cannot_act(
     # the owner's API key that may only read: watches; acting is REST's 403
     created = await create_key(api.client, api.user, scopes=["tasks:read", "sessions:read"])
     key = str(created["key"])
-    _script(llm)
+    run_a_command_then_finish(llm)
     task = await api.start(session, "run it")
     await api.wait(session, task["id"], "awaiting_approval")
     async with ws_connect(live, session, token=key) as socket:

@@ -37,6 +37,7 @@ log = get_logger("roo.auth")
 
 TICKET_BYTES = 32  # 256 bits of randomness, URL-safe text of 43 characters
 MAX_TICKET_LENGTH = 128  # anything longer is not one of ours: refused before any lookup
+TICKET_PATTERN = r"^[A-Za-z0-9_-]+$"  # what `secrets.token_urlsafe` writes
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from roo.kit.errors import TooManyRequests
 from roo.kit.inputs import Offset, PageLimit, Seq
 from roo.kit.schema import Page
 from roo.realtime.sse import event_stream, wants_event_stream
-from roo.realtime.tickets import ticket_or_credential
+from roo.realtime.tickets import MAX_TICKET_LENGTH, TICKET_PATTERN, ticket_or_credential
 from roo.tasks.schemas import (
     EventOut,
     EventsPage,
@@ -173,7 +173,9 @@ async def list_events(
         str | None,
         Query(
             description="A ticket from `POST .../ws-ticket`, in place of a credential header "
-            "(`EventSource` cannot send headers); one use"
+            "(`EventSource` cannot send headers); one use",
+            max_length=MAX_TICKET_LENGTH,
+            pattern=TICKET_PATTERN,
         ),
     ] = None,
     last_event_id: Annotated[
