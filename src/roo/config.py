@@ -347,6 +347,9 @@ class Settings(BaseSettings, OAuthUrlChecks):
     # WebSocket (docs/realtime.md). The server pings every ws_ping_seconds (the WebSocket
     # protocol's ping, by uvicorn) and closes a connection whose pong is that late again.
     ws_ping_seconds: float = Field(20.0, gt=0, validation_alias=_env("ROO_WS_PING_SECONDS"))
+    # permessage-deflate on WebSockets: less traffic, ~44 KiB more memory per connection and
+    # ~9 us more CPU per message (bench/realtime.py); off by default, as Socket.IO does
+    ws_compression: bool = Field(False, validation_alias=_env("ROO_WS_COMPRESSION"))
     # Open event streams (WebSockets and SSE streams together) one user may hold per process
     ws_max_connections_per_user: int = Field(
         20, ge=1, le=10_000, validation_alias=_env("ROO_WS_MAX_CONNECTIONS_PER_USER")

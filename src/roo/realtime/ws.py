@@ -99,12 +99,14 @@ BATCH = 64  # events already there are queued together
 def websocket_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's WebSocket settings for `roo serve`: its sans-I/O `websockets` protocol, the
     protocol's ping every `ROO_WS_PING_SECONDS` (a pong later than that again closes the
-    connection), and client messages bounded."""
+    connection), client messages bounded, and compression only when `ROO_WS_COMPRESSION` asks
+    (it doubles an idle connection's memory)."""
     return {
         "ws": "websockets-sansio",
         "ws_ping_interval": settings.ws_ping_seconds,
         "ws_ping_timeout": settings.ws_ping_seconds,
         "ws_max_size": MAX_MESSAGE_BYTES,
+        "ws_per_message_deflate": settings.ws_compression,
     }
 
 
