@@ -53,8 +53,8 @@ def _wscat() -> Path:
 
 
 class Lines:
-    """wscat's output, a line at a time: each message received on a line of its own (with a
-    `< ` before it on a terminal)."""
+    """wscat's output, a line at a time: each message received on a line of its own (after its
+    `< ` mark, or its `> ` prompt)."""
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
@@ -72,7 +72,11 @@ class Lines:
                 raise AssertionError(f"wscat ended: {self.seen}")
             line = raw.decode().strip()
             self.seen.append(line)
-            body = line.removeprefix("< ")  # (the prefix is for a terminal only)
+            # wscat's prompt (`> `) and received mark (`< `) may precede a message, depending on
+            # how its output interleaves with what it reads from stdin
+            body = line
+            while body[:2] in ("> ", "< "):
+                body = body[2:]
             if body.startswith("{"):
                 value: Json = json.loads(body)
                 return value
