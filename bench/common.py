@@ -335,20 +335,23 @@ def running_server(
     extra_env: Mapping[str, str] | None = None,
     src: Path | None = None,
     label: str | None = None,
+    command: Callable[[int], list[str]] | None = None,
 ) -> Iterator[Server]:
     """A started, ready server; stopped on the way out whatever happens. `src`: see
-    `server_env`; `label` names its data directory and log (default: `name`)."""
+    `server_env`; `label` names its data directory and log (default: `name`); `command`, the
+    command line for a port (default: `server_command`)."""
     data_dir = workdir / f"{label or name}-data"
     data_dir.mkdir(exist_ok=True)
     log_path = workdir / f"{label or name}.log"
     env = server_env(name, data_dir, roo_log_level, extra_env, src)
+    command_for = command or (lambda port: server_command(name, port))
     for attempt in range(1, attempts + 1):
         port = free_port()
         # The log file is where the service writes, as in a deployment; a new session keeps a
         # Ctrl-C in the terminal from reaching the server before we stop it ourselves.
         with log_path.open("ab") as log_file:
             process = subprocess.Popen(
-                server_command(name, port),
+                command_for(port),
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=log_file,

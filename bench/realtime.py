@@ -45,7 +45,8 @@ this process's CPU time. Then:
 - `idle_memory`: on a fresh server each time, after 10 sockets opened and closed, its RSS
   (VmRSS, /proc) before and with --idle sockets open (after `hello`, no events), divided by
   their number; once with the client's default offer of permessage-deflate (as browsers offer
-  it) and once without compression.
+  it; the server accepts it here, ROO_WS_COMPRESSION=true, off by default) and once without
+  compression (what the default gives).
 - `approval`: two `roo serve` processes on a scratch PostgreSQL database (--database-url or
   DATABASE_URL; created and dropped) and Redis. A task started on B runs there and asks
   approval for a command; a client on A's WebSocket gets `approval.required` (through Redis),
@@ -66,7 +67,6 @@ import json
 import os
 import resource
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -87,17 +87,14 @@ from common import (
     bench_parser,
     check_backends,
     exit_on_sigterm,
-    free_port,
     machine_info,
     process_cpu_seconds,
     process_memory,
     redis_cleanup,
     redis_prefix,
     report_and_exit,
-    server_env,
+    running_server,
     source_revision,
-    stop,
-    wait_ready,
 )
 from loadgen import percentile
 
@@ -318,50 +315,19 @@ def roo_serve(
 ) -> Iterator[Server]:
     """`roo serve` on a free loopback port, its data directory and log under `workdir`; with
     `commit_log`, instrumented (`_instrumented_serve`)."""
-    data_dir = workdir / f"{label}-data"
-    data_dir.mkdir(exist_ok=True)
-    log_path = workdir / f"{label}.log"
-    env = server_env("roo", data_dir, "INFO", extra)
+    env = dict(extra)
+    if profile is not None:
+        env["RT_BENCH_PROFILE"] = str(profile)
     roo = Path(sys.executable).with_name("roo")
-    for attempt in (1, 2, 3):
-        port = free_port()
-        if profile is not None:
-            env["RT_BENCH_PROFILE"] = str(profile)
+
+    def command(port: int) -> list[str]:
         serve = ["--host", HOST, "--port", str(port)]
-        command = [str(roo), "serve", *serve]
-        if commit_log is not None:
-            command = [
-                sys.executable,
-                str(THIS_FILE),
-                "--serve-instrumented",
-                str(commit_log),
-                *serve,
-            ]
-        with log_path.open("ab") as log_file:
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=log_file,
-                env=env,
-                start_new_session=True,
-            )
-        server = Server(name="roo", port=port, process=process, log_path=log_path)
-        try:
-            wait_ready(server)
-        except BenchError:
-            stop(process)
-            if attempt == 3:
-                raise
-            continue
-        except BaseException:
-            stop(process)
-            raise
-        try:
-            yield server
-        finally:
-            stop(process)
-        return
+        if commit_log is None:
+            return [str(roo), "serve", *serve]
+        return [sys.executable, str(THIS_FILE), "--serve-instrumented", str(commit_log), *serve]
+
+    with running_server("roo", workdir, "INFO", extra_env=env, label=label, command=command) as s:
+        yield s
 
 
 def service_env(llm: FakeLLM, jwt_secret: str) -> dict[str, str]:
@@ -374,6 +340,9 @@ def service_env(llm: FakeLLM, jwt_secret: str) -> dict[str, str]:
         "ROO_DEFAULT_MODEL": "gpt-4o",
         "ROO_TASK_CREATE_LIMIT": "100000/minute",
         "ROO_WS_MAX_CONNECTIONS_PER_USER": "5000",
+        # the server accepts permessage-deflate (off by default) so that each client's offer,
+        # or its absence (--no-deflate, the idle "plain" run), decides: both are measured
+        "ROO_WS_COMPRESSION": "true",
     }
 
 
