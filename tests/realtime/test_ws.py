@@ -500,3 +500,11 @@ async def test_a_failure_on_the_server_closes_with_1011_and_a_reconnect_resumes(
         pong, _ = await socket.request(type="ping")
         assert pong["type"] == "pong"
     await _open_streams(resources, 0)
+
+
+@pytest.mark.task_settings(allowed_origins=["*"])
+async def test_any_origin_when_allowed_origins_is_a_wildcard(api: Api, live: str) -> None:
+    session = await api.session()
+    options = {"origin": "https://anywhere.example"}
+    async with ws_connect(live, session, token=api.user.token, options=options) as socket:
+        await _hello(socket)

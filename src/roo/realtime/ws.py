@@ -240,7 +240,8 @@ class Connection:
 
     async def _admit_and_run(self) -> None:
         origin = self.socket.headers.get("origin")
-        if origin is not None and origin not in self.s.settings.allowed_origins:
+        allowed = self.s.settings.allowed_origins
+        if origin is not None and origin not in allowed and "*" not in allowed:
             raise Closing(CLOSE_FORBIDDEN, "origin not allowed")
         await self._authenticate()
         principal = self.principal
