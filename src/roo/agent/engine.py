@@ -470,7 +470,8 @@ class Agent:
         self._repeats = self._repeats + 1 if key == self._last_call else 1
         self._last_call = key
         limit = setup.limits.mistake_limit
-        if limit and self._repeats >= limit:
+        # Roo's ToolRepetitionDetector: `limit` repeats of the first call run, the next is refused
+        if limit and self._repeats > limit:
             self._stuck_tool = tool.name
             self._repeats = 0
             self._last_call = None

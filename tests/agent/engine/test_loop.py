@@ -310,14 +310,14 @@ async def test_repeating_the_same_call_is_refused_and_the_answer_reaches_the_mod
     harness: Harness,
 ) -> None:
     (harness.workspace / "a.txt").write_text("alpha\n")
-    harness.llm.script(calls(read_a()), calls(read_a()), calls(read_a()), complete())
+    harness.llm.script(*(calls(read_a()) for _ in range(4)), complete())
     harness.interaction.answer(Answer("answer", "Read b.txt instead."))
 
     outcome = await harness.run()
 
     assert outcome.status == "completed"
-    assert executed(harness) == ["read_file", "read_file"]  # the third was refused
-    refused = harness.llm.requests[3]
+    assert executed(harness) == ["read_file"] * 3  # the fourth was refused, as in Roo
+    refused = harness.llm.requests[4]
     ((_, text),) = tool_results(refused)
     assert text == r.tool_error(r.tool_repetition_limit("read_file"))
     assert harness.interaction.asked == [
@@ -328,23 +328,23 @@ async def test_repeating_the_same_call_is_refused_and_the_answer_reaches_the_mod
 
 async def test_repetition_then_deny_fails_the_task(harness: Harness) -> None:
     (harness.workspace / "a.txt").write_text("alpha\n")
-    harness.llm.script(calls(read_a()), calls(read_a()), calls(read_a()), complete())
+    harness.llm.script(*(calls(read_a()) for _ in range(4)), complete())
     harness.interaction.answer(Answer("deny"))
 
     outcome = await harness.run()
 
     assert (outcome.status, outcome.reason) == ("failed", "mistake_limit_reached")
-    assert len(harness.llm.requests) == 3
+    assert len(harness.llm.requests) == 4
     assert harness.llm.pending == 1
 
 
 async def test_repetition_limit_follows_the_mistake_limit(harness: Harness) -> None:
     (harness.workspace / "a.txt").write_text("alpha\n")
-    harness.llm.script(*(calls(read_a()) for _ in range(4)), complete())
+    harness.llm.script(*(calls(read_a()) for _ in range(5)), complete())
 
     await harness.run(limits=AgentLimits(retry_base_delay=0.001, mistake_limit=5))
 
-    assert executed(harness) == ["read_file"] * 4
+    assert executed(harness) == ["read_file"] * 5
     assert harness.interaction.asked == []
 
 
