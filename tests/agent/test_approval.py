@@ -255,6 +255,7 @@ def test_policy_round_trip() -> None:
         "auto_approve_write": True,
         "auto_approve_execute": True,
         "auto_approve_mcp": True,
+        "auto_approve_write_protected": True,
         "allowed_commands": ["npm test", "git log"],
         "denied_commands": ["rm"],
         "something_else": 1,
@@ -326,6 +327,47 @@ def test_decide_tool(
     policy: ApprovalPolicy, category: str, params: dict[str, str], decision: str
 ) -> None:
     assert decide_tool(policy, category, params) == decision
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".rooignore",
+        "./.rooignore",
+        "src/../.rooignore",
+        "pkg/.rooignore",
+        ".roomodes",
+        ".roorules-code",
+        ".clinerules",
+        ".roo/rules/style.md",
+        ".vscode/settings.json",
+        "team.code-workspace",
+        ".rooprotected",
+        "AGENTS.md",
+        "AGENT.md",
+    ],
+)
+def test_writes_to_the_agents_own_configuration_ask_despite_write_auto_approval(
+    path: str,
+) -> None:
+    assert decide_tool(ApprovalPolicy(auto_approve_write=True), "write", {"path": path}) == "ask"
+    protected_too = ApprovalPolicy(auto_approve_write=True, auto_approve_write_protected=True)
+    assert decide_tool(protected_too, "write", {"path": path}) == "approve"
+
+
+@pytest.mark.parametrize("path", ["src/main.py", "README.md", "rooignore", ".roo-notes.txt"])
+def test_other_writes_follow_write_auto_approval(path: str) -> None:
+    assert (
+        decide_tool(ApprovalPolicy(auto_approve_write=True), "write", {"path": path}) == "approve"
+    )
+    assert decide_tool(ApprovalPolicy(), "write", {"path": path}) == "ask"
+
+
+def test_the_protected_flag_round_trips_through_the_stored_config() -> None:
+    policy = ApprovalPolicy.from_mapping({"autoApproveWriteProtected": True})
+    assert policy.auto_approve_write_protected
+    assert policy.to_mapping(by_alias=True)["autoApproveWriteProtected"] is True
+    assert not ApprovalPolicy.from_mapping({}).auto_approve_write_protected
 
 
 @pytest.mark.parametrize(

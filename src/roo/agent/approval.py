@@ -38,11 +38,14 @@ interpreter's `-c`, a renamed copy).
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import pathspec
 
 from roo.agent.shell import Analysis, Invocation, analyse
 from roo.agent.shell_words import base_name
@@ -224,6 +227,9 @@ class ApprovalPolicy:
     auto_approve_write: bool = False
     auto_approve_execute: bool = False
     auto_approve_mcp: bool = False
+    # Roo's alwaysAllowWriteProtected: writes to the files that configure the agent itself
+    # (PROTECTED_PATTERNS) run without asking only with this on, whatever auto_approve_write says
+    auto_approve_write_protected: bool = False
     allowed_commands: tuple[str, ...] = ()
     denied_commands: tuple[str, ...] = ()
 
@@ -238,6 +244,7 @@ class ApprovalPolicy:
             auto_approve_write=_flag(data, "auto_approve_write", False),
             auto_approve_execute=_flag(data, "auto_approve_execute", False),
             auto_approve_mcp=_flag(data, "auto_approve_mcp", False),
+            auto_approve_write_protected=_flag(data, "auto_approve_write_protected", False),
             allowed_commands=_prefixes(data, "allowed_commands"),
             denied_commands=_prefixes(data, "denied_commands"),
         )
@@ -250,6 +257,7 @@ class ApprovalPolicy:
             "auto_approve_write": self.auto_approve_write,
             "auto_approve_execute": self.auto_approve_execute,
             "auto_approve_mcp": self.auto_approve_mcp,
+            "auto_approve_write_protected": self.auto_approve_write_protected,
             "allowed_commands": list(self.allowed_commands),
             "denied_commands": list(self.denied_commands),
         }
@@ -290,6 +298,31 @@ def approve_always_rule(
     return {f"auto_approve_{category.value}": True}
 
 
+# Roo's RooProtectedController: the files that configure the agent itself. A write to one asks
+# even when writes are auto-approved (an agent must not widen what it may see or do, e.g. by
+# rewriting .rooignore), unless auto_approve_write_protected is on.
+PROTECTED_PATTERNS = (
+    ".rooignore",
+    ".roomodes",
+    ".roorules*",
+    ".clinerules*",
+    ".roo/**",
+    ".vscode/**",
+    "*.code-workspace",
+    ".rooprotected",
+    "AGENTS.md",
+    "AGENT.md",
+)
+_PROTECTED = pathspec.GitIgnoreSpec.from_lines(list(PROTECTED_PATTERNS))
+
+
+def is_protected(path: str) -> bool:
+    """Whether a workspace-relative path (as a tool gives it) is one of the protected files; the
+    path is normalised first (`./a/../.rooignore` is `.rooignore`)."""
+    normal = posixpath.normpath(path.replace("\\", "/")).lstrip("/")
+    return normal not in ("", ".") and _PROTECTED.match_file(normal)
+
+
 def decide_tool(
     policy: ApprovalPolicy, category: ApprovalCategory | str, params: Mapping[str, Any]
 ) -> Decision:
@@ -301,6 +334,9 @@ def decide_tool(
     if category is ApprovalCategory.READ:
         return "approve" if policy.auto_approve_read else "ask"
     if category is ApprovalCategory.WRITE:
+        path = params.get("path")
+        if isinstance(path, str) and is_protected(path):
+            return "approve" if policy.auto_approve_write_protected else "ask"
         return "approve" if policy.auto_approve_write else "ask"
     if category is ApprovalCategory.MCP:
         return "approve" if policy.auto_approve_mcp else "ask"

@@ -63,6 +63,11 @@ class ApprovalPolicyIn(ApiInput):
     auto_approve_write: bool = False
     auto_approve_execute: bool = False
     auto_approve_mcp: bool = False
+    auto_approve_write_protected: bool = Field(
+        False,
+        description="Also auto-approve writes to the files that configure the agent (.rooignore, "
+        ".roomodes, .roo/, rules files, AGENTS.md...; Roo's alwaysAllowWriteProtected)",
+    )
     allowed_commands: Annotated[list[CommandPrefix], Field(max_length=200)] = []
     denied_commands: Annotated[list[CommandPrefix], Field(max_length=200)] = []
 

@@ -44,6 +44,22 @@ def write(path: str, content: str = "x\n", call_id: str | None = None) -> ToolCa
     return ToolCall("write_to_file", {"path": path, "content": content}, id=call_id)
 
 
+async def test_an_auto_approved_write_to_rooignore_still_asks(harness: Harness) -> None:
+    """Roo's protected files: with writes auto-approved, rewriting .rooignore (which would
+    unhide files from the agent) waits for the user."""
+    (harness.workspace / ".rooignore").write_text("secrets/\n")
+    harness.policy = AUTO_WRITE
+    harness.llm.script(calls(write("notes.txt", "ok\n"), write(".rooignore", "")), complete())
+    harness.interaction.answer(Answer("deny"))
+
+    await harness.run()
+
+    assert executed(harness) == ["write_to_file"]  # notes.txt ran at once; .rooignore asked
+    (asked,) = harness.interaction.asked
+    assert (asked.kind, asked.tool, asked.params["path"]) == ("tool", "write_to_file", ".rooignore")
+    assert (harness.workspace / ".rooignore").read_text() == "secrets/\n"
+
+
 # ---- several calls per reply --------------------------------------------------------------------
 
 
