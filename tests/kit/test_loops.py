@@ -40,3 +40,12 @@ async def test_wait_or_stop_sleeps_or_wakes() -> None:
     asyncio.get_running_loop().call_later(0.01, stop.set)
     assert await wait_or_stop(stop, 60) is True
     assert await wait_or_stop(stop, 60) is True  # already set: at once
+
+
+async def test_wait_or_stop_returns_early_when_woken_without_stopping() -> None:
+    stop, wake = asyncio.Event(), asyncio.Event()
+    asyncio.get_running_loop().call_later(0.01, wake.set)
+    assert await asyncio.wait_for(wait_or_stop(stop, 60, wake), 5) is False  # woken: go on
+    assert await wait_or_stop(stop, 60, wake) is False  # still set: at once
+    stop.set()
+    assert await wait_or_stop(stop, 60, wake) is True

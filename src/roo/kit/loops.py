@@ -12,15 +12,20 @@ import asyncio
 STOP_GRACE_SECONDS = 10.0
 
 
-async def wait_or_stop(stop: asyncio.Event, seconds: float) -> bool:
-    """Sleep `seconds`, or less if `stop` is set meanwhile; True when the loop should end."""
-    if stop.is_set():
-        return True
+async def wait_or_stop(
+    stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None
+) -> bool:
+    """Sleep `seconds`, or less if `stop` (or `wake`, when given) is set meanwhile; True when the
+    loop should end (`stop` is set)."""
+    if stop.is_set() or (wake is not None and wake.is_set()):
+        return stop.is_set()
+    waits = [asyncio.ensure_future(e.wait()) for e in (stop, wake) if e is not None]
     try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        return False
-    return True
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+    return stop.is_set()
 
 
 async def stop_loop(

@@ -411,13 +411,19 @@ class Connection:
                 await self._queue(reply)
 
     async def _handle(self, raw: str) -> str | None:
-        message_id = _message_id(raw)
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = _NOT_JSON
+        message_id = _message_id(value)
         if not self._bucket.take():
             if self._bucket.refused > self._bucket.rate:
                 raise Closing(CLOSE_POLICY, "too many messages")
             return self._error(message_id, TooManyRequests("Too many messages: slow down"))
+        if value is _NOT_JSON:
+            return self._error(None, MalformedBody("The message is not valid JSON"))
         try:
-            message = CLIENT_MESSAGE.validate_json(raw)
+            message = CLIENT_MESSAGE.validate_python(value)
         except ValidationError as exc:
             return self._invalid(message_id, exc)
         try:
@@ -489,8 +495,6 @@ class Connection:
 
     def _invalid(self, message_id: str | int | None, exc: ValidationError) -> str:
         errors = exc.errors(include_url=False, include_input=False)
-        if any(e.get("type") == "json_invalid" for e in errors):
-            return self._error(message_id, MalformedBody("The message is not valid JSON"))
         fields = [
             {
                 "field": ".".join(str(part) for part in e.get("loc", ())) or "message",
@@ -521,12 +525,11 @@ def _dumps(value: dict[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _message_id(raw: str) -> str | int | None:
-    """The client's `id`, read before the message is validated (an error echoes it too)."""
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return None
+_NOT_JSON = object()  # a message that did not parse
+
+
+def _message_id(value: Any) -> str | int | None:
+    """The client's `id` (an error echoes it too, the message valid or not)."""
     found = value.get("id") if isinstance(value, dict) else None
     if isinstance(found, bool):
         return None

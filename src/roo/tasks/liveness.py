@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from roo.db.engine import unit_of_work
 from roo.db.models import Task
 from roo.db.types import utcnow
-from roo.kit.loops import stop_loop
+from roo.kit.loops import stop_loop, wait_or_stop
 from roo.tasks import inbox, repository, states
 from roo.tasks.events import EventStore
 from roo.tasks.schemas import ACTIVE_STATES
@@ -97,20 +97,8 @@ class Liveness:
                 raise
             except Exception as exc:  # the database may be down for a moment: try again later
                 log.warning("tasks.heartbeat_failed", error=f"{type(exc).__name__}: {exc}")
-            if await self._pause(tick):
+            if await wait_or_stop(self._stop, tick, self._woken):
                 return
-
-    async def _pause(self, seconds: float) -> bool:
-        """Wait `seconds`, or less if woken or stopped meanwhile; True when the loop should end."""
-        if self._stop.is_set() or self._woken.is_set():
-            return self._stop.is_set()
-        waits = [asyncio.ensure_future(e.wait()) for e in (self._stop, self._woken)]
-        try:
-            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiting in waits:
-                waiting.cancel()
-        return self._stop.is_set()
 
     # -- one round --------------------------------------------------------------------------------
 

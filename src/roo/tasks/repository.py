@@ -91,6 +91,11 @@ async def page(
             .offset(offset)
         )
     ).all()
+    return rows, await children_of(db, rows), int(total or 0)
+
+
+async def children_of(db: AsyncSession, rows: Sequence[Task]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The children's ids of each of `rows` (oldest first), in one statement."""
     by_parent: dict[uuid.UUID, list[uuid.UUID]] = {}
     if rows:
         pairs = await db.execute(
@@ -101,7 +106,7 @@ async def page(
         for parent_id, child_id in pairs:
             if parent_id is not None:
                 by_parent.setdefault(parent_id, []).append(child_id)
-    return rows, by_parent, int(total or 0)
+    return by_parent
 
 
 async def active_in_session(db: AsyncSession, session_id: uuid.UUID) -> Sequence[Task]:

@@ -223,7 +223,8 @@ class TaskService:
         """The session's tasks that have not ended (queued, running, waiting), oldest first:
         what a client that starts watching the session needs to know at once."""
         rows = await repository.unfinished(db, session_id)
-        return [TaskOut(**task_view(r, await repository.children(db, r.id))) for r in rows]
+        children = await repository.children_of(db, rows)
+        return [TaskOut(**task_view(r, children.get(r.id, []))) for r in rows]
 
     # -- creating -------------------------------------------------------------------------------
 
