@@ -13,13 +13,15 @@ SELECT); SQLite reads outside a transaction anyway.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import Executable, RowMapping
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
+
+T = TypeVar("T")
 
 
 class Reads:
@@ -35,19 +37,6 @@ class Reads:
         with self._engine.connect() as conn:
             return list(conn.execute(statement, params).mappings())
 
-    async def all(
-        self, statement: Executable, params: Mapping[str, Any] | None = None
-    ) -> Sequence[RowMapping]:
-        # One hand-over to SQLAlchemy's greenlet for connect, execute, fetch and close
-        # (AsyncEngine.connect takes three).
-        try:
-            rows: list[RowMapping] = await greenlet_spawn(self._all, statement, params)
-        except DBAPIError as error:
-            if not error.connection_invalidated:
-                raise
-            rows = await greenlet_spawn(self._all, statement, params)  # as in `dicts`
-        return rows
-
     def _dicts(
         self, statement: Executable, params: Mapping[str, Any] | None
     ) -> list[dict[str, Any]]:
@@ -56,20 +45,30 @@ class Reads:
             keys = tuple(result.keys())
             return [dict(zip(keys, row, strict=True)) for row in result]
 
-    async def dicts(
-        self, statement: Executable, params: Mapping[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
-        """The rows as plain dicts, for pydantic to validate a response from: it reads a dict
-        natively, where a `RowMapping` costs it several times more (bench/db_path.py)."""
+    @staticmethod
+    async def _read(fetch: Callable[[], T]) -> T:
+        # One hand-over to SQLAlchemy's greenlet for connect, execute, fetch and close
+        # (AsyncEngine.connect takes three).
         try:
-            rows: list[dict[str, Any]] = await greenlet_spawn(self._dicts, statement, params)
+            return await greenlet_spawn(fetch)
         except DBAPIError as error:
             if not error.connection_invalidated:
                 raise
             # The database dropped the connection (a restart): a read is safe to run again, on
             # a fresh one (roo.db.engine.IdlePing pings only connections idle for a while).
-            rows = await greenlet_spawn(self._dicts, statement, params)
-        return rows
+            return await greenlet_spawn(fetch)
+
+    async def all(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[RowMapping]:
+        return await self._read(lambda: self._all(statement, params))
+
+    async def dicts(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """The rows as plain dicts, for pydantic to validate a response from: it reads a dict
+        natively, where a `RowMapping` costs it several times more (bench/db_path.py)."""
+        return await self._read(lambda: self._dicts(statement, params))
 
     async def first(
         self, statement: Executable, params: Mapping[str, Any] | None = None
