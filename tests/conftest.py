@@ -11,6 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -24,6 +25,7 @@ from roo.config import Settings, load_settings
 from roo.db import migrate
 from roo.db.engine import create_engine
 from roo.kit.logs import configure_logging
+from roo.worker import taking_jobs
 from tests.support import databases
 
 RUN_ID = uuid.uuid4().hex[:10]
@@ -82,6 +84,9 @@ def settings(database_url: str, redis_url: str | None, tmp_path: Path) -> Settin
         redis_url=redis_url,
         # one prefix per test: counters and caches in Redis never leak between tests
         redis_prefix=f"roo-test-{RUN_ID}:{uuid.uuid4().hex[:8]}:",
+        # ROO_TASK_RUNNER=queue (CI's PostgreSQL pass): a job queue of the test's own, so no
+        # test's worker takes another's jobs
+        task_queue=f"roo-test-{RUN_ID}-{uuid.uuid4().hex[:8]}",
         data_dir=tmp_path / "var",
         auto_migrate=False,
         # Every test signs users in from one address: the per-address budgets of real clients
@@ -95,9 +100,20 @@ GENEROUS_RATE_LIMITS = {"rate_limit_auth": "10000/minute", "rate_limit_anonymous
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with LifespanManager(application):
+    async with started(create_app(settings)) as application:
         yield application
+
+
+@asynccontextmanager
+async def started(application: FastAPI) -> AsyncIterator[FastAPI]:
+    """The service's lifespan; with ROO_TASK_RUNNER=queue, also a worker in the same process
+    taking the jobs it queues (through procrastinate on PostgreSQL, as `roo worker` does)."""
+    async with LifespanManager(application):
+        if application.state.settings.task_runner == "queue":
+            async with taking_jobs(application):
+                yield application
+        else:
+            yield application
 
 
 @pytest.fixture

@@ -56,6 +56,7 @@ from roo.sessions.janitor import SessionJanitor
 from roo.sessions.service import SessionManager
 from roo.sessions.workspace import WorkspaceManager
 from roo.tasks import endpoints as tasks_endpoints
+from roo.tasks import queue
 from roo.tasks.wiring import build_tasks
 from roo.toolsapi import endpoints as tools_endpoints
 
@@ -81,6 +82,7 @@ def describe_backends(settings: Settings) -> dict[str, str]:
         "redis": redis,
         "identity_cache": identity_cache,
         "jwt_key": settings.secret_source,
+        "task_runner": settings.task_runner,
     }
 
 
@@ -135,6 +137,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         if settings.should_auto_migrate:
             await migrate.upgrade(engine)
+        if settings.task_runner == "queue":
+            try:
+                await queue.ensure_schema(engine)  # procrastinate's own tables, once
+            except Exception as exc:  # as the warm-up: /readyz says the database is down
+                log.warning("queue.schema_deferred", error=type(exc).__name__)
         try:
             await warm_pool(engine, settings.db_pool_min)
         except Exception as exc:  # the database may come up later: /readyz says so meanwhile

@@ -48,6 +48,10 @@ async def _migrate(settings: Settings, revision: str, down: bool) -> str | None:
             await migrate.downgrade(engine, revision)
         else:
             await migrate.upgrade(engine, revision)
+            if settings.task_runner == "queue":
+                from roo.tasks.queue import ensure_schema
+
+                await ensure_schema(engine)  # the job queue's tables (procrastinate's own)
         return await migrate.current_revision(engine)
     finally:
         await engine.dispose()
@@ -96,6 +100,39 @@ def serve(
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         **websocket_options(settings),
     )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, help="Tasks run at once (default: ROO_MAX_RUNNING_TASKS)"),
+    ] = None,
+    health_port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Serve /healthz and /readyz on this port"),
+    ] = None,
+    health_host: Annotated[
+        str, typer.Option(help="Interface of the probes (with --health-port)")
+    ] = "127.0.0.1",
+) -> None:
+    """Run tasks taken from the job queue (ROO_TASK_RUNNER=queue, PostgreSQL)."""
+    from roo.worker import run_worker
+
+    overrides: dict[str, object] = {}
+    if concurrency is not None:
+        overrides["max_running_tasks"] = concurrency
+    settings = _settings(**overrides)
+    if settings.task_runner != "queue":
+        typer.echo(
+            "roo: a worker takes tasks from the job queue: set ROO_TASK_RUNNER=queue "
+            "(with DATABASE_URL on PostgreSQL) for it and for the API processes",
+            err=True,
+        )
+        raise typer.Exit(2)
+    if settings.should_auto_migrate:
+        asyncio.run(_migrate(settings, "head", down=False))
+    asyncio.run(run_worker(settings, health_host=health_host, health_port=health_port))
 
 
 @app.command()

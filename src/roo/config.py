@@ -89,6 +89,12 @@ class Settings(BaseSettings, OAuthUrlChecks):
     db_hold_warn_seconds: float = Field(
         0.0, ge=0, validation_alias=_env("ROO_DB_HOLD_WARN_SECONDS")
     )
+    # PostgreSQL ends a connection left idle inside a transaction this long (seconds; 0: never),
+    # releasing its locks: nothing here waits inside a transaction, but a process that is
+    # paused or cut off mid-transaction would otherwise block every writer of those rows
+    db_idle_in_transaction_timeout: float = Field(
+        15.0, ge=0, le=86400, validation_alias=_env("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT")
+    )
     db_echo: bool = Field(False, validation_alias=_env("DATABASE_ECHO"))
     # None: migrate on start-up in embedded mode (SQLite), not against a shared server.
     auto_migrate: bool | None = Field(None, validation_alias=_env("ROO_AUTO_MIGRATE"))
@@ -310,7 +316,21 @@ class Settings(BaseSettings, OAuthUrlChecks):
         4 * 3600, gt=0, validation_alias=_env("ROO_TASK_MAX_WALL_TIME")
     )
     task_mistake_limit: int = Field(3, ge=0, validation_alias=_env("ROO_TASK_MISTAKE_LIMIT"))
-    # Tasks one process runs at once; more wait `queued` (the API shares the event loop)
+    # Where tasks run: `inprocess` (the API process that created them; embedded mode) or `queue`
+    # (a procrastinate job on PostgreSQL, taken by any `roo worker`; API processes run none)
+    task_runner: Literal["inprocess", "queue"] = Field(
+        "inprocess", validation_alias=_env("ROO_TASK_RUNNER")
+    )
+    # The job queue's name: deployments (or test runs) sharing a database keep their own
+    task_queue: str = Field(
+        "roo-tasks", min_length=1, max_length=100, validation_alias=_env("ROO_TASK_QUEUE")
+    )
+    # A worker told to stop (SIGTERM) takes no more jobs and gives its runs this long to reach
+    # a checkpoint before it hands them back `interrupted` (resumable) anyway
+    worker_shutdown_grace_seconds: float = Field(
+        20.0, ge=0, le=3600, validation_alias=_env("ROO_WORKER_SHUTDOWN_GRACE")
+    )
+    # Tasks one process (in queue mode: one worker) runs at once; more wait `queued`
     max_running_tasks: int = Field(
         32, ge=1, le=10_000, validation_alias=_env("ROO_MAX_RUNNING_TASKS")
     )
@@ -598,6 +618,10 @@ def load_settings(**overrides: Any) -> Settings:
         settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(f"invalid configuration: {_describe(exc)}") from None
+    if settings.task_runner == "queue" and (settings.is_sqlite or not settings.database_url):
+        raise ConfigError(
+            "ROO_TASK_RUNNER=queue needs PostgreSQL (DATABASE_URL): the job queue lives there"
+        )
     if settings.is_production:
         problems = settings.production_problems()
         if problems:

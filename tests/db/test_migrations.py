@@ -50,8 +50,8 @@ def alembic(url: str, *args: str) -> str:
 
 
 def _state(conn: Connection) -> tuple[str | None, set[str], list[object]]:
-    ctx = MigrationContext.configure(conn)
-    tables = set(inspect(conn).get_table_names())
+    ctx = MigrationContext.configure(conn, opts={"include_name": migrate.is_ours})
+    tables = {t for t in inspect(conn).get_table_names() if migrate.is_ours(t, "table", {})}
     return ctx.get_current_revision(), tables, compare_metadata(ctx, models.Base.metadata)
 
 

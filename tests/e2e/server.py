@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,11 +94,13 @@ def running_server(
     database_url: str | None = None,
     redis_url: str | None = None,
     extra_env: Mapping[str, str] | None = None,
+    command: Sequence[str] = ("serve", "--host", HOST, "--port"),
 ) -> Iterator[LiveServer]:
     """Run `roo serve --host 127.0.0.1 --port <free port>` until the block ends.
 
     Without `database_url` the service runs embedded (SQLite in `data_dir`); without `redis_url`,
-    with no Redis.
+    with no Redis. `command`: another `roo` command whose last option takes the port, e.g.
+    `("worker", "--health-port")` (its probes answer at `base_url`).
     """
     if not ROO.exists():
         pytest.fail(f"the roo console script is missing at {ROO}: install the project (make test)")
@@ -124,10 +126,10 @@ def running_server(
 
     for attempt in range(1, PORT_ATTEMPTS + 1):
         port = free_port()
-        log_path = work_dir / f"server-{port}.log"
+        log_path = work_dir / f"{command[0]}-{port}.log"
         with log_path.open("wb") as log_file:
             process = subprocess.Popen(
-                [str(ROO), "serve", "--host", HOST, "--port", str(port)],
+                [str(ROO), *command, str(port)],
                 cwd=work_dir,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -142,7 +144,7 @@ def running_server(
             if "address already in use" in log and attempt < PORT_ATTEMPTS:
                 continue
             pytest.fail(
-                f"roo serve exited with code {process.returncode} before answering "
+                f"roo {command[0]} exited with code {process.returncode} before answering "
                 f"GET /healthz; its log:\n{log}"
             )
         except BaseException:

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from roo.api.state import Resources
 from roo.app import create_app
@@ -19,6 +18,7 @@ from roo.db.types import utcnow
 from roo.tasks.liveness import Liveness
 from roo.testing.fake_llm import Reply, ToolCall, Usage
 from tests.auth.conftest import PASSWORD, SignedIn
+from tests.conftest import started
 from tests.tasks.conftest import Api, FakeLLM, MakeApi, question, tool_results_of
 
 
@@ -43,7 +43,7 @@ async def test_restart_mid_step_then_resume_runs_nothing_twice(
     )
     policy = {"autoApproveExecute": True, "allowedCommands": ["echo", "tee"]}
     first = create_app(settings)
-    async with LifespanManager(first):
+    async with started(first):
         resources: Resources = first.state.resources
         async with unit_of_work(resources.db_sessions) as db:
             await resources.auth.create_user(db, "restart@example.com", password=PASSWORD)
@@ -56,7 +56,7 @@ async def test_restart_mid_step_then_resume_runs_nothing_twice(
             await api.wait(session, task["id"], "awaiting_input")
     # The service stopped: the task is interrupted, not lost and not cancelled.
     second = create_app(settings)
-    async with LifespanManager(second):
+    async with started(second):
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=second), base_url="http://second"
         ) as client:

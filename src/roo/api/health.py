@@ -54,6 +54,8 @@ async def readyz(resources: AppResources) -> Readiness | Response:
     probes: dict[str, Any] = {"database": ping(resources.engine)}
     if resources.redis is not None:
         probes["redis"] = resources.redis.ping()
+    if resources.queue_ping is not None:
+        probes["queue"] = resources.queue_ping()
     results = await asyncio.gather(*(_check(p) for p in probes.values()))
     checks = dict(zip(probes, results, strict=True))
     if resources.redis is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,3 +65,5 @@ class Resources:
     # Wakes the process that runs a task when mail is left in its inbox (and listens for this
     # process's): over the bus's Redis, PostgreSQL LISTEN/NOTIFY, or nothing with SQLite.
     inbox_wakes: InboxWakes
+    # A worker's job-queue connection check for its /readyz (None in an API process)
+    queue_ping: Callable[[], Awaitable[None]] | None = None

@@ -100,6 +100,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
         kwargs["async_creator"] = connector(str(path), _SQLiteConnection)
     else:
         kwargs.update(pool_recycle=1800)
+        if settings.db_idle_in_transaction_timeout > 0 and "+asyncpg" in url.split("://")[0]:
+            timeout_ms = int(settings.db_idle_in_transaction_timeout * 1000)
+            kwargs["connect_args"] = {
+                "server_settings": {"idle_in_transaction_session_timeout": str(timeout_ms)}
+            }
     engine = create_async_engine(url, **kwargs)
     if path is None:
         IdlePing(IDLE_PING_SECONDS).install(engine)

@@ -23,6 +23,16 @@ log = get_logger("roo.db")
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
+# Tables in the database that are not the models' (Alembic leaves them alone): the job
+# queue's, which procrastinate's own schema creates (`roo.tasks.queue.ensure_schema`).
+FOREIGN_TABLE_PREFIXES = ("procrastinate_",)
+
+
+def is_ours(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's `include_name` hook: compare (autogenerate) only what the models describe."""
+    return not (type_ == "table" and name is not None and name.startswith(FOREIGN_TABLE_PREFIXES))
+
+
 def alembic_config(url: str | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -319,6 +319,9 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     # LLM SDKs' and then Authlib's client) does the same.
     for noisy in ("httpx", "httpcore", "httpx2", "httpcore2"):
         logging.getLogger(noisy).setLevel("WARNING")  # roo.db.migrate logs what changed
+    # procrastinate logs every job at INFO with its arguments (a continued task's user message
+    # among them); the worker logs its own start and stop, the runner each task's
+    logging.getLogger("procrastinate").setLevel("WARNING")
 
 
 def _logger_name(_l: WrappedLogger, _n: str, event_dict: EventDict) -> EventDict:

@@ -38,10 +38,11 @@ class TaskControl(Protocol):
         `roo.tasks.states` refuses a transition it does not allow."""
         ...
 
-    def start(self, db: AsyncSession, task: Task, text: str | None = None) -> None:
+    async def start(self, db: AsyncSession, task: Task, text: str | None = None) -> None:
         """Run `task` (queued: new, resumed or continued with the user's `text`) once `db`
-        commits. The task is claimed for the process that runs it now (its runner id and
-        heartbeat on the row), and mail left for an earlier run is dropped."""
+        commits: in this process (the task is claimed for it now: its runner id and
+        heartbeat on the row), or, with the job queue, on the worker that takes the job
+        written in `db`. Mail left for an earlier run is dropped."""
         ...
 
     async def answer(self, db: AsyncSession, task: Task, answer: Answer) -> None:

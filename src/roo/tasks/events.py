@@ -14,7 +14,7 @@ with the unit of work's `after_commit`, so a rolled back batch is never publishe
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -85,12 +85,16 @@ class EventStore:
         items: Sequence[tuple[str, dict[str, Any], datetime]],
         *,
         db: AsyncSession | None = None,
+        guard: Callable[[AsyncSession], Awaitable[bool]] | None = None,
     ) -> list[StoredEvent]:
         """Store (event, data, emitted at) items in order, with consecutive numbers taken in
-        one statement."""
+        one statement. Without `db`, in a unit of work of its own, first asking `guard`
+        (e.g. whether the run still holds its task): nothing is stored when it says no."""
         if db is not None:
             return await self._insert(db, session_id, task_id, items)
         async with unit_of_work(self._db_sessions) as own:
+            if guard is not None and not await guard(own):
+                return []
             return await self._insert(own, session_id, task_id, items)
 
     async def _insert(

@@ -50,6 +50,7 @@ class Liveness:
         running: Callable[[], Collection[uuid.UUID]],
         receive: Callable[[uuid.UUID, inbox.Inbox], None],
         inbox_poll_seconds: float = INBOX_POLL_SECONDS,
+        lost: Callable[[Collection[uuid.UUID]], None] | None = None,
     ) -> None:
         self.db_sessions = db_sessions
         self.events = events
@@ -57,6 +58,7 @@ class Liveness:
         self.heartbeat_seconds = heartbeat_seconds
         self._running = running
         self._receive = receive
+        self._lost = lost
         self.inbox_poll_seconds = inbox_poll_seconds
         self._loop_task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
@@ -121,12 +123,17 @@ class Liveness:
 
     async def beat(self) -> None:
         """Say this process still runs its tasks. A run stays registered for a moment after
-        its task ended: an ended task is not touched (its `updatedAt` is when it ended)."""
+        its task ended: an ended task is not touched (its `updatedAt` is when it ended).
+        Runs whose task this process no longer holds (swept `interrupted` while the process
+        was paused or cut off, and maybe resumed elsewhere) are handed to `lost`."""
         ids = list(self._running())
         if not ids:
             return
         async with unit_of_work(self.db_sessions) as db:
-            await repository.beat(db, ids, self.runner_id, utcnow())
+            held = await repository.beat(db, ids, self.runner_id, utcnow())
+        gone = set(ids) - held
+        if gone and self._lost is not None:
+            self._lost(gone)
 
     async def sweep(self) -> int:
         """Mark active tasks whose runner stopped beating as `interrupted`."""

@@ -13,13 +13,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from procrastinate import App
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roo.agent.state import Answer
 from roo.db.engine import after_commit, unit_of_work
 from roo.db.models import Task
 from roo.db.types import utcnow
-from roo.tasks import inbox, repository, states
+from roo.tasks import inbox, queue, repository, states
 from roo.tasks.control import AnswerNotAwaited
 from roo.tasks.events import EventStore
 from roo.tasks.runner import TaskRunner
@@ -35,10 +36,14 @@ class LocalControl:
         db_sessions: async_sessionmaker[AsyncSession],
         events: EventStore,
         wake: Callable[[str], None] | None = None,
+        queue: App | None = None,
     ) -> None:
         """`wake(runner_id)`: tell the process `runner_id` that its inbox has mail (called after
-        the commit; never blocks, never raises). None: that process finds it at its poll."""
+        the commit; never blocks, never raises). None: that process finds it at its poll.
+        `queue`: the job queue (`ROO_TASK_RUNNER=queue`): tasks start on whichever worker takes
+        their job, never in this process; None: they run here."""
         self.runner = runner
+        self._queue = queue
         self.liveness = runner.liveness
         self.db_sessions = db_sessions
         self.events = events
@@ -61,10 +66,16 @@ class LocalControl:
     ) -> Task:
         return await states.transition(self.events, db, task, to, reason=reason, **data)
 
-    def start(self, db: AsyncSession, task: Task, text: str | None = None) -> None:
-        task.runner_id = self.runner.runner_id
-        task.heartbeat_at = utcnow()
+    async def start(self, db: AsyncSession, task: Task, text: str | None = None) -> None:
         inbox.clear(task)  # mail for an earlier run is not for this one
+        task.heartbeat_at = utcnow()
+        if self._queue is not None:
+            # Unclaimed until a worker takes the job (the sweep leaves it alone meanwhile);
+            # the job commits with the request's unit of work, or not at all.
+            task.runner_id = None
+            await queue.defer(self._queue, db, task.id, text)
+            return
+        task.runner_id = self.runner.runner_id
 
         async def launch() -> None:
             self.runner.launch(task, text)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, and_, bindparam, delete, func, select, update
+from sqlalchemy import RowMapping, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roo.db.models import Session, Task
@@ -139,22 +139,47 @@ async def with_mail(db: AsyncSession, task_ids: Collection[uuid.UUID]) -> Sequen
 
 async def beat(
     db: AsyncSession, task_ids: Collection[uuid.UUID], runner_id: str, now: datetime
-) -> None:
-    """Refresh the heartbeat of those of `task_ids` that are still active (an ended task is
-    not touched: its `updatedAt` is when it ended)."""
-    await db.execute(
+) -> set[uuid.UUID]:
+    """Refresh the heartbeat of those of `task_ids` that are still active and still held by
+    `runner_id` (an ended task is not touched: its `updatedAt` is when it ended); the ids
+    refreshed. A task swept `interrupted` meanwhile, or taken over by another runner, is not
+    refreshed: its run has lost the lease."""
+    rows = await db.scalars(
         update(Task)
-        .where(Task.id.in_(list(task_ids)), Task.state.in_(ACTIVE_STATES))
-        .values(heartbeat_at=now, runner_id=runner_id)
+        .where(
+            Task.id.in_(list(task_ids)),
+            Task.state.in_(ACTIVE_STATES),
+            Task.runner_id == runner_id,
+        )
+        .values(heartbeat_at=now)
+        .returning(Task.id)
     )
+    return set(rows.all())
+
+
+async def holds(db: AsyncSession, task_id: uuid.UUID, runner_id: str) -> bool:
+    """Whether `runner_id` still holds the lease of the active task `task_id` (its row locked
+    in `db` until the unit of work ends: the lease cannot change hands before the caller's
+    writes commit)."""
+    row = (
+        await db.execute(
+            select(Task.runner_id, Task.state).where(Task.id == task_id).with_for_update()
+        )
+    ).one_or_none()
+    return row is not None and row.runner_id == runner_id and row.state in ACTIVE_STATES
 
 
 async def stale(db: AsyncSession, before: datetime) -> Sequence[Task]:
     """Active tasks whose heartbeat is older than `before`, locked (skipping those another
-    sweep holds)."""
+    sweep holds). A queued task nobody has claimed yet waits in the job queue (queue mode),
+    not for a runner: it is not stale."""
     rows = await db.scalars(
         select(Task)
-        .where(Task.state.in_(ACTIVE_STATES), Task.heartbeat_at < before)
+        .where(
+            Task.state.in_(ACTIVE_STATES),
+            Task.heartbeat_at < before,
+            or_(Task.runner_id.is_not(None), Task.state != "queued"),
+        )
         .with_for_update(skip_locked=True)
     )
     return rows.all()

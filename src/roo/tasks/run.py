@@ -81,8 +81,12 @@ class EventBuffer:
         events: EventStore,
         session_id: uuid.UUID,
         task_id: uuid.UUID,
+        guard: Callable[[AsyncSession], Awaitable[bool]] | None = None,
     ) -> None:
+        """`guard(db)`: asked in a write of the buffer's own (a timed one, not a checkpoint's,
+        whose caller asks it); False drops what is buffered (the run lost its task)."""
         self._events = events
+        self._guard = guard
         self._session_id = session_id
         self._task_id = task_id
         self._items: list[Item] = []
@@ -157,7 +161,9 @@ class EventBuffer:
             if not items:
                 return
             try:
-                await self._events.append_many(self._session_id, self._task_id, items, db=db)
+                await self._events.append_many(
+                    self._session_id, self._task_id, items, db=db, guard=self._guard
+                )
             except BaseException:
                 self._items[:0] = items
                 raise
@@ -185,6 +191,9 @@ class Run:
         self.asyncio_task: asyncio.Task[None] | None = None
         # set when the user (not this process stopping) cancelled it
         self.cancel_requested = False
+        # set when this process no longer holds the task's lease (another process took it
+        # over): the run stops and records nothing more
+        self.lost = False
         # its event sink, once the run has started
         self.buffer: EventBuffer | None = None
         self._park = park
@@ -227,6 +236,11 @@ class Run:
             self._pending_id = None
 
     # -- the task control's side ----------------------------------------------------------------
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the run is parked on a question (its state is saved: a safe point)."""
+        return self._waiting is not None and not self._waiting.done()
 
     @property
     def question_id(self) -> str | None:

@@ -49,9 +49,15 @@ from roo.tasks.inbox import Inbox
 from roo.tasks.liveness import Liveness
 from roo.tasks.llm import ModelResolver
 from roo.tasks.run import EventBuffer, Run, WaitTimedOut
+from roo.tasks.schemas import ACTIVE_STATES
 from roo.tasks.state_store import StateWriter, load_state
 
 log = structlog.get_logger(__name__)
+
+
+class LeaseLost(asyncio.CancelledError):
+    """This process no longer holds the task's lease: the run stops, writing nothing more.
+    A cancellation (not an Exception): nothing on the way catches it as a failure."""
 
 
 def image_blocks(images: Sequence[str]) -> list[Block]:
@@ -96,6 +102,8 @@ class TaskRunner:
         # Tasks running at once in this process (the rest wait, `queued`): the API shares the
         # event loop and must stay responsive. Subtasks run in their parent's slot.
         self._slots = asyncio.Semaphore(settings.max_running_tasks)
+        # Set by `drain`: each run stops at its next checkpoint, to be resumed elsewhere
+        self._draining = False
         self.liveness = Liveness(
             db_sessions=db_sessions,
             events=events,
@@ -104,12 +112,50 @@ class TaskRunner:
             running=self.running,
             receive=self.receive,
             inbox_poll_seconds=settings.task_inbox_poll_seconds,
+            lost=self.lose,
         )
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
         self.liveness.start()
+
+    async def drain(self, grace: float) -> None:
+        """Hand this process's runs back, resumable: each stops at its next checkpoint (one
+        parked on a question stops now: its state is saved), ends `interrupted`, and `resume`
+        continues it from there; runs still going after `grace` seconds are stopped where they
+        are (their current step is done again on resume)."""
+        self._draining = True
+        for run in list(self._runs.values()):
+            if run.parent_id is None and run.waiting:
+                run.cancel(by_user=False)
+        tasks = [r.asyncio_task for r in self._runs.values() if r.asyncio_task is not None]
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+
+    def _hand_back(self, run: Run) -> None:
+        """Draining: stop `run` now that its state is saved (a subtask through its parent,
+        which stops its child)."""
+        top = run
+        while top.parent_id is not None and top.parent_id in self._runs:
+            top = self._runs[top.parent_id]
+        top.cancel(by_user=False)
+
+    def lose(self, task_ids: Collection[uuid.UUID]) -> None:
+        """The lease of these tasks was lost (the liveness beat found them swept or taken
+        over): their runs stop and record nothing more."""
+        for task_id in task_ids:
+            run = self._runs.get(task_id)
+            if run is None or run.asyncio_task is None or run.asyncio_task.done():
+                continue
+            log.warning("tasks.lease_lost", task_id=str(task_id))
+            run.lost = True
+            if run.parent_id is None:  # a subtask stops with its parent
+                run.cancel(by_user=False)
 
     async def stop(self) -> None:
         """Shut down: this process's runs end as `interrupted` (resumable)."""
@@ -158,6 +204,23 @@ class TaskRunner:
 
     # -- running --------------------------------------------------------------------------------
 
+    async def take(self, task_id: uuid.UUID, text: str | None = None) -> None:
+        """Run a task taken from the job queue (`roo.tasks.queue`) to its end: claim it (this
+        runner's id and a heartbeat on the row: the lease) unless it is no longer queued
+        (cancelled or deleted meanwhile) or another runner claimed it (a job delivered twice)."""
+        if self._draining:
+            raise RuntimeError("this runner is shutting down")
+        async with unit_of_work(self.db_sessions) as db:
+            task = await repository.lock(db, task_id)
+            if task is None or task.state != "queued" or task.runner_id is not None:
+                log.info("tasks.job_skipped", task_id=str(task_id))
+                return
+            task.runner_id, task.heartbeat_at = self.runner_id, utcnow()
+        log.info("tasks.taken", task_id=str(task_id), runner_id=self.runner_id)
+        run = self.launch(task, text)
+        if run.asyncio_task is not None:
+            await asyncio.wait([run.asyncio_task])
+
     def launch(self, task: Task, text: str | None = None) -> Run:
         """Start (or continue, with the user's `text`) a task in the background."""
         run = Run(
@@ -194,6 +257,8 @@ class TaskRunner:
                 agent, message, images = prepared
                 outcome = await agent.run(message, images)
         except asyncio.CancelledError:
+            if run.lost:  # another process holds the task now: nothing more is written
+                raise
             await asyncio.shield(self._finish(run, states.cancelled_end(run.cancel_requested)))
             raise
         except SessionGone:
@@ -213,11 +278,14 @@ class TaskRunner:
         """Store the question the run waits for: the task `awaiting_*` with it pending, and
         `approval.required`, with the events emitted before it."""
         async with unit_of_work(self.db_sessions) as db:
-            if run.buffer is not None:
-                await run.buffer.flush(db)
             task = await repository.lock(db, run.task_id)
             if task is None:
                 raise LookupError(run.task_id)
+            if task.runner_id != self.runner_id or task.state not in ACTIVE_STATES:
+                run.lost = True
+                raise LeaseLost(run.task_id)
+            if run.buffer is not None:
+                await run.buffer.flush(db)
             await states.transition(self.events, db, task, state, pending=pending)
             await self.events.append(
                 run.session_id,
@@ -284,11 +352,19 @@ class TaskRunner:
         )
         provider = self.model_resolver.build(task.provider, endpoint)
 
-        buffer = run.buffer = EventBuffer(self.events, run.session_id, run.task_id)
+        async def held(db: AsyncSession) -> bool:
+            return await repository.holds(db, run.task_id, self.runner_id)
+
+        buffer = run.buffer = EventBuffer(self.events, run.session_id, run.task_id, held)
         writer = StateWriter(run.task_id, state)
 
         async def save(snapshot: EngineState) -> None:
             async with unit_of_work(self.db_sessions) as db:
+                # the lease first (the row stays locked until the writes commit): a run that
+                # lost it (paused past the sweep, the task resumed elsewhere) writes nothing
+                if not await repository.holds(db, run.task_id, self.runner_id):
+                    run.lost = True
+                    raise LeaseLost(run.task_id)
                 await buffer.flush(db)
                 now = utcnow()
                 await writer.write(
@@ -297,6 +373,8 @@ class TaskRunner:
 
         async def checkpoint(snapshot: EngineState) -> None:
             await uninterrupted(save(snapshot))
+            if self._draining:  # saved: a safe point to hand the task back
+                self._hand_back(run)
 
         async def save_policy(policy: ApprovalPolicy) -> None:
             async with unit_of_work(self.db_sessions) as db:
@@ -360,11 +438,15 @@ class TaskRunner:
         """Record the run's end (with the events it emitted before)."""
         with contextlib.suppress(SessionGone):  # deleted meanwhile: nothing left to record
             async with unit_of_work(self.db_sessions) as db:
+                task = await repository.lock(db, run.task_id)
+                if task is None:  # deleted
+                    return
+                if task.runner_id != self.runner_id:  # taken over: not this run's to record
+                    log.warning("tasks.lease_lost", task_id=str(run.task_id))
+                    return
                 if run.buffer is not None:
                     await run.buffer.flush(db)
-                task = await repository.lock(db, run.task_id)
-                if task is not None:  # else deleted
-                    await states.record_end(self.events, db, task, end)
+                await states.record_end(self.events, db, task, end)
 
     async def _subtask(
         self, parent: Run, mode: str, message: str, todos: str | None

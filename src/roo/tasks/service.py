@@ -294,7 +294,7 @@ class TaskService:
             updated_at=now,
         )
         db.add(task)
-        self.control.start(db, task)  # once the request's unit of work commits
+        await self.control.start(db, task)  # once the request's unit of work commits
         await self.manager.touch(db, session)
         await record(
             db,
@@ -426,7 +426,7 @@ class TaskService:
             db, principal.user_id, {"provider": task.provider, "model": task.model}, {}
         )
         await self.control.transition(db, task, "queued", action=action)
-        self.control.start(db, task, text)  # once the request's unit of work commits
+        await self.control.start(db, task, text)  # once the request's unit of work commits
         await self._audit(db, principal, task, client, action)
         return task
 

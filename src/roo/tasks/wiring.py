@@ -17,6 +17,7 @@ from roo.sessions.service import SessionManager
 from roo.tasks.events import EventStore, Publish
 from roo.tasks.llm import ModelResolver
 from roo.tasks.local_control import LocalControl
+from roo.tasks.queue import build_queue_app
 from roo.tasks.runner import TaskRunner
 from roo.tasks.service import TaskService
 
@@ -40,7 +41,8 @@ def build_tasks(
     runner = TaskRunner(
         settings, db_sessions, events, manager, registry, ignore_rules, model_resolver
     )
-    control = LocalControl(runner, db_sessions, events, wake)
+    queue_app = build_queue_app(settings) if settings.task_runner == "queue" else None
+    control = LocalControl(runner, db_sessions, events, wake, queue_app)
     return TaskService(
         settings,
         db_sessions,

@@ -12,7 +12,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from roo.db import models
+from roo.db import migrate, models
 
 target_metadata = models.Base.metadata
 config = context.config
@@ -25,6 +25,7 @@ def _configure(connection: Connection) -> None:
         # SQLite cannot ALTER most things in place; batch mode copies the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=migrate.is_ours,  # not the job queue's tables
     )
     with context.begin_transaction():
         context.run_migrations()
