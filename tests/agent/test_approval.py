@@ -70,13 +70,24 @@ from roo.agent.tools.base import ApprovalCategory
         ("- 1=", ["- 1="]),
         ("ls && - 1=", ["ls", "- 1="]),
         ("a | - 1= ; b", ["a", "- 1=", "b"]),
+        # `==` after a command name: the grammar's error recovery, as Roo's split reads it
+        ("ls ==", ["ls =="]),
+        ("ls == x", ["ls == x"]),
+        ("a && ls ==", ["a", "ls =="]),
+        ("ls == && b", ["ls ==", "b"]),
+        ("0 && 0 ==\n0", ["0", "0 ==", "0"]),
     ],
 )
 def test_split_commands(command: str, parts: list[str]) -> None:
     assert split_commands(command) == parts
 
 
-_WORD = st.text(alphabet="abcxyz019._-/=", min_size=1, max_size=6)
+# Not a word starting with `==`: after a command name the grammar reads `==` as the operator of a
+# test (its operand, a "regex", can swallow what follows, operators included), which Roo's split
+# does not; such commands are marked uncertain (they ask) and have cases of their own above.
+_WORD = st.text(alphabet="abcxyz019._-/=", min_size=1, max_size=6).filter(
+    lambda w: not w.startswith("==")
+)
 _QUOTED = st.text(alphabet="abc &|;()<>$`\\\n#", max_size=10).map(lambda t: "'" + t + "'")
 _OPS = st.sampled_from([" && ", " || ", " ; ", " | ", "\n", " & "])
 
@@ -190,6 +201,9 @@ def test_safe_constructs_not_flagged(command: str) -> None:
         ("ls | xargs rm", ["ls", "xargs"], ["xargs rm"], "deny"),
         ("make || rm -rf x", ["*"], ["rm"], "deny"),
         ("ls\nrm x", ["ls"], ["rm"], "deny"),
+        # the grammar carries `echo ==` over the line break; bash runs `rm` on its own line
+        ("echo ==\nrm -rf x", ["echo"], ["rm"], "deny"),
+        ("echo ==\nrm -rf x", ["echo"], [], "ask"),
         ('echo "rm -rf x" && ls', ["echo", "ls"], ["rm"], "approve"),
         ("for f in *; do rm $f; done", ["*"], ["rm"], "deny"),
         # substitution always asks, even with `*`; denied commands inside still deny

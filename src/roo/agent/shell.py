@@ -20,6 +20,7 @@ commands with), for the approval policy (`roo.agent.approval`).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -64,6 +65,8 @@ _STATEMENT_PARENTS = frozenset(
     }
 )
 _STATEMENTS = frozenset({"declaration_command", "unset_command", "test_command"})
+_ARGUMENT_TOKENS = frozenset({"==", "=~"})
+_LIST_OPERATORS = frozenset({"&&", "||", ";", "|", "|&", "&", ";;"})
 _REDIRECTS = frozenset({"file_redirect", "heredoc_redirect", "herestring_redirect"})
 _SAFE_TARGETS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr"})
 _STDIN_FILES = frozenset({"-", "/dev/stdin", "/proc/self/fd/0", "/dev/fd/0"})
@@ -125,6 +128,21 @@ def _heredoc_text(redirect: Node, src: Source) -> str:
     return src.source[newline + 1 : stop].decode("utf-8", "replace")
 
 
+def _split_at_stray_operators(parts: list[Node], dropped: list[str], src: Source) -> list[str]:
+    """A command's text, cut where the grammar left a list operator in an ERROR node inside
+    it (`ls == && b`: its error recovery reads one command `ls ==`, `&&`, `b`): Roo's split
+    cuts there. One piece in the usual case."""
+    pieces: list[list[Node]] = [[]]
+    for part in parts:
+        if part.type == "ERROR" and src.text(part).strip() in _LIST_OPERATORS:
+            pieces.append([])
+        else:
+            pieces[-1].append(part)
+    texts = [src.join(piece) for piece in pieces]
+    texts[-1] = " ".join([texts[-1], *dropped])
+    return [t.strip() for t in texts if t.strip()]
+
+
 def _skipped_before(node: Node, parent: Node | None, src: Source) -> str:
     """Text the grammar skipped (no node, no error) between `node` and what comes before it in
     its parent (`ls && - 1=` reads `1=` alone), with a blank after it: Roo's split keeps it with
@@ -144,6 +162,7 @@ class _Analyser:
     def __init__(self) -> None:
         self.out = Analysis()
         self.fed: list[str] = []  # here-documents, here-strings, echo/printf text
+        self._last_command_end: int | None = None  # where the last top-level command kept ends
         self.stdin_shell = False
 
     def run(self, command: str) -> Analysis:
@@ -183,6 +202,8 @@ class _Analyser:
             kind = node.type
             if node.is_missing or node.is_error:
                 self.out.uncertain = True
+                if kind == "ERROR" and top and not inner:
+                    self._error_after_command(node, src)
             if kind == "comment":
                 continue
             if kind not in _LEAVES:
@@ -229,6 +250,26 @@ class _Analyser:
                 commands[first] = " ".join(filter(None, (before, commands[first])))
                 commands[-1] = " ".join(filter(None, (commands[-1], after)))
 
+    @staticmethod
+    def _carried_over_a_line(node: Node, src: Source) -> bool:
+        """Whether a line break separates two words of the command `node` (line continuations
+        are joined before parsing; a here-document's body is inside its redirect)."""
+        words = [c for c in node.children if c.type not in _REDIRECTS]
+        return any(
+            b"\n" in src.source[a.end_byte : b.start_byte] for a, b in itertools.pairwise(words)
+        )
+
+    def _error_after_command(self, error: Node, src: Source) -> None:
+        """Words the grammar could not place right after a command, with nothing between
+        (`a && ls ==`: an ERROR node after the list that ends with `ls`): Roo's split reads
+        them as that command's words, so they go with its text."""
+        end = self._last_command_end
+        if end is None or end > error.start_byte or src.source[end : error.start_byte].strip():
+            return  # an operator or other text between: not the same command
+        words = src.text(error).strip()
+        if words and self.out.commands:
+            self.out.commands[-1] = f"{self.out.commands[-1]} {words}"
+
     def _hidden_code(self, leaf: Node, parent: Node | None, src: Source, depth: int) -> None:
         """Substitutions the grammar leaves inside a word: it does not read backticks in
         `${x:-`cmd`}` or in an unquoted here-document, bash runs them. Treated as a
@@ -271,6 +312,15 @@ class _Analyser:
     def _command(
         self, node: Node, parent: Node | None, src: Source, depth: int, *, top: bool
     ) -> None:
+        if self._carried_over_a_line(node, src):
+            # The grammar read one command across a line break (`echo ==`, a newline, `rm x`:
+            # it waits for `==`'s operand); bash ends the command at the newline. Each line
+            # is read on its own, so what runs on the next one is seen (and denied if denied).
+            self.out.uncertain = True
+            for line in src.text(node).split("\n"):
+                if line.strip():
+                    self._script(line, depth + 1, top=top)
+            return
         name = node.child_by_field_name("name")
         body_of = parent if parent is not None and parent.type == "redirected_statement" else None
         redirects = [c for c in node.children if c.type in _REDIRECTS]
@@ -280,13 +330,20 @@ class _Analyser:
             dropped = self._dropped_words(node, body_of, src)
         # Words after a redirection's target are arguments: `echo hi 2>/dev/null rm x`.
         extra = [d for r in redirects for d in r.children_by_field_name("destination")[1:]]
-        parts = sorted(
-            [c for c in node.named_children if c.type not in _REDIRECTS] + extra,
-            key=lambda n: n.start_byte,
-        )
+        # (`==` and `=~` are the grammar's own tokens in an argument list: `ls == x`)
+        kept = [
+            c
+            for c in node.children
+            if (c.is_named and c.type not in _REDIRECTS) or c.type in _ARGUMENT_TOKENS
+        ]
+        parts = sorted(kept + extra, key=lambda n: n.start_byte)
         text = " ".join([src.join(parts), *dropped]).strip()
         if top and text:
-            self.out.commands.append(_skipped_before(node, parent, src) + text)
+            self.out.commands.extend(
+                _skipped_before(node, parent, src) + piece if i == 0 else piece
+                for i, piece in enumerate(_split_at_stray_operators(parts, dropped, src))
+            )
+            self._last_command_end = node.end_byte
         if name is None or not name.named_children:
             self.out.invocations.append(Invocation(text, ()))
             return
