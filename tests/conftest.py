@@ -84,8 +84,9 @@ def settings(database_url: str, redis_url: str | None, tmp_path: Path) -> Settin
         redis_url=redis_url,
         # one prefix per test: counters and caches in Redis never leak between tests
         redis_prefix=f"roo-test-{RUN_ID}:{uuid.uuid4().hex[:8]}:",
-        # ROO_TASK_RUNNER=queue (CI's PostgreSQL pass): a job queue of the test's own, so no
-        # test's worker takes another's jobs
+        # ROO_TEST_TASK_RUNNER=queue (CI's PostgreSQL pass) runs the suite's tasks through the
+        # job queue, each test's on a queue of its own (no test's worker takes another's jobs)
+        task_runner=TASK_RUNNER,
         task_queue=f"roo-test-{RUN_ID}-{uuid.uuid4().hex[:8]}",
         data_dir=tmp_path / "var",
         auto_migrate=False,
@@ -94,6 +95,10 @@ def settings(database_url: str, redis_url: str | None, tmp_path: Path) -> Settin
         **GENEROUS_RATE_LIMITS,
     )
 
+
+# Where the suite's tasks run (the service's ROO_TASK_RUNNER, for the `settings` fixture only:
+# tests that build SQLite settings of their own keep the default)
+TASK_RUNNER = os.environ.get("ROO_TEST_TASK_RUNNER") or "inprocess"
 
 GENEROUS_RATE_LIMITS = {"rate_limit_auth": "10000/minute", "rate_limit_anonymous": "10000/minute"}
 
