@@ -5,7 +5,8 @@ runner, a test, a CLI) gives it:
 
 - an `EventSink`: every event the engine emits (`message`, `tool.execution`, `task.progress`...);
 - an `Interaction`: how a question reaches the user and the answer comes back (approvals,
-  follow-up questions, the mistake-limit prompt), and the messages the user queued meanwhile;
+  follow-up questions, the mistake-limit prompt), the messages the user queued meanwhile, and
+  whether the user asked for the context to be condensed;
 - a `checkpoint` callback that persists `EngineState` after every step and every tool result, so
   that a task can be resumed after a crash from its last completed step, running nothing twice.
 
