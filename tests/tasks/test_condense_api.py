@@ -16,8 +16,8 @@ from roo.agent.pricing import model_info
 from roo.agent.prompts import condense_instructions, condense_system_prompt
 from roo.api.state import Resources
 from roo.db.engine import unit_of_work
-from roo.db.models import Task
-from roo.testing.fake_llm import Reply, ToolCall, Usage
+from roo.db.models import Task, TaskMessage
+from roo.testing.fake_llm import Failure, Reply, ToolCall, Usage
 from tests.tasks.conftest import Api, FakeLLM
 
 SUMMARY = "1. Primary Request and Intent: write notes.txt."
@@ -186,3 +186,96 @@ async def inbox_read(resources: Resources, task_id: str, within: float = 10.0) -
             return
         assert time.monotonic() < deadline, f"the inbox was not read: {inbox}"
         await asyncio.sleep(0.05)
+
+
+def too_long() -> Failure:
+    return Failure(400, "maximum context length exceeded", code="context_length_exceeded")
+
+
+async def test_the_sliding_window_marks_what_it_hides_and_the_api_returns_it(
+    api: Api, llm: FakeLLM
+) -> None:
+    session = await api.session()
+    llm.script(
+        *[
+            Reply(
+                tool_calls=[
+                    ToolCall("list_files", {"path": ".", "recursive": i % 2 == 0}, id=f"call_{i}")
+                ]
+            )
+            for i in range(1, 5)
+        ],
+        too_long(),  # under 75 % of the window: a quarter of the turns is hidden
+        Reply(tool_calls=[ToolCall("attempt_completion", {"result": "ok"})]),
+    )
+    task = await api.start(session)
+    done = await api.wait(session, task["id"], "completed")
+
+    messages = done["messages"]
+    assert len(messages) == 10  # the task, four steps, the completion: all of them
+    marks = [m.get("truncationParent") for m in messages]
+    (truncated,) = [e for e in await api.events(session) if e["event"] == "context.truncated"]
+    assert marks == [None, *[truncated["data"]["truncationId"]] * 2, *[None] * 7]
+    assert "call_1" in str(messages[1])
+    assert "[Sliding window truncation: 2 messages hidden to reduce context]" in str(messages[0])
+    assert "call_1" not in str(llm.requests[-1].body["messages"])
+
+
+async def test_a_task_saved_with_the_older_count_is_read_marked(
+    api: Api, llm: FakeLLM, resources: Resources
+) -> None:
+    """Tasks saved before marks existed kept `engine_state["hidden"]`: the API shows those
+    messages marked, and the task's next run stores the marks and sends them no more."""
+    session = await api.session()
+    llm.script(
+        Reply(tool_calls=[ToolCall("list_files", {"path": "."}, id="call_1")]),
+        Reply(tool_calls=[ToolCall("list_files", {"path": "."}, id="call_2")]),
+        Reply(tool_calls=[ToolCall("attempt_completion", {"result": "ok"})]),
+    )
+    task = await api.start(session)
+    await api.wait(session, task["id"], "completed")
+    task_id = uuid.UUID(task["id"])
+    async with unit_of_work(resources.db_sessions) as db:
+        row = await db.get(Task, task_id)
+        assert row is not None
+        row.engine_state = {**row.engine_state, "hidden": 2}
+
+    shown = (await api.task(session, task["id"]))["messages"]
+
+    assert len(shown) == 6
+    assert [m.get("truncationParent") for m in shown] == [
+        None,
+        "legacy",
+        "legacy",
+        None,
+        None,
+        None,
+    ]
+
+    llm.script(Reply(tool_calls=[ToolCall("attempt_completion", {"result": "again"})]))
+    response = await api.act(session, task["id"], action="message", text="once more")
+    assert response.status_code == 200, response.text
+    await api.wait(session, task["id"], "completed")
+
+    sent = str(llm.requests[-1].body["messages"])
+    assert "call_1" not in sent
+    assert "call_2" in sent
+    assert "once more" in sent
+    async with unit_of_work(resources.db_sessions) as db:
+        row = await db.get(Task, task_id)
+        assert row is not None
+        assert "hidden" not in row.engine_state
+        stored = {
+            r.position: r.message
+            for r in await db.execute(
+                select(TaskMessage.position, TaskMessage.message).where(
+                    TaskMessage.task_id == task_id
+                )
+            )
+        }
+    assert [stored[p].get("truncationParent") for p in range(4)] == [
+        None,
+        "legacy",
+        "legacy",
+        None,
+    ]

@@ -232,5 +232,5 @@ async def messages(reads: Reads, task_id: uuid.UUID, hidden: int) -> list[dict[s
     """The task's whole conversation, condensed and hidden messages included (marked), as
     `state_store.load_state` reads it (`hidden`: the older count, `legacy_marks`)."""
     rows = await reads.all(ALL_MESSAGES, {"task_id": task_id})
-    marked = legacy_marks([(r["position"], r["message"]) for r in rows], hidden)
+    marked = legacy_marks([(r["position"], r["message"]) for r in rows], hidden, fill=False)
     return [dict(m) for m in marked]

@@ -48,13 +48,16 @@ def hidden_in(engine_state: Mapping[str, Any] | None) -> int:
     return int((engine_state or {}).get("hidden") or 0)
 
 
-def legacy_marks(rows: Sequence[tuple[int, Message]], hidden: int) -> list[Message]:
-    """The conversation of (position, message) rows in order, each position filled (a missing
-    one by a hidden stand-in), the positions 1 to `hidden` marked hidden by the sliding
-    window. Returns the marked copies; the rows' messages are not changed."""
+def legacy_marks(
+    rows: Sequence[tuple[int, Message]], hidden: int, *, fill: bool = True
+) -> list[Message]:
+    """The conversation of (position, message) rows in order, the positions 1 to `hidden`
+    marked hidden by the sliding window; `fill`: a missing position gets a hidden stand-in
+    (the engine's history is indexed by position). Returns marked copies; the rows' messages
+    are not changed."""
     out: list[Message] = []
     for position, message in rows:
-        while len(out) < position:
+        while fill and len(out) < position:
             out.append(copy.deepcopy(_LOST))
         if 0 < position <= hidden and not message.get("truncationParent"):
             message = {**message, "truncationParent": LEGACY_TRUNCATION}
