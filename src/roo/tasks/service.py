@@ -375,7 +375,7 @@ class TaskService:
         if task.state not in CONDENSABLE_STATES:
             raise TaskStateConflict(
                 f"Cannot condense a task that is {task.state}: only a running or waiting "
-                "task's context can be condensed (resume a stopped task first)"
+                "task's context can be condensed (continue or resume it first)"
             )
         await self.control.condense(db, task)
         await self.events.append(
