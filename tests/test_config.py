@@ -125,6 +125,9 @@ def test_test_environment_uses_an_ephemeral_secret(tmp_path: Path) -> None:
         ("ROO_ENV", "staging", "ROO_ENV"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL"),
         ("DATABASE_POOL_MAX", "0", "DATABASE_POOL_MAX"),
+        ("ROO_TASK_AUTO_CONDENSE_PERCENT", "4", "ROO_TASK_AUTO_CONDENSE_PERCENT"),
+        ("ROO_TASK_AUTO_CONDENSE_PERCENT", "101", "ROO_TASK_AUTO_CONDENSE_PERCENT"),
+        ("ROO_TASK_AUTO_CONDENSE", "maybe", "ROO_TASK_AUTO_CONDENSE"),
     ],
 )
 def test_invalid_values_are_one_clear_line(

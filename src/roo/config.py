@@ -316,6 +316,14 @@ class Settings(BaseSettings, OAuthUrlChecks):
         4 * 3600, gt=0, validation_alias=_env("ROO_TASK_MAX_WALL_TIME")
     )
     task_mistake_limit: int = Field(3, ge=0, validation_alias=_env("ROO_TASK_MISTAKE_LIMIT"))
+    # Roo's autoCondenseContext: summarise the conversation (the task's model) when the context
+    # passes the threshold, before falling back to the sliding window
+    task_auto_condense: bool = Field(True, validation_alias=_env("ROO_TASK_AUTO_CONDENSE"))
+    # Roo's autoCondenseContextPercent: also condense from this % of the context window on
+    # (100, Roo's default: only at the window x 0.9 minus the reply's reserve)
+    task_auto_condense_percent: int = Field(
+        100, ge=5, le=100, validation_alias=_env("ROO_TASK_AUTO_CONDENSE_PERCENT")
+    )
     # Where tasks run: `inprocess` (the API process that created them; embedded mode) or `queue`
     # (a procrastinate job on PostgreSQL, taken by any `roo worker`; API processes run none)
     task_runner: Literal["inprocess", "queue"] = Field(

@@ -1,21 +1,25 @@
-"""The sliding window (`truncate_conversation`) and the token estimate (`estimate_tokens`)."""
+"""Context management's pure parts: the sliding window (`truncate`), what the model is sent
+(`effective_history`), the output reserve, the summary request, and the token estimate."""
 
 from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 
 import pytest
 
+from roo.agent import context as ctx
 from roo.agent import messages as m
 from roo.agent.context import (
     CHARS_PER_TOKEN,
     IMAGE_TOKENS,
+    effective_history,
     estimate_tokens,
-    truncate_conversation,
     truncation_marker,
 )
 from roo.agent.messages import Message
+from roo.agent.pricing import model_info
 from roo.agent.prompts import responses as r
 
 TASK = m.user(m.text_block(r.user_message("Refactor the parser.")), m.text_block("<env/>"))
@@ -37,6 +41,17 @@ def conversation(steps: int) -> list[Message]:
             )
         )
     return history
+
+
+def truncate_conversation(history: list[Message], fraction: float) -> tuple[list[Message], int]:
+    """Truncate a copy of `history`: (what the model is sent afterwards, messages hidden)."""
+    marked = copy.deepcopy(history)
+    removed, _ = ctx.truncate(marked, fraction, "t1")
+    return effective_history(marked), removed
+
+
+def unmarked(message: Message) -> Message:
+    return {"role": message["role"], "content": message["content"]}
 
 
 def markers(message: Message) -> list[str]:
@@ -107,13 +122,209 @@ def test_a_new_marker_replaces_the_old_one() -> None:
     assert markers(once[0]) == [truncation_marker(6)]  # the earlier result is untouched
 
 
-def test_the_input_is_not_modified() -> None:
+def test_hidden_messages_are_marked_not_removed() -> None:
     history = conversation(4)
     before = copy.deepcopy(history)
 
-    truncate_conversation(history, 0.5)
+    removed, changed = ctx.truncate(history, 0.5, "t1")
 
-    assert history == before
+    assert removed == 4
+    assert len(history) == len(before)  # nothing deleted
+    assert changed == [0, 1, 2, 3, 4]  # the first (its marker) and the hidden ones
+    assert [msg.get("truncationParent") for msg in history] == [
+        None,
+        *["t1"] * 4,
+        None,
+        None,
+        None,
+        None,
+    ]
+    assert [unmarked(msg) for msg in history[1:]] == before[1:]  # their content as it was
+    assert effective_history(history) == [history[0], *history[5:]]
+
+
+def test_a_second_truncation_counts_only_what_is_still_visible() -> None:
+    history = conversation(6)
+    ctx.truncate(history, 0.5, "t1")
+
+    removed, changed = ctx.truncate(history, 0.5, "t2")
+
+    assert removed == 2  # 6 messages were still visible after the task
+    assert changed == [0, 7, 8]
+    assert [msg.get("truncationParent") for msg in history[7:9]] == ["t2", "t2"]
+
+
+# ---- condensing ---------------------------------------------------------------------------------
+
+
+def summarised(history: list[Message], condense_id: str = "c1") -> list[Message]:
+    """`history` condensed as the engine does it, with a summary message appended."""
+    ctx.mark_condensed(history, condense_id)
+    summary: Message = {
+        "role": "user",
+        "content": [m.text_block("## Conversation Summary\nwhat happened")],
+        "isSummary": True,
+        "condenseId": condense_id,
+    }
+    history.append(summary)
+    return history
+
+
+def test_after_a_summary_the_model_gets_it_and_what_follows() -> None:
+    history = summarised(conversation(3))
+    history.append(m.assistant(m.tool_use_block("call_9", "list_files", {"path": "."})))
+    history.append(m.user(m.tool_result_block("call_9", [m.text_block("a.txt")])))
+
+    sent = effective_history(history)
+
+    assert sent == history[-3:]  # the summary (a user message) first: a fresh start
+    assert all(msg.get("condenseParent") == "c1" for msg in history[:7])
+
+
+def test_a_tool_result_whose_call_was_condensed_is_not_sent() -> None:
+    history = summarised(conversation(2))
+    history.append(
+        m.user(m.tool_result_block("call_1", [m.text_block("late")]), m.text_block("<env/>"))
+    )
+
+    sent = effective_history(history)
+
+    assert sent[-1] == m.user(m.text_block("<env/>"))
+
+
+def test_a_second_condense_marks_only_what_the_first_did_not() -> None:
+    history = summarised(conversation(2), "c1")
+    history.append(m.assistant(m.text_block("more")))
+
+    changed = ctx.mark_condensed(history, "c2")
+
+    assert changed == [5, 6]  # the first summary and the message after it
+    assert [msg["condenseParent"] for msg in history] == ["c1"] * 5 + ["c2", "c2"]
+
+
+def test_the_summary_request_turns_tool_blocks_into_text() -> None:
+    history = conversation(1)
+    history[1]["content"].insert(0, {"type": "reasoning", "text": "thinking"})
+    history[2]["content"][0]["is_error"] = True
+
+    sent = ctx.summary_request_messages(history, "SUMMARISE", supports_images=True)
+
+    assert [msg["role"] for msg in sent] == ["user", "assistant", "user", "user"]
+    assert all(b["type"] == "text" for msg in sent for b in msg["content"])
+    assert [b["text"] for b in sent[1]["content"]] == ["step 0", "[Tool Use: read_file]\npath: a"]
+    assert sent[2]["content"][0]["text"] == "[Tool Result (Error)]\nresult 0"
+    assert sent[-1]["content"] == [m.text_block("SUMMARISE")]
+    assert history[1]["content"][2]["type"] == "tool_use"  # the history itself is untouched
+
+
+def test_an_unanswered_call_gets_roo_s_stand_in_result() -> None:
+    history = conversation(1)
+    history.append(
+        m.assistant(m.tool_use_block("call_7", "write_to_file", {"path": "x", "content": "y"}))
+    )
+
+    sent = ctx.summary_request_messages(history, "SUMMARISE", supports_images=False)
+
+    assert sent[-2]["content"] == [
+        m.text_block("[Tool Result]\nContext condensation triggered. Tool execution deferred.")
+    ]
+
+
+def test_tool_arguments_are_written_as_roo_writes_them() -> None:
+    block = m.tool_use_block(
+        "c", "new_task", {"mode": "code", "todos": None, "n": 3, "ok": True, "o": {"a": [1]}}
+    )
+
+    assert ctx.tool_use_to_text(block) == (
+        "[Tool Use: new_task]\nmode: code\ntodos: null\nn: 3\nok: true\n"
+        'o: {\n  "a": [\n    1\n  ]\n}'
+    )
+
+
+def test_images_are_left_out_for_a_model_without_vision() -> None:
+    history = [m.user(m.text_block("look"), m.image_block("image/png", "AAAA"))]
+    history.append(m.assistant(m.text_block("ok")))
+
+    without = ctx.summary_request_messages(history, "S", supports_images=False)
+    with_images = ctx.summary_request_messages(history, "S", supports_images=True)
+
+    assert without[0]["content"] == [m.text_block("look")]
+    assert with_images[0]["content"][1]["type"] == "image"
+
+
+def test_refusals_as_roo_s() -> None:
+    assert ctx.condense_refusal([TASK], 1) == ctx.NOT_ENOUGH_MESSAGES
+    history = summarised(conversation(2))
+    assert ctx.condense_refusal(effective_history(history), len(history)) == (
+        ctx.CONDENSED_RECENTLY
+    )
+    history.append(m.assistant(m.text_block("one reply")))
+    assert ctx.condense_refusal(effective_history(history), len(history)) == (
+        ctx.CONDENSED_RECENTLY
+    )
+    history.append(m.user(m.text_block("and a turn")))
+    assert ctx.condense_refusal(effective_history(history), len(history)) is None
+    assert ctx.condense_refusal(conversation(1), 3) is None
+
+
+def test_the_summary_carries_workflows_todos_and_environment() -> None:
+    first = m.user(
+        m.text_block('<user_message>do</user_message>\n<command name="x">keep</command>')
+    )
+
+    content = ctx.summary_content(
+        "S",
+        commands=ctx.command_blocks(first),
+        todos="- [ ] write tests",
+        environment="<environment_details>now</environment_details>",
+    )
+
+    texts = [b["text"] for b in content]
+    assert texts[0] == "## Conversation Summary\nS"
+    assert '<command name="x">keep</command>' in texts[1]
+    assert "- [ ] write tests" in texts[2]
+    assert texts[3] == "<environment_details>now</environment_details>"
+    assert len(ctx.summary_content("S", commands="", todos=None, environment=None)) == 1
+
+
+# ---- the output reserve (Roo's getModelMaxOutputTokens) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "reserve"),
+    [
+        ("anthropic", "claude-sonnet-4-5", 8_192),  # 64k max output: 8,192 without thinking
+        ("anthropic", "claude-3-haiku", 4_096),  # a lower maximum stays
+        ("openai", "gpt-4o", 16_384),  # under 20 % of 128k
+        ("openai", "gpt-5", None),  # GPT-5: its own maximum
+    ],
+)
+def test_output_reserve(provider: str, model: str, reserve: int | None) -> None:
+    info = model_info(provider, model)
+    assert info is not None
+    expected = info.max_tokens if reserve is None else reserve
+
+    assert ctx.output_reserve(model, info) == expected
+
+
+def test_the_reserve_is_capped_at_a_fifth_of_the_window() -> None:
+    info = model_info("openai", "gpt-4o")
+    assert info is not None
+    small = replace(info, context_window=32_000, max_tokens=16_384)
+
+    assert ctx.output_reserve("gpt-4o", small) == 6_400
+    assert ctx.output_reserve("some-model", small, "anthropic") == 8_192
+
+
+def test_the_thresholds() -> None:
+    info = model_info("anthropic", "claude-sonnet-4-5")
+    assert info is not None
+    allowed = ctx.allowed_tokens(info, 8_192)
+    assert allowed == info.context_window * 0.9 - 8_192
+    assert not ctx.should_condense(int(allowed), info.context_window, allowed, 100)
+    assert ctx.should_condense(int(allowed) + 1, info.context_window, allowed, 100)
+    assert ctx.should_condense(info.context_window // 2, info.context_window, allowed, 50)
+    assert not ctx.should_condense(info.context_window // 2 - 1, info.context_window, allowed, 50)
 
 
 # ---- estimate_tokens ----------------------------------------------------------------------------

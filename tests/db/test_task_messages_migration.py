@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from roo.agent import messages as m
+from roo.agent.context import effective_history
 from roo.agent.state import EngineState
 from roo.config import load_settings
 from roo.db.engine import create_engine, create_session_factory, unit_of_work
@@ -225,7 +226,20 @@ def test_downgrade_keeps_the_visible_conversation(scratch_url: str) -> None:
         )
 
     on(scratch_url, truncate)
-    assert resumed_state(scratch_url).history == [HISTORY[0], *later]
+    # this code reads the older count as marks: the hidden messages kept, no longer sent
+    resumed = resumed_state(scratch_url).history
+    assert effective_history(resumed) == [HISTORY[0], *later]
+    assert [msg.get("truncationParent") for msg in resumed] == [
+        None,
+        "legacy",
+        "legacy",
+        None,
+        None,
+    ]
+    assert [{"role": msg["role"], "content": msg["content"]} for msg in resumed] == [
+        *HISTORY[:3],
+        *later,
+    ]
 
     alembic(scratch_url, "downgrade", "0006_tasks")
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from roo.db.models import Task
 from roo.tasks import inbox
-from roo.tasks.inbox import MAIL, AnswerMail, CancelMail, Inbox, MessageMail
+from roo.tasks.inbox import MAIL, AnswerMail, CancelMail, CondenseMail, Inbox, MessageMail
 
 
 def test_mail_round_trips_through_the_row() -> None:
@@ -36,6 +36,17 @@ def test_mail_round_trips_through_the_row() -> None:
     assert box.answer_to("q1") == AnswerMail(approval_id="q1", action="approve", text="fine")
     assert box.answer_to("q2") is None
     assert box.answer_to(None) is None
+
+
+def test_a_condense_request_round_trips_once() -> None:
+    task = Task(id=uuid.uuid4())
+    inbox.post(task, CondenseMail())
+    inbox.post(task, MessageMail(text="m"))
+    inbox.post(task, CondenseMail())  # asked twice: one condense
+
+    assert task.inbox == {"messages": ["m"], "condense": True}
+    assert inbox.take(task).mail() == [MessageMail(text="m"), CondenseMail()]
+    assert MAIL.validate_python({"kind": "condense"}) == CondenseMail()
 
 
 def test_an_empty_inbox_is_null_and_rows_of_older_processes_read() -> None:

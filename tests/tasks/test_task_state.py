@@ -9,7 +9,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roo.agent import messages as m
+from roo.agent.context import effective_history
 from roo.agent.messages import Block, Message
 from roo.agent.prompts import responses as r
 from roo.agent.state import Answer, EngineState
@@ -24,7 +25,7 @@ from roo.api.state import Resources
 from roo.db.engine import unit_of_work
 from roo.db.models import Task, TaskMessage
 from roo.tasks.state_store import StateWriter, load_state
-from roo.testing.fake_llm import Failure, Reply, ToolCall
+from roo.testing.fake_llm import Failure, Reply, ToolCall, Usage
 from tests.agent.engine.conftest import Harness, calls, complete
 from tests.tasks.conftest import LLM_KEY, RUN_ANYTHING, Api, FakeLLM
 
@@ -275,11 +276,12 @@ def four_steps() -> list[Reply]:
     ]
 
 
-async def test_a_truncation_hides_rows_and_rewrites_only_the_first(
+async def test_a_truncation_marks_rows_and_rewrites_only_those(
     api: Api, llm: FakeLLM, resources: Resources, tmp_path: Path
 ) -> None:
-    """A context-window error drops the oldest turn pair from what the model sees: their rows
-    stay (hidden), the first message is rewritten with the marker, nothing else is."""
+    """A context-window error hides the oldest turn pair from what the model sees: their rows
+    stay, rewritten with their mark, the first message is rewritten with the marker, nothing
+    else is."""
     task_id = await new_task_row(api, resources)
     mirror = Mirror(resources, task_id, EngineState())
     too_long = Failure(400, "maximum context length exceeded", code="context_length_exceeded")
@@ -295,15 +297,45 @@ async def test_a_truncation_hides_rows_and_rewrites_only_the_first(
     (truncated,) = harness.events.of("context.truncated")
     assert truncated["messagesRemoved"] == 2
     state = harness.state
-    assert state.hidden == 2
     rows = await mirror.rows()
     assert sorted(rows) == list(range(state.end()))  # hidden ones included
     assert r.truncation_marker(2) in json.dumps(rows[0])
     assert "call_1" in json.dumps(rows[1])
-    assert "call_1" not in json.dumps(state.history)
-    (rewrite,) = writes.on("task_messages", "UPDATE")
-    assert rewrite.rows == 1
-    assert max(mirror.written) <= 2  # the rewritten first message and the new reply
+    assert rows[1]["truncationParent"] == rows[2]["truncationParent"] == truncated["truncationId"]
+    assert "call_1" not in json.dumps(effective_history(state.history))
+    rewrites = writes.on("task_messages", "UPDATE")
+    assert sum(w.rows for w in rewrites) == 3  # the first message and the two hidden
+    assert max(mirror.written) <= 4  # those three and the new reply
+
+
+async def test_a_condense_marks_rows_and_appends_the_summary(
+    api: Api, llm: FakeLLM, resources: Resources, tmp_path: Path
+) -> None:
+    """Condensing rewrites each older row once, with its mark, and appends the summary; what
+    a resumed run reads back is what the engine holds (the Mirror checks it at every
+    checkpoint)."""
+    task_id = await new_task_row(api, resources)
+    mirror = Mirror(resources, task_id, EngineState())
+    script = four_steps()
+    script[-1] = replace(script[-1], usage=Usage(120_000, 10))  # past gpt-4o's 128k x 0.9 - 16k
+    llm.script(*script, Reply(text="What happened."), complete())
+
+    with engine_harness(llm, tmp_path) as harness, recorded_writes(resources.engine) as writes:
+        try:
+            outcome = await harness.run("Look around.", checkpoint=mirror)
+        finally:
+            await harness.aclose()
+
+    assert outcome.status == "completed"
+    (condensed,) = harness.events.of("context.condensed")
+    rows = await mirror.rows()
+    assert sorted(rows) == list(range(harness.state.end()))
+    assert [rows[p].get("condenseParent") for p in range(9)] == [condensed["condenseId"]] * 9
+    assert rows[9]["isSummary"] is True
+    assert rows[9]["condenseId"] == condensed["condenseId"]
+    assert "What happened." in json.dumps(rows[9])
+    rewrites = writes.on("task_messages", "UPDATE")
+    assert sum(w.rows for w in rewrites) == 9  # each condensed row once
 
 
 async def test_notes_added_to_a_saved_turn_are_saved(

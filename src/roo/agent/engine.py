@@ -20,6 +20,7 @@ import functools
 import json
 import math
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,14 +28,21 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from roo.agent import context as ctx
 from roo.agent import messages as m
 from roo.agent.approval import ApprovalPolicy, decide_tool
-from roo.agent.context import estimate_tokens, truncate_conversation
+from roo.agent.context import ContextSettings, estimate_tokens
 from roo.agent.messages import Block, Message
 from roo.agent.modes import MODES, Mode, check_tool_allowed, get_mode, tools_for_mode
 from roo.agent.output import BoundedOutput
 from roo.agent.pricing import ModelInfo, Usage
-from roo.agent.prompts import WorkspaceFacts, build_system_prompt, environment_details
+from roo.agent.prompts import (
+    WorkspaceFacts,
+    build_system_prompt,
+    condense_instructions,
+    condense_system_prompt,
+    environment_details,
+)
 from roo.agent.prompts import responses as r
 from roo.agent.providers.base import (
     ModelRequest,
@@ -71,7 +79,10 @@ from roo.agent.tools.registry import ToolRegistry
 
 # How much of a command's output or a tool's text an event carries (the model gets it all).
 EVENT_TEXT_LIMIT = 8_000
-CONTEXT_RETRIES = 3  # forced truncations on a context-window error (Roo's limit)
+CONTEXT_RETRIES = 3  # forced reductions on a context-window error (Roo's limit)
+# What a context-window error hides when condensing did not happen: a quarter of the turns
+# (Roo keeps 75 %, FORCED_CONTEXT_REDUCTION_PERCENT)
+FORCED_TRUNCATION = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +119,7 @@ class AgentSetup:
     limits: AgentLimits = field(default_factory=AgentLimits)
     custom_instructions: str | None = None
     workspace: WorkspaceFacts = field(default_factory=lambda: WorkspaceFacts(file_listing=""))
+    context: ContextSettings = field(default_factory=ContextSettings)
 
 
 class _Failed(Exception):
@@ -156,6 +168,8 @@ class Agent:
         # The system prompt's clock is the run's start: a prompt that changed on every request
         # would defeat the providers' prompt caching.
         self._started = datetime.now(UTC)
+        # Roo's reserve for the reply: where context management starts, and the max_tokens sent
+        self._reserve = ctx.output_reserve(setup.model, setup.model_info, setup.provider.protocol)
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -313,33 +327,35 @@ class Agent:
     def _tools(self) -> list[Tool]:
         return tools_for_mode(self.mode, self.setup.registry)
 
+    def _system_prompt(self, tools: Sequence[Tool]) -> str:
+        setup = self.setup
+        return build_system_prompt(
+            self.mode, tools, setup.workspace, setup.custom_instructions, MODES, now=self._started
+        )
+
     async def _request(self) -> _Turn:
         setup, limits = self.setup, self.setup.limits
         attempt = context_retries = 0
         while True:
-            await self._fit_context()
             tools = self._tools()
+            system = self._system_prompt(tools)
+            specs = [_spec(t) for t in tools]
+            if setup.interaction.take_condense_request():
+                await self._condense(self._context_size(), "manual", system, specs)
+            await self._manage_context(system, specs)
             request = ModelRequest(
                 model=setup.model,
-                system=build_system_prompt(
-                    self.mode,
-                    tools,
-                    setup.workspace,
-                    setup.custom_instructions,
-                    MODES,
-                    now=self._started,
-                ),
-                messages=_for_provider(self.state.history),
-                tools=[_spec(t) for t in tools],
-                max_tokens=setup.model_info.max_tokens,
+                system=system,
+                messages=_for_provider(ctx.effective_history(self.state.history)),
+                tools=specs,
+                max_tokens=self._reserve,
             )
             try:
                 return await self._stream(request)
             except ProviderError as error:
                 if error.kind == "context_window" and context_retries < CONTEXT_RETRIES:
                     context_retries += 1
-                    # Roo's forced reduction on a context-window error: keep 75 % of the turns
-                    await self._truncate(0.25, estimate_tokens(self.state.history))
+                    await self._manage_context(system, specs, forced=True)
                     continue
                 if not error.retryable or attempt >= limits.retry_attempts:
                     raise _Failed(
@@ -399,30 +415,161 @@ class Agent:
 
     # -- context window -------------------------------------------------------------------------
 
-    async def _fit_context(self) -> None:
-        """Roo's sliding window: when the next request would not fit (context window minus
-        10 % and the reply's reserve), hide the oldest half of the turns, keeping the first."""
-        info = self.setup.model_info
-        allowed = info.context_window * 0.9 - info.max_tokens
+    def _context_size(self) -> int:
+        """Roo's `prevContextTokens`: the tokens of the latest request (prompt and reply) plus
+        those of the message added since; an estimate of what is sent when there was no
+        request since the context last changed."""
         history = self.state.history
         if self.state.context_tokens:
-            needed = self.state.context_tokens + estimate_tokens(history[-1:])
-        else:
-            needed = estimate_tokens(history)
-        if needed > allowed:
-            await self._truncate(0.5, needed)
+            return self.state.context_tokens + estimate_tokens(history[-1:])
+        return estimate_tokens(ctx.effective_history(history))
+
+    async def _manage_context(
+        self, system: str, specs: Sequence[ToolSpec], *, forced: bool = False
+    ) -> None:
+        """Roo's `manageContext`, before each request: condense when the context passes the
+        threshold (ContextSettings.condense_percent % of the window, or the window x 0.9 minus
+        the reply's reserve); when that is off, was not triggered or failed, and the request
+        would not fit, hide the oldest half of the turns (the sliding window).
+
+        `forced`: the provider said the request did not fit (Roo's
+        `handleContextWindowExceededError`): condense from 75 % of the window on, whatever
+        the settings say, and when that does not happen hide a quarter of the turns: the
+        provider's word beats our estimate, so something always goes."""
+        info, settings = self.setup.model_info, self.setup.context
+        allowed = ctx.allowed_tokens(info, self._reserve)
+        prev = self._context_size()
+        percent = ctx.FORCED_CONTEXT_REDUCTION_PERCENT if forced else settings.condense_percent
+        if (forced or settings.auto_condense) and ctx.should_condense(
+            prev, info.context_window, allowed, percent
+        ):
+            trigger = "context_error" if forced else "auto"
+            if await self._condense(prev, trigger, system, specs):
+                return
+        if forced:
+            await self._truncate(FORCED_TRUNCATION, prev)
+        elif prev > allowed:
+            await self._truncate(0.5, prev)
 
     async def _truncate(self, fraction: float, before: int) -> None:
         state = self.state
-        state.history, removed = truncate_conversation(state.history, fraction)
+        truncation_id = str(uuid.uuid4())
+        removed, changed = ctx.truncate(state.history, fraction, truncation_id)
         if removed:
-            # the removed messages keep their positions (hidden); the first gets the marker
-            state.hidden += removed
-            state.mark_edited(0)
+            for index in changed:
+                state.mark_edited(index)
             state.context_tokens = 0
             await self.setup.sink(
-                "context.truncated", {"messagesRemoved": removed, "prevContextTokens": before}
+                "context.truncated",
+                {
+                    "truncationId": truncation_id,
+                    "messagesRemoved": removed,
+                    "prevContextTokens": before,
+                    "newContextTokens": estimate_tokens(ctx.effective_history(state.history)),
+                },
             )
+
+    async def _condense(
+        self, before: int, trigger: str, system: str, specs: Sequence[ToolSpec]
+    ) -> bool:
+        """Roo's `summarizeConversation`: the task's model summarises what it sees now with
+        Roo's condense prompt; the summary becomes a user message (`isSummary`) with the first
+        message's workflows, the todo list and fresh environment details, and every earlier
+        message is marked `condenseParent` (kept, no longer sent). The call's tokens and cost
+        count in the task's usage, whatever its outcome. False (and `context.condense_failed`)
+        when there was nothing to condense or the call failed."""
+        state, setup = self.state, self.setup
+        to_summarize = ctx.effective_history(state.history)
+        refusal = ctx.condense_refusal(to_summarize, len(state.history))
+        if refusal is not None:
+            await setup.sink("context.condense_failed", {"trigger": trigger, "error": refusal})
+            return False
+        request = ModelRequest(
+            model=setup.model,
+            system=condense_system_prompt(),
+            messages=ctx.summary_request_messages(
+                to_summarize,
+                condense_instructions(),
+                supports_images=setup.model_info.supports_images,
+            ),
+            tools=[],
+            max_tokens=self._reserve,
+        )
+        usage = Usage()
+        parts: list[str] = []
+        error: str | None = None
+        try:
+            async for chunk in setup.provider.stream(request):
+                if isinstance(chunk, TextChunk):
+                    parts.append(chunk.text)
+                elif isinstance(chunk, UsageChunk):
+                    usage = usage + Usage(
+                        input_tokens=chunk.input_tokens,
+                        output_tokens=chunk.output_tokens,
+                        cache_write_tokens=chunk.cache_write_tokens,
+                        cache_read_tokens=chunk.cache_read_tokens,
+                    )
+        except ProviderError as exc:
+            error = ctx.condense_api_failed(str(exc))
+        usage = Usage.priced(
+            setup.model_info,
+            setup.provider.protocol,
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_write_tokens,
+            usage.cache_read_tokens,
+        )
+        state.usage = state.usage + usage
+        summary = "".join(parts).strip()
+        if error is None and not summary:
+            error = ctx.CONDENSE_FAILED
+        if error is not None:
+            await setup.sink(
+                "context.condense_failed",
+                {"trigger": trigger, "error": error, "cost": usage.cost, "usage": usage.to_dict()},
+            )
+            await self._checkpoint()  # the usage
+            return False
+        condense_id = str(uuid.uuid4())
+        content = ctx.summary_content(
+            summary,
+            commands=ctx.command_blocks(state.history[0]),
+            todos=state.todos,
+            environment=self._environment(),
+        )
+        for index in ctx.mark_condensed(state.history, condense_id):
+            state.mark_edited(index)
+        summary_message: Message = {
+            "role": "user",
+            "content": content,
+            "isSummary": True,
+            "condenseId": condense_id,
+        }
+        state.history.append(summary_message)
+        # what the next request starts from: the system prompt, the tools and the summary
+        after = (
+            ctx.estimate_text_tokens(system)
+            + ctx.estimate_text_tokens(
+                json.dumps([[spec.name, spec.description, spec.parameters] for spec in specs])
+            )
+            + estimate_tokens([summary_message])
+        )
+        state.context_tokens = after
+        await setup.sink(
+            "context.condensed",
+            {
+                "trigger": trigger,
+                "condenseId": condense_id,
+                "prevContextTokens": before,
+                "newContextTokens": after,
+                "messagesCondensed": len(to_summarize),
+                "cost": usage.cost,
+                "usage": usage.to_dict(),
+                "summary": _clip(summary),
+            },
+        )
+        await self._checkpoint()
+        return True
 
     # -- tools ----------------------------------------------------------------------------------
 
@@ -658,10 +805,16 @@ def _spec(tool: Tool) -> ToolSpec:
 
 
 def _for_provider(history: Sequence[Message]) -> list[Message]:
-    """The history as sent: reasoning blocks are kept for the record only."""
+    """The history as sent: role and content only (context marks stay home), reasoning blocks
+    left out (kept for the record only), consecutive user messages merged (Roo's
+    `mergeConsecutiveApiMessages`)."""
     out: list[Message] = []
     for message in history:
         content = [b for b in message["content"] if b.get("type") != "reasoning"]
-        if content:
+        if not content:
+            continue
+        if out and out[-1]["role"] == "user" and message["role"] == "user":
+            out[-1]["content"] = [*out[-1]["content"], *content]
+        else:
             out.append({"role": message["role"], "content": content})
     return out

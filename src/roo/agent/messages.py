@@ -13,11 +13,19 @@ Blocks:
     {"type": "tool_result", "tool_use_id": str, "content": [text|image blocks],
      "is_error": bool}                                                       (user)
     {"type": "reasoning", "text": str}    (assistant; kept for the record, never sent back)
+
+Context management marks messages instead of deleting them (Roo's `ApiMessage` fields, under
+Roo's names, so a client that knows Roo's history reads ours):
+    "isSummary": true, "condenseId": str   a summary written by condensing (a user message)
+    "condenseParent": str                  replaced by the summary whose condenseId it names
+    "truncationParent": str                hidden by the sliding window (that truncation's id)
+A marked message stays in the stored conversation and is never sent to the model again
+(`roo.agent.context.effective_history`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 Role = Literal["user", "assistant"]
 Block = dict[str, Any]
@@ -26,6 +34,10 @@ Block = dict[str, Any]
 class Message(TypedDict):
     role: Role
     content: list[Block]
+    isSummary: NotRequired[bool]
+    condenseId: NotRequired[str]
+    condenseParent: NotRequired[str]
+    truncationParent: NotRequired[str]
 
 
 def text_block(text: str) -> Block:

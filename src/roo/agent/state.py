@@ -5,18 +5,19 @@ runner, a test, a CLI) gives it:
 
 - an `EventSink`: every event the engine emits (`message`, `tool.execution`, `task.progress`...);
 - an `Interaction`: how a question reaches the user and the answer comes back (approvals,
-  follow-up questions, the mistake-limit prompt), and the messages the user queued meanwhile;
+  follow-up questions, the mistake-limit prompt), the messages the user queued meanwhile, and
+  whether the user asked for the context to be condensed;
 - a `checkpoint` callback that persists `EngineState` after every step and every tool result, so
   that a task can be resumed after a crash from its last completed step, running nothing twice.
 
 The conversation only grows, so a host need not rewrite it at every checkpoint: message `i` of
-`history` is message `position(i)` of the task's whole conversation (the sliding window hides
-messages after the first: `hidden` counts them, and they keep their positions). Between two
-checkpoints the engine appends messages, and changes a saved one in place only where it says
-so in `edited` (the truncation marker of the first message, a note added to the last user turn).
-A host that stored positions below N at its previous checkpoint saves the messages at positions
-N and up plus those in `edited`, and the small rest of the state (`scalars()`); the engine
-clears `edited` once the checkpoint returns.
+`history` is message `i` of the task's whole conversation (context management marks messages,
+it never removes one: `roo.agent.context`). Between two checkpoints the engine appends
+messages, and changes a saved one in place only where it says so in `edited` (the marks of
+condensing and of the sliding window, the sliding window's marker text, a note added to the
+last user turn). A host that stored positions below N at its previous checkpoint saves the
+messages at positions N and up plus those in `edited`, and the small rest of the state
+(`scalars()`); the engine clears `edited` once the checkpoint returns.
 """
 
 from __future__ import annotations
@@ -72,6 +73,11 @@ class Interaction(Protocol):
         """Messages the user sent while the agent was busy; they join the next user turn."""
         ...
 
+    def take_condense_request(self) -> bool:
+        """Whether the user asked for the context to be condensed since the last call (the
+        engine condenses before its next model request)."""
+        ...
+
 
 # Saves the state (all of it, or what changed since the previous call: see the module's doc).
 Checkpoint = Callable[["EngineState"], Awaitable[None]]
@@ -100,22 +106,16 @@ class EngineState:
     result: str | None = None
     # tool results of the step in progress (the last history message is the assistant turn)
     pending_results: list[Block] = field(default_factory=list)
-    # messages after the first that the sliding window hid from `history` (they stay stored)
-    hidden: int = 0
     # positions of messages changed in place since the last checkpoint (not persisted)
     edited: set[int] = field(default_factory=set)
 
-    def position(self, index: int) -> int:
-        """The position in the whole conversation of `history[index]` (index >= 0)."""
-        return index + self.hidden if index > 0 else 0
-
     def end(self) -> int:
         """One past the position of the last message: how many the conversation has."""
-        return self.position(len(self.history) - 1) + 1 if self.history else 0
+        return len(self.history)
 
     def mark_edited(self, index: int) -> None:
         """`history[index]` was changed in place: the next checkpoint saves it again."""
-        self.edited.add(self.position(index))
+        self.edited.add(index)
 
     def to_dict(self) -> dict[str, Any]:
         return {"history": self.history, **self.scalars()}
@@ -133,7 +133,6 @@ class EngineState:
             "todos": self.todos,
             "result": self.result,
             "pendingResults": self.pending_results,
-            "hidden": self.hidden,
         }
 
     @classmethod
@@ -150,7 +149,6 @@ class EngineState:
             todos=data.get("todos"),
             result=data.get("result"),
             pending_results=list(data.get("pendingResults") or []),
-            hidden=int(data.get("hidden") or 0),
         )
 
 

@@ -2,7 +2,8 @@
 
 The service decides whether an action fits (state, ownership, limits) and records it for the
 API (audit, the request's unit of work); what reaches the run goes through `TaskControl`: the
-state transitions, starting a run, an answer or approval, a message, a cancel. The port hides
+state transitions, starting a run, an answer or approval, a message, a condense request, a
+cancel. The port hides
 where the run is: in this process it is reached directly; in another process through the
 task's inbox (`roo.tasks.inbox`), which that process polls. A bus that wakes the other
 process's inbox at once (instead of its next poll) fits behind the same port.
@@ -52,6 +53,11 @@ class TaskControl(Protocol):
 
     async def message(self, db: AsyncSession, task: Task, text: str) -> None:
         """Queue a message for the next user turn of `task` (running)."""
+        ...
+
+    async def condense(self, db: AsyncSession, task: Task) -> None:
+        """Ask the run of `task` (running or waiting) to condense its context before its
+        next model request."""
         ...
 
     async def cancel(self, task_id: uuid.UUID) -> None:

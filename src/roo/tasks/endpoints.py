@@ -101,7 +101,7 @@ async def get_task(
 
 @router.put(
     "/{session_id}/tasks/{task_id}",
-    summary="Act on a task: approve, deny, answer, message or resume",
+    summary="Act on a task: approve, deny, answer, message, resume or condense",
     responses={**NOT_FOUND, 409: {"description": "The action does not fit the task's state"}},
 )
 async def act_on_task(

@@ -1,9 +1,11 @@
 """A task's inbox: what the API hands to the process that runs the task when that is another
-process (`roo serve --workers N`): an answer to the pending question, a message, a cancel.
+process (`roo serve --workers N`): an answer to the pending question, a message, a condense
+request, a cancel.
 
-The mail is typed (`AnswerMail`, `MessageMail`, `CancelMail`: a union discriminated by `kind`);
-the row (`tasks.inbox`) keeps the shape it always had, `{"answers": {pendingId: {action, text}},
-"messages": [...], "cancel": true}` with only what is set, and NULL when empty (so `inbox IS NOT
+The mail is typed (`AnswerMail`, `MessageMail`, `CondenseMail`, `CancelMail`: a union
+discriminated by `kind`); the row (`tasks.inbox`) keeps the shape it always had, `{"answers":
+{pendingId: {action, text}}, "messages": [...], "condense": true, "cancel": true}` with only
+what is set, and NULL when empty (so `inbox IS NOT
 NULL` finds the tasks with mail). `post` is the one writer (the API's side, in its unit of work),
 `take` the one reader (the running process's poll, `roo.tasks.liveness`), which empties it.
 Anything else in a row (an unknown key, an unknown action) is refused.
@@ -41,12 +43,19 @@ class MessageMail(_Strict):
     text: str
 
 
+class CondenseMail(_Strict):
+    """Condense the context before the next model request."""
+
+    kind: Literal["condense"] = "condense"
+
+
 class CancelMail(_Strict):
     kind: Literal["cancel"] = "cancel"
 
 
-Mail = Annotated[AnswerMail | MessageMail | CancelMail, Field(discriminator="kind")]
-MAIL: TypeAdapter[AnswerMail | MessageMail | CancelMail] = TypeAdapter(Mail)
+AnyMail = AnswerMail | MessageMail | CondenseMail | CancelMail
+Mail = Annotated[AnyMail, Field(discriminator="kind")]
+MAIL: TypeAdapter[AnyMail] = TypeAdapter(Mail)
 
 
 class StoredAnswer(_Strict):
@@ -59,6 +68,7 @@ class Inbox(_Strict):
 
     answers: dict[str, StoredAnswer] = Field(default_factory=dict)
     messages: list[str] = Field(default_factory=list)
+    condense: bool = False
     cancel: bool = False
 
     @classmethod
@@ -71,24 +81,26 @@ class Inbox(_Strict):
         """The row's value: what is set, None when nothing is."""
         return self.model_dump(exclude_defaults=True) or None
 
-    def post(self, mail: AnswerMail | MessageMail | CancelMail) -> Inbox:
+    def post(self, mail: AnyMail) -> Inbox:
         """This inbox with `mail` added."""
         if isinstance(mail, AnswerMail):
             answer = StoredAnswer(action=mail.action, text=mail.text)
             return self.model_copy(update={"answers": {**self.answers, mail.approval_id: answer}})
         if isinstance(mail, MessageMail):
             return self.model_copy(update={"messages": [*self.messages, mail.text]})
+        if isinstance(mail, CondenseMail):
+            return self.model_copy(update={"condense": True})
         return self.model_copy(update={"cancel": True})
 
-    def mail(self) -> list[AnswerMail | MessageMail | CancelMail]:
-        """The mail in the order a run takes it: messages, answers, then cancel."""
-        items: list[AnswerMail | MessageMail | CancelMail] = [
-            MessageMail(text=text) for text in self.messages
-        ]
+    def mail(self) -> list[AnyMail]:
+        """The mail in the order a run takes it: messages, answers, condense, then cancel."""
+        items: list[AnyMail] = [MessageMail(text=text) for text in self.messages]
         items += [
             AnswerMail(approval_id=approval_id, action=a.action, text=a.text)
             for approval_id, a in self.answers.items()
         ]
+        if self.condense:
+            items.append(CondenseMail())
         if self.cancel:
             items.append(CancelMail())
         return items
@@ -101,7 +113,7 @@ class Inbox(_Strict):
         return AnswerMail(approval_id=approval_id, action=given.action, text=given.text)
 
 
-def post(task: Task, mail: AnswerMail | MessageMail | CancelMail) -> None:
+def post(task: Task, mail: AnyMail) -> None:
     """Leave `mail` in the task's inbox (the row is written with the caller's unit of work)."""
     task.inbox = Inbox.load(task.inbox).post(mail).dump()
 

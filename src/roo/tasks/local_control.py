@@ -114,6 +114,17 @@ class LocalControl:
         else:  # another process runs it
             self._post(db, task, inbox.MessageMail(text=text))
 
+    async def condense(self, db: AsyncSession, task: Task) -> None:
+        run = self.runner.run(task.id)
+        if run is not None:
+
+            async def request() -> None:
+                run.request_condense()
+
+            after_commit(db, request)
+        else:  # another process runs it
+            self._post(db, task, inbox.CondenseMail())
+
     async def cancel(self, task_id: uuid.UUID) -> None:
         run = self.runner.run(task_id)
         stopping = run.cancel() if run is not None else None

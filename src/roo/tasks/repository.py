@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from roo.db.models import Session, Task
 from roo.db.reads import Reads
 from roo.tasks.schemas import ACTIVE_STATES
-from roo.tasks.state_store import VISIBLE_MESSAGES
+from roo.tasks.state_store import ALL_MESSAGES, legacy_marks
 
 # -- counts -----------------------------------------------------------------------------------
 
@@ -254,6 +254,8 @@ async def one(
 
 
 async def messages(reads: Reads, task_id: uuid.UUID, hidden: int) -> list[dict[str, Any]]:
-    """The conversation as the engine continues it (`state_store.visible_messages`)."""
-    rows = await reads.all(VISIBLE_MESSAGES, {"task_id": task_id, "hidden": hidden})
-    return [r["message"] for r in rows]
+    """The task's whole conversation, condensed and hidden messages included (marked), as
+    `state_store.load_state` reads it (`hidden`: the older count, `legacy_marks`)."""
+    rows = await reads.all(ALL_MESSAGES, {"task_id": task_id})
+    marked = legacy_marks([(r["position"], r["message"]) for r in rows], hidden, fill=False)
+    return [dict(m) for m in marked]

@@ -201,11 +201,16 @@ class Run:
         self._waiting: asyncio.Future[Answer] | None = None
         self._pending_id: str | None = None
         self._queued: list[str] = []
+        self._condense = False  # the user asked to condense the context
 
     # -- the engine's Interaction ---------------------------------------------------------------
 
     def take_queued_messages(self) -> list[str]:
         taken, self._queued = self._queued, []
+        return taken
+
+    def take_condense_request(self) -> bool:
+        taken, self._condense = self._condense, False
         return taken
 
     async def ask(self, question: Ask) -> Answer:
@@ -262,6 +267,10 @@ class Run:
     def queue(self, text: str) -> None:
         """A message for the next user turn."""
         self._queued.append(text)
+
+    def request_condense(self) -> None:
+        """Condense the context before the next model request."""
+        self._condense = True
 
     def cancel(self, *, by_user: bool = True) -> asyncio.Task[None] | None:
         """Stop the run (its command is killed); the asyncio task to wait for."""

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roo.agent import messages as m
 from roo.agent.approval import ApprovalPolicy
+from roo.agent.context import ContextSettings
 from roo.agent.engine import Agent, AgentLimits, AgentSetup
 from roo.agent.messages import Block
 from roo.agent.pricing import default_model_info, model_info
@@ -185,6 +186,8 @@ class TaskRunner:
             return
         for text in box.messages:
             run.queue(text)
+        if box.condense:
+            run.request_condense()
         # an answer can only be written once its question is pending (and the run knows the
         # question before it is stored): any other one is stale
         given = box.answer_to(run.question_id)
@@ -423,6 +426,10 @@ class TaskRunner:
                 ),
             ),
             custom_instructions=config.get("customInstructions"),
+            context=ContextSettings(
+                auto_condense=settings.task_auto_condense,
+                condense_percent=settings.task_auto_condense_percent,
+            ),
             workspace=WorkspaceFacts(
                 file_listing=await asyncio.to_thread(workspace_listing, workspace, ignore)
                 if first_run

@@ -65,7 +65,7 @@ class TaskCreateIn(ApiInput):
 
 
 class TaskActionIn(ApiInput):
-    action: Literal["approve", "approve_always", "deny", "answer", "message", "resume"]
+    action: Literal["approve", "approve_always", "deny", "answer", "message", "resume", "condense"]
     approval_id: uuid.UUID | None = Field(
         None, description="The pending approval or question (default: the one pending now)"
     )
@@ -124,7 +124,10 @@ class TaskOut(ApiModel):
 
 class TaskDetailOut(TaskOut):
     messages: list[dict[str, Any]] = Field(
-        description="The conversation (Anthropic-shaped messages of content blocks)"
+        description="The whole conversation (Anthropic-shaped messages of content blocks). "
+        "Nothing is removed: a summary written by condensing has `isSummary` and `condenseId`; "
+        "messages it replaced have `condenseParent` (its condenseId), those the sliding window "
+        "hid `truncationParent`; neither is sent to the model any more"
     )
 
 

@@ -44,6 +44,9 @@ from roo.tasks.schemas import (
 )
 from roo.tasks.state_store import hidden_in
 
+# where a run exists that can condense before its next request
+CONDENSABLE_STATES = ("running", "awaiting_approval", "awaiting_input")
+
 
 class TaskNotFound(NotFound):
     slug, title = "task-not-found", "Task not found"
@@ -325,6 +328,8 @@ class TaskService:
         action = body.action
         if action == "resume":
             return await self._continue(db, principal, task, body.text, client, "resume")
+        if action == "condense":
+            return await self._condense(db, principal, task, client)
         if action == "message":
             if not body.text:
                 raise Unprocessable("`text` is required for action message")
@@ -361,6 +366,23 @@ class TaskService:
         if not body.text:
             raise Unprocessable("`text` is required for action answer")
         return await self._answer(db, principal, task, body, Answer("answer", body.text), client)
+
+    async def _condense(
+        self, db: AsyncSession, principal: Principal, task: Task, client: ClientInfo
+    ) -> Task:
+        """Roo's "condense context" button: the run condenses before its next model request
+        (a waiting task, once it is answered)."""
+        if task.state not in CONDENSABLE_STATES:
+            raise TaskStateConflict(
+                f"Cannot condense a task that is {task.state}: only a running or waiting "
+                "task's context can be condensed (continue or resume it first)"
+            )
+        await self.control.condense(db, task)
+        await self.events.append(
+            task.session_id, task.id, "context.condense_requested", {"state": task.state}, db=db
+        )
+        await self._audit(db, principal, task, client, "condense")
+        return task
 
     def _conflict(self, task: Task, action: str) -> TaskStateConflict:
         return TaskStateConflict(f"Cannot {action} a task that is {task.state}")

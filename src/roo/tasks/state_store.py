@@ -1,23 +1,29 @@
 """Where a task's engine state lives, and how a checkpoint saves only what changed.
 
 The conversation is stored one message a row (`task_messages`, keyed by task and position);
-the rest of `EngineState` (mode, usage, counters, todos, the results of the step in progress,
-how many messages the sliding window hid) is `tasks.engine_state`, a small JSON value.
+the rest of `EngineState` (mode, usage, counters, todos, the results of the step in progress)
+is `tasks.engine_state`, a small JSON value.
 
 A checkpoint inserts the messages appended since the previous one, rewrites the few the engine
-changed in place (`EngineState.edited`) and the small state, in one transaction: so a step costs
-the same at step 300 as at step 3, and a run that stops anywhere resumes from its last complete
-checkpoint. Messages hidden by the sliding window keep their rows; what the engine (and the
-task's detail) sees is the first message and those after the hidden ones.
+changed in place (`EngineState.edited`: the marks of condensing and of the sliding window, and
+the notes added to a turn) and the small state, in one transaction: so a step costs the same at
+step 300 as at step 3, and a run that stops anywhere resumes from its last complete checkpoint.
+Nothing is deleted: condensed and hidden messages keep their rows, marked inside their JSON
+(`roo.agent.messages`), and the engine and the API read them all.
+
+Tasks saved before messages were marked kept a count instead, `engine_state["hidden"]`: the
+messages at positions 1 to `hidden` were hidden by the sliding window (some of them may never
+have been stored). `legacy_marks` reads such a task as if they had been marked.
 """
 
 from __future__ import annotations
 
+import copy
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roo.agent.messages import Message
@@ -26,40 +32,51 @@ from roo.db.engine import after_commit
 from roo.db.models import Task, TaskMessage
 from roo.db.types import utcnow
 
-# The conversation as the engine continues it: the first message, then those after the
-# `hidden` ones, in order (bound: task_id, hidden).
-VISIBLE_MESSAGES = (
-    select(TaskMessage.message)
-    .where(
-        TaskMessage.task_id == bindparam("task_id"),
-        or_(TaskMessage.position == 0, TaskMessage.position > bindparam("hidden")),
-    )
+# A task's whole conversation, in order (bound: task_id).
+ALL_MESSAGES = (
+    select(TaskMessage.position, TaskMessage.message)
+    .where(TaskMessage.task_id == bindparam("task_id"))
     .order_by(TaskMessage.position)
 )
-
-
-async def visible_messages(db: AsyncSession, task_id: uuid.UUID, hidden: int) -> list[Message]:
-    """The conversation as the engine continues it (`VISIBLE_MESSAGES`)."""
-    rows = await db.scalars(VISIBLE_MESSAGES, {"task_id": task_id, "hidden": hidden})
-    return list(rows)
+LEGACY_TRUNCATION = "legacy"  # the truncationParent of messages hidden by the older count
+# A position that has no row (hidden before any checkpoint stored it, by the older code)
+_LOST: Message = {"role": "user", "content": [], "truncationParent": LEGACY_TRUNCATION}
 
 
 def hidden_in(engine_state: Mapping[str, Any] | None) -> int:
-    """How many messages after the first the sliding window hid, from a task's `engine_state`."""
+    """How many messages after the first the older sliding window hid (0 for newer tasks)."""
     return int((engine_state or {}).get("hidden") or 0)
 
 
-def hidden_of(task: Task) -> int:
-    return hidden_in(task.engine_state)
+def legacy_marks(
+    rows: Sequence[tuple[int, Message]], hidden: int, *, fill: bool = True
+) -> list[Message]:
+    """The conversation of (position, message) rows in order, the positions 1 to `hidden`
+    marked hidden by the sliding window; `fill`: a missing position gets a hidden stand-in
+    (the engine's history is indexed by position). Returns marked copies; the rows' messages
+    are not changed."""
+    out: list[Message] = []
+    for position, message in rows:
+        while fill and len(out) < position:
+            out.append(copy.deepcopy(_LOST))
+        if 0 < position <= hidden and not message.get("truncationParent"):
+            message = {**message, "truncationParent": LEGACY_TRUNCATION}
+        out.append(message)
+    return out
 
 
 async def load_state(db: AsyncSession, task: Task) -> EngineState:
-    """The task's saved `EngineState` (an empty one for a task that never ran)."""
+    """The task's saved `EngineState` (an empty one for a task that never ran). A task saved
+    by the older code gets the marks of its hidden messages, saved by its next checkpoint."""
     scalars = task.engine_state or {}
     if not scalars:
         return EngineState()
-    history = await visible_messages(db, task.id, hidden_of(task))
-    return EngineState.from_dict({**scalars, "history": history})
+    result = await db.execute(ALL_MESSAGES, {"task_id": task.id})
+    hidden = hidden_in(scalars)
+    history = legacy_marks([(row.position, row.message) for row in result], hidden)
+    state = EngineState.from_dict({**scalars, "history": history})
+    state.edited.update(range(1, min(hidden, len(history) - 1) + 1))
+    return state
 
 
 class StateWriter:
@@ -74,19 +91,9 @@ class StateWriter:
         """Stage what changed since the last commit in `db`'s transaction, with the task row's
         `engine_state` and the other `row` values; `stored` moves on when it commits. Returns
         the number of messages written."""
-        end = state.end()
-        history, hidden, now = state.history, state.hidden, utcnow()
-
-        def visible(position: int) -> bool:
-            return position == 0 or position > hidden
-
-        def message(position: int) -> Message:
-            return history[position - hidden if position else 0]
-
-        # positions in (0, hidden] that were never stored were hidden before any checkpoint
-        # saw them: nothing the engine or a reader looks at again
-        new = [p for p in range(self.stored, end) if visible(p)]
-        changed = sorted(p for p in state.edited if p < self.stored and visible(p))
+        end, history, now = state.end(), state.history, utcnow()
+        new = range(self.stored, end)
+        changed = sorted(p for p in state.edited if p < self.stored)
         if new:
             await db.execute(
                 insert(TaskMessage),
@@ -94,7 +101,7 @@ class StateWriter:
                     {
                         "task_id": self.task_id,
                         "position": p,
-                        "message": message(p),
+                        "message": history[p],
                         "created_at": now,
                     }
                     for p in new
@@ -104,7 +111,7 @@ class StateWriter:
             await db.execute(
                 update(TaskMessage)
                 .where(TaskMessage.task_id == self.task_id, TaskMessage.position == p)
-                .values(message=message(p))
+                .values(message=history[p])
             )
         await db.execute(
             update(Task).where(Task.id == self.task_id).values(engine_state=state.scalars(), **row)

@@ -82,6 +82,7 @@ class ScriptedInteraction:
         self.answers: deque[Answer] = deque()
         self.asked: list[Ask] = []
         self.queued: list[str] = []
+        self.condense_requested = False
 
     def answer(self, *answers: Answer) -> None:
         self.answers.extend(answers)
@@ -94,6 +95,10 @@ class ScriptedInteraction:
 
     def take_queued_messages(self) -> list[str]:
         taken, self.queued = self.queued, []
+        return taken
+
+    def take_condense_request(self) -> bool:
+        taken, self.condense_requested = self.condense_requested, False
         return taken
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from roo.agent.context import ContextSettings
 from roo.agent.engine import AgentLimits
 from roo.agent.pricing import ApiProtocol, cost
 from roo.testing import Reply, ToolCall, Usage
@@ -39,11 +40,14 @@ async def test_a_task_may_complete_on_its_last_allowed_request(harness: Harness)
 
 
 async def test_max_cost_stops_once_spent(harness: Harness) -> None:
-    # 200k input + 10k output tokens of gpt-4o: $0.50 + $0.10 a request
+    # 200k input + 10k output tokens of gpt-4o: $0.50 + $0.10 a request (more than the window
+    # holds: condensing is off, or it would take the scripted replies)
     usage = Usage(input_tokens=200_000, output_tokens=10_000)
     harness.llm.script(listing(usage), listing(usage), listing(usage), complete())
 
-    outcome = await harness.run(limits=limits(max_cost=1.0))
+    outcome = await harness.run(
+        limits=limits(max_cost=1.0), context=ContextSettings(auto_condense=False)
+    )
 
     assert (outcome.status, outcome.reason) == ("failed", "cost_limit")
     assert len(harness.llm.requests) == 2

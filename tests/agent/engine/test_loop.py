@@ -13,6 +13,7 @@ import pytest
 
 from roo.agent import messages as m
 from roo.agent.approval import ApprovalPolicy
+from roo.agent.context import ContextSettings
 from roo.agent.engine import AgentLimits
 from roo.agent.prompts import responses as r
 from roo.agent.state import Answer, Ask, EngineState, Outcome
@@ -627,7 +628,10 @@ async def test_a_nearly_full_context_drops_the_oldest_half_before_the_request(
         complete(),
     )
 
-    outcome = await harness.run("Look around.", model_info=small)
+    # condensing off: the sliding window alone (condensing first: tests/agent/engine/test_condense)
+    outcome = await harness.run(
+        "Look around.", model_info=small, context=ContextSettings(auto_condense=False)
+    )
 
     assert outcome.status == "completed"
     (truncated,) = harness.events.of("context.truncated")

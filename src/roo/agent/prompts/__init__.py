@@ -44,6 +44,17 @@ def _template(name: str) -> str:
     return resources.files(__name__).joinpath(f"{name}.md").read_text(encoding="utf-8").strip("\n")
 
 
+def condense_system_prompt() -> str:
+    """Roo's system prompt of the summary request (`SUMMARY_PROMPT`, src/core/condense)."""
+    return _template("condense_system")
+
+
+def condense_instructions() -> str:
+    """Roo's `CONDENSE` support prompt (src/shared/support-prompt.ts), word for word: the last
+    user turn of the summary request."""
+    return _template("condense")
+
+
 def _render(name: str, **values: str) -> str:
     def value(match: re.Match[str]) -> str:
         return values[match.group(1)]

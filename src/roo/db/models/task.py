@@ -38,8 +38,8 @@ class Task(Base):
     input: Mapped[str] = mapped_column(Text)
     images: Mapped[list[str]] = mapped_column(JSON, default=list)
     # the engine's EngineState but its history (mode, usage, counters, todos, the results of the
-    # step in progress, how many messages the sliding window hid): rewritten at every
-    # checkpoint; the conversation itself is in `task_messages`, one row per message
+    # step in progress): rewritten at every checkpoint; the conversation itself is in
+    # `task_messages`, one row per message (older tasks: `hidden`, roo.tasks.state_store)
     engine_state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # what the task waits for: {id, kind, tool, params, text, suggestions, createdAt}
     pending: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
@@ -63,9 +63,10 @@ class TaskMessage(Base):
     """One message of a task's conversation (`roo.agent.messages`), at its position from 0.
 
     Rows are appended as the conversation grows and are never deleted while the task lives;
-    a row is rewritten only where the engine edits a message in place (the first message's
-    sliding-window marker, a note added to the last user turn). Messages 1 to
-    `engine_state["hidden"]` are hidden by the sliding window: kept, no longer sent."""
+    a row is rewritten only where the engine edits a message in place (the marks of
+    condensing and of the sliding window inside its JSON, the sliding window's marker text, a
+    note added to the last user turn). Marked messages are kept, no longer sent
+    (`roo.agent.context`)."""
 
     __tablename__ = "task_messages"
 
