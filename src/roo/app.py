@@ -29,6 +29,7 @@ from roo.api.middleware import (
 from roo.api.problems import install_problem_handlers
 from roo.api.routing import ApiRoute
 from roo.api.state import Resources
+from roo.audit import endpoints as audit_endpoints
 from roo.auth import endpoints as auth_endpoints
 from roo.auth import oauth_endpoints
 from roo.auth.throttle import create_limit_storage
@@ -48,6 +49,7 @@ from roo.realtime.connections import ConnectionCounter
 from roo.realtime.tickets import TicketStore
 from roo.realtime.wiring import build_bus, build_inbox_wakes
 from roo.sandbox import Sandbox, SandboxUnavailable
+from roo.security.audit_chain import AuditSealer, seal_loop
 from roo.security.datadir import secure_data_dir
 from roo.security.rate_limits import Policies, RateLimitMiddleware
 from roo.security.secrets_box import box_from_settings
@@ -239,6 +241,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             _janitor_loop(janitor, settings.cleanup_interval_seconds, janitor_stop)
         )
         background_stops.append(lambda: stop_loop(janitor_task, janitor_stop))
+        # Last to stop: it seals what everything before it wrote, once more as it ends.
+        audit_stop = asyncio.Event()
+        audit_task = asyncio.create_task(
+            seal_loop(
+                AuditSealer(engine),
+                settings.audit_seal_interval_seconds,
+                audit_stop,
+                retention_days=settings.audit_retention_days,
+            )
+        )
+        background_stops.append(lambda: stop_loop(audit_task, audit_stop))
         log.info(
             "app.started",
             env=settings.env.value,
@@ -305,6 +318,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth_endpoints.router,
         oauth_endpoints.router,
         auth_endpoints.users_router,
+        audit_endpoints.own_router,
+        audit_endpoints.admin_router,
         credentials_endpoints.router,
         sessions_endpoints.router,
         sessions_endpoints.admin_router,

@@ -1,0 +1,360 @@
+"""The audit trail's hash chain: sealing rows into it, and verifying it.
+
+Requests insert audit rows unsealed and take no lock for them (`roo.security.audit`), so an
+audited request costs one plain INSERT. The *sealer* then gives every unsealed row, in insertion
+order (`at`, then `id`), the next position of the chain (`chain_seq` 1, 2, ..., gap-free),
+the previous row's hash (`prev_hash`) and its own: SHA-256 over the row's fields and
+`prev_hash`, serialised as sorted-key JSON (`row_hash`). The chain's head (`audit_chain`, one
+row: last position and hash) moves in the same transaction.
+
+One sealer at a time, across every process on the database: on PostgreSQL its transaction
+starts with `pg_advisory_xact_lock`, so a second sealer (another worker) waits, then sees the
+first one's commit (READ COMMITTED: each statement reads what is committed when it starts). On
+SQLite it starts with a write to the head, which takes the process's write gate and SQLite's
+own write lock. Requests never wait on that lock: they do not touch sealed rows or the head.
+
+The app runs the sealer every `ROO_AUDIT_SEAL_INTERVAL` seconds, and once more at a clean
+shutdown after everything else has stopped, so that no row is left unsealed; rows a crash left
+unsealed are sealed by the next sealer to run (any process, or `roo audit seal`).
+
+`verify_chain` walks the chain by position, a page at a time, and names the first position that
+does not hold: an edited row (its hash), a deleted or reordered one (a gap, or a `prev_hash` that
+is not the previous row's hash), a truncated tail (the head names positions that are gone), rows
+sealed past the head.
+
+A retention cut (`cut_before`) deletes the oldest positions and keeps their last hash as the
+chain's anchor, from which verification starts; the cut is itself an audit row
+(`audit.retention_cut`, naming the position and hash), sealed into the chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from roo.db.models.audit import GENESIS_HASH, AuditChain, AuditEvent
+from roo.db.types import utcnow
+from roo.kit.logs import get_logger
+from roo.kit.loops import wait_or_stop
+
+log = get_logger("roo.audit")
+
+events = cast(Table, AuditEvent.__table__)
+chain = cast(Table, AuditChain.__table__)
+
+HEAD_ID = 1
+# Any constant of our own: the key of the sealer's PostgreSQL advisory lock ("roo audit").
+ADVISORY_LOCK_KEY = 0x726F6F_6175646974
+SEAL_BATCH = 500
+VERIFY_PAGE = 1000
+
+# The fields a row's hash covers, besides its position and the previous hash: all of them.
+HASHED_FIELDS = (
+    "id",
+    "at",
+    "action",
+    "actor_id",
+    "target",
+    "outcome",
+    "ip",
+    "user_agent",
+    "request_id",
+    "session_id",
+    "detail",
+)
+_COLUMNS = [events.c[name] for name in HASHED_FIELDS]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    return value
+
+
+def canonical(row: Mapping[Any, Any], chain_seq: int, prev_hash: str) -> bytes:
+    """The bytes a row's hash is taken over: its fields, position and previous hash as JSON with
+    sorted keys and no spaces (the same on every backend: ids as text, times as UTC ISO 8601
+    with microseconds, `detail` as the JSON it was stored as)."""
+    data = {name: _plain(row[name]) for name in HASHED_FIELDS}
+    data["chain_seq"] = chain_seq
+    data["prev_hash"] = prev_hash
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    ).encode()
+
+
+def row_hash(row: Mapping[Any, Any], chain_seq: int, prev_hash: str) -> str:
+    return hashlib.sha256(canonical(row, chain_seq, prev_hash)).hexdigest()
+
+
+async def _lock_and_head(conn: AsyncConnection) -> RowMapping:
+    """Take the sealer's turn (module docstring) and return the chain's head, created if the
+    database has none (a schema made without the migration)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
+    else:
+        await conn.execute(
+            update(chain).where(chain.c.id == HEAD_ID).values(last_seq=chain.c.last_seq)
+        )
+    head = (await conn.execute(select(chain).where(chain.c.id == HEAD_ID))).mappings().first()
+    if head is None:
+        await conn.execute(
+            chain.insert().values(
+                id=HEAD_ID,
+                last_seq=0,
+                last_hash=GENESIS_HASH,
+                anchor_seq=0,
+                anchor_hash=GENESIS_HASH,
+                updated_at=utcnow(),
+            )
+        )
+        head = (await conn.execute(select(chain).where(chain.c.id == HEAD_ID))).mappings().one()
+    return head
+
+
+_SEAL = (
+    update(events)
+    .where(events.c.id == bindparam("row_id"), events.c.chain_seq.is_(None))
+    .values(chain_seq=bindparam("seq"), prev_hash=bindparam("prev"), hash=bindparam("row_hash"))
+)
+
+
+class AuditSealer:
+    """Seals unsealed audit rows into the chain (module docstring)."""
+
+    def __init__(self, engine: AsyncEngine, batch: int = SEAL_BATCH) -> None:
+        self._engine = engine
+        self._batch = batch
+
+    async def seal_once(self) -> int:
+        """Seal up to one batch of rows in one short transaction; how many were sealed."""
+        async with self._engine.begin() as conn:
+            head = await _lock_and_head(conn)
+            rows = (
+                (
+                    await conn.execute(
+                        select(*_COLUMNS)
+                        .where(events.c.chain_seq.is_(None))
+                        .order_by(events.c.at, events.c.id)
+                        .limit(self._batch)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            if not rows:
+                return 0
+            seq, prev = int(head["last_seq"]), str(head["last_hash"])
+            sealed = []
+            for row in rows:
+                seq += 1
+                digest = row_hash(row, seq, prev)
+                sealed.append({"row_id": row["id"], "seq": seq, "prev": prev, "row_hash": digest})
+                prev = digest
+            await conn.execute(_SEAL, sealed)
+            await conn.execute(
+                update(chain)
+                .where(chain.c.id == HEAD_ID)
+                .values(last_seq=seq, last_hash=prev, updated_at=utcnow())
+            )
+        # The head in the log too: a copy off the database that a rewrite of it cannot reach.
+        log.info("audit.sealed", rows=len(rows), last_seq=seq, last_hash=prev)
+        return len(rows)
+
+    async def seal_all(self) -> int:
+        """Seal every row unsealed when it is called (batch after batch); how many."""
+        total = 0
+        while True:
+            sealed = await self.seal_once()
+            total += sealed
+            if sealed < self._batch:
+                return total
+
+    async def cut_before(self, before: datetime) -> int | None:
+        """Retention: delete the chain's oldest positions, up to the last one before the first
+        row at or after `before`; the last deleted row's hash becomes the anchor. Returns the
+        position cut through, or None when nothing was old enough."""
+        async with self._engine.begin() as conn:
+            head = await _lock_and_head(conn)
+            anchor_seq = int(head["anchor_seq"])
+            first_kept = await conn.scalar(
+                select(func.min(events.c.chain_seq)).where(
+                    events.c.chain_seq > anchor_seq, events.c.at >= before
+                )
+            )
+            through = int(head["last_seq"]) if first_kept is None else int(first_kept) - 1
+            if through <= anchor_seq:
+                return None
+            anchor_hash = await conn.scalar(
+                select(events.c.hash).where(events.c.chain_seq == through)
+            )
+            if anchor_hash is None:  # the chain is broken there: cutting would hide it
+                log.error("audit.retention_refused", position=through, reason="row missing")
+                return None
+            deleted = (
+                await conn.execute(
+                    events.delete().where(
+                        events.c.chain_seq > anchor_seq, events.c.chain_seq <= through
+                    )
+                )
+            ).rowcount
+            await conn.execute(
+                update(chain)
+                .where(chain.c.id == HEAD_ID)
+                .values(anchor_seq=through, anchor_hash=anchor_hash, updated_at=utcnow())
+            )
+            await conn.execute(
+                events.insert().values(
+                    id=uuid.uuid4(),
+                    at=utcnow(),
+                    action="audit.retention_cut",
+                    outcome="success",
+                    target="audit_chain",
+                    detail={
+                        "through_seq": through,
+                        "anchor_hash": anchor_hash,
+                        "deleted": deleted,
+                        "before": before.astimezone(UTC).isoformat(),
+                    },
+                )
+            )
+        log.info("audit.retention_cut", through_seq=through, anchor_hash=anchor_hash)
+        return through
+
+
+async def seal_loop(
+    sealer: AuditSealer,
+    interval: float,
+    stop: asyncio.Event,
+    retention_days: float = 0,
+    retention_every: float = 3600,
+) -> None:
+    """Seal now, then every `interval` seconds until `stop`, then once more (a clean shutdown
+    leaves nothing unsealed). With `retention_days`, cut what is older about once an
+    `retention_every` seconds. Errors are logged and retried next round."""
+    loop = asyncio.get_running_loop()
+    next_cut = loop.time()
+    while True:
+        try:
+            await sealer.seal_all()
+            if retention_days > 0 and loop.time() >= next_cut:
+                next_cut = loop.time() + retention_every
+                cutoff = utcnow().timestamp() - retention_days * 86400
+                await sealer.cut_before(datetime.fromtimestamp(cutoff, UTC))
+        except Exception:
+            log.exception("audit.seal_failed")
+        if await wait_or_stop(stop, interval):
+            break
+    try:
+        await sealer.seal_all()
+    except Exception:
+        log.exception("audit.seal_failed", at="shutdown")
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """What `verify_chain` found. `bad_seq` is the first position that does not hold."""
+
+    ok: bool
+    checked: int
+    first_seq: int
+    last_seq: int
+    last_hash: str
+    unsealed: int
+    bad_seq: int | None = None
+    problem: str | None = None
+
+
+async def _head(engine: AsyncEngine) -> RowMapping | None:
+    async with engine.connect() as conn:
+        return (await conn.execute(select(chain).where(chain.c.id == HEAD_ID))).mappings().first()
+
+
+async def verify_chain(engine: AsyncEngine, page: int = VERIFY_PAGE) -> ChainReport:
+    """Walk the chain from its anchor to its head, `page` rows per statement (memory bounded
+    by one page), and report the first position that does not hold. Rows sealed while it runs
+    (past the head it read first) are left for the next verification."""
+    head = await _head(engine)
+    async with engine.connect() as conn:
+        unsealed = int(
+            await conn.scalar(
+                select(func.count()).select_from(events).where(events.c.chain_seq.is_(None))
+            )
+            or 0
+        )
+    if head is None:
+        async with engine.connect() as conn:
+            any_sealed = await conn.scalar(select(func.max(events.c.chain_seq)))
+        if any_sealed is None:
+            return ChainReport(True, 0, 1, 0, GENESIS_HASH, unsealed)
+        return ChainReport(
+            False, 0, 1, 0, GENESIS_HASH, unsealed, 1, "the chain's head row is missing"
+        )
+    last_seq, last_hash = int(head["last_seq"]), str(head["last_hash"])
+    first = int(head["anchor_seq"]) + 1
+    expected, prev = first, str(head["anchor_hash"])
+    checked = 0
+
+    def broken(position: int, problem: str) -> ChainReport:
+        return ChainReport(False, checked, first, last_seq, last_hash, unsealed, position, problem)
+
+    while expected <= last_seq:
+        async with engine.connect() as conn:
+            rows = (
+                (
+                    await conn.execute(
+                        select(*_COLUMNS, events.c.chain_seq, events.c.prev_hash, events.c.hash)
+                        .where(events.c.chain_seq >= expected, events.c.chain_seq <= last_seq)
+                        .order_by(events.c.chain_seq)
+                        .limit(page)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        if not rows:
+            return broken(
+                expected,
+                f"positions {expected} to {last_seq} are missing: the chain's head names "
+                f"position {last_seq} (the tail was truncated)",
+            )
+        for row in rows:
+            seq = int(row["chain_seq"])
+            if seq != expected:
+                return broken(
+                    expected, f"position {expected} is missing (a row was deleted or moved)"
+                )
+            if row["prev_hash"] != prev:
+                return broken(
+                    expected,
+                    "its prev_hash is not the hash of the row before "
+                    "(a row was deleted, reordered or inserted)",
+                )
+            if row_hash(row, seq, prev) != row["hash"]:
+                return broken(expected, "its hash does not match its content (the row was edited)")
+            prev = str(row["hash"])
+            expected += 1
+            checked += 1
+    if prev != last_hash:
+        return broken(last_seq, "the chain's head records another hash for its last position")
+    async with engine.connect() as conn:
+        past = await conn.scalar(
+            select(func.min(events.c.chain_seq)).where(events.c.chain_seq > last_seq)
+        )
+    if past is not None:
+        now = await _head(engine)
+        if now is not None and int(now["last_seq"]) < int(past):
+            return broken(int(past), "a row is sealed past the chain's head")
+    return ChainReport(True, checked, first, last_seq, last_hash, unsealed)
