@@ -49,7 +49,7 @@ from roo.realtime.connections import ConnectionCounter
 from roo.realtime.tickets import TicketStore
 from roo.realtime.wiring import build_bus, build_inbox_wakes
 from roo.sandbox import Sandbox, SandboxUnavailable
-from roo.security.audit_chain import AuditSealer, seal_loop
+from roo.security.audit_chain import AuditSealer, seal_at_start, seal_loop
 from roo.security.datadir import secure_data_dir
 from roo.security.rate_limits import Policies, RateLimitMiddleware
 from roo.security.secrets_box import box_from_settings
@@ -242,10 +242,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         background_stops.append(lambda: stop_loop(janitor_task, janitor_stop))
         # Last to stop: it seals what everything before it wrote, once more as it ends.
+        sealer = AuditSealer(engine)
+        await seal_at_start(sealer)
         audit_stop = asyncio.Event()
         audit_task = asyncio.create_task(
             seal_loop(
-                AuditSealer(engine),
+                sealer,
                 settings.audit_seal_interval_seconds,
                 audit_stop,
                 retention_days=settings.audit_retention_days,

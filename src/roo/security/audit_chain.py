@@ -35,7 +35,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, select, update
@@ -234,6 +234,15 @@ class AuditSealer:
         return through
 
 
+async def seal_at_start(sealer: AuditSealer) -> None:
+    """One batch before the app serves (what a crash left unsealed goes first); the loop does
+    the rest of a larger backlog. A database that is not up yet is logged, not raised."""
+    try:
+        await sealer.seal_once()
+    except Exception as exc:
+        log.warning("audit.seal_deferred", error=type(exc).__name__)
+
+
 async def seal_loop(
     sealer: AuditSealer,
     interval: float,
@@ -241,22 +250,20 @@ async def seal_loop(
     retention_days: float = 0,
     retention_every: float = 3600,
 ) -> None:
-    """Seal now, then every `interval` seconds until `stop`, then once more (a clean shutdown
-    leaves nothing unsealed). With `retention_days`, cut what is older about once an
-    `retention_every` seconds. Errors are logged and retried next round."""
+    """Seal every `interval` seconds until `stop`, then once more (a clean shutdown leaves
+    nothing unsealed). With `retention_days`, cut what is older about once an `retention_every`
+    seconds. Errors are logged and retried next round."""
     loop = asyncio.get_running_loop()
     next_cut = loop.time()
-    while True:
+    while not await wait_or_stop(stop, interval):
         try:
             await sealer.seal_all()
             if retention_days > 0 and loop.time() >= next_cut:
                 next_cut = loop.time() + retention_every
-                cutoff = utcnow().timestamp() - retention_days * 86400
-                await sealer.cut_before(datetime.fromtimestamp(cutoff, UTC))
+                cutoff = utcnow() - timedelta(days=retention_days)
+                await sealer.cut_before(cutoff)
         except Exception:
             log.exception("audit.seal_failed")
-        if await wait_or_stop(stop, interval):
-            break
     try:
         await sealer.seal_all()
     except Exception:
