@@ -33,7 +33,7 @@ import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -249,14 +249,18 @@ async def seal_loop(
     stop: asyncio.Event,
     retention_days: float = 0,
     retention_every: float = 3600,
+    before_seal: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
     """Seal every `interval` seconds until `stop`, then once more (a clean shutdown leaves
-    nothing unsealed). With `retention_days`, cut what is older about once an `retention_every`
-    seconds. Errors are logged and retried next round."""
+    nothing unsealed). `before_seal` writes rows counted in memory first (refusals:
+    `roo.security.denials`). With `retention_days`, cut what is older about once an
+    `retention_every` seconds. Errors are logged and retried next round."""
     loop = asyncio.get_running_loop()
     next_cut = loop.time()
     while not await wait_or_stop(stop, interval):
         try:
+            if before_seal is not None:
+                await before_seal()
             await sealer.seal_all()
             if retention_days > 0 and loop.time() >= next_cut:
                 next_cut = loop.time() + retention_every
@@ -265,6 +269,8 @@ async def seal_loop(
         except Exception:
             log.exception("audit.seal_failed")
     try:
+        if before_seal is not None:
+            await before_seal()
         await sealer.seal_all()
     except Exception:
         log.exception("audit.seal_failed", at="shutdown")
