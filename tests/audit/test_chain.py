@@ -199,7 +199,7 @@ async def test_retention_cut_keeps_a_verifiable_rest(chain_engine: AsyncEngine) 
     sealer = AuditSealer(chain_engine)
     assert await sealer.seal_all() == 10
     assert await sealer.cut_before(datetime.now(UTC) - timedelta(days=30)) == 6
-    await sealer.seal_all()  # the cut's own row
+    assert await sealer.seal_all() == 0  # the cut's own row was sealed with the cut
     assert await count(chain_engine, AuditEvent.action == "old.row") == 0
     report = await verify_chain(chain_engine)
     assert report.ok, report
@@ -220,6 +220,21 @@ async def test_retention_cut_keeps_a_verifiable_rest(chain_engine: AsyncEngine) 
     assert await sealer.cut_before(datetime.now(UTC) - timedelta(days=30)) is None
     await sql(chain_engine, "DELETE FROM audit_events WHERE chain_seq = 7")
     assert (await verify_chain(chain_engine)).bad_seq == 7
+
+
+async def test_rows_deleted_from_the_start_with_a_moved_anchor_are_named(
+    chain_engine: AsyncEngine,
+) -> None:
+    """Deleting the oldest rows and pointing the anchor past them, as a cut would, without a
+    retention cut in the chain that records it."""
+    await sealed_chain(chain_engine)
+    async with chain_engine.begin() as conn:
+        third = await conn.scalar(select(AuditEvent.hash).where(AuditEvent.chain_seq == 3))
+        await conn.execute(text("DELETE FROM audit_events WHERE chain_seq <= 3"))
+        await conn.execute(update(AuditChain).values(anchor_seq=3, anchor_hash=third))
+    report = await verify_chain(chain_engine)
+    assert (report.ok, report.bad_seq) == (False, 4)
+    assert "retention cut" in (report.problem or "")
 
 
 async def test_verification_reads_in_pages(chain_engine: AsyncEngine) -> None:

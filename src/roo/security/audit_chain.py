@@ -24,7 +24,8 @@ sealed past the head.
 
 A retention cut (`cut_before`) deletes the oldest positions and keeps their last hash as the
 chain's anchor, from which verification starts; the cut is itself an audit row
-(`audit.retention_cut`, naming the position and hash), sealed into the chain.
+(`audit.retention_cut`, naming the position and hash), sealed into the chain in the same
+transaction, and verification checks that the last cut in the chain records the anchor.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -56,6 +57,7 @@ HEAD_ID = 1
 # Any constant of our own: the key of the sealer's PostgreSQL advisory lock ("roo audit").
 ADVISORY_LOCK_KEY = 0x726F6F_6175646974
 SEAL_BATCH = 500
+RETENTION_CUT = "audit.retention_cut"
 VERIFY_PAGE = 1000
 
 # The fields a row's hash covers, besides its position and the previous hash: all of them.
@@ -124,6 +126,27 @@ async def _lock_and_head(conn: AsyncConnection) -> RowMapping:
     return head
 
 
+async def _seal_rows(
+    conn: AsyncConnection, head: RowMapping, rows: Sequence[RowMapping]
+) -> tuple[int, str]:
+    """Give `rows` the next positions after `head` and move the head; its new position and
+    hash. The caller holds the sealer's turn."""
+    seq, prev = int(head["last_seq"]), str(head["last_hash"])
+    sealed = []
+    for row in rows:
+        seq += 1
+        digest = row_hash(row, seq, prev)
+        sealed.append({"row_id": row["id"], "seq": seq, "prev": prev, "row_hash": digest})
+        prev = digest
+    await conn.execute(_SEAL, sealed)
+    await conn.execute(
+        update(chain)
+        .where(chain.c.id == HEAD_ID)
+        .values(last_seq=seq, last_hash=prev, updated_at=utcnow())
+    )
+    return seq, prev
+
+
 _SEAL = (
     update(events)
     .where(events.c.id == bindparam("row_id"), events.c.chain_seq.is_(None))
@@ -156,19 +179,7 @@ class AuditSealer:
             )
             if not rows:
                 return 0
-            seq, prev = int(head["last_seq"]), str(head["last_hash"])
-            sealed = []
-            for row in rows:
-                seq += 1
-                digest = row_hash(row, seq, prev)
-                sealed.append({"row_id": row["id"], "seq": seq, "prev": prev, "row_hash": digest})
-                prev = digest
-            await conn.execute(_SEAL, sealed)
-            await conn.execute(
-                update(chain)
-                .where(chain.c.id == HEAD_ID)
-                .values(last_seq=seq, last_hash=prev, updated_at=utcnow())
-            )
+            seq, prev = await _seal_rows(conn, head, rows)
         # The head in the log too: a copy off the database that a rewrite of it cannot reach.
         log.info("audit.sealed", rows=len(rows), last_seq=seq, last_hash=prev)
         return len(rows)
@@ -215,11 +226,14 @@ class AuditSealer:
                 .where(chain.c.id == HEAD_ID)
                 .values(anchor_seq=through, anchor_hash=anchor_hash, updated_at=utcnow())
             )
+            # The cut's own row, sealed at once: whenever the anchor is visible, the chain
+            # holds the row that vouches for it (verify_chain checks that they agree).
+            cut_id = uuid.uuid4()
             await conn.execute(
                 events.insert().values(
-                    id=uuid.uuid4(),
+                    id=cut_id,
                     at=utcnow(),
-                    action="audit.retention_cut",
+                    action=RETENTION_CUT,
                     outcome="success",
                     target="audit_chain",
                     detail={
@@ -230,6 +244,12 @@ class AuditSealer:
                     },
                 )
             )
+            cut_row = (
+                (await conn.execute(select(*_COLUMNS).where(events.c.id == cut_id)))
+                .mappings()
+                .all()
+            )
+            await _seal_rows(conn, head, cut_row)
         log.info("audit.retention_cut", through_seq=through, anchor_hash=anchor_hash)
         return through
 
@@ -293,6 +313,22 @@ class ChainReport:
 async def _head(engine: AsyncEngine) -> RowMapping | None:
     async with engine.connect() as conn:
         return (await conn.execute(select(chain).where(chain.c.id == HEAD_ID))).mappings().first()
+
+
+async def _anchor_vouched(engine: AsyncEngine, anchor_seq: int, anchor_hash: str) -> bool:
+    """Whether the last retention cut sealed after the anchor records this anchor."""
+    async with engine.connect() as conn:
+        detail = await conn.scalar(
+            select(events.c.detail)
+            .where(events.c.action == RETENTION_CUT, events.c.chain_seq > anchor_seq)
+            .order_by(events.c.chain_seq.desc())
+            .limit(1)
+        )
+    return (
+        isinstance(detail, dict)
+        and detail.get("through_seq") == anchor_seq
+        and detail.get("anchor_hash") == anchor_hash
+    )
 
 
 async def verify_chain(engine: AsyncEngine, page: int = VERIFY_PAGE) -> ChainReport:
@@ -362,6 +398,12 @@ async def verify_chain(engine: AsyncEngine, page: int = VERIFY_PAGE) -> ChainRep
             checked += 1
     if prev != last_hash:
         return broken(last_seq, "the chain's head records another hash for its last position")
+    if first > 1 and not await _anchor_vouched(engine, first - 1, str(head["anchor_hash"])):
+        return broken(
+            first,
+            f"the chain starts after position {first - 1}, but no retention cut in it "
+            "records that position and hash (rows were deleted from the start)",
+        )
     async with engine.connect() as conn:
         past = await conn.scalar(
             select(func.min(events.c.chain_seq)).where(events.c.chain_seq > last_seq)
