@@ -334,8 +334,24 @@ async def _anchor_vouched(engine: AsyncEngine, anchor_seq: int, anchor_hash: str
 async def verify_chain(engine: AsyncEngine, page: int = VERIFY_PAGE) -> ChainReport:
     """Walk the chain from its anchor to its head, `page` rows per statement (memory bounded
     by one page), and report the first position that does not hold. Rows sealed while it runs
-    (past the head it read first) are left for the next verification."""
+    (past the head it read first) are left for the next verification; a retention cut made
+    while it runs (the anchor moved) makes it start over once."""
+    report, anchor = await _verify(engine, page)
+    if not report.ok:
+        now = await _head(engine)
+        if now is not None and int(now["anchor_seq"]) != anchor:
+            report, _ = await _verify(engine, page)
+    return report
+
+
+async def _verify(engine: AsyncEngine, page: int) -> tuple[ChainReport, int]:
+    """One walk (`verify_chain`), and the anchor position it started from."""
     head = await _head(engine)
+    report = await _walk(engine, page, head)
+    return report, int(head["anchor_seq"]) if head is not None else 0
+
+
+async def _walk(engine: AsyncEngine, page: int, head: RowMapping | None) -> ChainReport:
     async with engine.connect() as conn:
         unsealed = int(
             await conn.scalar(
