@@ -16,7 +16,7 @@ from roo.config import load_settings
 from roo.db.engine import create_engine, create_session_factory
 from roo.db.models import AuditChain, AuditEvent
 from roo.security.audit import AuditWriter, ClientInfo
-from roo.security.audit_chain import AuditSealer, ChainReport, verify_chain
+from roo.security.audit_chain import AuditSealer, ChainReport, seal_loop, verify_chain
 
 
 async def write_rows(engine: AsyncEngine, count: int, **fields: object) -> None:
@@ -244,3 +244,28 @@ async def test_verification_reads_in_pages(chain_engine: AsyncEngine) -> None:
     assert report.checked == 25
     await sql(chain_engine, "UPDATE audit_events SET action = 'x' WHERE chain_seq = 22")
     assert (await verify_chain(chain_engine, page=4)).bad_seq == 22
+
+
+async def test_the_seal_loop_outlives_failing_rounds_and_seals_when_stopped(
+    chain_engine: AsyncEngine,
+) -> None:
+    await write_rows(chain_engine, 3)
+    calls = 0
+    recovered = asyncio.Event()
+
+    async def flaky() -> None:
+        nonlocal calls
+        calls += 1
+        if calls <= 3:
+            raise RuntimeError("database away")
+        recovered.set()
+
+    stop = asyncio.Event()
+    loop = asyncio.create_task(seal_loop(AuditSealer(chain_engine), 0.001, stop, before_seal=flaky))
+    await asyncio.wait_for(recovered.wait(), 30)
+    await write_rows(chain_engine, 2)
+    stop.set()
+    await asyncio.wait_for(loop, 30)
+    report = await verify_chain(chain_engine)
+    assert report.ok, report
+    assert (report.checked, report.unsealed) == (5, 0)

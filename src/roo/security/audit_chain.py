@@ -274,9 +274,13 @@ async def seal_loop(
     """Seal every `interval` seconds until `stop`, then once more (a clean shutdown leaves
     nothing unsealed). `before_seal` writes rows counted in memory first (refusals:
     `roo.security.denials`). With `retention_days`, cut what is older about once an
-    `retention_every` seconds. Errors are logged and retried next round."""
+    `retention_every` seconds. Errors are retried next round and logged with their traceback
+    once, then as a one-line warning at most once a minute while they last (the database
+    may be away for a while: one traceback a second would drown the log)."""
     loop = asyncio.get_running_loop()
     next_cut = loop.time()
+    failing_since: float | None = None
+    last_warned = 0.0
     while not await wait_or_stop(stop, interval):
         try:
             if before_seal is not None:
@@ -286,8 +290,22 @@ async def seal_loop(
                 next_cut = loop.time() + retention_every
                 cutoff = utcnow() - timedelta(days=retention_days)
                 await sealer.cut_before(cutoff)
-        except Exception:
-            log.exception("audit.seal_failed")
+        except Exception as exc:
+            now = loop.time()
+            if failing_since is None:
+                failing_since = last_warned = now
+                log.exception("audit.seal_failed")
+            elif now - last_warned >= 60:
+                last_warned = now
+                log.warning(
+                    "audit.seal_failing",
+                    error=type(exc).__name__,
+                    seconds=round(now - failing_since),
+                )
+            continue
+        if failing_since is not None:
+            log.info("audit.seal_recovered", seconds=round(loop.time() - failing_since))
+            failing_since = None
     try:
         if before_seal is not None:
             await before_seal()
