@@ -12,7 +12,7 @@ from roo import __version__
 from roo.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
-    from roo.security.audit_chain import ChainReport
+    from roo.security.audit_verify import ChainReport
 
 # How long a shutdown waits for open responses (event streams) before closing them
 SHUTDOWN_GRACE_SECONDS = 10
@@ -195,7 +195,8 @@ app.add_typer(audit_app, name="audit")
 
 async def _audit(settings: Settings, seal: bool) -> tuple[int, ChainReport]:
     from roo.db.engine import create_engine
-    from roo.security.audit_chain import AuditSealer, verify_chain
+    from roo.security.audit_chain import AuditSealer
+    from roo.security.audit_verify import verify_chain
 
     engine = create_engine(settings)
     try:

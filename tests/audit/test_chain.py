@@ -16,7 +16,8 @@ from roo.config import load_settings
 from roo.db.engine import create_engine, create_session_factory
 from roo.db.models import AuditChain, AuditEvent
 from roo.security.audit import AuditWriter, ClientInfo
-from roo.security.audit_chain import AuditSealer, ChainReport, seal_loop, verify_chain
+from roo.security.audit_chain import AuditSealer, seal_loop
+from roo.security.audit_verify import ChainReport, verify_chain
 
 
 async def write_rows(engine: AsyncEngine, count: int, **fields: object) -> None:

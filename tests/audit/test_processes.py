@@ -13,7 +13,8 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from roo.security.audit_chain import AuditSealer, verify_chain
+from roo.security.audit_chain import AuditSealer
+from roo.security.audit_verify import verify_chain
 from tests.audit.test_chain import write_rows
 
 ROO = str(Path(sys.executable).parent / "roo")

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from roo.config import load_settings
 from roo.db.engine import create_engine
-from roo.security.audit_chain import AuditSealer, verify_chain
+from roo.security.audit_chain import AuditSealer
+from roo.security.audit_verify import verify_chain
 from tests.db.test_migrations import alembic, scratch_url
 from tests.db.test_task_messages_migration import on
 

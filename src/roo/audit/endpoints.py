@@ -19,7 +19,7 @@ from roo.auth.identity import Principal
 from roo.auth.permissions import Permission
 from roo.kit.inputs import Offset, PageLimit, SafeText, UtcDateTime
 from roo.kit.schema import Page
-from roo.security.audit_chain import verify_chain
+from roo.security.audit_verify import verify_chain
 
 admin_router = api_router("/admin/audit", tags=["admin"])
 own_router = api_router("/auth", tags=["auth"])
