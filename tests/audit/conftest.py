@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roo.config import load_settings
@@ -47,9 +48,15 @@ async def chain_engine(chain_url: str, tmp_path: Path) -> AsyncIterator[AsyncEng
     engine = create_engine(load_settings(env="test", database_url=chain_url))
     async with engine.begin() as conn:
         await conn.execute(delete(AuditEvent))
+        await conn.execute(delete(AuditChain))
         await conn.execute(
-            update(AuditChain).values(
-                last_seq=0, last_hash=GENESIS_HASH, anchor_seq=0, anchor_hash=GENESIS_HASH
+            insert(AuditChain).values(
+                id=1,
+                last_seq=0,
+                last_hash=GENESIS_HASH,
+                anchor_seq=0,
+                anchor_hash=GENESIS_HASH,
+                updated_at=datetime.now(UTC),
             )
         )
     try:

@@ -9,6 +9,7 @@ import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,7 +17,7 @@ from roo.config import load_settings
 from roo.db.engine import create_engine, create_session_factory
 from roo.db.models import AuditChain, AuditEvent
 from roo.security.audit import AuditWriter, ClientInfo
-from roo.security.audit_chain import AuditSealer, seal_loop
+from roo.security.audit_chain import AuditSealer, ChainHeadMissing, seal_loop
 from roo.security.audit_verify import ChainReport, verify_chain
 
 
@@ -270,3 +271,17 @@ async def test_the_seal_loop_outlives_failing_rounds_and_seals_when_stopped(
     report = await verify_chain(chain_engine)
     assert report.ok, report
     assert (report.checked, report.unsealed) == (5, 0)
+
+
+async def test_a_deleted_head_is_named_and_not_recreated_over_sealed_rows(
+    chain_engine: AsyncEngine,
+) -> None:
+    await sealed_chain(chain_engine, 3)
+    await sql(chain_engine, "DELETE FROM audit_chain")
+    report = await verify_chain(chain_engine)
+    assert (report.ok, report.bad_seq) == (False, 1)
+    assert "head" in (report.problem or "")
+    await write_rows(chain_engine, 1)
+    with pytest.raises(ChainHeadMissing):
+        await AuditSealer(chain_engine).seal_all()
+    assert await count(chain_engine, AuditEvent.chain_seq.is_(None)) == 1

@@ -72,6 +72,14 @@ HASHED_FIELDS = (
 hashed_columns = [events.c[name] for name in HASHED_FIELDS]
 
 
+class ChainHeadMissing(Exception):
+    """The chain's head row is gone while sealed rows remain: nothing is sealed until an
+    operator looks (`roo audit verify`)."""
+
+    def __str__(self) -> str:
+        return "the audit chain's head row is missing while sealed rows remain"
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
@@ -98,7 +106,9 @@ def row_hash(row: Mapping[Any, Any], chain_seq: int, prev_hash: str) -> str:
 
 async def _lock_and_head(conn: AsyncConnection) -> RowMapping:
     """Take the sealer's turn (module docstring) and return the chain's head, created if the
-    database has none (a schema made without the migration)."""
+    database has none and no row is sealed yet (a schema made without the migration). A head
+    that is gone while sealed rows remain is not recreated (that would restart the chain over
+    them): `ChainHeadMissing`, and verification names it."""
     if conn.dialect.name == "postgresql":
         await conn.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
     else:
@@ -107,6 +117,8 @@ async def _lock_and_head(conn: AsyncConnection) -> RowMapping:
         )
     head = (await conn.execute(select(chain).where(chain.c.id == HEAD_ID))).mappings().first()
     if head is None:
+        if await conn.scalar(select(func.max(events.c.chain_seq))) is not None:
+            raise ChainHeadMissing()
         await conn.execute(
             chain.insert().values(
                 id=HEAD_ID,
