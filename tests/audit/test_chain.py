@@ -285,3 +285,30 @@ async def test_a_deleted_head_is_named_and_not_recreated_over_sealed_rows(
     with pytest.raises(ChainHeadMissing):
         await AuditSealer(chain_engine).seal_all()
     assert await count(chain_engine, AuditEvent.chain_seq.is_(None)) == 1
+
+
+async def test_the_seal_loop_cuts_rows_past_retention(chain_engine: AsyncEngine) -> None:
+    old = datetime.now(UTC) - timedelta(days=3)
+    async with AuditWriter(create_session_factory(chain_engine)).unit() as db:
+        for i in range(4):
+            db.add(AuditEvent(id=uuid.uuid4(), at=old + timedelta(seconds=i), action="old.row"))
+    await write_rows(chain_engine, 2)
+    stop = asyncio.Event()
+    rounds = 0
+
+    async def count_rounds() -> None:
+        nonlocal rounds
+        rounds += 1
+        if rounds == 2:  # the first round sealed and cut; stop after the second
+            stop.set()
+
+    await asyncio.wait_for(
+        seal_loop(
+            AuditSealer(chain_engine), 0.001, stop, retention_days=1, before_seal=count_rounds
+        ),
+        30,
+    )
+    assert await count(chain_engine, AuditEvent.action == "old.row") == 0
+    report = await verify_chain(chain_engine)
+    assert report.ok, report
+    assert (report.first_seq, report.checked) == (5, 3)  # 2 rows kept, and the cut's row
