@@ -29,6 +29,7 @@ from roo.api.middleware import (
 from roo.api.problems import install_problem_handlers
 from roo.api.routing import ApiRoute
 from roo.api.state import Resources
+from roo.audit import endpoints as audit_endpoints
 from roo.auth import endpoints as auth_endpoints
 from roo.auth import oauth_endpoints
 from roo.auth.throttle import create_limit_storage
@@ -48,7 +49,9 @@ from roo.realtime.connections import ConnectionCounter
 from roo.realtime.tickets import TicketStore
 from roo.realtime.wiring import build_bus, build_inbox_wakes
 from roo.sandbox import Sandbox, SandboxUnavailable
+from roo.security.audit_chain import AuditSealer, seal_at_start, seal_loop
 from roo.security.datadir import secure_data_dir
+from roo.security.denials import DenialAuditMiddleware, DenialLog
 from roo.security.rate_limits import Policies, RateLimitMiddleware
 from roo.security.secrets_box import box_from_settings
 from roo.sessions import endpoints as sessions_endpoints
@@ -246,6 +249,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             _janitor_loop(janitor, settings.cleanup_interval_seconds, janitor_stop)
         )
         background_stops.append(lambda: stop_loop(janitor_task, janitor_stop))
+        # Last to stop: it seals what everything before it wrote, once more as it ends.
+        denials: DenialLog = app.state.denials
+        sealer = AuditSealer(engine)
+        await seal_at_start(sealer)
+        audit_stop = asyncio.Event()
+        audit_task = asyncio.create_task(
+            seal_loop(
+                sealer,
+                settings.audit_seal_interval_seconds,
+                audit_stop,
+                retention_days=settings.audit_retention_days,
+                before_seal=lambda: denials.flush(engine),
+            )
+        )
+        background_stops.append(lambda: stop_loop(audit_task, audit_stop))
         log.info(
             "app.started",
             env=settings.env.value,
@@ -303,6 +321,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.router.route_class = ApiRoute
     app.state.settings = settings
+    app.state.denials = DenialLog()
     install_problem_handlers(app)
     # Probes first: the router tries routes in order, and they are the most frequent requests;
     # the docs last: they are the rarest.
@@ -312,6 +331,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth_endpoints.router,
         oauth_endpoints.router,
         auth_endpoints.users_router,
+        audit_endpoints.own_router,
+        audit_endpoints.admin_router,
         credentials_endpoints.router,
         sessions_endpoints.router,
         sessions_endpoints.admin_router,
@@ -330,6 +351,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         policies=Policies.from_settings(settings),
         enabled=settings.rate_limit_enabled,
     )
+    # Outside the rate limiter: its 429s are counted too (written by the audit sealer's loop)
+    app.add_middleware(DenialAuditMiddleware, denials=app.state.denials)
     app.add_middleware(
         BodyLimitMiddleware,
         json_limit=settings.max_json_body_bytes,

@@ -1,15 +1,18 @@
-"""The `roo` command: serve, migrate, version (more come with later capabilities)."""
+"""The `roo` command: serve, migrate, user, audit, version."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from roo import __version__
 from roo.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from roo.security.audit_verify import ChainReport
 
 # How long a shutdown waits for open responses (event streams) before closing them
 SHUTDOWN_GRACE_SECONDS = 10
@@ -221,6 +224,45 @@ def user_create(
         typer.echo(f"roo: {email} is already registered", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"created user {email} ({role}) id={user_id}")
+
+
+audit_app = typer.Typer(help="The audit trail's hash chain.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+async def _audit(settings: Settings, seal: bool) -> tuple[int, ChainReport]:
+    from roo.db.engine import create_engine
+    from roo.security.audit_chain import AuditSealer
+    from roo.security.audit_verify import verify_chain
+
+    engine = create_engine(settings)
+    try:
+        sealed = await AuditSealer(engine).seal_all() if seal else 0
+        return sealed, await verify_chain(engine)
+    finally:
+        await engine.dispose()
+
+
+@audit_app.command("verify")
+def audit_verify(
+    seal: Annotated[
+        bool, typer.Option("--seal", help="Seal the rows not sealed yet first (as the server does)")
+    ] = False,
+) -> None:
+    """Verify the audit chain; exit 1 naming the first bad position when it does not hold."""
+    settings = _settings()
+    sealed, report = asyncio.run(_audit(settings, seal))
+    if seal:
+        typer.echo(f"sealed {sealed} rows")
+    if not report.ok:
+        typer.echo(
+            f"roo: audit chain broken at position {report.bad_seq}: {report.problem}", err=True
+        )
+        raise typer.Exit(1)
+    typer.echo(
+        f"audit chain intact: {report.checked} rows, positions {report.first_seq} to "
+        f"{report.last_seq}, head {report.last_hash}, {report.unsealed} not sealed yet"
+    )
 
 
 @app.command()

@@ -367,6 +367,15 @@ class Settings(BaseSettings, OAuthUrlChecks):
     rate_limit_anonymous: str = Field(
         "100/15 minutes", validation_alias=_env("ROO_RATE_LIMIT_ANONYMOUS")
     )
+    # The audit trail (roo.security.audit_chain, docs/security.md): how often unsealed rows are
+    # sealed into the hash chain, and how many days rows are kept (0: forever; a cut leaves
+    # an anchor row, so the rest still verifies)
+    audit_seal_interval_seconds: float = Field(
+        1.0, gt=0, le=3600, validation_alias=_env("ROO_AUDIT_SEAL_INTERVAL")
+    )
+    audit_retention_days: float = Field(
+        0, ge=0, le=36500, validation_alias=_env("ROO_AUDIT_RETENTION_DAYS")
+    )
     # Addresses (or networks) of reverse proxies whose X-Forwarded-For is believed; empty: the
     # client address is always the socket's (no header can change it)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(

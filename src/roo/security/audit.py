@@ -4,6 +4,9 @@
 together (or not at all). A row that must outlive a refused request (a failed sign-in is audited,
 then the 401 rolls the request's unit of work back) is written by an `AuditWriter`, in a short
 unit of work of its own.
+
+Either way the row is inserted unsealed, with no lock taken: `roo.security.audit_chain` seals
+it into the hash chain moments later, outside the request.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ async def record(
         user_agent=(client.user_agent or "")[:300] if client and client.user_agent else None,
         request_id=current_request_id(),
         detail=detail,
+        session_id=session_of(target, detail),
     )
     db.add(event)
     log.info(
@@ -62,6 +66,20 @@ async def record(
         **detail,
     )
     return event
+
+
+def session_of(target: str | None, detail: dict[str, Any]) -> uuid.UUID | None:
+    """The session an action concerns: its target (`session:<id>`) or the detail's
+    `session_id` (task rows), for the read routes' filter."""
+    named = detail.get("session_id")
+    if named is None and target is not None and target.startswith("session:"):
+        named = target.removeprefix("session:")
+    if named is None:
+        return None
+    try:
+        return named if isinstance(named, uuid.UUID) else uuid.UUID(str(named))
+    except ValueError:
+        return None
 
 
 class AuditWriter:

@@ -2,7 +2,7 @@
 `Base.metadata`, which Alembic's autogenerate and the model/migration agreement test rely on."""
 
 from roo.db.base import Base
-from roo.db.models.audit import AuditEvent
+from roo.db.models.audit import AuditChain, AuditEvent
 from roo.db.models.provider_credential import ProviderCredential
 from roo.db.models.session import Session
 from roo.db.models.task import Task, TaskEvent, TaskMessage
@@ -11,6 +11,7 @@ from roo.db.models.user import User, UserIdentity
 
 __all__ = [
     "ApiKey",
+    "AuditChain",
     "AuditEvent",
     "Base",
     "ProviderCredential",
