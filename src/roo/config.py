@@ -362,6 +362,10 @@ class Settings(BaseSettings, OAuthUrlChecks):
     rate_limit_anonymous: str = Field(
         "100/15 minutes", validation_alias=_env("ROO_RATE_LIMIT_ANONYMOUS")
     )
+    # Strict-Transport-Security on answers served over TLS (or forwarded as https by a proxy
+    # in TRUSTED_PROXIES): seconds (max-age) or a full header value ("max-age=63072000;
+    # includeSubDomains"); unset or 0: no header (roo.api.headers, docs/security.md)
+    hsts: str | None = Field(None, validation_alias=_env("ROO_HSTS"))
     # Addresses (or networks) of reverse proxies whose X-Forwarded-For is believed; empty: the
     # client address is always the socket's (no header can change it)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
@@ -411,6 +415,18 @@ class Settings(BaseSettings, OAuthUrlChecks):
         except ValueError:
             raise ValueError(f"not a rate limit: {value!r} (e.g. '1200/minute')") from None
         return value
+
+    @field_validator("hsts", mode="before")
+    @classmethod
+    def _check_hsts(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and value.strip() in {"", "0"}):
+            return None
+        text = str(value).strip()
+        if text.isdigit():
+            return f"max-age={text}"
+        if not text.lower().startswith("max-age=") or not text[8:].split(";")[0].isdigit():
+            raise ValueError(f"not an HSTS value: {text!r} (e.g. 63072000 or 'max-age=63072000')")
+        return text
 
     @field_validator("allowed_origins", "provider_allowed_hosts", "trusted_proxies", mode="before")
     @classmethod
