@@ -152,6 +152,9 @@ async def test_one_address_spraying_accounts_waits_but_known_accounts_there_sign
         assert (await login(office, "fresh@throttle.example.com", "spray-spray")).status_code == 429
         assert (await login(office, "newcomer@throttle.example.com", PASSWORD)).status_code == 429
         assert (await login(office, "regular@throttle.example.com", PASSWORD)).status_code == 200
+        # an unlock forgets failures, not where the account signed in from
+        await resources.auth.throttle.unlock_account("regular@throttle.example.com")
+        assert (await login(office, "regular@throttle.example.com", PASSWORD)).status_code == 200
 
 
 async def test_an_admin_clears_an_accounts_failures_audited(

@@ -92,8 +92,13 @@ def backoff_delay(failures: int, threshold: int, base: int, cap: int) -> int:
 class _Keys:
     """Storage keys of one (account, address) attempt."""
 
-    account: str  # hash and generation
+    account_hash: str
+    generation: int
     ip: str
+
+    @property
+    def account(self) -> str:
+        return f"{self.account_hash}.{self.generation}"
 
     @property
     def pair(self) -> str:
@@ -109,7 +114,8 @@ class _Keys:
 
     @property
     def known(self) -> str:
-        return f"{NAMESPACE}/known/{self.pair}"
+        # not per generation: an unlock forgets failures, not where the owner signed in from
+        return f"{NAMESPACE}/known/{self.account_hash}/{self.ip}"
 
 
 class LoginThrottle:
@@ -195,21 +201,19 @@ class LoginThrottle:
     async def unlock_account(self, email: str) -> None:
         """Forget every failure on the account, from every address: its keys move to a new
         generation (pairs cannot be listed in a key-value store; the old keys expire)."""
-        await self._storage.incr(self._generation_key(email), GENERATION_SECONDS)
+        await self._storage.incr(f"{NAMESPACE}/generation/{account_key(email)}", GENERATION_SECONDS)
 
     async def unlock_address(self, ip: str) -> None:
         """Forget the failures of one address (on any account) and its delay."""
         await self._limiter.clear(self._per_ip, NAMESPACE, "ip", ip)
-        await self._storage.clear(_Keys("", ip).ip_lock)
+        await self._storage.clear(_Keys("", 0, ip).ip_lock)
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _generation_key(self, email: str) -> str:
-        return f"{NAMESPACE}/generation/{account_key(email)}"
-
     async def _keys(self, ip: str, email: str) -> _Keys:
-        generation = await self._storage.get(self._generation_key(email))
-        return _Keys(f"{account_key(email)}.{generation}", ip)
+        account_hash = account_key(email)
+        generation = await self._storage.get(f"{NAMESPACE}/generation/{account_hash}")
+        return _Keys(account_hash, generation, ip)
 
     async def _count(self, item: RateLimitItem, kind: str, key: str) -> int:
         """Add one failure to a moving window; return how many it now holds."""
