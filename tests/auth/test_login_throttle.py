@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -21,7 +22,14 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from roo.api.state import Resources
-from roo.auth.throttle import LoginThrottle, LoginThrottled, backoff_delay
+from roo.auth.throttle import (
+    LoginThrottle,
+    LoginThrottled,
+    LoginUnavailable,
+    backoff_delay,
+    create_limit_storage,
+)
+from roo.config import Settings
 from roo.db.models import AuditEvent
 from tests.auth.conftest import PASSWORD, MakeUser, SignIn
 
@@ -270,3 +278,20 @@ async def test_cli_unlock_refuses_bad_input(tmp_path: Path) -> None:
         )
         assert result.returncode == 2
         assert message in result.stderr
+
+
+async def test_sign_in_fails_closed_when_the_store_is_away(settings: Settings) -> None:
+    """Redis unreachable (a port nothing listens on): 503 with Retry-After, not a 500, and no
+    password checked; the bookkeeping after a success is only logged."""
+    with socket.socket() as probe:  # a free port, closed again: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    away = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{port}/0"})
+    throttle = LoginThrottle(create_limit_storage(away), away)
+    with pytest.raises(LoginUnavailable) as refused:
+        await throttle.check(ATTACKER, "someone@throttle.example.com")
+    assert refused.value.status == 503
+    assert refused.value.headers == {"Retry-After": "5"}
+    with pytest.raises(LoginUnavailable):
+        await throttle.failed(ATTACKER, "someone@throttle.example.com")
+    await throttle.succeeded(ATTACKER, "someone@throttle.example.com")  # does not raise
