@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from roo import __version__
 from roo.agent.tools.registry import default_registry, workspace_ignore_rules
 from roo.api import docs, health, meta
+from roo.api.headers import SecurityHeadersMiddleware
 from roo.api.middleware import (
     BodyLimitMiddleware,
     CorsForCrossOriginOnly,
@@ -345,7 +346,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     docs.install_docs(app)
 
-    # Added last = outermost: the request context wraps everything, including CORS and limits.
+    # Added last = outermost: the request context wraps everything, including CORS and limits
+    # (and the hardening headers wrap the request context).
     app.add_middleware(
         RateLimitMiddleware,
         policies=Policies.from_settings(settings),
@@ -365,4 +367,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(InFlightLimitMiddleware, limit=settings.max_requests_in_flight)
     app.add_middleware(RequestContextMiddleware)
+    # Outermost: every answer gets the hardening headers, a 500 or a 429 of the layers within
+    # included.
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        hsts=settings.hsts,
+        api_prefix="/api",
+        cacheable_prefixes=(docs.ASSETS_URL,),
+    )
     return app

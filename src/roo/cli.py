@@ -243,6 +243,24 @@ async def _audit(settings: Settings, seal: bool) -> tuple[int, ChainReport]:
         await engine.dispose()
 
 
+async def _unlock(settings: Settings, email: str | None, address: str | None) -> str | None:
+    from roo.auth.wiring import build_auth
+    from roo.db.engine import create_engine, create_session_factory, unit_of_work
+    from roo.kit.cache import MemoryCache
+
+    engine = create_engine(settings)
+    try:
+        db_sessions = create_session_factory(engine)
+        auth = build_auth(settings, db_sessions, MemoryCache())
+        async with unit_of_work(db_sessions) as db:
+            user = await auth.clear_sign_in_failures(
+                db, email=email, address=address, actor_id=None, client=None, via="cli"
+            )
+            return str(user.id) if user else None
+    finally:
+        await engine.dispose()
+
+
 @audit_app.command("verify")
 def audit_verify(
     seal: Annotated[
@@ -263,6 +281,46 @@ def audit_verify(
         f"audit chain intact: {report.checked} rows, positions {report.first_seq} to "
         f"{report.last_seq}, head {report.last_hash}, {report.unsealed} not sealed yet"
     )
+
+
+@user_app.command("unlock")
+def user_unlock(
+    email: Annotated[
+        str | None, typer.Argument(help="The account whose failed sign-ins to forget")
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(help="Also (or only) forget the failed sign-ins from this client address"),
+    ] = None,
+) -> None:
+    """Forget failed sign-ins: an account's from every address, and/or an address's (audited)."""
+    import ipaddress
+
+    if email is None and address is None:
+        typer.echo("roo: give an EMAIL, an --address, or both", err=True)
+        raise typer.Exit(2)
+    if address is not None:
+        try:
+            address = str(ipaddress.ip_address(address.strip()))
+        except ValueError:
+            typer.echo(f"roo: not an IP address: {address!r}", err=True)
+            raise typer.Exit(2) from None
+    settings = _settings()
+    if not settings.redis_url:
+        # The server keeps the counters in its own memory: this process cannot reach them.
+        typer.echo(
+            "roo: without REDIS_URL, failed sign-ins live in the server's memory: restart it, "
+            "or call DELETE /api/v1/users/{id}/sign-in-failures as an admin",
+            err=True,
+        )
+    if settings.should_auto_migrate:
+        asyncio.run(_migrate(settings, "head", down=False))
+    user_id = asyncio.run(_unlock(settings, email, address))
+    if email is not None:
+        known = f"id={user_id}" if user_id else "(no such account)"
+        typer.echo(f"cleared failed sign-ins of {email.strip().lower()} {known}")
+    if address is not None:
+        typer.echo(f"cleared failed sign-ins from {address}")
 
 
 @app.command()

@@ -182,14 +182,37 @@ class Settings(BaseSettings, OAuthUrlChecks):
     )
     # None: allowed in development and test, refused in production.
     allow_registration: bool | None = Field(None, validation_alias=_env("ROO_ALLOW_REGISTRATION"))
+    # Failed sign-ins (roo.auth.throttle, docs/authentication.md): failures are remembered for
+    # the window; from its N-th failure on, an (account, address) pair, or an address, waits a
+    # delay doubling at each further failure (base, 2 base, 4 base... at most the max). A right
+    # password from an address without failures of its own is never refused.
+    login_max_failures_per_pair: int = Field(
+        5, ge=1, validation_alias=_env("ROO_LOGIN_MAX_FAILURES_PER_PAIR")
+    )
+    # Failures from one address on any accounts from which the address waits (accounts that
+    # signed in from it before are exempt, see login_known_address_seconds).
     login_max_failures_per_ip: int = Field(
         20, ge=1, validation_alias=_env("ROO_LOGIN_MAX_FAILURES_PER_IP")
     )
+    # Failures on one account from all addresses together past which every address that fails
+    # on it waits from its first failure on it (a distributed attack). Before this release it
+    # locked the account itself out; it no longer refuses an address without failures.
     login_max_failures_per_account: int = Field(
-        5, ge=1, validation_alias=_env("ROO_LOGIN_MAX_FAILURES_PER_ACCOUNT")
+        10, ge=1, validation_alias=_env("ROO_LOGIN_MAX_FAILURES_PER_ACCOUNT")
     )
     login_failure_window_seconds: int = Field(
-        900, ge=1, validation_alias=_env("ROO_LOGIN_FAILURE_WINDOW")
+        21600, ge=1, validation_alias=_env("ROO_LOGIN_FAILURE_WINDOW")
+    )
+    login_backoff_base_seconds: int = Field(
+        1, ge=1, le=3600, validation_alias=_env("ROO_LOGIN_BACKOFF_BASE")
+    )
+    login_backoff_max_seconds: int = Field(
+        900, ge=1, le=86400, validation_alias=_env("ROO_LOGIN_BACKOFF_MAX")
+    )
+    # An account that signed in from an address is exempt from that address's delay this long
+    # (0: never exempt); its own pair's delays still apply.
+    login_known_address_seconds: int = Field(
+        30 * 86400, ge=0, validation_alias=_env("ROO_LOGIN_KNOWN_ADDRESS_TTL")
     )
     # Self-registrations one client address may attempt (new or taken address alike) within
     # the window: registration answers the same either way, this bounds how fast it is asked.
@@ -376,6 +399,10 @@ class Settings(BaseSettings, OAuthUrlChecks):
     audit_retention_days: float = Field(
         0, ge=0, le=36500, validation_alias=_env("ROO_AUDIT_RETENTION_DAYS")
     )
+    # Strict-Transport-Security on answers served over TLS (or forwarded as https by a proxy
+    # in TRUSTED_PROXIES): seconds (max-age) or a full header value ("max-age=63072000;
+    # includeSubDomains"); unset or 0: no header (roo.api.headers, docs/security.md)
+    hsts: str | None = Field(None, validation_alias=_env("ROO_HSTS"))
     # Addresses (or networks) of reverse proxies whose X-Forwarded-For is believed; empty: the
     # client address is always the socket's (no header can change it)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
@@ -425,6 +452,18 @@ class Settings(BaseSettings, OAuthUrlChecks):
         except ValueError:
             raise ValueError(f"not a rate limit: {value!r} (e.g. '1200/minute')") from None
         return value
+
+    @field_validator("hsts", mode="before")
+    @classmethod
+    def _check_hsts(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and value.strip() in {"", "0"}):
+            return None
+        text = str(value).strip()
+        if text.isdigit():
+            return f"max-age={text}"
+        if not text.lower().startswith("max-age=") or not text[8:].split(";")[0].isdigit():
+            raise ValueError(f"not an HSTS value: {text!r} (e.g. 63072000 or 'max-age=63072000')")
+        return text
 
     @field_validator("allowed_origins", "provider_allowed_hosts", "trusted_proxies", mode="before")
     @classmethod

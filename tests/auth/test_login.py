@@ -96,10 +96,12 @@ async def test_failures_are_audited(
     assert "bad-bad-bad" not in str(rows[0].detail)
 
 
-async def test_account_is_throttled_after_repeated_failures(
+async def test_a_pair_waits_after_repeated_failures(
     client: httpx.AsyncClient, make_user: MakeUser, resources: Resources
 ) -> None:
-    limit = resources.settings.login_max_failures_per_account
+    """The (account, address) pair waits; the account itself is not locked (its owner from a
+    clean address: tests/auth/test_login_throttle.py)."""
+    limit = resources.settings.login_max_failures_per_pair
     await make_user("target@example.com")
     for _ in range(limit):
         r = await client.post(
@@ -112,8 +114,8 @@ async def test_account_is_throttled_after_repeated_failures(
     assert blocked.status_code == 429
     assert blocked.headers["content-type"] == "application/problem+json"
     retry = int(blocked.headers["retry-after"])
-    assert 0 < retry <= resources.settings.login_failure_window_seconds
-    # Another account from the same client is not blocked by this account's budget.
+    assert 0 < retry <= resources.settings.login_backoff_max_seconds
+    # Another account from the same client is not blocked by this pair's delay.
     await make_user("bystander@example.com")
     ok = await client.post(
         "/api/v1/auth/login", json={"email": "bystander@example.com", "password": PASSWORD}
@@ -140,7 +142,7 @@ async def test_one_ip_spraying_accounts_is_throttled(
 async def test_success_clears_the_account_failures(
     client: httpx.AsyncClient, make_user: MakeUser, resources: Resources
 ) -> None:
-    limit = resources.settings.login_max_failures_per_account
+    limit = resources.settings.login_max_failures_per_pair
     await make_user("forgetful@example.com")
     for _ in range(limit - 1):
         await client.post(

@@ -23,7 +23,7 @@ from roo.config import load_settings
 from tests.auth.conftest import MakeUser, SignIn
 
 # Documentation pages are served by roo.api.docs and carry no data.
-DOCS = re.compile(r"^/api/v1/(openapi\.json|docs(/oauth2-redirect)?|redoc)$")
+DOCS = re.compile(r"^/api/v1/(openapi\.json|docs(/swagger-init\.js)?|redoc)$")
 
 
 def _declarations(dependant: Dependant) -> Iterator[Any]:

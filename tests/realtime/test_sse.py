@@ -39,6 +39,23 @@ async def test_a_whole_task_followed_over_sse_is_the_json_log(
     }
 
 
+async def test_an_event_stream_carries_the_hardening_headers_and_keeps_its_caching(
+    api: Api, live: str, http: httpx.AsyncClient
+) -> None:
+    """roo.api.headers extends the stream's first message only: the stream keeps its own
+    Cache-Control, and its events still arrive as they happen."""
+    session = await api.session()
+    async with sse(http, live, api, session) as stream:
+        headers = stream.response.headers
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+        assert headers["cache-control"] == "no-cache"  # the route's own, kept
+        await api.start(session, "go")
+        received = await stream.until(1, within=10)
+    assert received[0]["event"] == "task.created", received
+
+
 async def test_reconnecting_with_last_event_id_yields_exactly_the_rest(
     api: Api, llm: FakeLLM, live: str, http: httpx.AsyncClient
 ) -> None:

@@ -1,22 +1,22 @@
 """The OpenAPI document and the documentation pages, served without any CDN.
 
 Swagger UI and ReDoc assets come from the `fastapi-offline` package's static files, mounted under
-`/api/v1/docs/assets`; the pages work on a machine with no internet access.
+`/api/v1/docs/assets`; the pages work on a machine with no internet access. Their
+Content-Security-Policy runs script files of this service only (`DOCS_CSP`): Swagger UI is
+started by a script file (`SWAGGER_INIT_JS`), not FastAPI's inline one. There is no OAuth2
+redirect page: the document declares no OAuth2 flow (bearer token and API key only).
 """
 
 from __future__ import annotations
 
+from html import escape
 from importlib.resources import files
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import (
-    get_redoc_html,
-    get_swagger_ui_html,
-    get_swagger_ui_oauth2_redirect_html,
-)
+from fastapi.openapi.docs import get_redoc_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic.json_schema import models_json_schema
 
@@ -27,7 +27,7 @@ from roo.kit.errors import PROBLEM_CONTENT_TYPE
 OPENAPI_URL = f"{API_PREFIX}/openapi.json"
 DOCS_URL = f"{API_PREFIX}/docs"
 REDOC_URL = f"{API_PREFIX}/redoc"
-OAUTH2_REDIRECT_URL = f"{DOCS_URL}/oauth2-redirect"
+SWAGGER_INIT_URL = f"{DOCS_URL}/swagger-init.js"
 ASSETS_URL = f"{DOCS_URL}/assets"
 
 DESCRIPTION = """\
@@ -38,13 +38,52 @@ Every error is `application/problem+json` (RFC 9457): `type`, `title`, `status`,
 `instance`, `requestId`, plus `errors` (field path and message) for validation failures.
 """
 
-# The docs pages may load only from this service: the bundled ReDoc would otherwise fetch its
-# footer logo from a CDN. Inline script/style are how FastAPI's page templates start the UIs.
+# The docs pages may load only from this service (the bundled ReDoc would otherwise fetch its
+# footer logo from a CDN) and run only its script files: no inline script, no eval. Inline
+# styles stay allowed: both UIs set style attributes and inject style elements.
 DOCS_CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self' 'unsafe-inline'; worker-src 'self' blob:; connect-src 'self'; "
-    "frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; worker-src 'self' blob:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+
+# Starts Swagger UI: a file of its own (the page's CSP runs no inline script), the same for
+# every request; the page passes the document's address in a data attribute. Authorizations
+# are not persisted: a token typed into "Authorize" must not stay in localStorage.
+SWAGGER_INIT_JS = """\
+"use strict";
+(function () {
+  var script = document.currentScript;
+  window.ui = SwaggerUIBundle({
+    url: script.getAttribute("data-openapi-url"),
+    dom_id: "#swagger-ui",
+    layout: "BaseLayout",
+    deepLinking: true,
+    showExtensions: true,
+    showCommonExtensions: true,
+    persistAuthorization: false,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+  });
+})();
+"""
+
+SWAGGER_PAGE = """\
+<!DOCTYPE html>
+<html>
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link type="text/css" rel="stylesheet" href="{assets}/swagger-ui.css">
+<link rel="shortcut icon" href="{assets}/favicon.png">
+<title>{title}</title>
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{assets}/swagger-ui-bundle.js"></script>
+<script src="{init}" data-openapi-url="{openapi}"></script>
+</body>
+</html>
+"""
 
 SECURITY_SCHEMES: dict[str, Any] = {
     "bearerAuth": {
@@ -129,21 +168,17 @@ def install_docs(app: FastAPI) -> None:
     @app.get(DOCS_URL, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return _locked_down(
-            get_swagger_ui_html(
-                openapi_url=f"{root}{OPENAPI_URL}",
-                title=f"{app.title} - Swagger UI",
-                oauth2_redirect_url=f"{root}{OAUTH2_REDIRECT_URL}",
-                swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
-                swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
-                swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
-                swagger_ui_parameters={"persistAuthorization": True},
-            )
+        page = SWAGGER_PAGE.format(
+            title=escape(f"{app.title} - Swagger UI"),
+            assets=escape(f"{root}{ASSETS_URL}"),
+            init=escape(f"{root}{SWAGGER_INIT_URL}"),
+            openapi=escape(f"{root}{OPENAPI_URL}"),
         )
+        return _locked_down(HTMLResponse(page))
 
-    @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
-    async def swagger_ui_redirect() -> HTMLResponse:
-        return _locked_down(get_swagger_ui_oauth2_redirect_html())
+    @app.get(SWAGGER_INIT_URL, include_in_schema=False)
+    async def swagger_init() -> Response:
+        return Response(SWAGGER_INIT_JS, media_type="text/javascript")
 
     @app.get(REDOC_URL, include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:

@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from roo.api.allow import allowed_methods
 from roo.db.engine import DatabaseBusy, log_connection_holders
 from roo.kit.errors import (
     PROBLEM_CONTENT_TYPE,
@@ -138,14 +139,18 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
         detail = None
     if status == 404 and detail is None:
         detail = f"No resource at {request.url.path}"
-    if status == 405 and detail is None:
-        allowed = (exc.headers or {}).get("Allow") or (exc.headers or {}).get("allow")
-        detail = f"{request.method} is not allowed here" + (
-            f"; allowed: {allowed}" if allowed else ""
-        )
-    return problem_response(
-        status, detail=detail, instance=request.url.path, headers=dict(exc.headers or {})
-    )
+    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() != "allow"}
+    if status == 405:
+        # every method of the path, not only those of the route that happened to match first
+        methods = allowed_methods(request.app.router.routes, request.scope)
+        allowed = ", ".join(methods) or (exc.headers or {}).get("Allow", "")
+        if allowed:
+            headers["Allow"] = allowed
+        if detail is None:
+            detail = f"{request.method} is not allowed here" + (
+                f"; allowed: {allowed}" if allowed else ""
+            )
+    return problem_response(status, detail=detail, instance=request.url.path, headers=headers)
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> Response:

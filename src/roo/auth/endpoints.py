@@ -245,3 +245,23 @@ async def update_user(
         db, admin, user_id, body.roles, body.disabled, body.display_name, client
     )
     return UserOut.model_validate(user)
+
+
+@users_router.delete(
+    "/{user_id}/sign-in-failures",
+    summary="Forget a user's failed sign-ins from every address (admin; `roo user unlock`)",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**UNAUTHORIZED, 404: {"description": "No such user"}},
+)
+async def clear_sign_in_failures(
+    user_id: uuid.UUID,
+    admin: Annotated[Principal, require(Permission.USERS_ADMIN)],
+    db: DbSession,
+    auth: Auth,
+    client: Client,
+) -> Response:
+    user = await auth.get_user(db, user_id)
+    await auth.clear_sign_in_failures(
+        db, email=user.email, address=None, actor_id=admin.user_id, client=client, via="api"
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -178,7 +178,7 @@ class AuthService:
         # Always one argon2 verification, whether or not the account exists.
         ok = await verify_password(user.password_hash if user else None, password)
         if user is None or not ok or user.disabled:
-            await self.throttle.failed(client.ip, email)
+            delay = await self.throttle.failed(client.ip, email)
             # The failure row must survive the 401, which rolls the request back.
             await self.audit.write(
                 "auth.login",
@@ -187,9 +187,10 @@ class AuthService:
                 outcome="failure",
                 client=client,
                 reason="disabled" if user is not None and ok else "bad_credentials",
+                **({"delay_seconds": delay} if delay else {}),
             )
             raise exc.InvalidLogin()
-        await self.throttle.succeeded(email)
+        await self.throttle.succeeded(client.ip, email)
         user = await db.merge(user, load=False)  # into the request's unit of work, as read
         if user.password_hash and needs_rehash(user.password_hash):
             user.password_hash = await hash_password(password)
@@ -442,5 +443,35 @@ class AuthService:
             target=f"user:{user.id}",
             client=client,
             changes=changes,
+        )
+        return user
+
+    async def clear_sign_in_failures(
+        self,
+        db: AsyncSession,
+        *,
+        email: str | None,
+        address: str | None,
+        actor_id: uuid.UUID | None,
+        client: ClientInfo | None,
+        via: str,
+    ) -> User | None:
+        """Forget the failed sign-ins of an account (from every address) and/or of an address
+        (on every account), audited as `auth.unlock`; returns the account, if it exists."""
+        user = None
+        if email is not None:
+            email = normalise_email(email)
+            user = await self.find_user_by_email(db, email)
+            await self.throttle.unlock_account(email)
+        if address is not None:
+            await self.throttle.unlock_address(address)
+        await record(
+            db,
+            "auth.unlock",
+            actor_id=actor_id,
+            target=f"user:{user.id}" if user else None,
+            client=client,
+            via=via,
+            **({"address": address} if address is not None else {}),
         )
         return user
