@@ -129,10 +129,17 @@ def option(argv: list[str], name: str) -> str | None:
 
 
 def probe_paths(command: str) -> set[str]:
-    """Paths a roo process answers on: the API's health routes, or the worker's (planned)."""
-    if command == "worker" and "worker" not in typer.main.get_command(roo_cli).commands:  # type: ignore[attr-defined]
+    """Paths a roo process answers probes on: the API's health routes; the worker's health
+    server (issue 15) has its own, planned as /healthz and /readyz."""
+    if command == "worker":
         return PLANNED_WORKER_PROBES
     return {route.path for route in health_router.routes}  # type: ignore[attr-defined]
+
+
+def test_the_deployment_guide_names_every_file() -> None:
+    guide = (ROOT / "docs" / "deployment.md").read_text()
+    for path in [COMPOSE, DOCKERFILE, *KUBERNETES]:
+        assert path.name in guide, f"docs/deployment.md does not mention {path.name}"
 
 
 # -- syntax and schemas -------------------------------------------------------------------------
