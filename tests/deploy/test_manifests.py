@@ -9,10 +9,10 @@ image or starts a container. What is checked, offline:
   (unknown fields refused; bundled in the `kubernetes-validate` package) for the oldest version
   the manifests claim (KUBERNETES_VERSION) and the newest one the package knows;
 - consistency with roo: every environment variable the files give a roo process is a setting of
-  `roo.config.Settings` (by its environment names) or one the worker issue plans
-  (PLANNED_SETTINGS); every command is a `roo` command with its options, or the planned
-  `roo worker`; every probe path is a route of `roo.api.health` or the worker's planned ones;
-  and the pieces refer to each other (labels, volumes, ports, the Secret and the ConfigMap).
+  `roo.config.Settings` (by its environment names), with a value it takes where the setting has
+  a fixed set (CHOICES); every command is a `roo` command with its options; every probe path is
+  a route of `roo.api.health` (the API's, and the one `roo worker --health-port` serves); and
+  the pieces refer to each other (labels, volumes, ports, the Secret and the ConfigMap).
 """
 
 from __future__ import annotations
@@ -45,11 +45,8 @@ KUBERNETES = sorted((DEPLOY / "kubernetes").glob("*.yaml"))
 # The oldest Kubernetes the manifests are written for (appArmorProfile fields: 1.30)
 KUBERNETES_VERSION = "1.30"
 
-# Planned by issue 15 (the job-queue worker), built at the same time as these files: allowed
-# until they exist, then checked as the real ones (a real `roo worker` replaces the plan below).
-PLANNED_SETTINGS = {"ROO_TASK_RUNNER": {"inprocess", "queue"}}
-PLANNED_WORKER_OPTIONS = {"--concurrency", "--health-port"}
-PLANNED_WORKER_PROBES = {"/healthz", "/readyz"}
+# Settings with a fixed set of values, and those values
+CHOICES = {"ROO_TASK_RUNNER": {"inprocess", "queue"}}
 
 ROO_IMAGE = re.compile(r"^roo-core(:|$)")
 
@@ -112,8 +109,6 @@ def check_command(argv: list[str]) -> list[str]:
     given = {arg.split("=", 1)[0] for arg in rest if arg.startswith("-")}
     if name in commands:
         known = {opt for param in commands[name].params for opt in param.opts}
-    elif name == "worker":
-        known = PLANNED_WORKER_OPTIONS
     else:
         return [f"`roo {name}` is not a command (commands: {', '.join(sorted(commands))})"]
     return [f"`roo {name}` has no option {opt}" for opt in sorted(given - known)]
@@ -129,10 +124,9 @@ def option(argv: list[str], name: str) -> str | None:
 
 
 def probe_paths(command: str) -> set[str]:
-    """Paths a roo process answers probes on: the API's health routes; the worker's health
-    server (issue 15) has its own, planned as /healthz and /readyz."""
-    if command == "worker":
-        return PLANNED_WORKER_PROBES
+    """Paths a roo process answers probes on: the health routes, which `roo serve` serves with
+    the API and `roo worker --health-port` on its own port."""
+    assert command in {"serve", "worker"}, command
     return {route.path for route in health_router.routes}  # type: ignore[attr-defined]
 
 
@@ -199,7 +193,7 @@ def test_the_schema_checks_refuse_a_mistake() -> None:
 
 
 def test_every_environment_variable_is_a_roo_setting() -> None:
-    known = setting_names() | set(PLANNED_SETTINGS)
+    known = setting_names()
     given: dict[str, dict[str, Any]] = {}
     for name, service in roo_services(load_compose()).items():
         given[f"compose {name}"] = dict(service.get("environment") or {})
@@ -210,8 +204,8 @@ def test_every_environment_variable_is_a_roo_setting() -> None:
     unknown = {where: sorted(set(env) - known) for where, env in given.items()}
     assert all(not names for names in unknown.values()), unknown
     for env in given.values():
-        for planned, values in PLANNED_SETTINGS.items():
-            assert env.get(planned) in values | {None}
+        for name, values in CHOICES.items():
+            assert env.get(name) in values | {None}
 
 
 def test_the_dockerfile_sets_only_roo_settings_and_installs_the_sandbox() -> None:
