@@ -316,3 +316,33 @@ async def test_a_paused_worker_that_lost_its_task_writes_nothing_when_it_wakes(
         task = (await c.http.get(c.url(0, f"/tasks/{task_id}"), headers=c.auth)).json()
         assert task["state"] == "completed"
         assert task["result"] == "taken over"
+
+
+async def test_delete_on_an_api_answers_once_the_worker_reports_cancelled(
+    database_url: str, redis_url: str | None, tmp_path: Path
+) -> None:
+    """The cancel reaches the worker through the task's inbox and its wake-up; the DELETE
+    answers with the task `cancelled` (its command killed), not before."""
+    async with (
+        FakeLLM(api_key=LLM_KEY) as llm,
+        cluster(llm, database_url, redis_url, tmp_path) as c,
+    ):
+        llm.script(
+            Reply(tool_calls=[ToolCall("execute_command", {"command": "sleep 60"}, id="c_cmd")])
+        )
+        started = await c.http.post(c.url(0, "/tasks"), json={"input": "go"}, headers=c.auth)
+        assert started.status_code == 202, started.text
+        task_id = started.json()["id"]
+        deadline = time.monotonic() + 20
+        while not any(
+            e["event"] == "tool.execution" and e["data"]["phase"] == "start"
+            for e in await _events(c)
+        ):
+            assert time.monotonic() < deadline, "the command never started"
+            await asyncio.sleep(0.05)
+        t0 = time.monotonic()
+        cancelled = await c.http.delete(c.url(1, f"/tasks/{task_id}"), headers=c.auth)
+        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.json()["state"] == "cancelled"
+        assert time.monotonic() - t0 < 10  # the command did not run its 60 s
+        c.runner_of(task_id)
