@@ -466,6 +466,9 @@ class NoQuestions:
     def take_queued_messages(self) -> list[str]:
         return []
 
+    def take_condense_request(self) -> bool:
+        return False
+
 
 async def no_commands(*args: Any, **kwargs: Any) -> ProcessResult:
     raise RuntimeError("no command runs in bench/tasks.py")

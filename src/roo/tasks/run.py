@@ -9,8 +9,9 @@ runner: what it needs comes in as callables (`park`: store a question; the wait 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -154,19 +155,32 @@ class EventBuffer:
     async def flush(self, db: AsyncSession | None = None) -> None:
         """Write what is buffered (in `db`'s transaction when given)."""
         async with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            items, self._items = self._items, []
-            if not items:
-                return
-            try:
-                await self._events.append_many(
-                    self._session_id, self._task_id, items, db=db, guard=self._guard
-                )
-            except BaseException:
-                self._items[:0] = items
-                raise
+            await self._write(db)
+
+    @contextlib.asynccontextmanager
+    async def held(self) -> AsyncIterator[Callable[[AsyncSession], Awaitable[None]]]:
+        """For a unit of work that writes for the task and locks its row (a checkpoint, a
+        question, the run's end): the buffer's lock, taken *before* that unit of work locks
+        anything, and a `flush(db)` that writes what is buffered in it. A timed write locks
+        the task's row (its guard) while it holds this lock: taken in the other order, the two
+        would wait for each other (a row lock against an asyncio lock, which no database sees)."""
+        async with self._lock:
+            yield self._write
+
+    async def _write(self, db: AsyncSession | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        items, self._items = self._items, []
+        if not items:
+            return
+        try:
+            await self._events.append_many(
+                self._session_id, self._task_id, items, db=db, guard=self._guard
+            )
+        except BaseException:
+            self._items[:0] = items
+            raise
 
 
 # Stores a question: (the state the task waits in, the `pending` question) -> committed.

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import functools
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -280,15 +280,14 @@ class TaskRunner:
     async def _park(self, run: Run, state: str, pending: dict[str, Any]) -> None:
         """Store the question the run waits for: the task `awaiting_*` with it pending, and
         `approval.required`, with the events emitted before it."""
-        async with unit_of_work(self.db_sessions) as db:
+        async with self._buffer_held(run) as flush, unit_of_work(self.db_sessions) as db:
             task = await repository.lock(db, run.task_id)
             if task is None:
                 raise LookupError(run.task_id)
             if task.runner_id != self.runner_id or task.state not in ACTIVE_STATES:
                 run.lost = True
                 raise LeaseLost(run.task_id)
-            if run.buffer is not None:
-                await run.buffer.flush(db)
+            await flush(db)
             await states.transition(self.events, db, task, state, pending=pending)
             await self.events.append(
                 run.session_id,
@@ -304,6 +303,21 @@ class TaskRunner:
                 },
                 db=db,
             )
+
+    @staticmethod
+    def _buffer_held(
+        run: Run,
+    ) -> contextlib.AbstractAsyncContextManager[Callable[[AsyncSession], Awaitable[None]]]:
+        """The run's event buffer held for a unit of work that locks the task's row
+        (`EventBuffer.held`); a run without one yet (it ends before it started) flushes
+        nothing."""
+        if run.buffer is not None:
+            return run.buffer.held()
+
+        async def nothing(db: AsyncSession) -> None:
+            return None
+
+        return contextlib.nullcontext(nothing)
 
     async def _start(self, run: Run) -> tuple[Task, Session, Any] | None:
         """Mark the task running: its row, its session and its model endpoint; None when it
@@ -362,13 +376,13 @@ class TaskRunner:
         writer = StateWriter(run.task_id, state)
 
         async def save(snapshot: EngineState) -> None:
-            async with unit_of_work(self.db_sessions) as db:
+            async with buffer.held() as flush, unit_of_work(self.db_sessions) as db:
                 # the lease first (the row stays locked until the writes commit): a run that
                 # lost it (paused past the sweep, the task resumed elsewhere) writes nothing
                 if not await repository.holds(db, run.task_id, self.runner_id):
                     run.lost = True
                     raise LeaseLost(run.task_id)
-                await buffer.flush(db)
+                await flush(db)
                 now = utcnow()
                 await writer.write(
                     db, snapshot, mode=snapshot.mode, heartbeat_at=now, updated_at=now
@@ -444,15 +458,14 @@ class TaskRunner:
     async def _finish(self, run: Run, end: states.End) -> None:
         """Record the run's end (with the events it emitted before)."""
         with contextlib.suppress(SessionGone):  # deleted meanwhile: nothing left to record
-            async with unit_of_work(self.db_sessions) as db:
+            async with self._buffer_held(run) as flush, unit_of_work(self.db_sessions) as db:
                 task = await repository.lock(db, run.task_id)
                 if task is None:  # deleted
                     return
                 if task.runner_id != self.runner_id:  # taken over: not this run's to record
                     log.warning("tasks.lease_lost", task_id=str(run.task_id))
                     return
-                if run.buffer is not None:
-                    await run.buffer.flush(db)
+                await flush(db)
                 await states.record_end(self.events, db, task, end)
 
     async def _subtask(
