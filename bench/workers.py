@@ -316,7 +316,9 @@ def run(args: argparse.Namespace, run_id: str) -> dict[str, Any]:
         "machine": machine_info(),
         "revision": source_revision(),
         "backends": describe_backends(args),
-        "parameters": {k: v for k, v in vars(args).items() if k not in ("output",)},
+        "parameters": {
+            k: v for k, v in vars(args).items() if k not in ("output", "keep_logs", "database_url")
+        },
         "setups": setups,
         "comparison": {
             "tasks_per_minute": {
