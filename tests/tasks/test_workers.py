@@ -173,6 +173,11 @@ async def test_created_on_one_api_watched_on_the_other_approved_and_run_by_a_wor
         assert received == await _events(c)  # live, in order, nothing missing or doubled
         c.runner_of(task_id)  # one worker ran it...
         assert not any(_took(api, task_id) for api in c.apis)  # ...and no API process
+        # a worker's probes: ready while its database, Redis and queue connections answer
+        for worker in c.workers:
+            ready = await c.http.get(f"{worker.base_url}/readyz")
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["checks"] == {"database": "ok", "redis": "ok", "queue": "ok"}
 
 
 async def test_a_worker_killed_mid_command_its_task_interrupted_then_resumed_on_the_other(
