@@ -7,6 +7,8 @@ from __future__ import annotations
 import typing
 from typing import Any
 
+import pydantic
+import pytest
 from fastapi import FastAPI
 
 from roo.app import create_app
@@ -102,3 +104,30 @@ def test_each_method_returns_the_model_the_document_names() -> None:
             else:  # None for 204, a file's bytes (Download), the cancel's JSON
                 assert not refs or op.__name__ in {"download_file", "cancel"}, (op.__name__, refs)
     assert checked >= 40
+
+
+def test_each_method_sends_the_body_the_document_names() -> None:
+    """A JSON body is validated by the model of the document's requestBody schema; a route
+    whose document takes JSON by a schema has that model in the client, and a route that takes
+    none sends none."""
+    document = openapi_document()
+    for (method, path), ops in client_routes().items():
+        request = document["paths"][path][method.lower()].get("requestBody", {})
+        schema = request.get("content", {}).get("application/json", {}).get("schema", {})
+        for op in ops:
+            if "$ref" in schema:
+                assert op.body is not None, (op.__name__, schema)
+                assert op.body.__name__ == schema_name(schema["$ref"]), op.__name__
+            else:
+                assert op.body is None, (op.__name__, "the document has no JSON schema")
+
+
+def test_a_body_the_document_refuses_fails_before_it_is_sent() -> None:
+    with pytest.raises(pydantic.ValidationError):
+        Operations.create_task.call(None, "5b7c0000-0000-0000-0000-000000000000", "x" * 200_000)
+    approval = "0e1f0000-0000-0000-0000-000000000000"
+    built = Operations.approve.call(None, "s", "t", approval, always=True)
+    assert (built.method, built.url) == ("PUT", "/api/v1/sessions/s/tasks/t")
+    assert built.json == {"action": "approve_always", "approvalId": approval}
+    with pytest.raises(pydantic.ValidationError):  # not a UUID
+        Operations.approve.call(None, "s", "t", "a")

@@ -55,8 +55,15 @@ class operation(Generic[P, T]):
     builder of its `Call`. Read from a `SyncTransport` it is a method returning the result;
     from an `AsyncTransport`, a coroutine method."""
 
-    def __init__(self, method: str, template: str, build: Callable[..., Call[T]]) -> None:
+    def __init__(
+        self,
+        method: str,
+        template: str,
+        build: Callable[..., Call[T]],
+        body: type[BaseModel] | None = None,
+    ) -> None:
         self.method, self.template, self.build = method, template, build
+        self.body = body  # the request body's model (the document's requestBody schema)
         self.__doc__ = build.__doc__
         self.__name__ = build.__name__
 
@@ -70,8 +77,14 @@ class operation(Generic[P, T]):
         params = None
         if built.params is not None:
             params = {k: _query(v) for k, v in built.params.items() if v is not None}
+        json = built.json
+        if self.body is not None and json is not None:
+            # validated by the route's model before anything is sent, by the API's names
+            json = self.body.model_validate(json).model_dump(
+                mode="json", by_alias=True, exclude_unset=True
+            )
         return Call(
-            parse=built.parse, path=built.path, params=params, json=built.json,
+            parse=built.parse, path=built.path, params=params, json=json,
             content=built.content, headers=built.headers,
             authenticated=built.authenticated, method=self.method, url=url,
         )  # fmt: skip
@@ -96,12 +109,13 @@ class operation(Generic[P, T]):
 
 
 def route(
-    method: str, template: str
+    method: str, template: str, body: type[BaseModel] | None = None
 ) -> Callable[[Callable[Concatenate[Any, P], Call[T]]], operation[P, T]]:
-    """`@route("GET", "/api/v1/sessions")` over a builder `def f(self, ...) -> Call[X]`."""
+    """`@route("POST", "/api/v1/sessions", body=SessionCreateIn)` over a builder
+    `def f(self, ...) -> Call[X]` whose `json` (by the API's names) `body` validates."""
 
     def wrap(build: Callable[Concatenate[Any, P], Call[T]]) -> operation[P, T]:
-        return operation(method, template, build)
+        return operation(method, template, build, body)
 
     return wrap
 
@@ -133,6 +147,11 @@ def json_or_none(response: httpx.Response) -> dict[str, Any] | None:
         return None
     body = response.json()
     return body if isinstance(body, dict) else {"value": body}
+
+
+def fields(**given: Any) -> dict[str, Any]:
+    """A request body's fields, those given (not None), by their names in the API."""
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def body(cls: type[BaseModel], **fields: Any) -> Any:

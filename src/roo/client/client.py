@@ -25,7 +25,7 @@ from roo.client._core import (
     Call,
     Credentials,
     SyncTransport,
-    body,
+    fields,
     json_or_none,
     many,
     model,
@@ -141,22 +141,22 @@ class Operations:
 
     # -- authentication -------------------------------------------------------------------------
 
-    @route("POST", f"{API}/auth/register")
+    @route("POST", f"{API}/auth/register", body=RegisterIn)
     def register(
         self, email: str, password: str, *, display_name: str | None = None
     ) -> Call[RegistrationOut]:
         """Register an account (202 whether or not the address had one: sign in next)."""
-        json = body(RegisterIn, email=email, password=password, displayName=display_name)
+        json = fields(email=email, password=password, displayName=display_name)
         return Call(parse=model(RegistrationOut), json=json, authenticated=False)
 
-    @route("POST", f"{API}/auth/login")
+    @route("POST", f"{API}/auth/login", body=LoginIn)
     def _login(self, email: str, password: str) -> Call[TokenPairOut]:
-        json = body(LoginIn, email=email, password=password)
+        json = fields(email=email, password=password)
         return Call(parse=model(TokenPairOut), json=json, authenticated=False)
 
-    @route("POST", f"{API}/auth/refresh")
+    @route("POST", f"{API}/auth/refresh", body=RefreshIn)
     def _refresh(self, refresh_token: str) -> Call[TokenPairOut]:
-        json = body(RefreshIn, refreshToken=refresh_token)
+        json = fields(refreshToken=refresh_token)
         return Call(parse=model(TokenPairOut), json=json, authenticated=False)
 
     @route("POST", f"{API}/auth/logout")
@@ -167,23 +167,22 @@ class Operations:
     def get_profile(self) -> Call[UserOut]:
         return Call(parse=model(UserOut))
 
-    @route("PUT", f"{API}/auth/profile")
+    @route("PUT", f"{API}/auth/profile", body=ProfileUpdateIn)
     def update_profile(
         self, *, display_name: str | None = None, preferences: Mapping[str, Any] | None = None
     ) -> Call[UserOut]:
-        json = body(ProfileUpdateIn, displayName=display_name, preferences=preferences)
+        json = fields(displayName=display_name, preferences=preferences)
         return Call(parse=model(UserOut), json=json)
 
     @route("GET", f"{API}/auth/whoami")
     def whoami(self) -> Call[WhoAmIOut]:
         return Call(parse=model(WhoAmIOut))
 
-    @route("PUT", f"{API}/auth/password")
+    @route("PUT", f"{API}/auth/password", body=PasswordChangeIn)
     def change_password(
         self, current_password: str, new_password: str, *, revoke_api_keys: bool | None = None
     ) -> Call[None]:
-        json = body(
-            PasswordChangeIn, currentPassword=current_password, newPassword=new_password,
+        json = fields(currentPassword=current_password, newPassword=new_password,
             revokeApiKeys=revoke_api_keys,
         )  # fmt: skip
         return Call(parse=nothing, json=json)
@@ -192,12 +191,12 @@ class Operations:
     def list_api_keys(self) -> Call[list[ApiKeyOut]]:
         return Call(parse=many(ApiKeyOut))
 
-    @route("POST", f"{API}/auth/api-keys")
+    @route("POST", f"{API}/auth/api-keys", body=ApiKeyCreateIn)
     def create_api_key(
         self, name: str, scopes: Sequence[str], *, expires_at: str | None = None
     ) -> Call[ApiKeyCreatedOut]:
         """A new API key; its secret (`key`) is in this answer only."""
-        json = body(ApiKeyCreateIn, name=name, scopes=list(scopes), expiresAt=expires_at)
+        json = fields(name=name, scopes=list(scopes), expiresAt=expires_at)
         return Call(parse=model(ApiKeyCreatedOut), json=json)
 
     @route("DELETE", f"{API}/auth/api-keys/{{key_id}}")
@@ -212,13 +211,12 @@ class Operations:
     ) -> Call[PageUserOut]:
         return Call(parse=model(PageUserOut), params={"limit": limit, "offset": offset})
 
-    @route("PATCH", f"{API}/users/{{user_id}}")
+    @route("PATCH", f"{API}/users/{{user_id}}", body=UserAdminUpdateIn)
     def update_user(
         self, user_id: Id, *, roles: Sequence[str] | None = None, disabled: bool | None = None,
         display_name: str | None = None,
     ) -> Call[UserOut]:  # fmt: skip
-        json = body(
-            UserAdminUpdateIn, roles=list(roles) if roles is not None else None,
+        json = fields(roles=list(roles) if roles is not None else None,
             disabled=disabled, displayName=display_name,
         )  # fmt: skip
         return Call(parse=model(UserOut), path={"user_id": user_id}, json=json)
@@ -259,11 +257,11 @@ class Operations:
     def list_credentials(self) -> Call[list[ProviderCredentialOut]]:
         return Call(parse=many(ProviderCredentialOut))
 
-    @route("PUT", f"{API}/auth/providers/{{provider}}")
+    @route("PUT", f"{API}/auth/providers/{{provider}}", body=ProviderCredentialIn)
     def put_credential(
         self, provider: str, *, api_key: str | None = None, base_url: str | None = None
     ) -> Call[ProviderCredentialOut]:
-        json = body(ProviderCredentialIn, apiKey=api_key, baseUrl=base_url)
+        json = fields(apiKey=api_key, baseUrl=base_url)
         return Call(parse=model(ProviderCredentialOut), path={"provider": provider}, json=json)
 
     @route("DELETE", f"{API}/auth/providers/{{provider}}")
@@ -280,25 +278,25 @@ class Operations:
         params = {"state": state, "q": q, "limit": limit, "offset": offset}
         return Call(parse=model(PageSessionOut), params=params)
 
-    @route("POST", f"{API}/sessions")
+    @route("POST", f"{API}/sessions", body=SessionCreateIn)
     def create_session(
         self, name: str | None = None, *, config: Mapping[str, Any] | None = None
     ) -> Call[SessionOut]:
         """A new session. `config` as `SessionConfigIn` (mode, provider, model,
         approvalPolicy, limits, network, customInstructions), by the API's names."""
-        json = body(SessionCreateIn, name=name, config=config)
+        json = fields(name=name, config=config)
         return Call(parse=model(SessionOut), json=json)
 
     @route("GET", f"{API}/sessions/{{session_id}}")
     def get_session(self, session_id: Id) -> Call[SessionOut]:
         return Call(parse=model(SessionOut), path={"session_id": session_id})
 
-    @route("PUT", f"{API}/sessions/{{session_id}}")
+    @route("PUT", f"{API}/sessions/{{session_id}}", body=SessionUpdateIn)
     def update_session(
         self, session_id: Id, *, name: str | None = None, config: Mapping[str, Any] | None = None,
         state: str | None = None,
     ) -> Call[SessionOut]:  # fmt: skip
-        json = body(SessionUpdateIn, name=name, config=config, state=state)
+        json = fields(name=name, config=config, state=state)
         return Call(parse=model(SessionOut), path={"session_id": session_id}, json=json)
 
     @route("DELETE", f"{API}/sessions/{{session_id}}")
@@ -321,11 +319,11 @@ class Operations:
             headers={"Content-Type": content_type},
         )  # fmt: skip
 
-    @route("POST", f"{API}/sessions/{{session_id}}/workspace/clone")
+    @route("POST", f"{API}/sessions/{{session_id}}/workspace/clone", body=CloneIn)
     def clone_workspace(
         self, session_id: Id, url: str, *, ref: str | None = None
     ) -> Call[CloneOut]:
-        json = body(CloneIn, url=url, ref=ref)
+        json = fields(url=url, ref=ref)
         return Call(parse=model(CloneOut), path={"session_id": session_id}, json=json)
 
     @route("GET", f"{API}/admin/sessions")
@@ -428,7 +426,7 @@ class Operations:
 
     # -- tasks ----------------------------------------------------------------------------------
 
-    @route("POST", f"{API}/sessions/{{session_id}}/tasks")
+    @route("POST", f"{API}/sessions/{{session_id}}/tasks", body=TaskCreateIn)
     def create_task(
         self, session_id: Id, input: str, *, images: Sequence[str] | None = None,
         mode: str | None = None, provider: str | None = None, model_name: str | None = None,
@@ -436,8 +434,7 @@ class Operations:
         """Start a task (202: it runs in the background; follow it with `events`)."""
         config = {"mode": mode, "provider": provider, "model": model_name}
         config = {k: v for k, v in config.items() if v is not None}
-        json = body(
-            TaskCreateIn, input=input, images=list(images) if images is not None else None,
+        json = fields(input=input, images=list(images) if images is not None else None,
             config=config or None,
         )  # fmt: skip
         return Call(parse=model(TaskOut), path={"session_id": session_id}, json=json)
@@ -454,7 +451,7 @@ class Operations:
     def get_task(self, session_id: Id, task_id: Id) -> Call[TaskDetailOut]:
         return Call(parse=model(TaskDetailOut), path={"session_id": session_id, "task_id": task_id})
 
-    @route("PUT", f"{API}/sessions/{{session_id}}/tasks/{{task_id}}")
+    @route("PUT", f"{API}/sessions/{{session_id}}/tasks/{{task_id}}", body=TaskActionIn)
     def act(
         self, session_id: Id, task_id: Id,
         action: Literal["approve", "approve_always", "deny", "answer", "message", "resume",
@@ -462,15 +459,14 @@ class Operations:
         *, approval_id: Id | None = None, text: str | None = None, feedback: str | None = None,
     ) -> Call[TaskOut]:  # fmt: skip
         """An action on a task (docs/tasks.md, "Actions"); the helpers below name each."""
-        json = body(
-            TaskActionIn, action=action, approvalId=str(approval_id) if approval_id else None,
+        json = fields(action=action, approvalId=str(approval_id) if approval_id else None,
             text=text, feedback=feedback,
         )  # fmt: skip
         return Call(
             parse=model(TaskOut), path={"session_id": session_id, "task_id": task_id}, json=json
         )
 
-    @route("PUT", f"{API}/sessions/{{session_id}}/tasks/{{task_id}}")
+    @route("PUT", f"{API}/sessions/{{session_id}}/tasks/{{task_id}}", body=TaskActionIn)
     def approve(
         self, session_id: Id, task_id: Id, approval_id: Id | None = None, *,
         always: bool = False, feedback: str | None = None,
@@ -479,7 +475,7 @@ class Operations:
         return Operations.act.build(self, session_id, task_id, action,
                                     approval_id=approval_id, feedback=feedback)  # fmt: skip
 
-    @route("PUT", f"{API}/sessions/{{session_id}}/tasks/{{task_id}}")
+    @route("PUT", f"{API}/sessions/{{session_id}}/tasks/{{task_id}}", body=TaskActionIn)
     def deny(
         self, session_id: Id, task_id: Id, approval_id: Id | None = None, *,
         feedback: str | None = None,
@@ -487,29 +483,29 @@ class Operations:
         return Operations.act.build(self, session_id, task_id, "deny",
                                     approval_id=approval_id, feedback=feedback)  # fmt: skip
 
-    @route("PUT", f"{API}/sessions/{{session_id}}/tasks/{{task_id}}")
+    @route("PUT", f"{API}/sessions/{{session_id}}/tasks/{{task_id}}", body=TaskActionIn)
     def answer(
         self, session_id: Id, task_id: Id, text: str, approval_id: Id | None = None
     ) -> Call[TaskOut]:
         return Operations.act.build(self, session_id, task_id, "answer", approval_id=approval_id,
                                     text=text)  # fmt: skip
 
-    @route("PUT", f"{API}/sessions/{{session_id}}/tasks/{{task_id}}")
+    @route("PUT", f"{API}/sessions/{{session_id}}/tasks/{{task_id}}", body=TaskActionIn)
     def message(self, session_id: Id, task_id: Id, text: str) -> Call[TaskOut]:
         """A message: joins the running task's next turn, answers a question, or continues a
         completed task's conversation (docs/tasks.md)."""
         return Operations.act.build(self, session_id, task_id, "message", text=text)
 
-    @route("PUT", f"{API}/sessions/{{session_id}}/tasks/{{task_id}}")
+    @route("PUT", f"{API}/sessions/{{session_id}}/tasks/{{task_id}}", body=TaskActionIn)
     def continue_(self, session_id: Id, task_id: Id, text: str) -> Call[TaskOut]:
         """Continue a completed task's conversation (the `message` action)."""
         return Operations.act.build(self, session_id, task_id, "message", text=text)
 
-    @route("PUT", f"{API}/sessions/{{session_id}}/tasks/{{task_id}}")
+    @route("PUT", f"{API}/sessions/{{session_id}}/tasks/{{task_id}}", body=TaskActionIn)
     def resume(self, session_id: Id, task_id: Id, text: str | None = None) -> Call[TaskOut]:
         return Operations.act.build(self, session_id, task_id, "resume", text=text)
 
-    @route("PUT", f"{API}/sessions/{{session_id}}/tasks/{{task_id}}")
+    @route("PUT", f"{API}/sessions/{{session_id}}/tasks/{{task_id}}", body=TaskActionIn)
     def condense(self, session_id: Id, task_id: Id) -> Call[TaskOut]:
         return Operations.act.build(self, session_id, task_id, "condense")
 
