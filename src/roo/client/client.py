@@ -538,7 +538,7 @@ class _Page(Protocol[ItemT]):
 
 
 def _client_args(
-    base_url: str, api_key: str | None, token: str | None, refresh_token: str | None,
+    api_key: str | None, token: str | None, refresh_token: str | None,
     headers: Mapping[str, str] | None,
 ) -> tuple[Credentials, dict[str, str]]:  # fmt: skip
     if api_key and token:
@@ -567,9 +567,7 @@ class AsyncRooClient(Operations, AsyncTransport):
         refresh_token: str | None = None, timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None, headers: Mapping[str, str] | None = None,
     ) -> None:  # fmt: skip
-        credentials, default_headers = _client_args(
-            base_url, api_key, token, refresh_token, headers
-        )
+        credentials, default_headers = _client_args(api_key, token, refresh_token, headers)
         http = httpx.AsyncClient(
             base_url=base_url, timeout=timeout, transport=transport, headers=default_headers
         )
@@ -682,9 +680,7 @@ class RooClient(Operations, SyncTransport):
         refresh_token: str | None = None, timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None, headers: Mapping[str, str] | None = None,
     ) -> None:  # fmt: skip
-        credentials, default_headers = _client_args(
-            base_url, api_key, token, refresh_token, headers
-        )
+        credentials, default_headers = _client_args(api_key, token, refresh_token, headers)
         http = httpx.Client(
             base_url=base_url, timeout=timeout, transport=transport, headers=default_headers
         )
