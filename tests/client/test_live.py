@@ -78,8 +78,9 @@ async def test_follow_yields_the_log_then_live_events(
     assert [e.model_dump() for e in seen] == [e.model_dump() for e in log]
 
 
+@pytest.mark.parametrize("transport", ["ws", "sse"])
 async def test_follow_resumes_after_a_restart_without_gaps_or_duplicates(
-    app: FastAPI, user: SignedIn, llm: FakeLLM
+    app: FastAPI, user: SignedIn, llm: FakeLLM, transport: Any
 ) -> None:
     _command_then_done(llm)
     first = _bind()
@@ -102,7 +103,7 @@ async def test_follow_resumes_after_a_restart_without_gaps_or_duplicates(
             task = await roo.create_task(session.id, "run it")
 
             async def consume() -> None:
-                async for event in roo.follow(session.id, transport="ws"):
+                async for event in roo.follow(session.id, transport=transport):
                     seen.append(event)
                     if event.event == "approval.required":
                         asked.set()
