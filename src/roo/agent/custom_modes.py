@@ -39,6 +39,7 @@ from pydantic.alias_generators import to_camel
 
 from roo import pathguard
 from roo.agent.modes import MODES, GroupEntry, Mode, ModeSource, js_regex_valid
+from roo.kit.inputs import NO_CONTROLS, NO_NUL
 
 ROOMODES_FILE = ".roomodes"
 # A .roomodes larger than this is not a modes file (Roo's own are a few KiB).
@@ -72,9 +73,10 @@ class GroupOptions(BaseModel):
     )
 
     file_regex: (
-        Annotated[str, StringConstraints(max_length=1000), AfterValidator(_regex)] | None
+        Annotated[str, StringConstraints(max_length=1000), NO_CONTROLS, AfterValidator(_regex)]
+        | None
     ) = None
-    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    description: Annotated[str, StringConstraints(max_length=500), NO_CONTROLS] | None = None
 
 
 def _group_entry(value: Any) -> Any:
@@ -86,7 +88,7 @@ def _group_entry(value: Any) -> Any:
     return value
 
 
-GroupName = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+GroupName = Annotated[str, StringConstraints(min_length=1, max_length=40), NO_CONTROLS]
 Group = Annotated[GroupName | tuple[GroupName, GroupOptions], BeforeValidator(_group_entry)]
 
 
@@ -97,13 +99,15 @@ class ModeDefinition(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     slug: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=SLUG_PATTERN)]
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    role_definition: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NO_CONTROLS
     ]
-    when_to_use: Annotated[str, StringConstraints(max_length=5_000)] | None = None
-    description: Annotated[str, StringConstraints(max_length=1_000)] | None = None
-    custom_instructions: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    role_definition: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), NO_NUL
+    ]
+    when_to_use: Annotated[str, StringConstraints(max_length=5_000), NO_NUL] | None = None
+    description: Annotated[str, StringConstraints(max_length=1_000), NO_NUL] | None = None
+    custom_instructions: Annotated[str, StringConstraints(max_length=20_000), NO_NUL] | None = None
     groups: Annotated[list[Group], Field(max_length=20)]
 
     @field_validator("groups")

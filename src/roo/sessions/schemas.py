@@ -15,7 +15,6 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from roo.agent.custom_modes import MAX_CUSTOM_MODES, SLUG_PATTERN, ModeDefinition
@@ -92,15 +91,16 @@ ModeSlug = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern
 
 
 class SessionConfigIn(ApiInput):
-    mode: ModeSlug = Field(
-        "code",
-        description="The tasks' default mode: a built-in one or one of `modes` (a task may "
-        "also name a mode of the workspace's .roomodes)",
-    )
+    # `modes` before `mode`: the check of `mode` sees them
     modes: Annotated[list[ModeDefinitionIn], Field(max_length=MAX_CUSTOM_MODES)] = Field(
         default_factory=list,
         description="Custom modes (Roo's schema); one with a built-in's slug replaces it; a "
         "workspace .roomodes mode replaces one of these with the same slug",
+    )
+    mode: ModeSlug = Field(
+        "code",
+        description="The tasks' default mode: a built-in one or one of `modes` (a task may "
+        "also name a mode of the workspace's .roomodes)",
     )
     provider: ProviderName | None = None
     model: Label | None = None
@@ -118,12 +118,14 @@ class SessionConfigIn(ApiInput):
             raise ValueError(f"duplicate slug(s): {', '.join(duplicates)}")
         return modes
 
-    @model_validator(mode="after")
-    def _known_mode(self) -> SessionConfigIn:
-        known = [*MODES, *(m.slug for m in self.modes if m.slug not in MODES)]
-        if self.mode not in known:
-            raise ValueError(f"mode: unknown mode {self.mode!r}; one of {', '.join(known)}")
-        return self
+    @field_validator("mode")
+    @classmethod
+    def _known_mode(cls, mode: str, info: ValidationInfo) -> str:
+        custom = [m.slug for m in info.data.get("modes") or [] if m.slug not in MODES]
+        known = [*MODES, *custom]
+        if mode not in known:
+            raise ValueError(f"unknown mode {mode!r}; one of {', '.join(known)}")
+        return mode
 
 
 class SessionConfigOut(ApiModel):
