@@ -347,6 +347,11 @@ class Settings(BaseSettings, OAuthUrlChecks):
     task_auto_condense_percent: int = Field(
         100, ge=5, le=100, validation_alias=_env("ROO_TASK_AUTO_CONDENSE_PERCENT")
     )
+    # The rules files (.roo/rules*, .roorules*, AGENTS.md...) a task's system prompt takes, in
+    # bytes all together; the file that crosses the limit is cut with a note (docs/tasks.md)
+    task_rules_max_bytes: int = Field(
+        64 * 1024, ge=0, le=1024 * 1024, validation_alias=_env("ROO_TASK_RULES_MAX_BYTES")
+    )
     # Where tasks run: `inprocess` (the API process that created them; embedded mode) or `queue`
     # (a procrastinate job on PostgreSQL, taken by any `roo worker`; API processes run none)
     task_runner: Literal["inprocess", "queue"] = Field(

@@ -89,7 +89,9 @@ def test_prompt_adapts_to_the_tools() -> None:
 def test_custom_instructions() -> None:
     text = prompt("code", custom="  Always use tabs.  ")
     section = text[text.index("USER'S CUSTOM INSTRUCTIONS") :]
-    assert "without interfering with the TOOL USE guidelines" in section
+    # the native-protocol wording of Roo's header (the XML era's added "without interfering
+    # with the TOOL USE guidelines")
+    assert "should be followed to the best of your ability.\n" in section
     assert "Global Instructions:\nAlways use tabs." in section
     assert "Mode-specific" not in section
     assert text.endswith("Always use tabs.")

@@ -42,6 +42,7 @@ from roo.agent.prompts import (
     condense_instructions,
     condense_system_prompt,
     environment_details,
+    parse_todos,
 )
 from roo.agent.prompts import responses as r
 from roo.agent.providers.base import (
@@ -54,6 +55,7 @@ from roo.agent.providers.base import (
     ToolSpec,
     UsageChunk,
 )
+from roo.agent.rules import Rules, RulesLoader
 from roo.agent.state import (
     Answer,
     Ask,
@@ -118,6 +120,12 @@ class AgentSetup:
     spawn_subtask: SpawnSubtask | None = None
     limits: AgentLimits = field(default_factory=AgentLimits)
     custom_instructions: str | None = None
+    # The modes a task can use (built-ins, the session's, the workspace's: roo.agent.custom_modes)
+    modes: Mapping[str, Mode] = field(default_factory=lambda: dict(MODES))
+    # The rules files of a mode (roo.agent.rules.load_rules bound to the workspace); rules
+    # already read (the host lists the first mode's in `task.started`) go in `rules`.
+    rules_loader: RulesLoader | None = None
+    rules: dict[str, Rules] = field(default_factory=dict)
     workspace: WorkspaceFacts = field(default_factory=lambda: WorkspaceFacts(file_listing=""))
     context: ContextSettings = field(default_factory=ContextSettings)
 
@@ -175,7 +183,8 @@ class Agent:
 
     @property
     def mode(self) -> Mode:
-        return get_mode(self.state.mode) or MODES["code"]
+        modes = self.setup.modes
+        return get_mode(self.state.mode, modes) or modes.get("code") or MODES["code"]
 
     async def run(self, task: str | None = None, images: Sequence[Block] = ()) -> Outcome:
         """Start (`task` given, empty history) or continue (`task` = the user's resume text or
@@ -327,10 +336,28 @@ class Agent:
     def _tools(self) -> list[Tool]:
         return tools_for_mode(self.mode, self.setup.registry)
 
-    def _system_prompt(self, tools: Sequence[Tool]) -> str:
+    async def _rules(self, slug: str) -> Rules | None:
+        """The mode's rules files, read once per mode and run (`task.rules` says which)."""
         setup = self.setup
+        if slug in setup.rules:
+            return setup.rules[slug]
+        if setup.rules_loader is None:
+            return None
+        rules = await asyncio.to_thread(setup.rules_loader, slug)
+        setup.rules[slug] = rules
+        await setup.sink("task.rules", {"mode": slug, "files": rules.to_dicts()})
+        return rules
+
+    async def _system_prompt(self, tools: Sequence[Tool]) -> str:
+        setup, mode = self.setup, self.mode
         return build_system_prompt(
-            self.mode, tools, setup.workspace, setup.custom_instructions, MODES, now=self._started
+            mode,
+            tools,
+            setup.workspace,
+            setup.custom_instructions,
+            setup.modes,
+            now=self._started,
+            rules=await self._rules(mode.slug),
         )
 
     async def _request(self) -> _Turn:
@@ -338,7 +365,7 @@ class Agent:
         attempt = context_retries = 0
         while True:
             tools = self._tools()
-            system = self._system_prompt(tools)
+            system = await self._system_prompt(tools)
             specs = [_spec(t) for t in tools]
             if setup.interaction.take_condense_request():
                 await self._condense(self._context_size(), "manual", system, specs)
@@ -734,7 +761,7 @@ class Agent:
                     await self._switch_mode(suggestion["mode"], "the user's answer")
             return ok(r.followup_answer(answer.text))
         if name == "switch_mode":
-            target = get_mode(params.mode_slug)
+            target = get_mode(params.mode_slug, setup.modes)
             if target is None:
                 state.mistakes += 1
                 return _error(call_id, r.invalid_mode(params.mode_slug)), False
@@ -744,7 +771,7 @@ class Agent:
             await self._switch_mode(target.slug, params.reason)
             return ok(r.mode_switched(previous.name, target.name, params.reason))
         if name == "new_task":
-            target = get_mode(params.mode)
+            target = get_mode(params.mode, setup.modes)
             if target is None:
                 state.mistakes += 1
                 return _error(call_id, r.invalid_mode(params.mode)), False
@@ -791,6 +818,7 @@ class Agent:
             setup.model,
             self.state.usage.cost,
             setup.workspace.file_listing if first else None,
+            todos=parse_todos(self.state.todos),
         )
 
 

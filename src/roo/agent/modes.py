@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from roo.agent.tools.base import Tool
 from roo.agent.tools.registry import ToolRegistry
 
+ModeSource = Literal["builtin", "session", "workspace"]
 # A group name, or (group name, file regex, description) for a group restricted to some files.
 GroupEntry = str | tuple[str, str, str]
 
@@ -55,6 +56,9 @@ class Mode:
     when_to_use: str
     groups: tuple[GroupEntry, ...]
     custom_instructions: str | None = None
+    description: str | None = None
+    # where the definition comes from: builtin, session (its config) or workspace (.roomodes)
+    source: ModeSource = "builtin"
 
 
 def group_name(entry: GroupEntry) -> str:
@@ -179,8 +183,9 @@ MODES: Mapping[str, Mode] = {m.slug: m for m in (ARCHITECT, CODE, ASK, DEBUG, OR
 DEFAULT_MODE = "code"
 
 
-def get_mode(slug: str) -> Mode | None:
-    return MODES.get(slug)
+def get_mode(slug: str, modes: Mapping[str, Mode] = MODES) -> Mode | None:
+    """The mode `slug` among `modes` (default: the built-in ones)."""
+    return modes.get(slug)
 
 
 def canonical_tool_name(name: str) -> str:
@@ -207,9 +212,8 @@ def tools_for_mode(mode: Mode, registry: ToolRegistry) -> list[Tool]:
     )
 
 
-def _js_regex_test(pattern: str, text: str) -> bool:
-    """JavaScript `new RegExp(pattern).test(text)`: like `re.search`, except that `$` only
-    matches at the very end. An invalid pattern matches nothing (as in Roo)."""
+def _js_regex(pattern: str) -> str:
+    """A JavaScript regex as Python's `re` reads it: `$` only matches at the very end."""
     translated: list[str] = []
     in_class = False
     i = 0
@@ -225,8 +229,23 @@ def _js_regex_test(pattern: str, text: str) -> bool:
             in_class = False
         translated.append(r"\Z" if c == "$" and not in_class else c)
         i += 1
+    return "".join(translated)
+
+
+def js_regex_valid(pattern: str) -> bool:
+    """Whether a mode's fileRegex compiles (Roo refuses an invalid one in its schema)."""
     try:
-        return re.search("".join(translated), text) is not None
+        re.compile(_js_regex(pattern))
+    except re.error:
+        return False
+    return True
+
+
+def _js_regex_test(pattern: str, text: str) -> bool:
+    """JavaScript `new RegExp(pattern).test(text)`: like `re.search`, except that `$` only
+    matches at the very end. An invalid pattern matches nothing (as in Roo)."""
+    try:
+        return re.search(_js_regex(pattern), text) is not None
     except re.error:
         return False
 

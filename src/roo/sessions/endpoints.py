@@ -24,12 +24,17 @@ from roo.kit.schema import Page
 from roo.pathguard import TreeUsage
 from roo.sessions import repository
 from roo.sessions.exceptions import CloneDisabled, SessionNotFound
+from roo.sessions.modes import session_modes
 from roo.sessions.schemas import (
     CloneIn,
     CloneOut,
     DiskUsage,
     ImportOut,
+    ModeGroupOut,
+    ModeOut,
+    ModeProblem,
     SessionCreateIn,
+    SessionModesOut,
     SessionOut,
     SessionResources,
     SessionState,
@@ -142,6 +147,42 @@ async def delete_session(
 
     after_commit(db, gone)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{session_id}/modes",
+    summary="The modes a task of this session can use (built-in, session config, .roomodes)",
+    responses=NOT_FOUND,
+)
+async def list_modes(
+    request: Request, session_id: uuid.UUID, principal: Reader, manager: Manager
+) -> SessionModesOut:
+    async with unit_of_work(get_resources(request).db_sessions) as db:
+        session = await manager.get(db, principal, session_id)
+    # .roomodes is read with no connection held
+    found = await session_modes(manager.workspaces.path(session.workspace_dir), session.config)
+    error = found.workspace_error
+    return SessionModesOut(
+        modes=[
+            ModeOut(
+                slug=mode.slug,
+                name=mode.name,
+                source=mode.source,
+                groups=[
+                    ModeGroupOut(name=g)
+                    if isinstance(g, str)
+                    else ModeGroupOut(name=g[0], file_regex=g[1], description=g[2] or None)
+                    for g in mode.groups
+                ],
+                when_to_use=mode.when_to_use,
+                description=mode.description,
+            )
+            for mode in found.table.values()
+        ],
+        default_mode=session.config.get("mode") or "code",
+        workspace_error=str(error) if error else None,
+        workspace_errors=[ModeProblem(**e) for e in error.errors] if error else [],
+    )
 
 
 @router.get(

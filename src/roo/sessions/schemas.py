@@ -8,9 +8,17 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import pydantic_core
-from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
-from roo.auth.schemas import ModeName
+from roo.agent.custom_modes import MAX_CUSTOM_MODES, SLUG_PATTERN, ModeDefinition
+from roo.agent.modes import MODES
 from roo.kit.inputs import NO_CONTROLS, NO_NUL
 from roo.kit.schema import ApiInput, ApiModel
 
@@ -72,8 +80,28 @@ class ApprovalPolicyIn(ApiInput):
     denied_commands: Annotated[list[CommandPrefix], Field(max_length=200)] = []
 
 
+class ModeDefinitionIn(ModeDefinition):
+    """A custom mode in Roo's schema (`.roomodes`' `customModes` items); unknown keys are
+    refused here (a `.roomodes` file may carry Roo's extra ones)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+ModeSlug = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=SLUG_PATTERN)]
+
+
 class SessionConfigIn(ApiInput):
-    mode: ModeName = "code"
+    # `modes` before `mode`: the check of `mode` sees them
+    modes: Annotated[list[ModeDefinitionIn], Field(max_length=MAX_CUSTOM_MODES)] = Field(
+        default_factory=list,
+        description="Custom modes (Roo's schema); one with a built-in's slug replaces it; a "
+        "workspace .roomodes mode replaces one of these with the same slug",
+    )
+    mode: ModeSlug = Field(
+        "code",
+        description="The tasks' default mode: a built-in one or one of `modes` (a task may "
+        "also name a mode of the workspace's .roomodes)",
+    )
     provider: ProviderName | None = None
     model: Label | None = None
     approval_policy: ApprovalPolicyIn = Field(default_factory=ApprovalPolicyIn)
@@ -81,9 +109,28 @@ class SessionConfigIn(ApiInput):
     network: bool = Field(False, description="Let commands in this session reach the network")
     custom_instructions: Annotated[str, StringConstraints(max_length=20000), NO_NUL] | None = None
 
+    @field_validator("modes")
+    @classmethod
+    def _unique_slugs(cls, modes: list[ModeDefinitionIn]) -> list[ModeDefinitionIn]:
+        slugs = [m.slug for m in modes]
+        duplicates = sorted({s for s in slugs if slugs.count(s) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate slug(s): {', '.join(duplicates)}")
+        return modes
+
+    @field_validator("mode")
+    @classmethod
+    def _known_mode(cls, mode: str, info: ValidationInfo) -> str:
+        custom = [m.slug for m in info.data.get("modes") or [] if m.slug not in MODES]
+        known = [*MODES, *custom]
+        if mode not in known:
+            raise ValueError(f"unknown mode {mode!r}; one of {', '.join(known)}")
+        return mode
+
 
 class SessionConfigOut(ApiModel):
     mode: str
+    modes: list[dict[str, object]] = []
     provider: str | None
     model: str | None
     approval_policy: dict[str, object]
@@ -171,6 +218,39 @@ class SessionResources(ApiModel):
         description="Sandboxed commands running now in this service process"
     )
     limits: ResourceLimitsOut
+
+
+class ModeGroupOut(ApiModel):
+    """A tool group of a mode; `fileRegex` (and its `description`) limit `edit` to some files."""
+
+    name: str
+    file_regex: str | None = None
+    description: str | None = None
+
+
+class ModeOut(ApiModel):
+    slug: str
+    name: str
+    source: Literal["builtin", "session", "workspace"]
+    groups: list[ModeGroupOut]
+    when_to_use: str
+    description: str | None = None
+
+
+class ModeProblem(ApiModel):
+    field: str
+    message: str
+
+
+class SessionModesOut(ApiModel):
+    """The modes a task of the session can use, in Roo's order (built-ins first, replaced in
+    place by a custom mode of the same slug). `workspaceError` says why the workspace's
+    .roomodes was left out: tasks cannot start until it is fixed."""
+
+    modes: list[ModeOut]
+    default_mode: str = Field(description="The session config's `mode`")
+    workspace_error: str | None = None
+    workspace_errors: list[ModeProblem] = []
 
 
 GIT_URL = re.compile(r"^(https?|git)://[^\s\x00-\x1f]{3,2000}$")

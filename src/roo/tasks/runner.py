@@ -34,6 +34,7 @@ from roo.agent.engine import Agent, AgentLimits, AgentSetup
 from roo.agent.messages import Block
 from roo.agent.pricing import default_model_info, model_info
 from roo.agent.prompts import WorkspaceFacts
+from roo.agent.rules import load_rules
 from roo.agent.state import Answer, EngineState, SubtaskFailed
 from roo.agent.tools.base import IgnoreRules, OnOutput, ToolContext
 from roo.agent.tools.list_files import list_workspace
@@ -43,12 +44,14 @@ from roo.db.engine import uninterrupted, unit_of_work
 from roo.db.models import Session, Task
 from roo.db.types import utcnow
 from roo.pathguard import PathRejected
+from roo.sessions.modes import session_modes
 from roo.sessions.service import SessionManager
 from roo.tasks import repository, states
 from roo.tasks.events import EventStore, SessionGone
 from roo.tasks.inbox import Inbox
 from roo.tasks.liveness import Liveness
 from roo.tasks.llm import ModelResolver
+from roo.tasks.modes import WorkspaceSetup
 from roo.tasks.run import EventBuffer, Run, WaitTimedOut
 from roo.tasks.schemas import ACTIVE_STATES
 from roo.tasks.state_store import StateWriter, load_state
@@ -319,7 +322,25 @@ class TaskRunner:
 
         return contextlib.nullcontext(nothing)
 
-    async def _start(self, run: Run) -> tuple[Task, Session, Any] | None:
+    async def _workspace_setup(self, run: Run) -> WorkspaceSetup | None:
+        """What the workspace says before the task starts: the modes a task there can use and
+        the rules files of the task's mode (read with no connection held); None when the task
+        or its session is gone."""
+        async with unit_of_work(self.db_sessions) as db:
+            task = await repository.get(db, run.task_id)
+            session = await db.get(Session, run.session_id)
+            if task is None or session is None:
+                return None
+            workspace = self.manager.workspaces.path(session.workspace_dir)
+            config, mode = dict(session.config or {}), task.mode
+        modes = await session_modes(workspace, config)
+        loader = functools.partial(
+            load_rules, workspace, max_bytes=self.settings.task_rules_max_bytes
+        )
+        rules = await asyncio.to_thread(loader, mode)
+        return WorkspaceSetup(modes, loader, {mode: rules})
+
+    async def _start(self, run: Run, found: WorkspaceSetup) -> tuple[Task, Session, Any] | None:
         """Mark the task running: its row, its session and its model endpoint; None when it
         must not run (deleted, or no longer queued: cancelled before it started)."""
         async with unit_of_work(self.db_sessions) as db:
@@ -340,6 +361,8 @@ class TaskRunner:
                     "model": task.model,
                     "resumed": bool(task.engine_state),
                     "parentId": str(task.parent_id) if task.parent_id else None,
+                    "rules": found.rules[task.mode].to_dicts() if task.mode in found.rules else [],
+                    "rulesTruncated": any(r.truncated for r in found.rules.values()),
                 },
                 db=db,
             )
@@ -351,10 +374,17 @@ class TaskRunner:
         """Mark the task running and build its engine; None when it must not run (deleted,
         or no longer queued: cancelled before it started)."""
         settings = self.settings
-        started = await uninterrupted(self._start(run))
+        found = await self._workspace_setup(run)
+        if found is None:
+            return None
+        started = await uninterrupted(self._start(run, found))
         if started is None:
             return None
         task, session, endpoint = started
+        problem = found.problem(task.mode)
+        if problem is not None:
+            await self._finish(run, problem)
+            return None
         first_run = not task.engine_state
         if first_run:
             state = EngineState(mode=task.mode)
@@ -440,6 +470,9 @@ class TaskRunner:
                 ),
             ),
             custom_instructions=config.get("customInstructions"),
+            modes=found.modes.table,
+            rules_loader=found.loader,
+            rules=dict(found.rules),
             context=ContextSettings(
                 auto_condense=settings.task_auto_condense,
                 condense_percent=settings.task_auto_condense_percent,

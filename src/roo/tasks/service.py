@@ -14,7 +14,6 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from roo.agent.modes import MODES
 from roo.agent.pricing import Usage
 from roo.agent.state import Answer
 from roo.auth.identity import Principal
@@ -26,6 +25,7 @@ from roo.db.types import utcnow
 from roo.kit.errors import Conflict, NotFound, TooManyRequests, Unprocessable
 from roo.security.audit import ClientInfo, record
 from roo.sessions import exceptions as session_errors
+from roo.sessions.modes import session_modes
 from roo.sessions.service import SessionManager
 from roo.tasks import repository
 from roo.tasks.control import AnswerNotAwaited, TaskControl
@@ -258,8 +258,12 @@ class TaskService:
         requested = body.config.model_dump(exclude_none=True) if body.config else {}
         config = session.config or {}
         mode = requested.get("mode") or config.get("mode") or "code"
-        if mode not in MODES:
-            raise UnknownMode(f"Unknown mode {mode!r}; modes: {', '.join(MODES)}")
+        # .roomodes is read in a thread; this request holds its connection meanwhile (a small
+        # file, like the workspace checks of the files API)
+        modes = await session_modes(self.manager.workspaces.path(session.workspace_dir), config)
+        modes.check()
+        if mode not in modes.table:
+            raise UnknownMode(f"Unknown mode {mode!r}; modes: {', '.join(modes.table)}")
         choice = await self.model_resolver.choose(db, principal.user_id, requested, config)
 
         task_id = uuid.uuid4()

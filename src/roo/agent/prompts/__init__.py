@@ -18,6 +18,7 @@ from functools import cache
 from importlib import resources
 
 from roo.agent.modes import TOOL_GROUPS, Mode
+from roo.agent.rules import Rules
 from roo.agent.tools.base import Tool
 from roo.agent.tools.list_files import TRUNCATED_NOTICE, format_listing
 
@@ -104,15 +105,23 @@ def _capabilities(names: set[str]) -> str:
     )
 
 
-def _custom_instructions(mode: Mode, custom_instructions: str | None) -> str | None:
+def _custom_instructions(
+    mode: Mode, custom_instructions: str | None, rules: Rules | None
+) -> str | None:
+    """Roo's `addCustomInstructions`: the session's instructions ("Global Instructions"), the
+    mode's ("Mode-specific Instructions"), then the rules files under "Rules:" (the mode's
+    rules, AGENTS.md, the generic rules: `roo.agent.rules`)."""
     parts = []
     if custom_instructions and custom_instructions.strip():
         parts.append(f"Global Instructions:\n{custom_instructions.strip()}")
     if mode.custom_instructions and mode.custom_instructions.strip():
         parts.append(f"Mode-specific Instructions:\n{mode.custom_instructions.strip()}")
+    rule_parts = [p.strip() for p in rules.parts()] if rules is not None else []
+    if rule_parts:
+        parts.append("Rules:\n\n" + "\n\n".join(rule_parts))
     if not parts:
         return None
-    return _render("custom_instructions", instructions="\n\n".join(parts))
+    return _render("custom_instructions", instructions="\n".join(parts).strip())
 
 
 def build_system_prompt(
@@ -123,12 +132,14 @@ def build_system_prompt(
     modes: Mapping[str, Mode],
     *,
     now: datetime | None = None,
+    rules: Rules | None = None,
 ) -> str:
     """The system prompt for `mode` offering `tools` (as `modes.tools_for_mode` picks them).
 
     Sections in Roo's order: role, Markdown rules, tool use, tool-use guidelines, capabilities,
     modes, rules, system information, objective, then the user's custom instructions (the
-    session's as "Global Instructions", the mode's as "Mode-specific Instructions") when any.
+    session's as "Global Instructions", the mode's as "Mode-specific Instructions", the
+    workspace's rules files under "Rules:") when any.
     `now` (default: the current time) should be the task's start time, so the prompt stays the
     same for the whole task and provider prompt caching works."""
     names = {t.name for t in tools}
@@ -160,10 +171,28 @@ def build_system_prompt(
         ),
         _template("objective"),
     ]
-    instructions = _custom_instructions(mode, custom_instructions)
+    instructions = _custom_instructions(mode, custom_instructions, rules)
     if instructions:
         sections.append(instructions)
     return "\n\n".join(sections)
+
+
+_TODO_LINE = re.compile(r"^(?:[-*]\s*)?\[\s*([ xX\-~])\s*\]\s+(.+)$")
+
+
+def parse_todos(checklist: str | None) -> list[tuple[str, str]]:
+    """The todo list as (content, status) pairs from its markdown checklist (Roo's
+    `parseMarkdownChecklist`: `[x]` completed, `[-]`/`[~]` in progress, `[ ]` pending; other
+    lines are not items)."""
+    items: list[tuple[str, str]] = []
+    for line in (checklist or "").splitlines():
+        match = _TODO_LINE.match(line.strip())
+        if match is None:
+            continue
+        mark = match.group(1)
+        status = "completed" if mark in "xX" else "in_progress" if mark in "-~" else "pending"
+        items.append((match.group(2).strip(), status))
+    return items
 
 
 _TODO_STATUS = {"pending": "Pending", "in_progress": "In Progress", "completed": "Completed"}
