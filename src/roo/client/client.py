@@ -61,6 +61,7 @@ from roo.client.models import (
     RegisterIn,
     RegistrationOut,
     SessionCreateIn,
+    SessionModesOut,
     SessionOut,
     SessionResources,
     SessionUpdateIn,
@@ -306,6 +307,10 @@ class Operations:
     @route("GET", f"{API}/sessions/{{session_id}}/resources")
     def session_resources(self, session_id: Id) -> Call[SessionResources]:
         return Call(parse=model(SessionResources), path={"session_id": session_id})
+
+    @route("GET", f"{API}/sessions/{{session_id}}/modes")
+    def session_modes(self, session_id: Id) -> Call[SessionModesOut]:
+        return Call(parse=model(SessionModesOut), path={"session_id": session_id})
 
     @route("POST", f"{API}/sessions/{{session_id}}/workspace/import")
     def import_workspace(

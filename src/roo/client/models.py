@@ -375,6 +375,41 @@ class FileInfo(BaseModel):
     type: Annotated[Literal["file", "dir"], Field(title="Type")]
 
 
+class Description(RootModel[str]):
+    root: Annotated[
+        str,
+        Field(
+            max_length=500,
+            pattern="^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\u2028\\u2029]*$",
+            title="Description",
+        ),
+    ]
+
+
+class FileRegex(RootModel[str]):
+    root: Annotated[
+        str,
+        Field(
+            max_length=1000,
+            pattern="^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\u2028\\u2029]*$",
+            title="Fileregex",
+        ),
+    ]
+
+
+class GroupOptions(BaseModel):
+    """
+    Roo's `groupOptionsSchema`.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    description: Annotated[Description | None, Field(title="Description")] = None
+    file_regex: Annotated[FileRegex | None, Field(alias="fileRegex", title="Fileregex")] = None
+
+
 class ImportOut(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
@@ -402,6 +437,119 @@ class LoginIn(BaseModel):
     password: Annotated[
         str, Field(max_length=256, min_length=1, pattern="^[^\\u0000]*$", title="Password")
     ]
+
+
+class CustomInstructions(RootModel[str]):
+    root: Annotated[
+        str, Field(max_length=20000, pattern="^[^\\u0000]*$", title="Custominstructions")
+    ]
+
+
+class Description1(RootModel[str]):
+    root: Annotated[str, Field(max_length=1000, pattern="^[^\\u0000]*$", title="Description")]
+
+
+class Groups(RootModel[str]):
+    root: Annotated[
+        str,
+        Field(
+            max_length=40,
+            min_length=1,
+            pattern="^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\u2028\\u2029]*$",
+        ),
+    ]
+
+
+class Groups1Item(RootModel[str]):
+    root: Annotated[
+        str,
+        Field(
+            max_length=40,
+            min_length=1,
+            pattern="^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\u2028\\u2029]*$",
+        ),
+    ]
+
+
+class Groups1(RootModel[tuple[Groups1Item, GroupOptions]]):
+    root: Annotated[tuple[Groups1Item, GroupOptions], Field(max_length=2, min_length=2)]
+
+
+class WhenToUse(RootModel[str]):
+    root: Annotated[str, Field(max_length=5000, pattern="^[^\\u0000]*$", title="Whentouse")]
+
+
+class ModeDefinitionIn(BaseModel):
+    """
+    A custom mode in Roo's schema (`.roomodes`' `customModes` items); unknown keys are
+    refused here (a `.roomodes` file may carry Roo's extra ones).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    custom_instructions: Annotated[
+        CustomInstructions | None, Field(alias="customInstructions", title="Custominstructions")
+    ] = None
+    description: Annotated[Description1 | None, Field(title="Description")] = None
+    groups: Annotated[list[Groups | Groups1], Field(max_length=20, title="Groups")]
+    name: Annotated[
+        str,
+        Field(
+            max_length=200,
+            min_length=1,
+            pattern="^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\u2028\\u2029]*$",
+            title="Name",
+        ),
+    ]
+    role_definition: Annotated[
+        str,
+        Field(
+            alias="roleDefinition",
+            max_length=20000,
+            min_length=1,
+            pattern="^[^\\u0000]*$",
+            title="Roledefinition",
+        ),
+    ]
+    slug: Annotated[
+        str, Field(max_length=64, min_length=1, pattern="^[a-zA-Z0-9-]+$", title="Slug")
+    ]
+    when_to_use: Annotated[WhenToUse | None, Field(alias="whenToUse", title="Whentouse")] = None
+
+
+class ModeGroupOut(BaseModel):
+    """
+    A tool group of a mode; `fileRegex` (and its `description`) limit `edit` to some files.
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    description: Annotated[str | None, Field(title="Description")] = None
+    file_regex: Annotated[str | None, Field(alias="fileRegex", title="Fileregex")] = None
+    name: Annotated[str, Field(title="Name")]
+
+
+class ModeOut(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    description: Annotated[str | None, Field(title="Description")] = None
+    groups: Annotated[list[ModeGroupOut], Field(title="Groups")]
+    name: Annotated[str, Field(title="Name")]
+    slug: Annotated[str, Field(title="Slug")]
+    source: Annotated[Literal["builtin", "session", "workspace"], Field(title="Source")]
+    when_to_use: Annotated[str, Field(alias="whenToUse", title="Whentouse")]
+
+
+class ModeProblem(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    field: Annotated[str, Field(title="Field")]
+    message: Annotated[str, Field(title="Message")]
 
 
 class PageAuditEventOut(BaseModel):
@@ -842,12 +990,6 @@ class Role(RootModel[Literal["admin", "member", "viewer"]]):
     root: Annotated[Literal["admin", "member", "viewer"], Field(title="Role")]
 
 
-class CustomInstructions(RootModel[str]):
-    root: Annotated[
-        str, Field(max_length=20000, pattern="^[^\\u0000]*$", title="Custominstructions")
-    ]
-
-
 class Model(RootModel[str]):
     root: Annotated[
         str,
@@ -883,9 +1025,24 @@ class SessionConfigIn(BaseModel):
     ] = None
     limits: ResourceLimitsIn | None = None
     mode: Annotated[
-        Literal["architect", "code", "ask", "debug", "orchestrator"] | None, Field(title="Mode")
+        str | None,
+        Field(
+            description="The tasks' default mode: a built-in one or one of `modes` (a task may also name a mode of the workspace's .roomodes)",
+            max_length=64,
+            min_length=1,
+            pattern="^[a-zA-Z0-9-]+$",
+            title="Mode",
+        ),
     ] = "code"
     model: Annotated[Model | None, Field(title="Model")] = None
+    modes: Annotated[
+        list[ModeDefinitionIn] | None,
+        Field(
+            description="Custom modes (Roo's schema); one with a built-in's slug replaces it; a workspace .roomodes mode replaces one of these with the same slug",
+            max_length=50,
+            title="Modes",
+        ),
+    ] = None
     network: Annotated[
         bool | None,
         Field(description="Let commands in this session reach the network", title="Network"),
@@ -906,6 +1063,7 @@ class SessionConfigOut(BaseModel):
     limits: ResourceLimitsOut
     mode: Annotated[str, Field(title="Mode")]
     model: Annotated[str | None, Field(title="Model")]
+    modes: Annotated[list[dict[str, Any]] | None, Field(title="Modes")] = []
     network: Annotated[bool, Field(title="Network")]
     provider: Annotated[str | None, Field(title="Provider")]
 
@@ -925,6 +1083,30 @@ class SessionCreateIn(BaseModel):
             title="Name",
         ),
     ] = "Untitled session"
+
+
+class SessionModesOut(BaseModel):
+    """
+    The modes a task of the session can use, in Roo's order (built-ins first, replaced in
+    place by a custom mode of the same slug). `workspaceError` says why the workspace's
+    .roomodes was left out: tasks cannot start until it is fixed.
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    default_mode: Annotated[
+        str,
+        Field(alias="defaultMode", description="The session config's `mode`", title="Defaultmode"),
+    ]
+    modes: Annotated[list[ModeOut], Field(title="Modes")]
+    workspace_error: Annotated[
+        str | None, Field(alias="workspaceError", title="Workspaceerror")
+    ] = None
+    workspace_errors: Annotated[
+        list[ModeProblem] | None,
+        Field(alias="workspaceErrors", title="Workspaceerrors", validate_default=True),
+    ] = []
 
 
 class SessionOut(BaseModel):
