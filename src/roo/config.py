@@ -218,6 +218,12 @@ class Settings(BaseSettings, OAuthUrlChecks):
     # the window: registration answers the same either way, this bounds how fast it is asked.
     register_max_per_ip: int = Field(10, ge=1, validation_alias=_env("ROO_REGISTER_MAX_PER_IP"))
     register_window_seconds: int = Field(3600, ge=1, validation_alias=_env("ROO_REGISTER_WINDOW"))
+    # Live (neither revoked nor expired) API keys one user may hold: each is a credential to
+    # audit and to revoke, and the key list is not paged (OWASP API4/API6: without a bound, a
+    # script mints keys for ever).
+    api_keys_max_per_user: int = Field(
+        100, ge=1, le=10_000, validation_alias=_env("ROO_API_KEYS_MAX_PER_USER")
+    )
     identity_cache_ttl_seconds: int = Field(
         60, ge=0, validation_alias=_env("ROO_IDENTITY_CACHE_TTL")
     )

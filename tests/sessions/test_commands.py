@@ -17,6 +17,7 @@ import pytest
 
 from roo.api.state import Resources
 from roo.db.models import Session
+from roo.security.egress import AllowedHosts
 from tests.auth.conftest import SignedIn, SignIn
 
 
@@ -65,7 +66,12 @@ def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def clone_allowed(resources: Resources) -> None:
-    resources.settings = resources.settings.model_copy(update={"allow_git_clone": True})
+    """Cloning on, and the loopback git daemon of these tests an allowed host (a clone URL
+    must otherwise lead to a public address: tests/security/test_owasp_api7_ssrf.py)."""
+    resources.settings = resources.settings.model_copy(
+        update={"allow_git_clone": True, "provider_allowed_hosts": ["127.0.0.1"]}
+    )
+    resources.credentials.egress.allowed = AllowedHosts.parse(["127.0.0.1"])
 
 
 async def new_session(client: httpx.AsyncClient, user: SignedIn) -> str:

@@ -176,7 +176,13 @@ OneConnection = tuple[httpx.AsyncClient, Resources, dict[str, str]]
 @pytest.fixture
 async def one_connection_app(settings: Settings) -> AsyncIterator[FastAPI]:
     changed = settings.model_copy(
-        update={"db_pool_max": 1, "db_pool_min": 1, "db_pool_timeout": 2.0, "allow_git_clone": True}
+        update={
+            "db_pool_max": 1,
+            "db_pool_min": 1,
+            "db_pool_timeout": 2.0,
+            "allow_git_clone": True,
+            "provider_allowed_hosts": ["127.0.0.1"],  # the tests' git daemon
+        }
     )
     application = create_app(changed)
     async with LifespanManager(application):

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from roo.api.state import Resources
+from roo.security.egress import AllowedHosts
 from tests.auth.conftest import SignedIn, SignIn
 from tests.sessions.test_commands import new_session, workspace
 
@@ -145,6 +146,7 @@ async def test_commands_without_isolation_are_refused_when_required(
     assert "bwrap is not installed" in response.json()["content"][0]["text"]
     # ...and any other command the service would start answers 503, never 500.
     resources.settings = resources.settings.model_copy(update={"allow_git_clone": True})
+    resources.credentials.egress.allowed = AllowedHosts.parse(["127.0.0.1"])
     clone = await client.post(
         f"/api/v1/sessions/{sid}/workspace/clone",
         headers=user.headers,

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roo.auth import exceptions as exc
@@ -19,7 +19,7 @@ from roo.auth.identity import IdentityResolver, Principal
 from roo.auth.permissions import Permission
 from roo.auth.tokens import new_api_key, sha256_hex
 from roo.db.engine import after_commit
-from roo.db.models import ApiKey
+from roo.db.models import ApiKey, User
 from roo.db.types import utcnow
 from roo.kit.errors import BadRequest
 from roo.security.audit import ClientInfo, record
@@ -28,8 +28,9 @@ from roo.security.audit import ClientInfo, record
 class ApiKeys:
     """A user's API keys (one per app, shared by every request)."""
 
-    def __init__(self, resolver: IdentityResolver) -> None:
+    def __init__(self, resolver: IdentityResolver, max_per_user: int) -> None:
         self.resolver = resolver
+        self.max_per_user = max_per_user
 
     async def create(
         self,
@@ -62,6 +63,7 @@ class ApiKeys:
                     "A key created with an API key expires no later than that key "
                     f"({ceiling.isoformat()})"
                 )
+        await self._check_key_count(db, principal)
         raw, prefix = new_api_key()
         key = ApiKey(
             user_id=principal.user_id,
@@ -84,6 +86,32 @@ class ApiKeys:
             **({"with_api_key": str(principal.api_key_id)} if principal.api_key_id else {}),
         )
         return key, raw
+
+    async def _check_key_count(self, db: AsyncSession, principal: Principal) -> None:
+        """Refuse (409) a key beyond `ROO_API_KEYS_MAX_PER_USER` live ones. The no-op UPDATE of
+        the owner's row takes its lock (PostgreSQL) or the write lock (SQLite) first, so
+        concurrent creations count one after the other (as the session quota does)."""
+        await db.execute(
+            update(User)
+            .where(User.id == principal.user_id)
+            .values(session_version=User.session_version, updated_at=User.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+        live = (
+            await db.execute(
+                select(func.count())
+                .select_from(ApiKey)
+                .where(
+                    ApiKey.user_id == principal.user_id,
+                    ApiKey.revoked_at.is_(None),
+                    or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > utcnow()),
+                )
+            )
+        ).scalar_one()
+        if live >= self.max_per_user:
+            raise exc.ApiKeyLimitReached(
+                f"You have {live} live API keys, the most allowed; revoke one first"
+            )
 
     async def revoke_all(self, db: AsyncSession, user_id: uuid.UUID) -> int:
         """Revoke every live API key of the user; the cache forgets them once that commits."""

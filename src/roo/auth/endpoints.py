@@ -173,7 +173,10 @@ async def change_password(
     "/api-keys",
     summary="Create an API key; the secret is in this response only",
     status_code=status.HTTP_201_CREATED,
-    responses=UNAUTHORIZED,
+    responses={
+        **UNAUTHORIZED,
+        409: {"description": "You hold ROO_API_KEYS_MAX_PER_USER live keys already"},
+    },
 )
 async def create_api_key(
     body: ApiKeyCreateIn,

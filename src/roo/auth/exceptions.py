@@ -60,6 +60,10 @@ class UserNotFound(NotFound):
     slug, title = "user-not-found", "User not found"
 
 
+class ApiKeyLimitReached(Conflict):
+    slug, title = "api-key-limit", "Too many API keys"
+
+
 class ApiKeyNotFound(NotFound):
     slug, title = "api-key-not-found", "API key not found"
 

@@ -79,7 +79,7 @@ class AuthService:
         self.resolver = resolver
         self.throttle = throttle
         self.registrations = registrations
-        self.api_keys = ApiKeys(resolver)
+        self.api_keys = ApiKeys(resolver, settings.api_keys_max_per_user)
 
     # -- users ----------------------------------------------------------------------------
 

@@ -45,9 +45,11 @@ PATH_DOC = (
 RAW_OR_JSON: dict[int | str, dict[str, Any]] = {
     200: {
         "model": FileContent | DirectoryListing,
-        "description": "The file's bytes (or JSON with `?format=json`), or a directory listing",
+        "description": "The file's bytes (or JSON with `?format=json`), or a directory listing. "
+        "The bytes are served with the type their name and start suggest (text/plain for text, "
+        "image/png, ..., application/octet-stream when unknown), hence `*/*`.",
         "content": {
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "*/*": {"schema": {"type": "string", "format": "binary"}},
         },
     },
     206: {"description": "One byte range of the file"},

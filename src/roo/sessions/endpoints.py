@@ -259,7 +259,10 @@ async def import_workspace(
     summary="Fill the (empty) workspace with a shallow git clone (when the operator allows it)",
     responses={
         **NOT_FOUND,
-        400: {"description": "The clone failed; the problem carries git's output"},
+        400: {
+            "description": "The clone failed (the problem carries git's output), or the URL "
+            "leads to an address that is not public (`clone-url-refused`)"
+        },
         403: {"description": "Cloning is turned off (ROO_ALLOW_GIT_CLONE)"},
     },
 )
@@ -274,11 +277,14 @@ async def clone_workspace(
 ) -> CloneOut:
     if not settings.allow_git_clone:
         raise CloneDisabled("Cloning repositories is turned off on this server")
-    units = get_resources(request).db_sessions
+    resources = get_resources(request)
+    units = resources.db_sessions
     async with unit_of_work(units) as db:
         session = await manager.get(db, principal, session_id)
         await manager.touch(db, session)
-    result = await manager.clone_repository(session, body.url, body.ref)  # no connection held
+    git_options = await manager.check_clone_url(resources.credentials.egress, body.url)
+    # no connection held meanwhile
+    result = await manager.clone_repository(session, body.url, body.ref, git_options)
     # A failed clone is audited too: in its own unit of work, which the 400 does not undo.
     async with unit_of_work(units) as db:
         await manager.record_clone(db, principal, session, body.url, result, client)

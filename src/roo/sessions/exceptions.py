@@ -49,6 +49,10 @@ class CloneFailed(BadRequest):
     slug, title = "clone-failed", "Repository clone failed"
 
 
+class CloneUrlRefused(BadRequest):
+    slug, title = "clone-url-refused", "The repository URL may not be cloned from"
+
+
 class CloneDisabled(Forbidden):
     slug, title = "clone-disabled", "Cloning repositories is turned off"
 

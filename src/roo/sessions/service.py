@@ -13,6 +13,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import TypeAdapter
 from sqlalchemy import func, select, update
@@ -27,6 +28,7 @@ from roo.kit.schema import Page
 from roo.sandbox import ProcessResult, Sandbox, SandboxBusy
 from roo.sandbox import ResourceLimits as SandboxLimits
 from roo.security.audit import ClientInfo, record
+from roo.security.egress import ALLOWED_HOSTS_SETTING, EgressPolicy, EgressRefused
 from roo.sessions import exceptions as exc
 from roo.sessions.importer import ArchiveRejected, ImportResult, import_archive
 from roo.sessions.quotas import DEFAULT_MAX_FILES, DEFAULTS, quota_for, stored_config
@@ -155,11 +157,49 @@ class SessionManager:
             )
         return CommandsUsage(memory_bytes=0, memory_limit_bytes=limit, cpu_seconds=0.0, processes=0)
 
-    async def clone_repository(self, session: Session, url: str, ref: str | None) -> ProcessResult:
+    @staticmethod
+    async def check_clone_url(policy: EgressPolicy, url: str) -> list[str]:
+        """The `git -c` options that keep a clone of `url` on public addresses, or 400
+        `clone-url-refused` (the SSRF policy of provider base URLs, `roo.security.egress`).
+
+        The clone runs with the host's network (loopback included): without this a user could
+        make the service fetch from its neighbours (Redis, a metadata service, an admin port)
+        and read git's account of the answer. The host's addresses are checked here; for
+        http(s) git connects to the address checked (`http.curloptResolve`: no DNS rebinding
+        in between) and follows no redirect. git:// URLs are checked the same way but git
+        resolves their host again itself (a rebinding window of one DNS answer)."""
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            raise exc.CloneUrlRefused("The URL's port is not a number") from None
+        scheme, host = parts.scheme.lower(), parts.hostname or ""
+        if not host:
+            raise exc.CloneUrlRefused("The URL has no host")
+        port = port or {"https": 443, "http": 80}.get(scheme, 9418)
+        try:
+            addresses = await policy.addresses(scheme, host, port)
+        except EgressRefused:
+            raise exc.CloneUrlRefused(
+                f"{host} is not a public address or does not resolve to one (loopback, "
+                "private, link-local, metadata...); an operator can allow the host with "
+                f"{ALLOWED_HOSTS_SETTING}"
+            ) from None
+        options = ["-c", "http.followRedirects=false"]
+        if addresses and scheme in ("http", "https"):
+            first = addresses[0].split("%", 1)[0]
+            pinned = f"[{first}]" if ":" in first else first
+            options += ["-c", f"http.curloptResolve={host}:{port}:{pinned}"]
+        return options
+
+    async def clone_repository(
+        self, session: Session, url: str, ref: str | None, git_options: Sequence[str] = ()
+    ) -> ProcessResult:
         """Fill the (empty) workspace with a shallow `git clone`, run in the sandbox with the
         network allowed for this one command; a failed clone leaves the workspace empty (the
         caller audits the result, then `check_clone` refuses a failure). Takes seconds to
-        minutes: the caller holds no database connection meanwhile."""
+        minutes: the caller holds no database connection meanwhile. `git_options`: from
+        `check_clone_url`."""
         workspace = self.workspaces.path(session.workspace_dir)
         if await asyncio.to_thread(lambda: any(workspace.iterdir())):
             raise exc.ArchiveInvalid("The workspace is not empty; clone into a new session")
@@ -168,6 +208,7 @@ class SessionManager:
             "-c", "protocol.file.allow=never",
             "-c", "protocol.ext.allow=never",
             "-c", "core.symlinks=false",
+            *git_options,
             "clone", "--depth", "1", "--no-tags", "--single-branch",
             *(["--branch", ref] if ref else []),
             "--", url, ".",
