@@ -56,6 +56,13 @@ class TaskConfigIn(ApiInput):
     provider: ShortName | None = None
     model: Name | None = None
     mode: ShortName | None = None
+    temperature: float | None = Field(
+        None,
+        ge=0,
+        le=2,
+        description="Sampling temperature (default 0, as Roo); not sent to models that refuse "
+        "it (the gpt-5 family, the o-series)",
+    )
 
 
 class TaskCreateIn(ApiInput):
@@ -82,13 +89,16 @@ class UsageOut(ApiModel):
     output_tokens: int
     cache_write_tokens: int
     cache_read_tokens: int
-    cost: float = Field(description="USD, from the model's price table")
+    cost: float | None = Field(
+        description="USD, from the model's price table; null when the model's prices are "
+        "unknown (a model the table does not know, or an entry without prices)"
+    )
     requests: int
 
 
 class PendingOut(ApiModel):
     id: uuid.UUID
-    kind: Literal["tool", "command", "followup", "mistake_limit"]
+    kind: Literal["tool", "command", "followup", "mistake_limit", "api_retry"]
     tool: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     text: str | None = Field(None, description="The command, question or guidance")

@@ -121,4 +121,9 @@ class Provider(Protocol):
         """Stream one response. Raises `ProviderError` (also mid-stream)."""
         ...
 
+    async def context_window(self, model: str) -> int | None:
+        """The model's context window from the provider's model listing, when it gives one;
+        None otherwise (never raises)."""
+        ...
+
     async def aclose(self) -> None: ...
