@@ -79,9 +79,28 @@ async def test_temperature_is_0_unless_the_task_says(api: Api, llm: FakeLLM) -> 
     assert [r.temperature for r in llm.requests] == [0, 0.4]
 
 
-@pytest.mark.parametrize("temperature", [-0.1, 2.5, "hot"])
-async def test_an_invalid_temperature_is_422(api: Api, temperature: object) -> None:
+async def test_reasoning_effort_reaches_a_reasoning_model(api: Api, llm: FakeLLM) -> None:
     session = await api.session()
-    response = await api.create(session, config={"temperature": temperature})
+    llm.script(DONE)
+    config = {"model": "gpt-5", "reasoningEffort": "low", "temperature": 0.3}
+    task = await api.start(session, config=config)
+    await api.wait(session, task["id"], "completed")
+    body = llm.requests[0].body
+    assert body["reasoning_effort"] == "low"
+    assert "temperature" not in body  # gpt-5 refuses it
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"temperature": -0.1},
+        {"temperature": 2.5},
+        {"temperature": "hot"},
+        {"reasoningEffort": "extreme"},
+    ],
+)
+async def test_invalid_settings_are_422(api: Api, config: dict[str, object]) -> None:
+    session = await api.session()
+    response = await api.create(session, config=config)
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")

@@ -125,6 +125,8 @@ class AgentSetup:
     # Sent to models whose table entry accepts it (`ModelInfo.supports_temperature`); None:
     # none is sent. 0 is Roo's default for Anthropic and OpenAI-compatible endpoints.
     temperature: float | None = 0.0
+    # OpenAI reasoning models (`ModelInfo.supports_reasoning_effort`): the task's effort
+    reasoning_effort: str | None = None
     # Commands left running after the model's timeout: their end is told at the next turn.
     background: BackgroundCommands | None = None
 
@@ -368,6 +370,7 @@ class Agent:
                 tools=specs,
                 max_tokens=self._reserve,
                 temperature=self._temperature(),
+                reasoning_effort=self._reasoning_effort(),
             )
             try:
                 return await self._stream(request)
@@ -405,6 +408,12 @@ class Agent:
         if not self.setup.model_info.supports_temperature:
             return None
         return self.setup.temperature
+
+    def _reasoning_effort(self) -> str | None:
+        """The task's reasoning effort, for the models that take one."""
+        if not self.setup.model_info.supports_reasoning_effort:
+            return None
+        return self.setup.reasoning_effort
 
     async def _ask_retry(self, error: ProviderError) -> None:
         """Ask whether to retry after the retry budget ran out; returns when the user says

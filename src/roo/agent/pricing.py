@@ -8,7 +8,8 @@ table was written) get `default_model_info`: a 128k context window, `known=False
 gives none of the four prices is unpriced the same way.
 
 `supports_temperature` (default true) is false for models that refuse the parameter (the gpt-5
-family and the o-series): the engine then sends none.
+family and the o-series): the engine then sends none. `supports_reasoning_effort` (default
+false) marks the OpenAI reasoning models that take `reasoning_effort` (the same families).
 """
 
 from __future__ import annotations
@@ -30,13 +31,19 @@ _DEFAULTS: dict[str, Any] = {
     "supports_images": False,
     "supports_prompt_cache": False,
     "supports_temperature": True,
+    "supports_reasoning_effort": False,
     "input_price": 0.0,
     "output_price": 0.0,
     "cache_write_price": 0.0,
     "cache_read_price": 0.0,
 }
 _INT_FIELDS = ("context_window", "max_tokens")
-_BOOL_FIELDS = ("supports_images", "supports_prompt_cache", "supports_temperature")
+_BOOL_FIELDS = (
+    "supports_images",
+    "supports_prompt_cache",
+    "supports_temperature",
+    "supports_reasoning_effort",
+)
 _PRICE_FIELDS = ("input_price", "output_price", "cache_write_price", "cache_read_price")
 # OpenAI model families that refuse `temperature` (reasoning models): an unknown model of
 # theirs (gpt-5.2, o5-mini...) is assumed to refuse it too, as its known siblings do.
@@ -59,6 +66,8 @@ class ModelInfo:
     cache_read_price: float
     known: bool = True
     supports_temperature: bool = True
+    # OpenAI reasoning models: `reasoning_effort` is sent when the task sets one
+    supports_reasoning_effort: bool = False
     # The table gives prices for it (those left out are 0): costs can be computed (else None).
     priced: bool = True
 
@@ -163,6 +172,7 @@ def _info(provider: str, model: str, fields: Mapping[str, Any]) -> ModelInfo:
         cache_read_price=float(values["cache_read_price"]),
         known=True,
         supports_temperature=bool(values["supports_temperature"]),
+        supports_reasoning_effort=bool(values["supports_reasoning_effort"]),
         priced=any(key in fields for key in _PRICE_FIELDS),
     )
 
@@ -201,6 +211,7 @@ def default_model_info(
         fields["context_window"] = context_window
     if provider == "openai" and _NO_TEMPERATURE_FAMILY.match(model):
         fields["supports_temperature"] = False
+        fields["supports_reasoning_effort"] = True
     return ModelInfo(id=model, provider=provider, known=False, priced=False, **fields)
 
 

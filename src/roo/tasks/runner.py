@@ -113,6 +113,11 @@ def _child_options(parent_state: dict[str, Any] | None) -> dict[str, Any]:
     return {"options": dict(options)} if options else {}
 
 
+def _reasoning_effort(options: dict[str, Any]) -> str | None:
+    value = options.get("reasoning_effort")
+    return value if isinstance(value, str) else None
+
+
 def _temperature(options: dict[str, Any]) -> float:
     value = options.get("temperature")
     return float(value) if isinstance(value, int | float) else 0.0
@@ -496,6 +501,7 @@ class TaskRunner:
                 condense_percent=settings.task_auto_condense_percent,
             ),
             temperature=_temperature(state.options),
+            reasoning_effort=_reasoning_effort(state.options),
             background=background,
             workspace=WorkspaceFacts(
                 file_listing=await asyncio.to_thread(workspace_listing, workspace, ignore)

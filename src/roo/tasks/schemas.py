@@ -63,6 +63,11 @@ class TaskConfigIn(ApiInput):
         description="Sampling temperature (default 0, as Roo); not sent to models that refuse "
         "it (the gpt-5 family, the o-series)",
     )
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = Field(
+        None,
+        description="OpenAI reasoning models (the gpt-5 family, the o-series): the effort sent "
+        "as reasoning_effort; ignored for other models; default: the model's own",
+    )
 
 
 class TaskCreateIn(ApiInput):

@@ -37,6 +37,7 @@ from roo.tasks.schemas import (
     FailureOut,
     PendingOut,
     TaskActionIn,
+    TaskConfigIn,
     TaskCreateIn,
     TaskDetailOut,
     TaskOut,
@@ -47,7 +48,7 @@ from roo.tasks.state_store import hidden_in
 # where a run exists that can condense before its next request
 CONDENSABLE_STATES = ("running", "awaiting_approval", "awaiting_input")
 # Task config fields kept as the task's own options (EngineState.options), read by its runs
-TASK_OPTIONS = ("temperature",)
+TASK_OPTIONS = ("temperature", "reasoning_effort")
 
 
 class TaskNotFound(NotFound):
@@ -80,9 +81,11 @@ def _getter(task: TaskLike) -> Any:
     return task.__getitem__ if isinstance(task, Mapping) else task.__getattribute__
 
 
-def _task_options(requested: Mapping[str, Any]) -> dict[str, Any]:
-    """The initial `engine_state` of a task: its options when the request gave any."""
-    options = {key: requested[key] for key in TASK_OPTIONS if requested.get(key) is not None}
+def _task_options(config: TaskConfigIn | None) -> dict[str, Any]:
+    """The initial `engine_state` of a task: its options when the request gave any (by their
+    Python names: `reasoning_effort`)."""
+    given = config.model_dump(exclude_none=True, by_alias=False) if config is not None else {}
+    options = {key: given[key] for key in TASK_OPTIONS if key in given}
     return {"options": options} if options else {}
 
 
@@ -301,7 +304,7 @@ class TaskService:
             input=body.input,
             images=list(body.images or []),
             # the task's own settings travel with its state (EngineState.options)
-            engine_state=_task_options(requested),
+            engine_state=_task_options(body.config),
             created_at=now,
             updated_at=now,
         )

@@ -65,6 +65,33 @@ async def test_models_that_refuse_temperature_get_none(harness: Harness, model: 
     assert "temperature" not in request.body
 
 
+# ---- reasoning effort ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["gpt-5", "o3", "gpt-5.2"])
+async def test_reasoning_effort_goes_to_openai_reasoning_models(
+    harness: Harness, model: str
+) -> None:
+    info = model_info("openai", model) or default_model_info("openai", model)
+    assert info.supports_reasoning_effort
+    harness.llm.script(complete())
+
+    await harness.run(model=model, model_info=info, reasoning_effort="high")
+
+    assert harness.llm.requests[0].body["reasoning_effort"] == "high"
+
+
+async def test_no_reasoning_effort_for_other_models_or_when_unset(harness: Harness) -> None:
+    harness.llm.script(complete(), complete())
+
+    await harness.run(reasoning_effort="high")  # gpt-4o takes none
+    gpt5 = model_info("openai", "gpt-5")
+    assert gpt5 is not None
+    await harness.run(model="gpt-5", model_info=gpt5)  # none set: the model's default
+
+    assert ["reasoning_effort" in r.body for r in harness.llm.requests] == [False, False]
+
+
 # ---- images for models without vision -----------------------------------------------------------
 
 

@@ -38,6 +38,8 @@ class ModelRequest:
     tools: Sequence[ToolSpec] = ()
     max_tokens: int = 8192
     temperature: float | None = None
+    # OpenAI reasoning models: minimal / low / medium / high (None: the model's default)
+    reasoning_effort: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

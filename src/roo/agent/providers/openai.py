@@ -119,6 +119,8 @@ class OpenAIProvider:
             body.update(tools=tools, tool_choice="auto", parallel_tool_calls=True)
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        if request.reasoning_effort is not None:
+            body["reasoning_effort"] = request.reasoning_effort
         try:
             # The SDK's own `post` with a body that is already plain JSON: `create()` would walk
             # the whole history through its typed transform on every request (~0.2 ms per
