@@ -9,8 +9,9 @@ runner: what it needs comes in as callables (`park`: store a question; the wait 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -151,22 +152,38 @@ class EventBuffer:
         if self._items and self._timer is None:
             self._arm()
 
-    async def flush(self, db: AsyncSession | None = None) -> None:
-        """Write what is buffered (in `db`'s transaction when given)."""
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """Hold the buffer for a transaction that will lock the task's row and then
+        `flush(db, held=True)`. The timed write takes the buffer first, then the row (its
+        guard): taking them in the other order (the row, then the buffer) deadlocks with it
+        until the database ends the idle transaction. No event may be emitted meanwhile."""
         async with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            items, self._items = self._items, []
-            if not items:
-                return
-            try:
-                await self._events.append_many(
-                    self._session_id, self._task_id, items, db=db, guard=self._guard
-                )
-            except BaseException:
-                self._items[:0] = items
-                raise
+            yield
+
+    async def flush(self, db: AsyncSession | None = None, *, held: bool = False) -> None:
+        """Write what is buffered (in `db`'s transaction when given); `held`: the caller holds
+        the buffer (`exclusive`)."""
+        if held:
+            await self._flush(db)
+            return
+        async with self._lock:
+            await self._flush(db)
+
+    async def _flush(self, db: AsyncSession | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        items, self._items = self._items, []
+        if not items:
+            return
+        try:
+            await self._events.append_many(
+                self._session_id, self._task_id, items, db=db, guard=self._guard
+            )
+        except BaseException:
+            self._items[:0] = items
+            raise
 
 
 # Stores a question: (the state the task waits in, the `pending` question) -> committed.

@@ -340,15 +340,17 @@ class TaskRunner:
     async def _park(self, run: Run, state: str, pending: dict[str, Any]) -> None:
         """Store the question the run waits for: the task `awaiting_*` with it pending, and
         `approval.required`, with the events emitted before it."""
-        async with unit_of_work(self.db_sessions) as db:
+        buffer = run.buffer
+        held = buffer.exclusive() if buffer is not None else contextlib.nullcontext()
+        async with held, unit_of_work(self.db_sessions) as db:  # the buffer before the row
             task = await repository.lock(db, run.task_id)
             if task is None:
                 raise LookupError(run.task_id)
             if task.runner_id != self.runner_id or task.state not in ACTIVE_STATES:
                 run.lost = True
                 raise LeaseLost(run.task_id)
-            if run.buffer is not None:
-                await run.buffer.flush(db)
+            if buffer is not None:
+                await buffer.flush(db, held=True)
             await states.transition(self.events, db, task, state, pending=pending)
             await self.events.append(
                 run.session_id,
@@ -430,13 +432,14 @@ class TaskRunner:
         writer = StateWriter(run.task_id, state)
 
         async def save(snapshot: EngineState) -> None:
-            async with unit_of_work(self.db_sessions) as db:
+            # the buffer before the row, in the timed write's order (EventBuffer.exclusive)
+            async with buffer.exclusive(), unit_of_work(self.db_sessions) as db:
                 # the lease first (the row stays locked until the writes commit): a run that
                 # lost it (paused past the sweep, the task resumed elsewhere) writes nothing
                 if not await repository.holds(db, run.task_id, self.runner_id):
                     run.lost = True
                     raise LeaseLost(run.task_id)
-                await buffer.flush(db)
+                await buffer.flush(db, held=True)
                 now = utcnow()
                 await writer.write(
                     db, snapshot, mode=snapshot.mode, heartbeat_at=now, updated_at=now
@@ -518,16 +521,18 @@ class TaskRunner:
 
     async def _finish(self, run: Run, end: states.End) -> None:
         """Record the run's end (with the events it emitted before)."""
+        buffer = run.buffer
+        held = buffer.exclusive() if buffer is not None else contextlib.nullcontext()
         with contextlib.suppress(SessionGone):  # deleted meanwhile: nothing left to record
-            async with unit_of_work(self.db_sessions) as db:
+            async with held, unit_of_work(self.db_sessions) as db:  # the buffer before the row
                 task = await repository.lock(db, run.task_id)
                 if task is None:  # deleted
                     return
                 if task.runner_id != self.runner_id:  # taken over: not this run's to record
                     log.warning("tasks.lease_lost", task_id=str(run.task_id))
                     return
-                if run.buffer is not None:
-                    await run.buffer.flush(db)
+                if buffer is not None:
+                    await buffer.flush(db, held=True)
                 await states.record_end(self.events, db, task, end)
 
     async def _subtask(
