@@ -451,6 +451,11 @@ class Settings(BaseSettings, OAuthUrlChecks):
     task_output_event_bytes: int = Field(
         1024 * 1024, ge=1024, validation_alias=_env("ROO_TASK_OUTPUT_EVENT_BYTES")
     )
+    # A long command output kept whole (up to this) for read_command_output, in a private
+    # temporary directory of the run, deleted when the run ends (0: none kept).
+    task_command_output_bytes: int = Field(
+        16 * 1024 * 1024, ge=0, validation_alias=_env("ROO_TASK_COMMAND_OUTPUT_BYTES")
+    )
 
     # Where the JWT secret came from, for the start-up log: JWT_SECRET, a file, or ephemeral.
     _secret_source: str = PrivateAttr("JWT_SECRET")

@@ -19,6 +19,7 @@ from roo.agent.tools.registry import default_registry
 READ = ["list_code_definition_names", "list_files", "read_file", "search_files"]
 EDIT = ["apply_diff", "edit", "insert_content", "write_to_file"]
 ALWAYS = sorted(ALWAYS_AVAILABLE_TOOLS)
+COMMAND = ["execute_command", "read_command_output"]  # Roo's command group
 
 
 def test_builtin_modes() -> None:
@@ -55,8 +56,8 @@ def test_every_registered_tool_is_in_a_group() -> None:
 @pytest.mark.parametrize(
     ("slug", "expected"),
     [
-        ("code", sorted([*READ, *EDIT, "execute_command", *ALWAYS])),
-        ("debug", sorted([*READ, *EDIT, "execute_command", *ALWAYS])),
+        ("code", sorted([*READ, *EDIT, *COMMAND, *ALWAYS])),
+        ("debug", sorted([*READ, *EDIT, *COMMAND, *ALWAYS])),
         ("architect", sorted([*READ, *EDIT, *ALWAYS])),
         ("ask", sorted([*READ, *ALWAYS])),
         ("orchestrator", ALWAYS),

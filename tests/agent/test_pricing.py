@@ -106,7 +106,11 @@ def test_unknown_models(provider: str, model: str) -> None:
     assert not info.known
     assert info.context_window == 128_000
     assert info.max_tokens == 8192
-    assert cost(info, "openai", 10_000, 10_000, 0, 5000) == 0
+    assert not info.priced
+    assert cost(info, "openai", 10_000, 10_000, 0, 5000) is None  # unknown, never a made-up 0
+    assert Usage.priced(info, "openai", 10, 10).cost is None
+    assert (Usage(cost=1.0) + Usage.priced(info, "openai", 1, 1)).cost is None
+    assert Usage.from_dict(Usage(cost=None).to_dict()).cost is None
 
 
 def test_fake_models_for_tests() -> None:

@@ -350,7 +350,7 @@ async def test_notes_added_to_a_saved_turn_are_saved(
     llm.script(calls(bad), calls(bad), calls(bad), *[Failure(500, "down")] * 4)
 
     with engine_harness(llm, tmp_path) as harness:
-        harness.interaction.answer(Answer("answer", "Send valid JSON."))
+        harness.interaction.answer(Answer("answer", "Send valid JSON."), Answer("deny"))
         try:
             outcome = await harness.run("Read a.", checkpoint=mirror)
             assert outcome.reason == "api_req_failed"

@@ -149,6 +149,12 @@ async def test_provider_down_fails_with_api_req_failed_then_resumes(api: Api, ll
     session = await api.session()
     llm.script(*[Failure(503, "down")] * 4)  # first attempt + 3 retries
     task = await api.start(session)
+    # past the retries the user is asked (Roo's api_req_failed ask); deny fails the task
+    waiting = await api.wait(session, task["id"], "awaiting_approval")
+    assert waiting["pending"]["kind"] == "api_retry"
+    assert "503" in waiting["pending"]["text"]
+    response = await api.act(session, task["id"], action="deny")
+    assert response.status_code == 200, response.text
     failed = await api.wait(session, task["id"], "failed")
     assert failed["failure"]["reason"] == "api_req_failed"
     errors = [e for e in await api.events(session) if e["event"] == "error.occurred"]
@@ -271,10 +277,10 @@ async def test_no_provider_configured_is_422(api: Api) -> None:
     assert "OPENAI_API_KEY" in response.json()["detail"]
 
 
-async def test_unknown_model_without_base_url_is_422(api: Api, llm: FakeLLM) -> None:
+async def test_unknown_models_run_and_unknown_providers_are_422(api: Api, llm: FakeLLM) -> None:
     session = await api.session()
     response = await api.create(session, config={"provider": "anthropic", "model": "no-such-model"})
-    # The service's anthropic base URL is set (the fake server): any model name works there.
+    # Any model name is accepted (default model info, a task.warning); a provider is not.
     assert response.status_code == 202
     response = await api.create(session, config={"provider": "nope", "model": "x"})
     assert response.status_code == 422

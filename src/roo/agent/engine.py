@@ -77,6 +77,7 @@ from roo.agent.tools.base import (
     ToolResult,
     parameter_error,
 )
+from roo.agent.tools.execute_command import BackgroundCommands
 from roo.agent.tools.registry import ToolRegistry
 
 # How much of a command's output or a tool's text an event carries (the model gets it all).
@@ -93,7 +94,8 @@ class AgentLimits:
     max_cost: float | None = None  # USD
     max_wall_seconds: float | None = None
     mistake_limit: int = 3  # 0 disables it
-    retry_attempts: int = 3  # further attempts after a retryable provider error
+    # further attempts after a retryable provider error; then the user is asked (`api_retry`)
+    retry_attempts: int = 3
     retry_base_delay: float = 5.0  # Roo's requestDelaySeconds: delay = base * 2^attempt
     retry_max_delay: float = 600.0
     # Command output the `tool.execution` output events of one call keep (bytes, each event
@@ -128,6 +130,13 @@ class AgentSetup:
     rules: dict[str, Rules] = field(default_factory=dict)
     workspace: WorkspaceFacts = field(default_factory=lambda: WorkspaceFacts(file_listing=""))
     context: ContextSettings = field(default_factory=ContextSettings)
+    # Sent to models whose table entry accepts it (`ModelInfo.supports_temperature`); None:
+    # none is sent. 0 is Roo's default for Anthropic and OpenAI-compatible endpoints.
+    temperature: float | None = 0.0
+    # OpenAI reasoning models (`ModelInfo.supports_reasoning_effort`): the task's effort
+    reasoning_effort: str | None = None
+    # Commands left running after the model's timeout: their end is told at the next turn.
+    background: BackgroundCommands | None = None
 
 
 class _Failed(Exception):
@@ -256,13 +265,19 @@ class Agent:
                         message=f"The task reached its limit of {limits.max_requests} requests",
                     )
                 )
-            if limits.max_cost is not None and state.usage.cost >= limits.max_cost - 1e-9:
+            # an unknown cost (a model without prices) cannot reach the limit: the host says so
+            spent = state.usage.cost
+            if (
+                limits.max_cost is not None
+                and spent is not None
+                and spent >= limits.max_cost - 1e-9
+            ):
                 raise _Failed(
                     Outcome(
                         "failed",
                         reason="cost_limit",
                         message=f"The task reached its cost limit of ${limits.max_cost:.2f} "
-                        f"(spent ${state.usage.cost:.4f})",
+                        f"(spent ${spent:.4f})",
                     )
                 )
             turn = await self._request()
@@ -298,6 +313,8 @@ class Agent:
                     await self._checkpoint()
                     return Outcome("completed", result=completion)
                 content = list(state.pending_results)
+            if setup.background is not None:
+                content.extend(m.text_block(note) for note in setup.background.take_notes())
             for queued in setup.interaction.take_queued_messages():
                 content.append(m.text_block(r.user_message(queued)))
             content.append(m.text_block(self._environment()))
@@ -373,9 +390,14 @@ class Agent:
             request = ModelRequest(
                 model=setup.model,
                 system=system,
-                messages=_for_provider(ctx.effective_history(self.state.history)),
+                messages=_for_provider(
+                    ctx.effective_history(self.state.history),
+                    images=setup.model_info.supports_images,
+                ),
                 tools=specs,
                 max_tokens=self._reserve,
+                temperature=self._temperature(),
+                reasoning_effort=self._reasoning_effort(),
             )
             try:
                 return await self._stream(request)
@@ -384,10 +406,16 @@ class Agent:
                     context_retries += 1
                     await self._manage_context(system, specs, forced=True)
                     continue
-                if not error.retryable or attempt >= limits.retry_attempts:
+                if not error.retryable:
                     raise _Failed(
                         Outcome("failed", reason="api_req_failed", message=str(error))
                     ) from error
+                if attempt >= limits.retry_attempts:
+                    # Roo's api_req_failed ask: a transient failure past the budget is the
+                    # user's call (retry with a fresh budget, or end the task)
+                    await self._ask_retry(error)
+                    attempt = 0
+                    continue
                 delay = min(
                     math.ceil(limits.retry_base_delay * 2**attempt * 1000) / 1000,
                     limits.retry_max_delay,
@@ -400,6 +428,28 @@ class Agent:
                     {"attempt": attempt, "delaySeconds": delay, "error": str(error)},
                 )
                 await asyncio.sleep(delay)
+
+    def _temperature(self) -> float | None:
+        """What the request sends: the task's temperature (Roo's 0 by default), none for a
+        model that refuses the parameter (the gpt-5 family, the o-series)."""
+        if not self.setup.model_info.supports_temperature:
+            return None
+        return self.setup.temperature
+
+    def _reasoning_effort(self) -> str | None:
+        """The task's reasoning effort, for the models that take one."""
+        if not self.setup.model_info.supports_reasoning_effort:
+            return None
+        return self.setup.reasoning_effort
+
+    async def _ask_retry(self, error: ProviderError) -> None:
+        """Ask whether to retry after the retry budget ran out; returns when the user says
+        retry, raises `_Failed` when they deny."""
+        message = str(error)
+        answer = await self.setup.interaction.ask(Ask(kind="api_retry", text=message))
+        if answer.action not in ("approve", "approve_always"):
+            raise _Failed(Outcome("failed", reason="api_req_failed", message=message))
+        await self.setup.sink("api.retry", {"attempt": 0, "delaySeconds": 0, "error": message})
 
     async def _stream(self, request: ModelRequest) -> _Turn:
         setup = self.setup
@@ -521,6 +571,7 @@ class Agent:
             ),
             tools=[],
             max_tokens=self._reserve,
+            temperature=self._temperature(),
         )
         usage = Usage()
         parts: list[str] = []
@@ -832,13 +883,31 @@ def _spec(tool: Tool) -> ToolSpec:
     return ToolSpec(tool.name, tool.description, tool.parameters_schema())
 
 
-def _for_provider(history: Sequence[Message]) -> list[Message]:
+# Roo's stand-in for an image sent to a model without vision (`maybeRemoveImageBlocks`)
+IMAGE_PLACEHOLDER = "[Referenced image in conversation]"
+
+
+def _without_images(block: Block) -> Block:
+    """`block` with its images (its own, or those of a tool result) replaced by Roo's text."""
+    kind = block.get("type")
+    if kind == "image":
+        return m.text_block(IMAGE_PLACEHOLDER)
+    if kind == "tool_result" and isinstance(block.get("content"), list):
+        if any(b.get("type") == "image" for b in block["content"]):
+            return {**block, "content": [_without_images(b) for b in block["content"]]}
+    return block
+
+
+def _for_provider(history: Sequence[Message], *, images: bool = True) -> list[Message]:
     """The history as sent: role and content only (context marks stay home), reasoning blocks
     left out (kept for the record only), consecutive user messages merged (Roo's
-    `mergeConsecutiveApiMessages`)."""
+    `mergeConsecutiveApiMessages`). `images` false (a model without vision): image blocks
+    become Roo's placeholder text, in the request only (the history keeps them)."""
     out: list[Message] = []
     for message in history:
         content = [b for b in message["content"] if b.get("type") != "reasoning"]
+        if not images:
+            content = [_without_images(b) for b in content]
         if not content:
             continue
         if out and out[-1]["role"] == "user" and message["role"] == "user":

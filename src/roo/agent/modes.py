@@ -22,7 +22,7 @@ GroupEntry = str | tuple[str, str, str]
 TOOL_GROUPS: Mapping[str, tuple[str, ...]] = {
     "read": ("read_file", "search_files", "list_files", "list_code_definition_names"),
     "edit": ("apply_diff", "write_to_file", "edit", "insert_content"),
-    "command": ("execute_command",),
+    "command": ("execute_command", "read_command_output"),
     "mcp": (),  # no MCP tools registered yet
 }
 ALWAYS_AVAILABLE_TOOLS: tuple[str, ...] = (

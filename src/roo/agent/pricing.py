@@ -2,8 +2,14 @@
 
 The price table is data: `models.json` next to this module (package data), keyed by provider
 then model id, prices in USD per million tokens. `load_price_table(path)` merges an operator's
-file of the same shape over it. Unknown models (custom base URLs: Ollama, vLLM...) get
-`default_model_info`: no cost, a 128k context window, `known=False`.
+file of the same shape over it. Unknown models (custom base URLs, or a model released after the
+table was written) get `default_model_info`: a 128k context window, `known=False`, and no prices
+(`priced=False`): their cost is unknown, None in `Usage`, never a made-up 0. A table entry that
+gives none of the four prices is unpriced the same way.
+
+`supports_temperature` (default true) is false for models that refuse the parameter (the gpt-5
+family and the o-series): the engine then sends none. `supports_reasoning_effort` (default
+false) marks the OpenAI reasoning models that take `reasoning_effort` (the same families).
 """
 
 from __future__ import annotations
@@ -24,14 +30,24 @@ _DEFAULTS: dict[str, Any] = {
     "max_tokens": 8192,
     "supports_images": False,
     "supports_prompt_cache": False,
+    "supports_temperature": True,
+    "supports_reasoning_effort": False,
     "input_price": 0.0,
     "output_price": 0.0,
     "cache_write_price": 0.0,
     "cache_read_price": 0.0,
 }
 _INT_FIELDS = ("context_window", "max_tokens")
-_BOOL_FIELDS = ("supports_images", "supports_prompt_cache")
+_BOOL_FIELDS = (
+    "supports_images",
+    "supports_prompt_cache",
+    "supports_temperature",
+    "supports_reasoning_effort",
+)
 _PRICE_FIELDS = ("input_price", "output_price", "cache_write_price", "cache_read_price")
+# OpenAI model families that refuse `temperature` (reasoning models): an unknown model of
+# theirs (gpt-5.2, o5-mini...) is assumed to refuse it too, as its known siblings do.
+_NO_TEMPERATURE_FAMILY = re.compile(r"^(?:gpt-5|o\d)(?:$|[-.])")
 # A date or "latest" after the model id: claude-sonnet-4-5-20250929, gpt-4o-2024-08-06.
 _VARIANT_SUFFIX = re.compile(r"^(?P<base>.+?)[-@](?:\d{8}|\d{4}-\d{2}-\d{2}|latest)$")
 
@@ -49,6 +65,11 @@ class ModelInfo:
     cache_write_price: float
     cache_read_price: float
     known: bool = True
+    supports_temperature: bool = True
+    # OpenAI reasoning models: `reasoning_effort` is sent when the task sets one
+    supports_reasoning_effort: bool = False
+    # The table gives prices for it (those left out are 0): costs can be computed (else None).
+    priced: bool = True
 
 
 # provider -> model id -> fields (plus an optional "aliases" list)
@@ -150,6 +171,9 @@ def _info(provider: str, model: str, fields: Mapping[str, Any]) -> ModelInfo:
         cache_write_price=float(values["cache_write_price"]),
         cache_read_price=float(values["cache_read_price"]),
         known=True,
+        supports_temperature=bool(values["supports_temperature"]),
+        supports_reasoning_effort=bool(values["supports_reasoning_effort"]),
+        priced=any(key in fields for key in _PRICE_FIELDS),
     )
 
 
@@ -175,10 +199,20 @@ def model_info(provider: str, model: str, table: PriceTable | None = None) -> Mo
     return None if entry is None else _info(provider, model, entry)
 
 
-def default_model_info(provider: str, model: str) -> ModelInfo:
-    """What we assume of a model we do not know (custom base URLs): free, 128k context, 8192
-    output tokens, no images, no prompt cache."""
-    return ModelInfo(id=model, provider=provider, known=False, **_DEFAULTS)
+def default_model_info(
+    provider: str, model: str, *, context_window: int | None = None
+) -> ModelInfo:
+    """What we assume of a model we do not know (Roo's sane defaults for OpenAI-compatible
+    endpoints): unknown prices (cost None), a 128k context window unless the provider's model
+    listing said otherwise (`context_window`), 8192 output tokens, no images, no prompt
+    cache, temperature accepted (except by the OpenAI families that refuse it: gpt-5*, o1...)."""
+    fields = dict(_DEFAULTS)
+    if context_window:
+        fields["context_window"] = context_window
+    if provider == "openai" and _NO_TEMPERATURE_FAMILY.match(model):
+        fields["supports_temperature"] = False
+        fields["supports_reasoning_effort"] = True
+    return ModelInfo(id=model, provider=provider, known=False, priced=False, **fields)
 
 
 def resolve_model_info(provider: str, model: str, table: PriceTable | None = None) -> ModelInfo:
@@ -193,11 +227,14 @@ def cost(
     output_tokens: int,
     cache_write_tokens: int = 0,
     cache_read_tokens: int = 0,
-) -> float:
-    """USD cost of one response (Roo's `calculateApiCostAnthropic` / `...OpenAI`).
+) -> float | None:
+    """USD cost of one response (Roo's `calculateApiCostAnthropic` / `...OpenAI`); None when
+    the model's prices are unknown (`info.priced` false).
 
     Anthropic protocol: `input_tokens` excludes the cache tokens. OpenAI protocol: it includes
     them, so the uncached part is input - cache_write - cache_read, floored at 0."""
+    if not info.priced:
+        return None
     uncached = input_tokens
     if protocol == "openai":
         uncached = max(0, input_tokens - cache_write_tokens - cache_read_tokens)
@@ -212,13 +249,14 @@ def cost(
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Token counts and cost of one response or, summed with `+`, of a whole task. Token
-    counts are as the provider reports them (see `cost` for the protocols' difference)."""
+    counts are as the provider reports them (see `cost` for the protocols' difference).
+    `cost` None: unknown (a model without prices); a sum with an unknown part is unknown."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     cache_write_tokens: int = 0
     cache_read_tokens: int = 0
-    cost: float = 0.0
+    cost: float | None = 0.0
 
     @classmethod
     def priced(
@@ -249,7 +287,7 @@ class Usage:
             self.output_tokens + other.output_tokens,
             self.cache_write_tokens + other.cache_write_tokens,
             self.cache_read_tokens + other.cache_read_tokens,
-            self.cost + other.cost,
+            None if self.cost is None or other.cost is None else self.cost + other.cost,
         )
 
     def total_input_tokens(self, protocol: ApiProtocol) -> int:
@@ -260,13 +298,14 @@ class Usage:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Usage:
-        """The inverse of `to_dict`; missing keys count as 0."""
+        """The inverse of `to_dict`; missing keys count as 0, a null cost is unknown."""
+        cost = data.get("cost", 0.0)
         return cls(
             int(data.get("input_tokens") or 0),
             int(data.get("output_tokens") or 0),
             int(data.get("cache_write_tokens") or 0),
             int(data.get("cache_read_tokens") or 0),
-            float(data.get("cost") or 0.0),
+            None if cost is None else float(cost),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from typing import Any, Literal, Protocol
 from roo.agent.messages import Block, Message
 from roo.agent.pricing import Usage
 
-AskKind = Literal["tool", "command", "followup", "mistake_limit"]
+AskKind = Literal["tool", "command", "followup", "mistake_limit", "api_retry"]
 AnswerAction = Literal["approve", "approve_always", "deny", "answer"]
 
 
@@ -106,6 +106,8 @@ class EngineState:
     result: str | None = None
     # tool results of the step in progress (the last history message is the assistant turn)
     pending_results: list[Block] = field(default_factory=list)
+    # the task's own settings given at creation (`temperature`...), kept with its state
+    options: dict[str, Any] = field(default_factory=dict)
     # positions of messages changed in place since the last checkpoint (not persisted)
     edited: set[int] = field(default_factory=set)
 
@@ -133,6 +135,7 @@ class EngineState:
             "todos": self.todos,
             "result": self.result,
             "pendingResults": self.pending_results,
+            "options": self.options,
         }
 
     @classmethod
@@ -149,7 +152,14 @@ class EngineState:
             todos=data.get("todos"),
             result=data.get("result"),
             pending_results=list(data.get("pendingResults") or []),
+            options=dict(data.get("options") or {}),
         )
+
+
+def has_run(scalars: Mapping[str, Any] | None) -> bool:
+    """Whether a task's saved `engine_state` comes from a run (a task created with options
+    but never run has only `options`)."""
+    return any(key != "options" for key in scalars or {})
 
 
 FailureReason = Literal[

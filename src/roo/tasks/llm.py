@@ -3,9 +3,14 @@
 Keys and base URLs: the user's stored credentials for the provider first, then the service's
 (`ANTHROPIC_API_KEY`/`ANTHROPIC_BASE_URL`, `OPENAI_API_KEY`/`OPENAI_BASE_URL`). A base URL the
 user chose is reached through the egress guard (`roo.security.egress`): public addresses only,
-checked at every connection, no redirects. A model must be
-in the price table, except behind a custom base URL (Ollama, vLLM, a proxy), where any model
-name is accepted with unknown prices (cost 0).
+checked at every connection, no redirects.
+
+Any model name is accepted, on the official endpoints too: a model the price table does not
+know (a release newer than the table, a model behind Ollama, vLLM or a proxy) runs with
+`default_model_info` (Roo's defaults for OpenAI-compatible endpoints; the context window from
+the provider's model listing when it gives one, see `TaskRunner`), its cost unknown (null),
+and `ModelChoice.known` false so the run emits a `task.warning`. The model asked for is always
+the model run: nothing falls back to another one.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from roo.agent.pricing import ModelInfo, default_model_info, known_models, model_info
+from roo.agent.pricing import ModelInfo, default_model_info, model_info
 from roo.agent.providers.base import Provider
 from roo.agent.providers.factory import PROVIDERS, build_provider
 from roo.config import Settings
@@ -31,15 +36,15 @@ class ProviderNotConfigured(Unprocessable):
     slug, title = "provider-not-configured", "No model provider configured"
 
 
-class UnknownModel(Unprocessable):
-    slug, title = "unknown-model", "Unknown model"
-
-
 @dataclass(frozen=True, slots=True)
 class ModelChoice:
     provider: str
     model: str
     info: ModelInfo
+
+    @property
+    def known(self) -> bool:
+        return self.info.known
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +94,8 @@ class ModelResolver:
         requested: Mapping[str, Any],
         session_config: Mapping[str, Any],
     ) -> ModelChoice:
-        """Validate the provider/model a new task would use; 422 saying what to set."""
+        """Validate the provider/model a new task would use; 422 saying what to set. A model
+        name the table does not know is accepted (`ModelChoice.known` false)."""
         settings = self._settings
         provider = (
             requested.get("provider") or session_config.get("provider") or settings.default_provider
@@ -121,15 +127,7 @@ class ModelResolver:
                 f"No API key for provider {provider}: store one with PUT "
                 f"/api/v1/auth/providers/{provider} or ask the operator to set {env}"
             )
-        info = model_info(provider, model)
-        if info is None:
-            if not endpoint.base_url:
-                known = ", ".join(known_models(provider))
-                raise UnknownModel(
-                    f"Unknown model {model!r} for provider {provider}; known models: {known}. "
-                    "Any model name works behind a custom base URL."
-                )
-            info = default_model_info(provider, model)
+        info = model_info(provider, model) or default_model_info(provider, model)
         return ModelChoice(provider, model, info)
 
     def build(self, provider: str, endpoint: Endpoint) -> Provider:

@@ -239,7 +239,8 @@ class Run:
             "callId": question.call_id,
             "createdAt": utcnow().isoformat(),
         }
-        state = "awaiting_approval" if question.kind in ("tool", "command") else "awaiting_input"
+        approval = question.kind in ("tool", "command", "api_retry")
+        state = "awaiting_approval" if approval else "awaiting_input"
         # set before the question is stored: an answer can only be given once it is
         self._waiting = asyncio.get_running_loop().create_future()
         self._pending_id = pending_id

@@ -32,12 +32,15 @@ from roo.agent.approval import ApprovalPolicy
 from roo.agent.context import ContextSettings
 from roo.agent.engine import Agent, AgentLimits, AgentSetup
 from roo.agent.messages import Block
-from roo.agent.pricing import default_model_info, model_info
+from roo.agent.pricing import ModelInfo, default_model_info, model_info
 from roo.agent.prompts import WorkspaceFacts
+from roo.agent.providers.base import Provider
 from roo.agent.rules import load_rules
-from roo.agent.state import Answer, EngineState, SubtaskFailed
+from roo.agent.state import Answer, EngineState, SubtaskFailed, has_run
 from roo.agent.tools.base import IgnoreRules, OnOutput, ToolContext
+from roo.agent.tools.execute_command import BackgroundCommands
 from roo.agent.tools.list_files import list_workspace
+from roo.agent.tools.read_command_output import CommandOutputs
 from roo.agent.tools.registry import ToolRegistry
 from roo.config import Settings
 from roo.db.engine import uninterrupted, unit_of_work
@@ -72,6 +75,55 @@ def image_blocks(images: Sequence[str]) -> list[Block]:
         media_type = header.removeprefix("data:").split(";")[0]
         blocks.append(m.image_block(media_type, "".join(data.split())))
     return blocks
+
+
+# How long a run start waits for the provider's model listing (an unknown model's window)
+MODEL_LISTING_TIMEOUT = 10.0
+
+
+async def unknown_model(
+    provider: Provider, provider_name: str, model: str
+) -> tuple[ModelInfo, dict[str, Any]]:
+    """The facts a run assumes of a model the price table does not know, and its
+    `task.warning` event: Roo's defaults, with the context window of the provider's model
+    listing when it gives one. The model asked for runs: nothing falls back to another."""
+    window: int | None = None
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(MODEL_LISTING_TIMEOUT):
+            window = await provider.context_window(model)
+    info = default_model_info(provider_name, model, context_window=window)
+    warning = {
+        "code": "unknown_model",
+        "message": (
+            f"The model {model!r} is not in the service's model table: it runs with default "
+            f"model info (a {info.context_window:,}-token context window"
+            f"{' from the provider' if window else ''}, {info.max_tokens:,} output tokens, no "
+            "images) and its cost is unknown (null)."
+        ),
+        "model": model,
+        "provider": provider_name,
+        "contextWindow": info.context_window,
+        "contextWindowSource": "provider" if window else "default",
+        "maxTokens": info.max_tokens,
+        "supportsImages": info.supports_images,
+        "supportsTemperature": info.supports_temperature,
+    }
+    return info, warning
+
+
+def _child_options(parent_state: dict[str, Any] | None) -> dict[str, Any]:
+    options = (parent_state or {}).get("options")
+    return {"options": dict(options)} if options else {}
+
+
+def _reasoning_effort(options: dict[str, Any]) -> str | None:
+    value = options.get("reasoning_effort")
+    return value if isinstance(value, str) else None
+
+
+def _temperature(options: dict[str, Any]) -> float:
+    value = options.get("temperature")
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def workspace_listing(workspace: Path, ignore: IgnoreRules) -> str:
@@ -257,7 +309,15 @@ class TaskRunner:
             async with contextlib.AsyncExitStack() as stack:
                 if run.parent_id is None:  # a subtask runs in its parent's slot
                     await stack.enter_async_context(self._slots)
-                prepared = await self._prepare(run, text)
+                # long command outputs for read_command_output: gone when the run ends
+                outputs = None
+                if self.settings.task_command_output_bytes:
+                    outputs = CommandOutputs(self.settings.task_command_output_bytes)
+                    stack.callback(outputs.close)
+                # commands left running after the model's timeout: killed when the run ends
+                background = BackgroundCommands()
+                stack.push_async_callback(background.aclose)
+                prepared = await self._prepare(run, text, outputs, background)
                 if prepared is None:
                     return
                 agent, message, images = prepared
@@ -359,7 +419,9 @@ class TaskRunner:
                     "mode": task.mode,
                     "provider": task.provider,
                     "model": task.model,
-                    "resumed": bool(task.engine_state),
+                    # false: a model the price table does not know (see `task.warning`)
+                    "modelKnown": model_info(task.provider, task.model) is not None,
+                    "resumed": has_run(task.engine_state),
                     "parentId": str(task.parent_id) if task.parent_id else None,
                     "rules": found.rules[task.mode].to_dicts() if task.mode in found.rules else [],
                     "rulesTruncated": any(r.truncated for r in found.rules.values()),
@@ -369,7 +431,11 @@ class TaskRunner:
         return task, session, endpoint
 
     async def _prepare(
-        self, run: Run, text: str | None
+        self,
+        run: Run,
+        text: str | None,
+        outputs: CommandOutputs | None = None,
+        background: BackgroundCommands | None = None,
     ) -> tuple[Agent, str | None, list[Block]] | None:
         """Mark the task running and build its engine; None when it must not run (deleted,
         or no longer queued: cancelled before it started)."""
@@ -385,19 +451,21 @@ class TaskRunner:
         if problem is not None:
             await self._finish(run, problem)
             return None
-        first_run = not task.engine_state
+        first_run = not has_run(task.engine_state)
         if first_run:
-            state = EngineState(mode=task.mode)
+            options = dict((task.engine_state or {}).get("options") or {})
+            state = EngineState(mode=task.mode, options=options)
         else:  # the run owns the task now: nothing else writes its state
             async with unit_of_work(self.db_sessions) as db:
                 state = await load_state(db, task)
         workspace = self.manager.workspaces.path(session.workspace_dir)
         ignore = self.ignore_rules(workspace)
         config = session.config or {}
-        info = model_info(task.provider, task.model) or default_model_info(
-            task.provider, task.model
-        )
         provider = self.model_resolver.build(task.provider, endpoint)
+        info = model_info(task.provider, task.model)
+        warning: dict[str, Any] | None = None
+        if info is None:
+            info, warning = await unknown_model(provider, task.provider, task.model)
 
         async def held(db: AsyncSession) -> bool:
             return await repository.holds(db, run.task_id, self.runner_id)
@@ -439,6 +507,8 @@ class TaskRunner:
                 ignore=self.ignore_rules(workspace),
                 on_output=on_output,
                 supports_images=info.supports_images,
+                command_outputs=outputs,
+                background=background,
             )
 
         async def spawn(mode: str, message: str, todos: str | None) -> tuple[str, str]:
@@ -477,6 +547,9 @@ class TaskRunner:
                 auto_condense=settings.task_auto_condense,
                 condense_percent=settings.task_auto_condense_percent,
             ),
+            temperature=_temperature(state.options),
+            reasoning_effort=_reasoning_effort(state.options),
+            background=background,
             workspace=WorkspaceFacts(
                 file_listing=await asyncio.to_thread(workspace_listing, workspace, ignore)
                 if first_run
@@ -484,6 +557,8 @@ class TaskRunner:
             ),
         )
         agent = Agent(setup, state)
+        if warning is not None:
+            await buffer("task.warning", warning)
         if first_run:
             return agent, task.input, image_blocks(task.images or [])
         return agent, text, []
@@ -522,7 +597,8 @@ class TaskRunner:
                 model=row.model,
                 input=message if not todos else f"{message}\n\nTodo list:\n{todos}",
                 images=[],
-                engine_state={},
+                # the parent's own settings (temperature...) carry over, as its model does
+                engine_state=_child_options(row.engine_state),
                 heartbeat_at=utcnow(),
                 runner_id=self.runner_id,
             )

@@ -56,6 +56,18 @@ class TaskConfigIn(ApiInput):
     provider: ShortName | None = None
     model: Name | None = None
     mode: ShortName | None = None
+    temperature: float | None = Field(
+        None,
+        ge=0,
+        le=2,
+        description="Sampling temperature (default 0, as Roo); not sent to models that refuse "
+        "it (the gpt-5 family, the o-series)",
+    )
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = Field(
+        None,
+        description="OpenAI reasoning models (the gpt-5 family, the o-series): the effort sent "
+        "as reasoning_effort; ignored for other models; default: the model's own",
+    )
 
 
 class TaskCreateIn(ApiInput):
@@ -82,13 +94,16 @@ class UsageOut(ApiModel):
     output_tokens: int
     cache_write_tokens: int
     cache_read_tokens: int
-    cost: float = Field(description="USD, from the model's price table")
+    cost: float | None = Field(
+        description="USD, from the model's price table; null when the model's prices are "
+        "unknown (a model the table does not know, or an entry without prices)"
+    )
     requests: int
 
 
 class PendingOut(ApiModel):
     id: uuid.UUID
-    kind: Literal["tool", "command", "followup", "mistake_limit"]
+    kind: Literal["tool", "command", "followup", "mistake_limit", "api_retry"]
     tool: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     text: str | None = Field(None, description="The command, question or guidance")

@@ -37,6 +37,7 @@ from roo.tasks.schemas import (
     FailureOut,
     PendingOut,
     TaskActionIn,
+    TaskConfigIn,
     TaskCreateIn,
     TaskDetailOut,
     TaskOut,
@@ -46,6 +47,8 @@ from roo.tasks.state_store import hidden_in
 
 # where a run exists that can condense before its next request
 CONDENSABLE_STATES = ("running", "awaiting_approval", "awaiting_input")
+# Task config fields kept as the task's own options (EngineState.options), read by its runs
+TASK_OPTIONS = ("temperature", "reasoning_effort")
 
 
 class TaskNotFound(NotFound):
@@ -78,6 +81,14 @@ def _getter(task: TaskLike) -> Any:
     return task.__getitem__ if isinstance(task, Mapping) else task.__getattribute__
 
 
+def _task_options(config: TaskConfigIn | None) -> dict[str, Any]:
+    """The initial `engine_state` of a task: its options when the request gave any (by their
+    Python names: `reasoning_effort`)."""
+    given = config.model_dump(exclude_none=True, by_alias=False) if config is not None else {}
+    options = {key: given[key] for key in TASK_OPTIONS if key in given}
+    return {"options": options} if options else {}
+
+
 def _usage(state: Mapping[str, Any]) -> UsageOut:
     usage = Usage.from_dict(state.get("usage") or {})
     return UsageOut(
@@ -85,7 +96,7 @@ def _usage(state: Mapping[str, Any]) -> UsageOut:
         output_tokens=usage.output_tokens,
         cache_write_tokens=usage.cache_write_tokens,
         cache_read_tokens=usage.cache_read_tokens,
-        cost=round(usage.cost, 6),
+        cost=None if usage.cost is None else round(usage.cost, 6),
         requests=int(state.get("requests") or 0),
     )
 
@@ -296,7 +307,8 @@ class TaskService:
             model=choice.model,
             input=body.input,
             images=list(body.images or []),
-            engine_state={},
+            # the task's own settings travel with its state (EngineState.options)
+            engine_state=_task_options(body.config),
             created_at=now,
             updated_at=now,
         )

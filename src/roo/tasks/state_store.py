@@ -27,7 +27,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roo.agent.messages import Message
-from roo.agent.state import EngineState
+from roo.agent.state import EngineState, has_run
 from roo.db.engine import after_commit
 from roo.db.models import Task, TaskMessage
 from roo.db.types import utcnow
@@ -69,8 +69,8 @@ async def load_state(db: AsyncSession, task: Task) -> EngineState:
     """The task's saved `EngineState` (an empty one for a task that never ran). A task saved
     by the older code gets the marks of its hidden messages, saved by its next checkpoint."""
     scalars = task.engine_state or {}
-    if not scalars:
-        return EngineState()
+    if not has_run(scalars):
+        return EngineState(options=dict(scalars.get("options") or {}))
     result = await db.execute(ALL_MESSAGES, {"task_id": task.id})
     hidden = hidden_in(scalars)
     history = legacy_marks([(row.position, row.message) for row in result], hidden)

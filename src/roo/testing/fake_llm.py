@@ -34,6 +34,12 @@ When the script is empty the server answers the `default_reply` if one was given
 `invalid_request_error` whose message starts with "fake llm: script exhausted" (a client fails
 fast instead of retrying); `FakeLLM.exhausted` counts those requests.
 
+The model listing: `GET /v1/models` (or `/models`) lists `FakeLLM.models` (id -> extra fields,
+e.g. `{"my-model": {"context_length": 32768}}`), in OpenAI's list shape, or Anthropic's
+(`type: model`, `display_name`, paged fields) when the request carries `x-api-key`. It is not
+recorded and consumes nothing from the script. A request's `temperature` is in its recorded
+body (`RecordedRequest.temperature`).
+
 Every API request is recorded (`FakeLLM.requests`: path, headers with the credential replaced by
 "<redacted>", which auth header was present, the parsed JSON body). With `api_key` set, a request
 whose credential (`x-api-key` or `Authorization: Bearer` for Anthropic, Bearer for OpenAI) differs
@@ -186,6 +192,11 @@ class RecordedRequest:
     @property
     def messages(self) -> list[dict[str, Any]]:
         return self._field("messages") or []
+
+    @property
+    def temperature(self) -> Any:
+        """The `temperature` sent, None when the request had none."""
+        return self._field("temperature")
 
     @property
     def tools(self) -> list[dict[str, Any]]:
@@ -350,8 +361,11 @@ class FakeLLM:
         host: str = "127.0.0.1",
         port: int = 0,
         default_reply: Reply | None = None,
+        models: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.api_key = api_key
+        # GET /v1/models: model id -> the extra fields of its entry
+        self.models: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (models or {}).items()}
         self.host = host
         self.port = port
         self.default_reply = default_reply
@@ -554,6 +568,9 @@ class FakeLLM:
         if path.startswith("/_fake/"):
             await self._control(request, path, writer)
             return True
+        if request.method == "GET" and path in ("/v1/models", "/models"):
+            await self._list_models(request, writer)
+            return True
         protocol: Literal["anthropic", "openai"]
         if request.method == "POST" and path in ("/v1/messages", "/messages"):
             protocol = "anthropic"
@@ -618,6 +635,41 @@ class FakeLLM:
             return False
         responder = _Responder(protocol, item, body, number, len(request.body), writer)
         return await responder.send(self._hold)
+
+    async def _list_models(self, request: _HttpRequest, writer: asyncio.StreamWriter) -> None:
+        anthropic = "x-api-key" in request.headers
+        protocol = "anthropic" if anthropic else "openai"
+        if self.api_key is not None and self._credential(request, protocol) != self.api_key:
+            await _send_json(writer, 401, _error_body(protocol, Failure(401, "invalid key")))
+            return
+        models = dict(self.models)
+        if anthropic:
+            data = [
+                {
+                    "type": "model",
+                    "id": model_id,
+                    "display_name": model_id,
+                    "created_at": "2025-01-01T00:00:00Z",
+                    **extra,
+                }
+                for model_id, extra in models.items()
+            ]
+            first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
+            body: dict[str, Any] = {
+                "data": data,
+                "has_more": False,
+                "first_id": first,
+                "last_id": last,
+            }
+        else:
+            body = {
+                "object": "list",
+                "data": [
+                    {"id": model_id, "object": "model", "created": 0, "owned_by": "fake", **extra}
+                    for model_id, extra in models.items()
+                ],
+            }
+        await _send_json(writer, 200, body)
 
     @staticmethod
     def _credential(request: _HttpRequest, protocol: str) -> str | None:

@@ -32,6 +32,8 @@ from roo.agent.providers.base import Provider
 from roo.agent.providers.factory import build_provider
 from roo.agent.state import Answer, Ask, EngineState, Outcome
 from roo.agent.tools.base import OnOutput, ToolContext
+from roo.agent.tools.execute_command import BackgroundCommands
+from roo.agent.tools.read_command_output import CommandOutputs
 from roo.agent.tools.registry import default_registry
 from roo.sandbox import ResourceLimits, Sandbox
 from roo.testing import FakeLLM, RecordedRequest, Reply, ToolCall
@@ -119,9 +121,9 @@ async def _no_commands(*args: Any, **kwargs: Any) -> Any:
     raise AssertionError("this test runs no commands")
 
 
-def command_runner(workspace: Path) -> Any:
+def command_runner(workspace: Path, max_output_bytes: int = 1024 * 1024) -> Any:
     """Real commands in a plain sandbox (the pattern of tests/agent/commands/conftest.py)."""
-    limits = ResourceLimits(max_execution_time=10, max_output_bytes=1024 * 1024)
+    limits = ResourceLimits(max_execution_time=10, max_output_bytes=max_output_bytes)
     return functools.partial(Sandbox(backend="plain").run, workspace=workspace, limits=limits)
 
 
@@ -143,14 +145,25 @@ class Harness:
     subtask_result: tuple[str, str] = ("child-1", "summary")
     providers: list[Provider] = field(default_factory=list)
     agent: Agent | None = None
+    command_outputs: CommandOutputs | None = None  # read_command_output's artifacts
+    background: BackgroundCommands | None = None  # commands left running after their timeout
+    max_output_bytes: int = 1024 * 1024  # what the model gets of a command's output
 
     def __post_init__(self) -> None:
         self.events = Events(self.timeline)
         self.checkpoints = Checkpoints(self.timeline)
 
     def tool_context(self, on_output: OnOutput) -> ToolContext:
-        run_command = command_runner(self.workspace) if self.commands else _no_commands
-        return ToolContext(workspace=self.workspace, run_command=run_command, on_output=on_output)
+        run_command = (
+            command_runner(self.workspace, self.max_output_bytes) if self.commands else _no_commands
+        )
+        return ToolContext(
+            workspace=self.workspace,
+            run_command=run_command,
+            on_output=on_output,
+            command_outputs=self.command_outputs,
+            background=self.background,
+        )
 
     async def on_policy_change(self, policy: ApprovalPolicy) -> None:
         self.policy_changes.append(policy)
@@ -178,6 +191,7 @@ class Harness:
             "on_policy_change": self.on_policy_change,
             "spawn_subtask": self.spawn_subtask,
             "limits": self.limits,
+            "background": self.background,
         }
         values.update(overrides)
         return AgentSetup(**values)
@@ -199,6 +213,10 @@ class Harness:
     async def aclose(self) -> None:
         for provider in self.providers:
             await provider.aclose()
+        if self.background is not None:
+            await self.background.aclose()
+        if self.command_outputs is not None:
+            self.command_outputs.close()
 
 
 @pytest.fixture

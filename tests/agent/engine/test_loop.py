@@ -474,8 +474,11 @@ async def test_429_waits_what_retry_after_says_then_succeeds(harness: Harness) -
     assert "rate_limit" in retry["error"]
 
 
-async def test_server_errors_past_the_retries_fail_the_task(harness: Harness) -> None:
+async def test_server_errors_past_the_retries_fail_the_task_when_the_user_denies(
+    harness: Harness,
+) -> None:
     harness.llm.script(*(Failure(500) for _ in range(FAST.retry_attempts + 1)), complete())
+    harness.interaction.answer(Answer("deny"))
 
     outcome = await harness.run()
 

@@ -98,6 +98,11 @@ class AnthropicProvider:
     async def aclose(self) -> None:
         await self._client.close()
 
+    async def context_window(self, model: str) -> int | None:
+        """None: Anthropic's models API lists ids and names, no context window (the caller
+        uses the defaults), so no request is made."""
+        return None
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
         tools = anthropic_tools(request.tools)
         body: dict[str, Any] = {

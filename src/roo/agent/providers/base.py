@@ -38,6 +38,8 @@ class ModelRequest:
     tools: Sequence[ToolSpec] = ()
     max_tokens: int = 8192
     temperature: float | None = None
+    # OpenAI reasoning models: minimal / low / medium / high (None: the model's default)
+    reasoning_effort: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,11 @@ class Provider(Protocol):
 
     def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
         """Stream one response. Raises `ProviderError` (also mid-stream)."""
+        ...
+
+    async def context_window(self, model: str) -> int | None:
+        """The model's context window from the provider's model listing, when it gives one;
+        None otherwise (never raises)."""
         ...
 
     async def aclose(self) -> None: ...

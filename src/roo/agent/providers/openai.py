@@ -51,6 +51,8 @@ from roo.agent.providers.errors import (
 from roo.security.egress import EgressPolicy, guarded_client
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Where OpenAI-compatible servers put a model's context window in their `GET /models` entries.
+LISTED_CONTEXT_KEYS = ("context_window", "context_length", "max_model_len", "max_context_length")
 _NO_KEY = "not-needed"  # local servers take any key; the SDK insists on one
 
 
@@ -84,6 +86,26 @@ class OpenAIProvider:
     async def aclose(self) -> None:
         await self._client.close()
 
+    async def context_window(self, model: str) -> int | None:
+        """The model's context window as the server's `GET /models` listing gives it, or None.
+        OpenAI's own listing gives none; compatible servers often do, each under its own
+        name (vLLM `max_model_len`, OpenRouter `context_length`, LM Studio
+        `max_context_length`, others `context_window`). Any failure is None: the caller
+        falls back to the defaults."""
+        try:
+            async for entry in self._client.models.list():
+                if entry.id != model:
+                    continue
+                extra = entry.model_extra or {}
+                for key in LISTED_CONTEXT_KEYS:
+                    value = extra.get(key)
+                    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                        return value
+                return None
+        except (openai.OpenAIError, httpx2.HTTPError, ValueError):
+            return None
+        return None
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
         tools = openai_tools(request.tools)
         body: dict[str, Any] = {
@@ -97,6 +119,8 @@ class OpenAIProvider:
             body.update(tools=tools, tool_choice="auto", parallel_tool_calls=True)
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        if request.reasoning_effort is not None:
+            body["reasoning_effort"] = request.reasoning_effort
         try:
             # The SDK's own `post` with a body that is already plain JSON: `create()` would walk
             # the whole history through its typed transform on every request (~0.2 ms per

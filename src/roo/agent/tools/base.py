@@ -14,11 +14,15 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from roo.sandbox import ProcessResult, SandboxBusy
+
+if TYPE_CHECKING:
+    from roo.agent.tools.execute_command import BackgroundCommands
+    from roo.agent.tools.read_command_output import CommandOutputs
 
 
 class ApprovalCategory(StrEnum):
@@ -94,6 +98,8 @@ class ToolContext:
       workspace, `on_output`, `timeout`, `merge_stderr` ... as `roo.sandbox.Sandbox.run`).
     ignore: the session's `.rooignore` rules (for the agent; the user's files API ignores them).
     on_output: streams command output chunks as they arrive (the engine emits them as events).
+    command_outputs: where execute_command keeps long outputs for read_command_output (None:
+      nowhere; the model gets the middle-cut output only).
     """
 
     workspace: Path
@@ -102,6 +108,10 @@ class ToolContext:
     on_output: OnOutput | None = None
     fuzzy_threshold: float = 1.0  # apply_diff: 1.0 = exact match only (Roo's default)
     supports_images: bool = True
+    command_outputs: CommandOutputs | None = None
+    # execute_command: where a command outlasting the model's timeout goes on running (None:
+    # the timeout kills it, as before)
+    background: BackgroundCommands | None = None
 
 
 _SCHEMAS: dict[type[BaseModel], dict[str, Any]] = {}

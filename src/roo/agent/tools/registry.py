@@ -13,6 +13,7 @@ from roo.agent.tools.execute_command import ExecuteCommandTool
 from roo.agent.tools.insert_content import InsertContentTool
 from roo.agent.tools.list_code_definition_names import ListCodeDefinitionNamesTool
 from roo.agent.tools.list_files import ListFilesTool
+from roo.agent.tools.read_command_output import ReadCommandOutputTool
 from roo.agent.tools.read_file import ReadFileTool
 from roo.agent.tools.rooignore import RooIgnore
 from roo.agent.tools.search_files import SearchFilesTool
@@ -54,6 +55,7 @@ def default_registry() -> ToolRegistry:
             SearchFilesTool(),
             ListCodeDefinitionNamesTool(),
             ExecuteCommandTool(),
+            ReadCommandOutputTool(),
             interaction.AskFollowupQuestionTool(),
             interaction.AttemptCompletionTool(),
             interaction.SwitchModeTool(),
