@@ -603,7 +603,9 @@ class PendingOut(BaseModel):
     )
     created_at: Annotated[AwareDatetime, Field(alias="createdAt", title="Createdat")]
     id: Annotated[UUID, Field(title="Id")]
-    kind: Annotated[Literal["tool", "command", "followup", "mistake_limit"], Field(title="Kind")]
+    kind: Annotated[
+        Literal["tool", "command", "followup", "mistake_limit", "api_retry"], Field(title="Kind")
+    ]
     params: Annotated[dict[str, Any] | None, Field(title="Params")] = None
     suggestions: Annotated[list[dict[str, Any]] | None, Field(title="Suggestions")] = None
     text: Annotated[
@@ -1248,6 +1250,18 @@ class Mode(RootModel[str]):
     ]
 
 
+class Temperature(RootModel[float]):
+    root: Annotated[
+        float,
+        Field(
+            description="Sampling temperature (default 0, as Roo); not sent to models that refuse it (the gpt-5 family, the o-series)",
+            ge=0.0,
+            le=2.0,
+            title="Temperature",
+        ),
+    ]
+
+
 class TaskConfigIn(BaseModel):
     """
     The seed's `config`: which provider and model run the task, and its first mode. Omitted
@@ -1261,6 +1275,21 @@ class TaskConfigIn(BaseModel):
     mode: Annotated[Mode | None, Field(title="Mode")] = None
     model: Annotated[Model | None, Field(title="Model")] = None
     provider: Annotated[Provider | None, Field(title="Provider")] = None
+    reasoning_effort: Annotated[
+        Literal["minimal", "low", "medium", "high"] | None,
+        Field(
+            alias="reasoningEffort",
+            description="OpenAI reasoning models (the gpt-5 family, the o-series): the effort sent as reasoning_effort; ignored for other models; default: the model's own",
+            title="Reasoningeffort",
+        ),
+    ] = None
+    temperature: Annotated[
+        Temperature | None,
+        Field(
+            description="Sampling temperature (default 0, as Roo); not sent to models that refuse it (the gpt-5 family, the o-series)",
+            title="Temperature",
+        ),
+    ] = None
 
 
 class Image(RootModel[str]):
@@ -1331,7 +1360,13 @@ class UsageOut(BaseModel):
     )
     cache_read_tokens: Annotated[int, Field(alias="cacheReadTokens", title="Cachereadtokens")]
     cache_write_tokens: Annotated[int, Field(alias="cacheWriteTokens", title="Cachewritetokens")]
-    cost: Annotated[float, Field(description="USD, from the model's price table", title="Cost")]
+    cost: Annotated[
+        float | None,
+        Field(
+            description="USD, from the model's price table; null when the model's prices are unknown (a model the table does not know, or an entry without prices)",
+            title="Cost",
+        ),
+    ]
     input_tokens: Annotated[int, Field(alias="inputTokens", title="Inputtokens")]
     output_tokens: Annotated[int, Field(alias="outputTokens", title="Outputtokens")]
     requests: Annotated[int, Field(title="Requests")]
