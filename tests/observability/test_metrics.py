@@ -114,3 +114,16 @@ async def test_an_api_key_scoped_to_metrics_read_scrapes(
     assert (await client.get("/metrics", headers=key)).status_code == 200
     # ...and nothing else
     assert (await client.get("/api/v1/sessions", headers=key)).status_code == 403
+
+
+async def test_a_made_up_method_is_labelled_other(
+    client: httpx.AsyncClient, scrape: ScrapeNow
+) -> None:
+    """A client chooses its method token freely: each would otherwise be a new series."""
+    response = await client.request("BREW1234", "/api/v1/version")
+    assert response.status_code == 405
+
+    after = await scrape()
+    methods = after.label_values("roo_http_requests_total", "method")
+    assert "BREW1234" not in methods
+    assert after.total("roo_http_requests_total", method="other") >= 1

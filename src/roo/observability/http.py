@@ -3,7 +3,8 @@
 Pure ASGI (as the other middleware in `roo.api.middleware`), placed outside the request context,
 the in-flight limit and the rate limiter, so that it sees the final status: their 500, 503 and
 429 answers included. The label is the matched route's template (`/api/v1/sessions/{id}`), never
-the raw path: ids would make a series per resource. A request refused before routing (429, 503,
+the raw path: ids would make a series per resource (and a method outside the standard ones is
+`other`: a client may send any token there). A request refused before routing (429, 503,
 413) has no matched route yet; its template is looked up in the app's OpenAPI paths (built once).
 Anything that matches no route (404 probes of scanners) is `unmatched`.
 """
@@ -21,6 +22,7 @@ from roo.api.middleware import route_template
 from roo.observability.metrics import HTTP_DURATION, HTTP_REQUESTS
 
 UNMATCHED = "unmatched"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _TABLE_KEY = "metrics_route_table"  # on the application's state, built at first use
 # Refused by a middleware before the router ran: worth finding their route.
 _REFUSED_EARLY = frozenset({413, 429, 503})
@@ -50,6 +52,8 @@ class MetricsMiddleware:
             if route is None:
                 route = _lookup(scope) if status in _REFUSED_EARLY else UNMATCHED
             method = scope["method"]
+            if method not in METHODS:  # a client may send any token as its method
+                method = "other"
             HTTP_REQUESTS.labels(route, method, str(status)).inc()
             HTTP_DURATION.labels(route, method).observe(time.perf_counter() - start)
 
