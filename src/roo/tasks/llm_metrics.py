@@ -37,8 +37,9 @@ class MeteredProvider:
         model = model_label(provider, request.model)
         start = time.perf_counter()
         outcome = "cancelled"  # the consumer stopped reading (or was cancelled)
+        chunks = self.inner.stream(request)
         try:
-            async for chunk in self.inner.stream(request):
+            async for chunk in chunks:
                 if isinstance(chunk, UsageChunk):
                     _count_tokens(provider, model, chunk)
                 yield chunk
@@ -51,6 +52,10 @@ class MeteredProvider:
             raise
         finally:
             LLM_DURATION.labels(provider, model, outcome).observe(time.perf_counter() - start)
+            # Closed now, not when collected: a stream left open holds its HTTP connection
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def aclose(self) -> None:
         await self.inner.aclose()
