@@ -3,13 +3,14 @@ metrics: `roo.agent` imports nothing of the service).
 
 `MeteredProvider` wraps the client `ModelResolver.build` hands out: each `stream` is timed from
 the request to the end of its response (`roo_llm_request_duration_seconds`, with its outcome:
-`ok` or the `ProviderError` kind) and its usage chunks are counted (`roo_llm_tokens_total`). The
-model label is the id the price table knows, or `other` (any name goes behind a custom base
-URL: one series each would grow without bound).
+`ok`, the `ProviderError` kind, `error` or `cancelled`) and its usage chunks are counted
+(`roo_llm_tokens_total`). The model label is the id the price table knows, or `other` (any name
+goes behind a custom base URL: one series each would grow without bound).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -32,33 +33,56 @@ class MeteredProvider:
         self.name = inner.name
         self.protocol = inner.protocol
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
+    def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
         provider = self.inner.name
-        model = model_label(provider, request.model)
-        start = time.perf_counter()
-        outcome = "cancelled"  # the consumer stopped reading (or was cancelled)
-        chunks = self.inner.stream(request)
-        try:
-            async for chunk in chunks:
-                if isinstance(chunk, UsageChunk):
-                    _count_tokens(provider, model, chunk)
-                yield chunk
-            outcome = "ok"
-        except ProviderError as error:
-            outcome = error.kind
-            raise
-        except Exception:
-            outcome = "error"
-            raise
-        finally:
-            LLM_DURATION.labels(provider, model, outcome).observe(time.perf_counter() - start)
-            # Closed now, not when collected: a stream left open holds its HTTP connection
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
+        return _MeteredStream(
+            self.inner.stream(request), provider, model_label(provider, request.model)
+        )
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+class _MeteredStream:
+    """The provider's stream, observed chunk by chunk. A plain iterator, not a generator of its
+    own: the provider's generator is finished or collected exactly as it is without metrics (a
+    second generator around it would outlive a cancelled run and keep its HTTP response open).
+    A stream its reader abandons half-way is not timed."""
+
+    def __init__(self, chunks: AsyncIterator[Chunk], provider: str, model: str) -> None:
+        self._chunks = chunks
+        self._provider = provider
+        self._model = model
+        self._start = time.perf_counter()
+        self._done = False
+
+    def __aiter__(self) -> _MeteredStream:
+        return self
+
+    async def __anext__(self) -> Chunk:
+        try:
+            chunk = await self._chunks.__anext__()
+        except StopAsyncIteration:
+            self._finish("ok")
+            raise
+        except ProviderError as error:
+            self._finish(error.kind)
+            raise
+        except asyncio.CancelledError:
+            self._finish("cancelled")
+            raise
+        except Exception:
+            self._finish("error")
+            raise
+        if isinstance(chunk, UsageChunk):
+            _count_tokens(self._provider, self._model, chunk)
+        return chunk
+
+    def _finish(self, outcome: str) -> None:
+        if not self._done:
+            self._done = True
+            elapsed = time.perf_counter() - self._start
+            LLM_DURATION.labels(self._provider, self._model, outcome).observe(elapsed)
 
 
 def _count_tokens(provider: str, model: str, usage: UsageChunk) -> None:
