@@ -28,8 +28,6 @@ FAMILIES = (
     "roo_task_events_appended",
     "roo_event_streams_open",
     "roo_sandbox_kills",
-    "roo_llm_request_duration_seconds",
-    "roo_llm_tokens",
     "roo_processes",
 )
 

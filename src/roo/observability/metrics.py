@@ -4,8 +4,7 @@ Metrics live in prometheus-client's default registry, as module-level objects: r
 a labelled increment or observation (a lock and an addition in one process; with
 `PROMETHEUS_MULTIPROC_DIR` set, a write into this process's memory-mapped file), cheap enough for
 every request. Labels stay low in cardinality: route *templates*, methods, status codes, policy
-and reason names, provider names, and model ids the price table knows (any other model is
-`other`: a custom base URL takes any model name, and each would be a new series).
+and reason names.
 
 Gauges say how processes combine under multiprocess mode (`roo serve --workers N`): `livesum`
 adds up the processes still alive.
@@ -19,9 +18,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
-# Seconds; from a cached read to a slow model call that crosses the in-flight limit's patience.
+# Seconds; from a cached read to a slow request.
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-LLM_BUCKETS = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0)
 
 HTTP_REQUESTS = Counter(
     "roo_http_requests",
@@ -63,17 +61,6 @@ SANDBOX_KILLS = Counter(
     "Sandboxed commands ended by the sandbox, by reason (timeout, memory, disk, output, "
     "processes, cpu, cancelled)",
     ["reason"],
-)
-LLM_DURATION = Histogram(
-    "roo_llm_request_duration_seconds",
-    "Time from sending a model request to the end of its streamed response",
-    ["provider", "model", "outcome"],
-    buckets=LLM_BUCKETS,
-)
-LLM_TOKENS = Counter(
-    "roo_llm_tokens",
-    "Tokens the providers reported, by kind (input, output, cache_read, cache_write)",
-    ["provider", "model", "kind"],
 )
 PROCESSES = Gauge(
     "roo_processes",

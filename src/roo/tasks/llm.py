@@ -25,7 +25,6 @@ from roo.agent.providers.factory import PROVIDERS, build_provider
 from roo.config import Settings
 from roo.credentials.service import CredentialStore
 from roo.kit.errors import Unprocessable
-from roo.tasks.llm_metrics import MeteredProvider
 
 
 class ProviderNotConfigured(Unprocessable):
@@ -150,7 +149,7 @@ class ModelResolver:
                 self._clients.popitem(last=False)
         else:
             self._clients.move_to_end(key)
-        return MeteredProvider(client)
+        return client
 
     async def aclose(self) -> None:
         clients, self._clients = list(self._clients.values()), OrderedDict()
