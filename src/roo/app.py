@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from roo import __version__
 from roo.agent.tools.registry import default_registry, workspace_ignore_rules
-from roo.api import docs, health, meta
+from roo.api import docs, health, meta, metrics
 from roo.api.headers import SecurityHeadersMiddleware
 from roo.api.middleware import (
     BodyLimitMiddleware,
@@ -45,6 +45,9 @@ from roo.files import endpoints as files_endpoints
 from roo.kit.cache import HEALTH_CHECK_SECONDS, Cache, MemoryCache, NearCache, RedisCache
 from roo.kit.logs import configure_logging, get_logger
 from roo.kit.loops import stop_loop, wait_or_stop
+from roo.observability import multiproc
+from roo.observability.http import MetricsMiddleware
+from roo.observability.scrape import CountsCache
 from roo.realtime import endpoints as realtime_endpoints
 from roo.realtime.connections import ConnectionCounter
 from roo.realtime.tickets import TicketStore
@@ -265,6 +268,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             )
         )
         background_stops.append(lambda: stop_loop(audit_task, audit_stop))
+        multiproc.process_started()
         log.info(
             "app.started",
             env=settings.env.value,
@@ -280,6 +284,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if redis is not None:
             await redis.aclose()
         await engine.dispose()
+        multiproc.process_ended()
         log.info("app.stopped")
 
 
@@ -323,12 +328,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.route_class = ApiRoute
     app.state.settings = settings
     app.state.denials = DenialLog()
+    app.state.metrics_counts = CountsCache()
     install_problem_handlers(app)
     # Probes first: the router tries routes in order, and they are the most frequent requests;
     # the docs last: they are the rarest.
     for router in (
         health.router,
         meta.router,
+        metrics.router,
         auth_endpoints.router,
         oauth_endpoints.router,
         auth_endpoints.users_router,
@@ -367,6 +374,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(InFlightLimitMiddleware, limit=settings.max_requests_in_flight)
     app.add_middleware(RequestContextMiddleware)
+    # Outside the request context: its 500s, the in-flight limit's 503s and the rate limiter's
+    # 429s are counted with their final status.
+    app.add_middleware(MetricsMiddleware)
     # Outermost: every answer gets the hardening headers, a 500 or a 429 of the layers within
     # included.
     app.add_middleware(

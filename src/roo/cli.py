@@ -84,6 +84,11 @@ def serve(
     if settings.should_auto_migrate:
         # Once, here, before any worker starts: workers then find the schema at head.
         asyncio.run(_migrate(settings, "head", down=False))
+    if workers > 1:
+        from roo.observability.multiproc import use_directory
+
+        # Before the workers start: they inherit the setting and merge their metrics
+        use_directory(settings.data_dir / "metrics")
     uvicorn.run(
         "roo.app:create_app",
         factory=True,

@@ -13,7 +13,8 @@ checkpoint. Killed outright (SIGKILL), its tasks turn `interrupted` when the oth
 sweep finds their heartbeat three beats old (`ROO_TASK_HEARTBEAT`, 30 s by default).
 
 With `--health-port`, it serves `GET /healthz` and `GET /readyz` (database, Redis, and the
-queue's own connection pool) for an orchestrator's probes.
+queue's own connection pool) for an orchestrator's probes, and `GET /metrics` (this worker's
+Prometheus metrics, without a credential: the port is the probes', loopback by default).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import uvicorn
 from fastapi import FastAPI
 from procrastinate import App
 
-from roo.api import health
+from roo.api import health, metrics
 from roo.app import create_app
 from roo.config import Settings
 from roo.kit.logs import get_logger
@@ -51,7 +52,9 @@ async def _probes(app: FastAPI, host: str, port: int | None) -> AsyncIterator[No
         return
     probes = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     probes.include_router(health.router)
+    probes.include_router(metrics.probe_router)  # on the probes' port: no credential
     probes.state.resources = app.state.resources
+    probes.state.metrics_counts = app.state.metrics_counts
     server = _ProbeServer(
         uvicorn.Config(probes, host=host, port=port, log_config=None, access_log=False)
     )

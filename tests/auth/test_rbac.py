@@ -76,7 +76,8 @@ def test_viewer_never_writes_or_executes() -> None:
     viewer = ROLE_PERMISSIONS[Role.VIEWER]
     forbidden = {p for p in Permission if p.value.endswith((":write", ":execute", ":admin"))}
     assert viewer & forbidden == {Permission.PROFILE_WRITE}  # its own profile, nothing else
-    assert {p for p in Permission if p.value.endswith(":read")} - viewer == {Permission.AUDIT_READ}
+    admin_reads = {Permission.AUDIT_READ, Permission.METRICS_READ}
+    assert {p for p in Permission if p.value.endswith(":read")} - viewer == admin_reads
 
 
 def _matrix() -> list[tuple[str, str, str, Permission]]:

@@ -18,11 +18,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from roo.api.problems import problem_response
 from roo.kit.logs import ACCESS_LOG, get_logger
 from roo.kit.request_context import accept_or_generate, bind_request_id, reset_request_id
+from roo.observability.metrics import HTTP_IN_FLIGHT, HTTP_SHED
 
 error_log = get_logger("roo.error")
 
 # Probes hit these every few seconds; their lines go to DEBUG so they do not drown the log.
 QUIET_PATHS = frozenset({"/healthz", "/readyz"})
+# Never refused nor counted by the in-flight limit: the probes and the metrics scrape.
+UNLIMITED_PATHS = QUIET_PATHS | {"/metrics"}
 
 
 def route_template(scope: Scope) -> str | None:
@@ -219,8 +222,9 @@ class InFlightLimitMiddleware:
     Past its capacity a process cannot answer every request quickly; queueing them all would
     make every request slow (and the queue of waiting database work grows without bound).
     Refusing the excess keeps the latency of the accepted ones. Health probes are never
-    refused: a busy process is alive and ready. An event stream (`text/event-stream`) counts
-    until its response starts, not while it stays open. `limit` 0 turns the cap off.
+    refused, nor is a metrics scrape: a busy process is alive and ready. An event stream
+    (`text/event-stream`) counts until its response starts, not while it stays open. `limit` 0
+    turns the cap off.
     """
 
     def __init__(self, app: ASGIApp, *, limit: int) -> None:
@@ -229,10 +233,11 @@ class InFlightLimitMiddleware:
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.limit <= 0 or scope["path"] in QUIET_PATHS:
+        if scope["type"] != "http" or self.limit <= 0 or scope["path"] in UNLIMITED_PATHS:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.limit:
+            HTTP_SHED.inc()
             response = problem_response(
                 503,
                 slug="service-overloaded",
@@ -244,6 +249,7 @@ class InFlightLimitMiddleware:
             await response(scope, receive, send)
             return
         self.in_flight += 1
+        HTTP_IN_FLIGHT.inc()
         counted = True
 
         async def send_watched(message: Message) -> None:
@@ -253,6 +259,7 @@ class InFlightLimitMiddleware:
             if counted and message["type"] == "http.response.start" and _is_stream(message):
                 counted = False
                 self.in_flight -= 1
+                HTTP_IN_FLIGHT.dec()
             await send(message)
 
         try:
@@ -260,6 +267,7 @@ class InFlightLimitMiddleware:
         finally:
             if counted:
                 self.in_flight -= 1
+                HTTP_IN_FLIGHT.dec()
 
 
 def _is_stream(start: Message) -> bool:

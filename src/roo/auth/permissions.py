@@ -26,6 +26,8 @@ class Permission(StrEnum):
     APIKEYS_MANAGE = "apikeys:manage"
     USERS_ADMIN = "users:admin"
     AUDIT_READ = "audit:read"
+    # GET /metrics (the admin role holds it; a scraper uses an API key scoped to it alone)
+    METRICS_READ = "metrics:read"
 
 
 class Role(StrEnum):

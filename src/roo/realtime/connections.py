@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from roo.observability.metrics import WS_CONNECTIONS
+
 
 class TooManyConnections(Exception):
     """The user already holds the most streams allowed."""
@@ -43,9 +45,11 @@ class ConnectionCounter:
         if count >= self.limit_per_user:
             raise TooManyConnections(self.limit_per_user)
         self._open[user_id] = count + 1
+        WS_CONNECTIONS.inc()
         try:
             yield
         finally:
+            WS_CONNECTIONS.dec()
             left = self._open[user_id] - 1
             if left:
                 self._open[user_id] = left

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from roo.kit.logs import get_logger
+from roo.observability.metrics import SANDBOX_KILLS
 from roo.sandbox import bwrap, inputs, rlimits
 from roo.sandbox.cgroups import CgroupRun, CgroupSupport, RunUsage, detect_cgroups
 from roo.sandbox.disk import DiskWatch
@@ -332,6 +333,8 @@ def _result(outcome: Exit, backend: Backend, enforcement: dict[str, str]) -> Pro
             reason = "disk"
         elif name == "SIGXCPU":
             reason = "cpu"
+    if reason is not None:
+        SANDBOX_KILLS.labels(reason).inc()
     return ProcessResult(
         exit_code=rc,
         signal=name,

@@ -1,6 +1,7 @@
 """API rate limits (the `limits` library): a budget per caller, IETF headers on every answer.
 
-Every HTTP request but the health probes falls under exactly one policy (`Policies`):
+Every HTTP request but the health probes and the metrics scrape falls under exactly one policy
+(`Policies`):
 
 - **user**: a request with a valid credential counts against its user (an access token) or its
   API key (each key a budget of its own), whatever address it comes from;
@@ -42,11 +43,13 @@ from roo.auth.identity import Principal
 from roo.config import Settings
 from roo.kit.errors import AppError
 from roo.kit.logs import get_logger
+from roo.observability.metrics import RATE_LIMITED
 
 log = get_logger("roo.security")
 
-# Never limited: the probes of an orchestrator (a busy process is alive and ready).
-EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
+# Never limited: the probes of an orchestrator (a busy process is alive and ready) and the
+# metrics scrape (it needs an admin credential; an overload is when it matters most).
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 AUTH_PATHS = frozenset({"/api/v1/auth/login", "/api/v1/auth/register", "/api/v1/auth/refresh"})
 OAUTH_START = ("/api/v1/auth/oauth/", "/authorize")
 
@@ -126,6 +129,7 @@ class RateLimitMiddleware:
         if not allowed:
             retry = max(1, reset)
             log.info("rate_limit.refused", policy=policy.name, path=scope["path"])
+            RATE_LIMITED.labels(policy.name).inc()
             response = problem_response(
                 429,
                 slug=RateLimited.slug,

@@ -26,6 +26,7 @@ from roo.db.engine import after_commit, unit_of_work
 from roo.db.models import Session, TaskEvent
 from roo.db.types import utcnow
 from roo.kit.logs import get_logger
+from roo.observability.metrics import EVENTS_APPENDED
 
 log = get_logger("roo.tasks.events")
 
@@ -130,6 +131,7 @@ class EventStore:
         ]
         db.add_all(rows)
         await db.flush()
+        EVENTS_APPENDED.inc(len(rows))
         stored = [_stored(row) for row in rows]
         self._publish_after_commit(db, stored)
         return stored
