@@ -108,6 +108,10 @@ def _download(response: httpx.Response) -> Download:
     )
 
 
+def _text(response: httpx.Response) -> str:
+    return response.text
+
+
 def _listing(response: httpx.Response) -> DirectoryListing:
     if "json" not in response.headers.get("content-type", ""):
         raise RooError("not a directory: the service answered with a file's bytes")
@@ -135,6 +139,11 @@ class Operations:
     @route("GET", "/readyz")
     def readyz(self) -> Call[Readiness]:
         return Call(parse=model(Readiness), authenticated=False)
+
+    @route("GET", "/metrics")
+    def metrics(self) -> Call[str]:
+        """The Prometheus exposition (text format): an admin, or a key with `metrics:read`."""
+        return Call(parse=_text)
 
     @route("GET", f"{API}/version")
     def version(self) -> Call[VersionInfo]:

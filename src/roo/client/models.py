@@ -630,6 +630,7 @@ class Permission(
             "apikeys:manage",
             "users:admin",
             "audit:read",
+            "metrics:read",
         ]
     ]
 ):
@@ -648,6 +649,7 @@ class Permission(
             "apikeys:manage",
             "users:admin",
             "audit:read",
+            "metrics:read",
         ],
         Field(title="Permission"),
     ]
@@ -1481,7 +1483,7 @@ class ApiKeyCreateIn(BaseModel):
             title="Name",
         ),
     ]
-    scopes: Annotated[list[Permission], Field(max_length=13, min_length=1, title="Scopes")]
+    scopes: Annotated[list[Permission], Field(max_length=14, min_length=1, title="Scopes")]
 
 
 class DirectoryListing(BaseModel):
