@@ -139,6 +139,16 @@ async def _events(c: Cluster) -> list[dict[str, Any]]:
     return items
 
 
+async def _command_started(c: Cluster) -> None:
+    """Until the session's log shows a command started (its run is inside the sandbox)."""
+    deadline = time.monotonic() + 20
+    while not any(
+        e["event"] == "tool.execution" and e["data"]["phase"] == "start" for e in await _events(c)
+    ):
+        assert time.monotonic() < deadline, "the command never started"
+        await asyncio.sleep(0.05)
+
+
 async def test_created_on_one_api_watched_on_the_other_approved_and_run_by_a_worker(
     database_url: str, redis_url: str | None, tmp_path: Path
 ) -> None:
@@ -296,13 +306,7 @@ async def test_a_paused_worker_that_lost_its_task_writes_nothing_when_it_wakes(
         started = await c.http.post(c.url(0, "/tasks"), json={"input": "go"}, headers=c.auth)
         assert started.status_code == 202, started.text
         task_id = started.json()["id"]
-        deadline = time.monotonic() + 20
-        while not any(
-            e["event"] == "tool.execution" and e["data"]["phase"] == "start"
-            for e in await _events(c)
-        ):
-            assert time.monotonic() < deadline, "the command never started"
-            await asyncio.sleep(0.05)
+        await _command_started(c)
         paused = c.runner_of(task_id)
         paused.process.send_signal(signal.SIGSTOP)
         try:
@@ -338,13 +342,7 @@ async def test_delete_on_an_api_answers_once_the_worker_reports_cancelled(
         started = await c.http.post(c.url(0, "/tasks"), json={"input": "go"}, headers=c.auth)
         assert started.status_code == 202, started.text
         task_id = started.json()["id"]
-        deadline = time.monotonic() + 20
-        while not any(
-            e["event"] == "tool.execution" and e["data"]["phase"] == "start"
-            for e in await _events(c)
-        ):
-            assert time.monotonic() < deadline, "the command never started"
-            await asyncio.sleep(0.05)
+        await _command_started(c)
         t0 = time.monotonic()
         cancelled = await c.http.delete(c.url(1, f"/tasks/{task_id}"), headers=c.auth)
         assert cancelled.status_code == 200, cancelled.text

@@ -7,7 +7,7 @@ import dataclasses
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Query, Request
+from fastapi import Depends, Query, Request
 
 from roo.api.deps import get_resources
 from roo.api.routing import api_router
@@ -44,15 +44,7 @@ async def _page(
     )
 
 
-@admin_router.get(
-    "",
-    summary="The audit trail, newest first, filtered (audit:read)",
-    responses=UNAUTHORIZED,
-)
-async def list_audit(
-    request: Request,
-    _: Auditor,
-    actor: Annotated[uuid.UUID | None, Query(description="Rows of one actor")] = None,
+def _filters(
     action: Annotated[SafeText | None, Query(max_length=80, description="Exact action")] = None,
     outcome: Annotated[SafeText | None, Query(max_length=20, description="Exact outcome")] = None,
     target: Annotated[
@@ -61,11 +53,28 @@ async def list_audit(
     session: Annotated[uuid.UUID | None, Query(description="Rows concerning a session")] = None,
     since: Annotated[UtcDateTime | None, Query(description="At or after (ISO 8601)")] = None,
     until: Annotated[UtcDateTime | None, Query(description="Before (ISO 8601)")] = None,
+) -> AuditFilter:
+    """The filters both trails take (the actor is the admin's to choose, or the caller)."""
+    return AuditFilter(None, action, outcome, target, session, since, until)
+
+
+Filters = Annotated[AuditFilter, Depends(_filters)]
+
+
+@admin_router.get(
+    "",
+    summary="The audit trail, newest first, filtered (audit:read)",
+    responses=UNAUTHORIZED,
+)
+async def list_audit(
+    request: Request,
+    _: Auditor,
+    where: Filters,
+    actor: Annotated[uuid.UUID | None, Query(description="Rows of one actor")] = None,
     limit: PageLimit = 50,
     offset: Offset = 0,
 ) -> Page[AuditEventOut]:
-    where = AuditFilter(actor, action, outcome, target, session, since, until)
-    return await _page(request, where, limit, offset)
+    return await _page(request, dataclasses.replace(where, actor=actor), limit, offset)
 
 
 @admin_router.get(
@@ -88,16 +97,8 @@ async def verify_audit(request: Request, _: Auditor) -> ChainVerifyOut:
 async def own_audit(
     request: Request,
     principal: Annotated[Principal, require(Permission.PROFILE_READ)],
-    action: Annotated[SafeText | None, Query(max_length=80, description="Exact action")] = None,
-    outcome: Annotated[SafeText | None, Query(max_length=20, description="Exact outcome")] = None,
-    target: Annotated[
-        SafeText | None, Query(max_length=200, description="Exact target, `kind:id`")
-    ] = None,
-    session: Annotated[uuid.UUID | None, Query(description="Rows concerning a session")] = None,
-    since: Annotated[UtcDateTime | None, Query(description="At or after (ISO 8601)")] = None,
-    until: Annotated[UtcDateTime | None, Query(description="Before (ISO 8601)")] = None,
+    where: Filters,
     limit: PageLimit = 50,
     offset: Offset = 0,
 ) -> Page[AuditEventOut]:
-    where = AuditFilter(principal.user_id, action, outcome, target, session, since, until)
-    return await _page(request, where, limit, offset)
+    return await _page(request, dataclasses.replace(where, actor=principal.user_id), limit, offset)
