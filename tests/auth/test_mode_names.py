@@ -21,6 +21,14 @@ def test_an_unknown_mode_is_refused_with_the_list() -> None:
         SessionConfigIn.model_validate({"mode": "coder"})
 
 
-def test_the_schema_lists_the_engine_modes() -> None:
-    schema = SessionConfigIn.model_json_schema()["properties"]["mode"]
-    assert schema["enum"] == list(MODES)
+def test_the_schemas_say_which_modes() -> None:
+    """A user's default mode is one of the engine's (an enum); a session's may also be one of
+    its own custom `modes`, so its schema is the slug's shape and says so."""
+    preference = Preferences.model_json_schema()["properties"]["defaultMode"]
+    assert preference["anyOf"][0]["enum"] == list(MODES)
+    session = SessionConfigIn.model_json_schema()["properties"]["mode"]
+    assert session["pattern"] == "^[a-zA-Z0-9-]+$"
+    assert "built-in" in session["description"]
+    custom = {"slug": "reviewer", "name": "Reviewer", "roleDefinition": "You review.", "groups": []}
+    config = SessionConfigIn.model_validate({"mode": "reviewer", "modes": [custom]})
+    assert config.mode == "reviewer"

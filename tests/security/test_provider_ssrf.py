@@ -126,10 +126,20 @@ async def stored(api: Api) -> list[Any]:
 
 
 async def run_task(api: Api, provider: str = "openai") -> tuple[dict[str, Any], list[Any]]:
-    """A task on the user's own endpoint, run to its end: the task and the session's events."""
+    """A task on the user's own endpoint, run to its end: the task and the session's events.
+    A transient failure (5xx, a broken stream) asks whether to retry once the retries are spent
+    (`api_retry`, Roo's api_req_failed): its question must not echo the upstream body either
+    (checked by the callers on the events), and it is answered no, which fails the task."""
     session = await api.session()
     task = await api.start(session, config={"provider": provider, "model": "their-model"})
-    ended = await api.wait(session, task["id"], "failed", "completed")
+    ended = await api.wait(session, task["id"], "failed", "completed", "awaiting_approval")
+    if ended["state"] == "awaiting_approval":
+        pending = ended["pending"]
+        assert pending["kind"] == "api_retry", pending
+        assert SECRET not in json.dumps(pending)
+        answer = await api.act(session, task["id"], action="deny", approvalId=pending["id"])
+        assert answer.status_code == 200, answer.text
+        ended = await api.wait(session, task["id"], "failed", "completed")
     return ended, await api.events(session)
 
 
@@ -299,7 +309,9 @@ async def test_dns_rebinding_after_the_check_is_refused_when_connecting(
     assert "base URL refused" in task["failure"]["message"]
     assert "not public" in task["failure"]["message"]
     assert secret_service.connections == 0
-    assert dns.lookups["rebind.attacker.example"] == 2  # stored, then one connection: no retry
+    # stored; the model listing asked for a model the table does not know ("their-model");
+    # then the request: each refused at its connection, none retried
+    assert dns.lookups["rebind.attacker.example"] == 3
     (occurred,) = [e for e in events if e["event"] == "error.occurred"]
     assert occurred["data"]["message"] == task["failure"]["message"]
     assert SECRET not in json.dumps([task, events])
