@@ -242,8 +242,10 @@ def run_setup(
     env = {
         **extra,
         "ROO_TASK_RUNNER": "queue" if workers else "inprocess",
-        # every task of a phase runs at once (per worker with the queue)
-        "ROO_MAX_RUNNING_TASKS": str(max(args.tasks, args.running + args.burst)),
+        # tasks a process runs at once (per worker with the queue); the rest wait queued. With
+        # the default pool (DATABASE_POOL_MAX, 10) far more than this makes runs wait past
+        # DATABASE_POOL_TIMEOUT for a connection, and such a run fails (measured: 200 at once)
+        "ROO_MAX_RUNNING_TASKS": str(args.concurrency),
     }
     with processes(workdir, label, env, workers, args.roo_log_level) as (server, pool):
         sign_in(server, admins)
@@ -352,6 +354,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--running-steps", type=int, default=30)
     parser.add_argument("--burst", type=int, default=100)
     parser.add_argument("--burst-connections", type=int, default=10)
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="ROO_MAX_RUNNING_TASKS (per worker)"
+    )
     parser.add_argument("--roo-log-level", default="WARNING")
     parser.add_argument("--keep-logs", type=Path, default=None, help="keep the logs under DIR")
     args = parser.parse_args(argv)
