@@ -269,8 +269,10 @@ class TaskService:
         requested = body.config.model_dump(exclude_none=True) if body.config else {}
         config = session.config or {}
         mode = requested.get("mode") or config.get("mode") or "code"
-        # .roomodes is read in a thread; this request holds its connection meanwhile (a small
-        # file, like the workspace checks of the files API)
+        # Nothing is written yet: the read's transaction ends here, so that no connection is held
+        # while .roomodes is read in a thread (the rows stay loaded: expire_on_commit=False;
+        # the writes below start a transaction of their own in the same unit of work).
+        await db.commit()
         modes = await session_modes(self.manager.workspaces.path(session.workspace_dir), config)
         modes.check()
         if mode not in modes.table:
