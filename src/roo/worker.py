@@ -32,9 +32,13 @@ from roo.api import health, metrics
 from roo.app import create_app
 from roo.config import Settings
 from roo.kit.logs import get_logger
+from roo.kit.loops import stop_loop, wait_or_stop
 from roo.tasks import queue
 
 log = get_logger("roo.worker")
+# How often a worker looks for jobs that a dead worker took (procrastinate calls a worker dead
+# 30 s after its last heartbeat)
+STALLED_JOBS_SECONDS = 30.0
 
 
 class _ProbeServer(uvicorn.Server):
@@ -66,6 +70,22 @@ async def _probes(app: FastAPI, host: str, port: int | None) -> AsyncIterator[No
         await serving
 
 
+async def _retry_stalled_jobs(queue_app: App, queue_name: str, stop: asyncio.Event) -> None:
+    """Put back the jobs of workers that died (procrastinate's own worker heartbeat stopped)
+    between taking a job and claiming its task: such a task is queued with no runner, which no
+    sweep touches, and would otherwise never run. A retried job whose task was claimed ends at
+    once (`TaskRunner.take`); a claimed task's fate is the lease's (the sweep)."""
+    while True:
+        try:
+            for job in await queue_app.job_manager.get_stalled_jobs(queue=queue_name):
+                log.warning("worker.stalled_job_retried", job_id=job.id)
+                await queue_app.job_manager.retry_job(job)
+        except Exception as exc:  # the database may be away for a moment: next round
+            log.warning("worker.stalled_jobs_failed", error=f"{type(exc).__name__}: {exc}")
+        if await wait_or_stop(stop, STALLED_JOBS_SECONDS):
+            return
+
+
 async def _queue_ping(queue_app: App) -> None:
     await queue_app.connector.execute_query_one_async("SELECT 1 AS one")
 
@@ -93,9 +113,12 @@ async def taking_jobs(app: FastAPI) -> AsyncIterator[App]:
                 delete_jobs="successful",
             )
         )
+        stop = asyncio.Event()
+        retrying = asyncio.create_task(_retry_stalled_jobs(queue_app, settings.task_queue, stop))
         try:
             yield queue_app
         finally:
+            await stop_loop(retrying, stop)
             log.info("worker.stopping", running=len(runner.running()))
             working.cancel()  # procrastinate: no more jobs, then waits for the running ones
             await asyncio.gather(

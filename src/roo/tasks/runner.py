@@ -266,8 +266,8 @@ class TaskRunner:
         """Run a task taken from the job queue (`roo.tasks.queue`) to its end: claim it (this
         runner's id and a heartbeat on the row: the lease) unless it is no longer queued
         (cancelled or deleted meanwhile) or another runner claimed it (a job delivered twice)."""
-        if self._draining:
-            raise RuntimeError("this runner is shutting down")
+        # (taken while draining: it runs until its first checkpoint, then is handed back
+        # `interrupted` like the others; refusing it would leave the task queued with no job)
         async with unit_of_work(self.db_sessions) as db:
             task = await repository.lock(db, task_id)
             if task is None or task.state != "queued" or task.runner_id is not None:
