@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from hypothesis import settings as hypothesis_settings
 
@@ -27,6 +26,7 @@ from roo.db.engine import create_engine
 from roo.kit.logs import configure_logging
 from roo.worker import taking_jobs
 from tests.support import databases
+from tests.support.lifespan import app_lifespan
 
 RUN_ID = uuid.uuid4().hex[:10]
 
@@ -113,7 +113,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 async def started(application: FastAPI) -> AsyncIterator[FastAPI]:
     """The service's lifespan; with ROO_TASK_RUNNER=queue, also a worker in the same process
     taking the jobs it queues (through procrastinate on PostgreSQL, as `roo worker` does)."""
-    async with LifespanManager(application):
+    async with app_lifespan(application):
         if application.state.settings.task_runner == "queue":
             async with taking_jobs(application):
                 yield application

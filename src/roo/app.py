@@ -6,6 +6,7 @@ Run it with `roo serve`, or `uvicorn --factory roo.app:create_app`.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -135,6 +136,7 @@ async def _janitor_loop(janitor: SessionJanitor, interval: float, stop: asyncio.
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    starting = time.perf_counter()
     secure_data_dir(settings)  # before the database file or a workspace is created
     engine = create_engine(settings)
     redis: Redis | None = None
@@ -274,6 +276,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             env=settings.env.value,
             workspaces=str(workspaces.root),
             sandbox=sandbox_backend,
+            startup_ms=round((time.perf_counter() - starting) * 1000),
             **describe_backends(settings),
         )
         yield

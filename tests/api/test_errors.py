@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 
@@ -15,6 +14,7 @@ from roo.api.routing import api_router
 from roo.app import create_app
 from roo.config import Settings
 from roo.kit.errors import Conflict
+from tests.support.lifespan import app_lifespan
 
 PROBLEM = "application/problem+json"
 
@@ -58,7 +58,7 @@ async def conflict() -> None:
 async def probe_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings.model_copy(update={"max_json_body_bytes": 4096}))
     app.include_router(probe)
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         # raise_app_exceptions=False: a real server answers the 500 and then logs the exception
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from roo.app import create_app
 from roo.config import Settings
+from tests.support.lifespan import app_lifespan
 
 
 async def test_healthz_is_ok(client: httpx.AsyncClient) -> None:
@@ -30,7 +30,7 @@ async def test_readyz_is_503_naming_an_unreachable_redis(settings: Settings) -> 
     # Port 1 on loopback: nothing listens there, the connection is refused at once.
     broken = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
     app = create_app(broken)
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             response = await client.get("/readyz")
@@ -46,7 +46,7 @@ async def test_readyz_is_503_naming_an_unreachable_database(settings: Settings) 
         update={"database_url": "postgresql+asyncpg://postgres@127.0.0.1:1/none", "redis_url": None}
     )
     app = create_app(broken)
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             response = await client.get("/readyz")

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
@@ -22,6 +21,7 @@ from roo.app import create_app
 from roo.config import Settings
 from roo.db.engine import unit_of_work
 from tests.auth.conftest import PASSWORD
+from tests.support.lifespan import app_lifespan
 
 OVERLOADED = "urn:roo:problem:service-overloaded"
 
@@ -125,7 +125,7 @@ async def test_open_event_streams_do_not_count_as_requests_in_flight() -> None:
 async def running(settings: Settings, **changes: object) -> AsyncIterator[FastAPI]:
     """The app with `changes` to its settings, started and stopped."""
     application = create_app(settings.model_copy(update=changes))
-    async with LifespanManager(application):
+    async with app_lifespan(application):
         yield application
 
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from roo.app import create_app
 from roo.config import Settings
 from tests.auth.conftest import PASSWORD, MakeUser, SignIn, auth, make_user, resources, sign_in
 from tests.e2e.server import running_server
+from tests.support.lifespan import app_lifespan
 
 __all__ = ["auth", "make_user", "resources", "sign_in"]
 
@@ -125,7 +125,7 @@ async def test_docs_pages_run_no_inline_script_and_keep_no_token(
 @pytest.fixture
 async def hsts_app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings.model_copy(update={"hsts": "max-age=600"}))
-    async with LifespanManager(application):
+    async with app_lifespan(application):
         yield application
 
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,6 +19,7 @@ from roo.db.engine import create_engine
 from roo.db.models import AuditEvent
 from roo.security.denials import DenialLog
 from tests.auth.conftest import PASSWORD, SignIn
+from tests.support.lifespan import app_lifespan
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ async def test_rate_limit_refusals_are_counted_and_sealed_at_shutdown(settings: 
         )
     )
     path = f"/api/v1/nowhere-{uuid.uuid4().hex[:8]}"
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             statuses = [(await c.get(path)).status_code for _ in range(6)]

@@ -7,7 +7,6 @@ import uuid
 from pathlib import Path
 
 import httpx
-from asgi_lifespan import LifespanManager
 from sqlalchemy import func, select
 
 from roo.api.state import Resources
@@ -17,6 +16,7 @@ from roo.db.models import AuditEvent
 from roo.security.audit import AuditWriter, ClientInfo
 from roo.security.audit_chain import AuditSealer
 from tests.auth.conftest import SignIn
+from tests.support.lifespan import app_lifespan
 
 ADMIN_AUDIT = "/api/v1/admin/audit"
 OWN_AUDIT = "/api/v1/auth/audit"
@@ -138,7 +138,7 @@ async def test_a_clean_shutdown_leaves_nothing_unsealed(settings: Settings, tmp_
     # The loop would not come round again for an hour: only the shutdown's seal can do it.
     app = create_app(settings.model_copy(update={"audit_seal_interval_seconds": 3600}))
     marker = f"test.shutdown.{uuid.uuid4().hex[:8]}"
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         resources: Resources = app.state.resources
         writer = AuditWriter(resources.db_sessions)
         for _ in range(3):

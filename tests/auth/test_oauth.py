@@ -28,7 +28,6 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey, RSAKey
@@ -60,6 +59,7 @@ from tests.support.github_double import (
     bind_socket,
     serving,
 )
+from tests.support.lifespan import app_lifespan
 
 OIDC_DIR = Path(__file__).resolve().parents[1] / "support" / "oidc"
 CLIENT_ID = "roo-test-client"
@@ -516,7 +516,7 @@ async def test_unconfigured_provider_is_404(settings: Settings) -> None:
     app = create_app(settings)
     app.state.oauth_config = OAuthConfig(oauth_oidc_client_id="half-configured")  # no discovery
     async with (
-        LifespanManager(app),
+        app_lifespan(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
     ):
         for provider in ("google", "github", "oidc"):

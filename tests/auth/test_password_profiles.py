@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from argon2 import extract_parameters
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from roo.api.state import Resources
@@ -17,12 +16,13 @@ from roo.auth import passwords
 from roo.config import Settings
 from roo.db.engine import unit_of_work
 from tests.auth.conftest import PASSWORD
+from tests.support.lifespan import app_lifespan
 
 
 @pytest.fixture
 async def owasp_app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings.model_copy(update={"password_hash_profile": "owasp"}))
-    async with LifespanManager(application):
+    async with app_lifespan(application):
         yield application
     passwords.configure(None, settings.password_hash_wait_seconds)  # back to the default
 

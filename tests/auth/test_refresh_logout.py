@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import select
 
 from roo.api.state import Resources
@@ -16,6 +15,7 @@ from roo.config import Settings
 from roo.db.models import AuditEvent, RefreshToken
 from roo.db.types import utcnow
 from tests.auth.conftest import PASSWORD, SignedIn, SignIn
+from tests.support.lifespan import app_lifespan
 from tests.support.waiting import eventually
 
 
@@ -175,7 +175,7 @@ async def test_logout_survives_a_restart(
     # A new process: empty in-process caches; Redis (if any) under a fresh prefix.
     fresh = settings.model_copy(update={"redis_prefix": settings.redis_prefix + "restart:"})
     app = create_app(fresh)
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
             assert await profile(c, user.token) == 401
@@ -276,7 +276,7 @@ async def test_what_one_process_revokes_the_others_refuse(
     admin = await sign_in("admin")
     leaving, disabled = await sign_in(), await sign_in()
     other = create_app(settings)
-    async with LifespanManager(other):
+    async with app_lifespan(other):
         transport = httpx.ASGITransport(app=other)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as second:
             for user in (leaving, disabled):  # both identities now in the second's copy

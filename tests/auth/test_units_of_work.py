@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +23,7 @@ from roo.db.engine import unit_of_work
 from roo.db.models import AuditEvent, RefreshToken, User
 from roo.security.audit import AuditWriter, ClientInfo, record
 from tests.auth.conftest import PASSWORD, MakeUser
+from tests.support.lifespan import app_lifespan
 
 CLIENT = ClientInfo("127.0.0.1", "test")
 
@@ -131,7 +131,7 @@ async def test_an_audit_row_is_written_even_when_its_caller_is_cancelled(
 async def patient_app(settings: Settings) -> AsyncIterator[FastAPI]:
     """Sign-ins wait as long as they need for a hashing slot (the machine may be busy)."""
     application = create_app(settings.model_copy(update={"password_hash_wait_seconds": 120.0}))
-    async with LifespanManager(application):
+    async with app_lifespan(application):
         yield application
 
 

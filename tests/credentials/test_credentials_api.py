@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from sqlalchemy import delete, select, text
@@ -27,6 +26,7 @@ from roo.db.models import AuditEvent, ProviderCredential, User
 from roo.kit.errors import PROBLEM_CONTENT_TYPE
 from roo.kit.logs import configure_logging
 from tests.auth.conftest import SignedIn, SignIn
+from tests.support.lifespan import app_lifespan
 
 URL = "/api/v1/auth/providers"
 BASE_URL = "https://llm-gateway.example.com/anthropic"
@@ -54,7 +54,7 @@ async def resolve(
 async def serve(settings: Settings) -> AsyncIterator[tuple[Resources, httpx.AsyncClient]]:
     """Another process of the service (another configuration) on the same database."""
     app = create_app(settings)
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             yield app.state.resources, c

@@ -12,13 +12,13 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from roo.api.state import Resources
 from roo.app import create_app
 from roo.config import Settings
 from tests.auth.conftest import SignedIn, SignIn, auth, make_user, resources, sign_in
+from tests.support.lifespan import app_lifespan
 
 __all__ = ["auth", "make_user", "resources", "sign_in"]
 
@@ -27,7 +27,7 @@ __all__ = ["auth", "make_user", "resources", "sign_in"]
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     """The service, started."""
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with app_lifespan(application):
         yield application
 
 

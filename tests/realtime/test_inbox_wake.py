@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -29,6 +28,7 @@ from roo.realtime.wake import InboxWakes, PostgresInboxWakes, RedisInboxWakes
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
 from tests.realtime.test_redis import MakeBus, _client_id, make_bus, redis_settings
 from tests.support.databases import is_postgres
+from tests.support.lifespan import app_lifespan
 from tests.tasks.conftest import RUN_ANYTHING, Api, is_command_event, tool_results_of
 
 __all__ = ["make_bus", "redis_settings"]
@@ -66,7 +66,7 @@ class Instance:
 async def second(settings: Settings, api: Api) -> AsyncIterator[Instance]:
     """The same user on a second app instance (a second `roo serve` process)."""
     app: FastAPI = create_app(settings)
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://second") as client:
             yield Instance(Api(client, api.user), app.state.resources)

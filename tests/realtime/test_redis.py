@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -24,6 +23,7 @@ from roo.tasks.events import EventStore, SessionGone
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
 from tests.realtime.conftest import sse
 from tests.realtime.test_bus import Lossy, append, nothing_more, take
+from tests.support.lifespan import app_lifespan
 from tests.tasks.conftest import RUN_ANYTHING, Api
 
 
@@ -156,7 +156,7 @@ async def test_a_task_on_one_app_followed_over_sse_on_another(
     from tests.realtime.conftest import serving
 
     second = create_app(redis_settings)
-    async with LifespanManager(second):
+    async with app_lifespan(second):
         bus = _resources(second).bus
         bus.resync_seconds = 60  # nothing from the idle re-read: the events come over Redis
         assert bus.live

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from roo.app import create_app
 from roo.auth.passwords import hash_password
@@ -23,6 +22,7 @@ from roo.config import Settings, load_settings
 from roo.db.engine import unit_of_work
 from roo.db.models import User
 from roo.security.datadir import secure_data_dir
+from tests.support.lifespan import app_lifespan
 
 
 def mode(path: Path) -> int:
@@ -52,7 +52,7 @@ def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 async def sign_up_and_create_a_session(settings: Settings) -> None:
     """Write through the running service: the WAL and shared-memory files exist then."""
     app = create_app(settings)
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         resources = app.state.resources
         async with unit_of_work(resources.db_sessions) as db:
             db.add(

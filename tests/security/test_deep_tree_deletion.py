@@ -21,7 +21,6 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from roo import app as app_module
 from roo.api.state import Resources
@@ -37,6 +36,7 @@ from roo.sessions.schemas import SessionConfigIn
 from tests.auth.conftest import PASSWORD
 from tests.files.conftest import MakeWorkspace
 from tests.security.conftest import DeepTree
+from tests.support.lifespan import app_lifespan
 from tests.support.waiting import eventually
 from tests.support.workspaces import fd_limit
 
@@ -83,7 +83,7 @@ async def test_a_deep_orphan_does_not_stop_the_janitor(
     hour_ago = time.time() - 3600
     os.utime(orphan, (hour_ago, hour_ago))
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with app_lifespan(application):
         resources: Resources = application.state.resources
         session_id = await _idle_session(resources, idle_for=timedelta(hours=2))
 

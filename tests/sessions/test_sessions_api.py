@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from roo.api.state import Resources
 from roo.app import create_app
@@ -22,6 +21,7 @@ from roo.db.types import utcnow
 from roo.sessions.janitor import SessionJanitor
 from roo.sessions.quotas import DEFAULTS, QUOTAS
 from tests.auth.conftest import SignedIn, SignIn
+from tests.support.lifespan import app_lifespan
 
 
 async def create(client: httpx.AsyncClient, who: SignedIn, **body: object) -> dict[str, object]:
@@ -241,7 +241,7 @@ async def test_sessions_survive_a_restart(
     user = await sign_in()
     made = await create(client, user, name="durable")
     app = create_app(settings)
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
             got = await c.get(f"/api/v1/sessions/{made['id']}", headers=user.headers)

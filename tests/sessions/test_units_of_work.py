@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -27,6 +26,7 @@ from roo.db.models import AuditEvent
 from tests.auth.conftest import PASSWORD, SignIn
 from tests.sessions.test_commands import clone_allowed, git_server
 from tests.sessions.test_import import file_info, tar_bytes
+from tests.support.lifespan import app_lifespan
 
 __all__ = ["clone_allowed", "git_server"]  # fixtures
 
@@ -185,7 +185,7 @@ async def one_connection_app(settings: Settings) -> AsyncIterator[FastAPI]:
         }
     )
     application = create_app(changed)
-    async with LifespanManager(application):
+    async with app_lifespan(application):
         yield application
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from pydantic import SecretStr
 
@@ -18,6 +17,7 @@ from roo.app import create_app
 from roo.config import Settings
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
 from tests.auth.conftest import SignedIn, SignIn, auth, make_user, resources, sign_in
+from tests.support.lifespan import app_lifespan
 
 __all__ = ["auth", "make_user", "resources", "sign_in"]
 
@@ -185,7 +185,7 @@ async def other(settings: Settings, api: Api) -> AsyncIterator[Api]:
     """The same user talking to a second app instance (its own task runner), as a second
     process of `roo serve --workers 2` on the same database."""
     second: FastAPI = create_app(settings)
-    async with LifespanManager(second):
+    async with app_lifespan(second):
         transport = httpx.ASGITransport(app=second)
         async with httpx.AsyncClient(transport=transport, base_url="http://second") as client:
             yield Api(client, api.user)
