@@ -84,6 +84,12 @@ class Settings(BaseSettings, OAuthUrlChecks):
     # Seconds a unit of work waits for a connection (or, on SQLite, for its turn to write)
     # before the request is answered 503 service-overloaded.
     db_pool_timeout: float = Field(5.0, gt=0, le=60, validation_alias=_env("DATABASE_POOL_TIMEOUT"))
+    # Seconds background work (a task run, its events, the runner's heartbeat, a job's claim)
+    # waits for a connection or a turn to write before it fails: a request is answered 503 after
+    # DATABASE_POOL_TIMEOUT, but a run that has done work keeps its place instead of failing.
+    db_background_wait: float = Field(
+        300.0, gt=0, le=86400, validation_alias=_env("DATABASE_BACKGROUND_WAIT")
+    )
     # Debug aid: a connection held longer than this many seconds is logged with where it was
     # checked out (and every holder is logged when the pool runs dry). 0: off.
     db_hold_warn_seconds: float = Field(

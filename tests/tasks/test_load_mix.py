@@ -14,7 +14,11 @@ import asyncio
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
 
+from roo.api.state import Resources
+from roo.db.engine import unit_of_work
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
 from tests.tasks.conftest import Api
 
@@ -77,3 +81,27 @@ async def test_cancelling_tasks_while_they_run_starves_nothing(api: Api, llm: Fa
 
     assert [a.status_code for a in answers] == [200] * 6, [a.text for a in answers]
     assert {a.json()["state"] for a in answers} == {"cancelled"}
+
+
+@pytest.mark.task_settings(db_pool_max=1, db_pool_min=1, db_pool_timeout=0.3)
+async def test_a_run_that_finds_no_connection_waits_its_turn_while_requests_get_503(
+    api: Api, llm: FakeLLM, app: FastAPI
+) -> None:
+    """A request that finds no connection within the pool timeout is answered 503 (someone
+    waits for it); a run has no one waiting and work to lose, so it waits for its turn."""
+    session_id = await api.session()
+    llm.default_reply = DONE_SLOWLY
+    task = await api.start(session_id)
+    await api.wait(session_id, task["id"], "running")
+    resources: Resources = app.state.resources
+
+    async with unit_of_work(resources.db_sessions) as db:  # the pool's only connection
+        await db.execute(text("SELECT 1"))
+        busy = await api.request("GET", "/api/v1/auth/profile")
+        # the model answers after 1 s: the run's next writes find the pool empty meanwhile
+        await asyncio.sleep(2.0)
+
+    assert busy.status_code == 503, busy.text
+    assert busy.json()["type"] == "urn:roo:problem:service-overloaded"
+    done = await api.wait(session_id, task["id"], "completed", "failed", "interrupted")
+    assert done["state"] == "completed", done

@@ -12,6 +12,7 @@ import traceback
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ import greenlet
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -239,13 +241,12 @@ class SQLiteWriteGate:
         info[self._KEY] = lock
 
     async def _acquire(self, lock: asyncio.Lock) -> None:
+        timeout = max(self.timeout, _background_wait.get())
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(timeout):
                 await lock.acquire()
         except TimeoutError:
-            raise DatabaseBusy(
-                f"no turn to write to the database within {self.timeout:g} s"
-            ) from None
+            raise DatabaseBusy(f"no turn to write to the database within {timeout:g} s") from None
 
     def _checkin(self, _dbapi_connection: Any, record: Any, *_exc: Any) -> None:
         lock = record.info.pop(self._KEY, None) if record is not None else None
@@ -373,15 +374,56 @@ async def release_connection(db: AsyncSession) -> None:
     await db.commit()
 
 
+# Set by `background_work`: how long this asyncio task's units of work wait for a connection
+_background_wait: ContextVar[float] = ContextVar("roo.db.background_wait", default=0.0)
+
+
+def background_work(seconds: float) -> None:
+    """Make the units of work of the calling asyncio task, and of the tasks it starts from now
+    on, wait up to `seconds` for a pooled connection (and, on SQLite, for their turn to write)
+    instead of the pool's timeout.
+
+    For work that no client waits on and that must not be lost to a moment of overload: a task
+    run, its event writes, the runner's heartbeat, a job's claim. A request keeps the pool's
+    short timeout and is answered 503, so that the waiting happens where it costs nothing; a
+    run waits its turn (first asking for a connection is the only moment it waits: nothing is
+    open yet) and then holds the connection no longer than before.
+    """
+    _background_wait.set(seconds)
+
+
+async def _connect_patiently(session: AsyncSession, seconds: float) -> None:
+    """Check out the session's connection, trying again for up to `seconds` while the pool
+    has none to give. Nothing has run in the session yet, so trying again changes nothing."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    tries = 0
+    while True:
+        try:
+            await session.connection()
+            break
+        except PoolTimeout:
+            await session.rollback()
+            tries += 1
+            if loop.time() >= deadline:
+                raise
+    if tries:
+        log.info("db.waited_for_connection", tries=tries)
+
+
 @asynccontextmanager
 async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A short-lived session that commits on success and rolls back on error.
 
     Request handlers get one per request (`roo.api.deps.DbSession`); long-running work (agent
-    runs, WebSockets) opens one per unit of work and never holds one for its lifetime.
+    runs, WebSockets) opens one per unit of work and never holds one for its lifetime. In
+    background work (`background_work`) it first waits for a connection, patiently.
     """
     async with factory() as session:
         try:
+            patience = _background_wait.get()
+            if patience > 0:
+                await _connect_patiently(session, patience)
             yield session
             await session.commit()
         except BaseException:

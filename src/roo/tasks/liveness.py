@@ -22,7 +22,7 @@ import structlog
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from roo.db.engine import unit_of_work
+from roo.db.engine import background_work, unit_of_work
 from roo.db.models import Task
 from roo.db.types import utcnow
 from roo.kit.loops import stop_loop, wait_or_stop
@@ -51,8 +51,10 @@ class Liveness:
         receive: Callable[[uuid.UUID, inbox.Inbox], None],
         inbox_poll_seconds: float = INBOX_POLL_SECONDS,
         lost: Callable[[Collection[uuid.UUID]], None] | None = None,
+        background_wait: float = 300.0,
     ) -> None:
         self.db_sessions = db_sessions
+        self._background_wait = background_wait
         self.events = events
         self.runner_id = runner_id
         self.heartbeat_seconds = heartbeat_seconds
@@ -83,6 +85,7 @@ class Liveness:
         self._woken.set()
 
     async def _loop(self) -> None:
+        background_work(self._background_wait)  # a missed beat would cost the runs their lease
         interval = self.heartbeat_seconds
         tick = min(self.inbox_poll_seconds, interval)
         due = 0.0

@@ -43,7 +43,7 @@ from roo.agent.tools.list_files import list_workspace
 from roo.agent.tools.read_command_output import CommandOutputs
 from roo.agent.tools.registry import ToolRegistry
 from roo.config import Settings
-from roo.db.engine import uninterrupted, unit_of_work
+from roo.db.engine import background_work, uninterrupted, unit_of_work
 from roo.db.models import Session, Task
 from roo.db.types import utcnow
 from roo.pathguard import PathRejected
@@ -169,6 +169,7 @@ class TaskRunner:
             receive=self.receive,
             inbox_poll_seconds=settings.task_inbox_poll_seconds,
             lost=self.lose,
+            background_wait=settings.db_background_wait,
         )
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -268,6 +269,7 @@ class TaskRunner:
         (cancelled or deleted meanwhile) or another runner claimed it (a job delivered twice)."""
         # (taken while draining: it runs until its first checkpoint, then is handed back
         # `interrupted` like the others; refusing it would leave the task queued with no job)
+        background_work(self.settings.db_background_wait)  # a failed job would strand the task
         async with unit_of_work(self.db_sessions) as db:
             task = await repository.lock(db, task_id)
             if task is None or task.state != "queued" or task.runner_id is not None:
@@ -293,6 +295,7 @@ class TaskRunner:
         return run
 
     async def _run(self, run: Run, text: str | None) -> None:
+        background_work(self.settings.db_background_wait)  # no request waits on it
         try:
             await self._execute(run, text)
         except Exception:
