@@ -19,6 +19,7 @@ from roo.config import load_settings
 from roo.db.engine import (
     DatabaseBusy,
     IdlePing,
+    background_work,
     create_engine,
     create_session_factory,
     log_connection_holders,
@@ -97,6 +98,57 @@ async def test_a_writer_waiting_on_itself_gets_database_busy_not_a_hang(
     async with unit_of_work(factory) as db:  # and the gate was given back
         await db.execute(update(counter).values(n=3))
         assert (await db.execute(select(counter.c.n))).scalar_one() == 3
+
+
+async def test_background_work_waits_past_the_timeout_for_another_tasks_write_turn(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    """The gate's timeout (1 s here) answers a request 503; background work waits its turn."""
+    factory = create_session_factory(sqlite_engine)
+    wrote, done = asyncio.Event(), asyncio.Event()
+
+    async def holder() -> None:
+        async with unit_of_work(factory) as db:
+            await db.execute(update(counter).values(n=1))
+            wrote.set()
+            await asyncio.sleep(1.5)
+        done.set()
+
+    async def background() -> bool:
+        background_work(30.0)
+        async with unit_of_work(factory) as db:
+            await db.execute(update(counter).values(n=2))
+        return done.is_set()
+
+    job = asyncio.create_task(holder())
+    await wrote.wait()
+    with pytest.raises(DatabaseBusy):  # a request's unit of work gives up after 1 s
+        async with unit_of_work(factory) as db:
+            await db.execute(update(counter).values(n=3))
+    assert await asyncio.create_task(background())  # wrote after the holder let go
+    await job
+    async with unit_of_work(factory) as db:
+        assert (await db.execute(select(counter.c.n))).scalar_one() == 2
+
+
+async def test_background_work_waiting_on_its_own_write_turn_fails_at_once(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    """Patience must not turn a self-deadlock into a long hang."""
+    factory = create_session_factory(sqlite_engine)
+
+    async def nested() -> float:
+        background_work(300.0)
+        loop = asyncio.get_running_loop()
+        async with unit_of_work(factory) as outer:
+            await outer.execute(update(counter).values(n=1))
+            started = loop.time()
+            with pytest.raises(DatabaseBusy):
+                async with unit_of_work(factory) as inner:
+                    await inner.execute(update(counter).values(n=2))
+            return loop.time() - started
+
+    assert await asyncio.wait_for(asyncio.create_task(nested()), 10) < 1.0
 
 
 async def test_release_gives_the_connection_back_before_a_wait(

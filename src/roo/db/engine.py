@@ -199,6 +199,11 @@ class SQLiteWriteGate:
         weakref.WeakKeyDictionary()
     )
 
+    # the asyncio task whose unit of work holds each turn
+    _owners: weakref.WeakKeyDictionary[asyncio.Lock, asyncio.Task[Any]] = (
+        weakref.WeakKeyDictionary()
+    )
+
     def __init__(self, path: Path, timeout: float) -> None:
         self.path = str(path.resolve())
         self.timeout = timeout
@@ -241,16 +246,25 @@ class SQLiteWriteGate:
         info[self._KEY] = lock
 
     async def _acquire(self, lock: asyncio.Lock) -> None:
+        me = asyncio.current_task()
+        if lock.locked() and self._owners.get(lock) is me:
+            # a unit of work writing while another of the same asyncio task holds the turn
+            # would wait for itself: fail at once (it would otherwise wait out the timeout,
+            # which for background work is long)
+            raise DatabaseBusy("a unit of work waits for the write turn its own task holds")
         timeout = max(self.timeout, _background_wait.get())
         try:
             async with asyncio.timeout(timeout):
                 await lock.acquire()
         except TimeoutError:
             raise DatabaseBusy(f"no turn to write to the database within {timeout:g} s") from None
+        if me is not None:
+            self._owners[lock] = me
 
     def _checkin(self, _dbapi_connection: Any, record: Any, *_exc: Any) -> None:
         lock = record.info.pop(self._KEY, None) if record is not None else None
         if lock is not None:
+            self._owners.pop(lock, None)
             lock.release()
 
 
