@@ -25,11 +25,16 @@ from tests.tasks.conftest import Api
 DONE_SLOWLY = Reply(
     tool_calls=[ToolCall("attempt_completion", {"result": "done"})], first_byte_delay=1.0
 )
+# Long enough that every task of a batch is still mid-request when the batch has started, on
+# a machine as busy as CI's (the tests stop these tasks; none waits for the reply)
+DONE_MUCH_LATER = Reply(
+    tool_calls=[ToolCall("attempt_completion", {"result": "done"})], first_byte_delay=30.0
+)
 
 
 async def start_slow_tasks(api: Api, llm: FakeLLM, count: int) -> list[tuple[str, str]]:
     """`count` sessions, each with a task that is mid-request (the model answers slowly)."""
-    llm.default_reply = DONE_SLOWLY
+    llm.default_reply = DONE_MUCH_LATER
     running = []
     for _ in range(count):
         session_id = await api.session()
