@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format bench loadtest migrate clean
+.PHONY: run test lint format bench loadtest migrate clean demo
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## start the API on PORT (3000) with SQLite in ./var unless DATABASE_URL says otherwise
 	@command -v bwrap >/dev/null 2>&1 || echo "warning: bubblewrap (bwrap) is not installed: session commands will run without isolation (apt-get install bubblewrap)" >&2
 	$(BIN)/roo serve
+
+# No model key needed: the fake LLM plays a scripted task (read, apply_diff, a command to
+# approve) that `roo task run` shows live; the service stays up until Ctrl-C (examples/demo.py)
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
 
 test: $(STAMP)  ## the whole suite (uses DATABASE_URL / REDIS_URL when set)
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -46,7 +51,12 @@ bench: $(STAMP)  ## benchmarks; each writes JSON under bench/results/
 LOADTEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 LOADTEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 LOADTEST_PG = --database-url $(LOADTEST_DATABASE_URL) --redis $(LOADTEST_REDIS_URL)
-loadtest: $(STAMP)
+load# No model key needed: the fake LLM plays a scripted task (read, apply_diff, a command to
+# approve) that `roo task run` shows live; the service stays up until Ctrl-C (examples/demo.py)
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+test: $(STAMP)
 	$(BIN)/python bench/loadtest.py
 	$(BIN)/python bench/loadtest.py --scenario login --find-rate --rate 2 --rate-step 2 --max-rate 40
 	@if $(BIN)/python bench/loadtest.py $(LOADTEST_PG) --probe; then \
