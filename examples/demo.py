@@ -8,7 +8,8 @@ file, edits it with apply_diff, then asks to run it (the one approval: answer y)
 completes. The service then stays up for you to explore, until Ctrl-C.
 
     make demo                       # or: .venv/bin/python examples/demo.py
-    ROO_DEMO_PORT=3001 make demo    # another port (default 3000)
+    ROO_DEMO_PORT=3001 make demo    # another port (default 3000; a free one if it is taken)
+    ROO_DEMO_DIR=/tmp/x make demo   # its database, log and client config elsewhere (var/demo)
 
 The client's credentials go to var/demo/config (ROO_CONFIG_DIR), not your own config
 directory. With a real model instead of the fake one: README.md, "Try it".
@@ -154,7 +155,7 @@ def ignoring_sigint() -> Iterator[None]:
 
 
 def main() -> int:
-    var = ROOT / "var" / "demo"
+    var = Path(os.environ.get("ROO_DEMO_DIR") or ROOT / "var" / "demo").absolute()
     shutil.rmtree(var, ignore_errors=True)  # a fresh demo each time
     var.mkdir(parents=True)
     port = int(os.environ.get("ROO_DEMO_PORT", "3000"))
@@ -191,7 +192,7 @@ def main() -> int:
                        check=True, stdout=subprocess.DEVNULL)  # fmt: skip
 
         log = var / "service.log"
-        say(f"starting the service on {url} (log: {log.relative_to(ROOT)})")
+        say(f"starting the service on {url} (log: {log})")
         with log.open("wb") as out:
             service = subprocess.Popen(
                 [str(ROO), "serve", "--host", HOST, "--port", str(port)], env=env,

@@ -361,6 +361,7 @@ def login(
 ) -> None:
     """Sign in to a roo-core service, with a password or an API key, and save the credential."""
     from roo.client.client import RooClient
+    from roo.client.errors import Forbidden
 
     saved = Profile.load()
     url = (url or os.environ.get("ROO_URL") or (saved.url if saved else DEFAULT_URL)).rstrip("/")
@@ -379,19 +380,26 @@ def login(
         else:
             pair = roo.login(email or "", secret)
             profile.token, profile.refresh_token = pair.token, pair.refresh_token
-        me = roo.whoami()
-        profile.email = me.email
+        try:
+            me = roo.whoami()
+            profile.email = me.email
+        except Forbidden:  # a key without `profile:read`: it was accepted (not 401) all the same
+            if not api_key:
+                raise
+            me = None
         profile.token = roo.credentials.access_token if not api_key else None
         profile.refresh_token = roo.credentials.refresh_token if not api_key else None
-    if saved and saved.url == url and saved.email == me.email:
+    if saved and saved.url == url and saved.email == profile.email:
         profile.session = saved.session
     profile.save()
+    who = profile.email or "an API key without profile:read"
     if as_json:
-        emit_json({"url": url, "email": me.email, "via": me.via, "roles": me.roles,
+        emit_json({"url": url, "email": profile.email, "via": me.via if me else "api_key",
+                   "roles": me.roles if me else None,
                    "credentials": str(credentials_path())})  # fmt: skip
         return
     console().print(
-        f"Signed in to [bold]{_escape(url)}[/] as [bold]{_escape(me.email)}[/] "
+        f"Signed in to [bold]{_escape(url)}[/] as [bold]{_escape(who)}[/] "
         f"({'API key' if api_key else 'password'}); credentials in {credentials_path()}"
     )
 
@@ -599,10 +607,11 @@ def _stream(
         outcome = await interruptible(
             lambda: _watch(roo, session_id, task.id, after, view, asker), cancel
         )
-        if as_json:
-            emit_json({"taskId": str(task.id), "sessionId": str(session_id),
+        if as_json:  # the last line after the events' lines: {"outcome": ...}
+            summary = {"taskId": str(task.id), "sessionId": str(session_id),
                        "state": outcome.state, "result": outcome.result,
-                       "message": outcome.message})  # fmt: skip
+                       "message": outcome.message}  # fmt: skip
+            sys.stdout.write(json.dumps({"outcome": summary}) + "\n")
         elif outcome.state == "cancelled" and outcome.code == CANCELLED:
             view.line("[red]cancelled[/] (Ctrl-C)")
         return outcome.code

@@ -39,7 +39,13 @@ WRITES = frozenset(
 )
 COMMANDS = frozenset({"execute_command"})
 GROUPS = frozenset({"read", "write", "commands"})
-ENDS = {"task.complete", "error.occurred", "task.cancelled", "task.interrupted"}
+# The events that end a run, and the task's state after each
+ENDS = {
+    "task.complete": "completed",
+    "error.occurred": "failed",
+    "task.cancelled": "cancelled",
+    "task.interrupted": "interrupted",
+}
 # Parameter values longer than this many lines are cut in the display (the call runs whole)
 PARAM_LINES = 12
 
@@ -373,7 +379,7 @@ async def watch(
                     return Outcome(COMPLETED, "completed", result=data.get("result"))
                 return Outcome(
                     NOT_COMPLETED,
-                    event.event.split(".")[-1],
+                    ENDS[event.event],
                     message=str(data.get("message") or data.get("reason") or ""),
                 )
     finally:  # leaving early closes the stream's connection at once
