@@ -5,6 +5,7 @@ Ctrl-C cancelling the task."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
@@ -241,6 +242,29 @@ def test_login_saves_credentials_0600_and_logout_forgets_them(user: User) -> Non
     refused = httpx.post(f"{user.service.url}/api/v1/auth/refresh", trust_env=False,
                          json={"refreshToken": saved["refresh_token"]})  # fmt: skip
     assert refused.status_code == 401
+
+
+def test_concurrent_commands_refresh_an_expired_token_once(user: User) -> None:
+    """Refresh tokens rotate, and a reused one ends the sign-in: four commands started at once
+    with an expired access token refresh once between them (the credentials file's lock)."""
+    user.login()
+    saved = json.loads(user.credentials.read_text())
+    header, payload, signature = saved["token"].split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["exp"] = 1  # long expired: each command refreshes before its first request
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    user.credentials.write_text(json.dumps({**saved, "token": f"{header}.{forged}.{signature}"}))
+    commands = [
+        subprocess.Popen([str(ROO), "sessions", "ls", "--json"], env=user.env(), text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]  # fmt: skip
+    results = [(*command.communicate(timeout=TIMEOUT), command.returncode) for command in commands]
+    assert [code for *_, code in results] == [0, 0, 0, 0], results
+    renewed = json.loads(user.credentials.read_text())
+    assert renewed["refresh_token"] != saved["refresh_token"]
+    assert stat.S_IMODE(user.credentials.stat().st_mode) == 0o600
+    assert user.json("sessions", "ls") == []  # the pair saved last is the live one
 
 
 def test_sessions_files_and_tools(user: User, tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from roo.client.client import AsyncRooClient, RooClient
     from roo.client.models import SessionOut, TaskOut
+    from roo.client.shared_tokens import TokenFile
 
 T = TypeVar("T")
 
@@ -184,13 +185,24 @@ def current_profile() -> Profile:
     return profile
 
 
-def _persist(profile: Profile, token: str | None, refresh_token: str | None) -> None:
-    """Save the token pair when the client renewed it (the old refresh token is spent)."""
-    if profile.api_key or os.environ.get("ROO_API_KEY"):
-        return
-    if (token, refresh_token) != (profile.token, profile.refresh_token):
+def token_file(profile: Profile) -> TokenFile:
+    """The saved pair as the clients share it between processes (roo.client.shared_tokens)."""
+    from roo.client.shared_tokens import TokenFile
+
+    def load() -> tuple[str | None, str | None]:
+        saved = Profile.load()
+        if saved is None or saved.url != profile.url or saved.email != profile.email:
+            return None, None  # signed out, or into something else, meanwhile
+        return saved.token, saved.refresh_token
+
+    def save(token: str | None, refresh_token: str | None) -> None:
         profile.token, profile.refresh_token = token, refresh_token
-        profile.save()
+        saved = Profile.load()
+        if saved is not None and (saved.url, saved.email) == (profile.url, profile.email):
+            saved.token, saved.refresh_token = token, refresh_token
+            saved.save()
+
+    return TokenFile(config_dir() / ".credentials.lock", load, save)
 
 
 @contextlib.contextmanager
@@ -226,31 +238,33 @@ def errors() -> Iterator[None]:
 
 @contextlib.contextmanager
 def client(profile: Profile | None = None) -> Iterator[tuple[RooClient, Profile]]:
-    """A signed-in `RooClient`; the token pair saved again if it was refreshed."""
+    """A signed-in `RooClient`; a refreshed token pair is saved at once (shared_tokens)."""
     from roo.client.client import RooClient
+    from roo.client.shared_tokens import SharedRooClient
 
     profile = profile or current_profile()
-    with errors(), RooClient(profile.url, api_key=profile.api_key, token=profile.token,
-                             refresh_token=profile.refresh_token) as roo:  # fmt: skip
-        try:
-            yield roo, profile
-        finally:
-            if not profile.api_key:
-                _persist(profile, roo.credentials.access_token, roo.credentials.refresh_token)
+    if profile.api_key:
+        roo = RooClient(profile.url, api_key=profile.api_key)
+    else:
+        roo = SharedRooClient(profile.url, token_file(profile), token=profile.token,
+                              refresh_token=profile.refresh_token)  # fmt: skip
+    with errors(), roo:
+        yield roo, profile
 
 
 def run_async(profile: Profile, work: Callable[[AsyncRooClient], Any]) -> Any:
-    """`work(roo)` with a signed-in `AsyncRooClient` (the token pair saved again if refreshed)."""
+    """`work(roo)` with a signed-in `AsyncRooClient` (a refreshed pair saved at once)."""
     from roo.client.client import AsyncRooClient
+    from roo.client.shared_tokens import SharedAsyncRooClient
 
     async def main() -> Any:
-        async with AsyncRooClient(profile.url, api_key=profile.api_key, token=profile.token,
-                                  refresh_token=profile.refresh_token) as roo:  # fmt: skip
-            try:
-                return await work(roo)
-            finally:
-                if not profile.api_key:
-                    _persist(profile, roo.credentials.access_token, roo.credentials.refresh_token)
+        if profile.api_key:
+            roo = AsyncRooClient(profile.url, api_key=profile.api_key)
+        else:
+            roo = SharedAsyncRooClient(profile.url, token_file(profile), token=profile.token,
+                                       refresh_token=profile.refresh_token)  # fmt: skip
+        async with roo:
+            return await work(roo)
 
     with errors():
         return asyncio.run(main())
