@@ -211,6 +211,17 @@ def test_task_run_json_lines_and_exit_codes(user: User) -> None:
     states = sorted(t["state"] for t in user.json("task", "ls", "--session", session))
     assert states == ["completed", "failed"]
 
+    # resumed, it goes on from its last step and completes this time
+    failed_id = json.loads(failed.stdout.splitlines()[-1])["outcome"]["taskId"]
+    user.service.llm.script(
+        Reply(tool_calls=[ToolCall("attempt_completion", {"result": "Recovered."})])
+    )
+    resumed = user.roo("task", "resume", failed_id[:8], "--json", "--message", "Try again")
+    assert resumed.returncode == 0, resumed.stderr
+    outcome = json.loads(resumed.stdout.splitlines()[-1])["outcome"]
+    assert outcome == {**outcome, "taskId": failed_id, "state": "completed", "result": "Recovered."}
+    assert "Try again" in json.dumps(user.service.llm.requests[-1].messages)
+
     bad = user.roo("task", "run", "x", "--auto-approve", "everything")
     assert bad.returncode == 2
     assert "unknown auto-approval group everything" in bad.stderr
