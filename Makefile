@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format bench loadtest migrate clean demo
+.PHONY: run test lint format bench bench-plots loadtest migrate clean demo api-reference
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,7 +35,16 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-bench: $(STAMP)  ## benchmarks; each writes JSON under bench/results/
+# matplotlib for the pictures: the optional extra `bench`, not a dependency of roo itself
+BENCH_STAMP := $(VENV)/.bench-installed-stamp
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
+bench-plots: $(BENCH_STAMP)  ## a PNG next to each bench/results/*.json (bench/plot.py)
+	$(BIN)/python bench/plot.py
+
+bench: $(BENCH_STAMP)  ## benchmarks; each writes JSON under bench/results/, then the PNGs
 	$(BIN)/python bench/http_overhead.py
 	$(BIN)/python bench/auth_overhead.py
 	$(BIN)/python bench/sessions.py
@@ -44,6 +53,7 @@ bench: $(STAMP)  ## benchmarks; each writes JSON under bench/results/
 	$(BIN)/python bench/task_state.py
 	$(BIN)/python bench/live_output.py
 	$(BIN)/python bench/realtime.py
+	$(BIN)/python bench/plot.py
 
 # The seed's load test (artillery, installed into bench/artillery on first use; needs Node.js):
 # embedded, the sign-in variant up to Argon2's cap, then PostgreSQL + Redis (one process, and
