@@ -74,6 +74,10 @@ test: $(STAMP)
 	  $(BIN)/python bench/loadtest.py $(LOADTEST_PG) --workers 2 --find-rate --rate 20 --rate-step 10; \
 	else echo "loadtest: PostgreSQL or Redis does not answer; their runs are skipped"; fi
 
+# docs/api-reference.md from the OpenAPI document (tests/client/test_api_reference.py checks it)
+api-reference: $(STAMP)
+	$(BIN)/python -m tests.client.generate_api_reference
+
 migrate: $(STAMP)
 	$(BIN)/roo migrate
 
