@@ -187,6 +187,33 @@ def test_ctrl_c_cancels_the_task(user: User) -> None:
     assert user.json("task", "show", task_id)["state"] == "cancelled"
 
 
+def test_a_question_answered_by_number_then_ctrl_c_at_a_prompt(user: User) -> None:
+    user.login()
+    question = {"question": "Which greeting?", "follow_up": [{"text": "hello"}, {"text": "hi"}]}
+    user.service.llm.script(
+        Reply(tool_calls=[ToolCall("ask_followup_question", question)]),
+        Reply(tool_calls=[ToolCall("execute_command", {"command": "echo hi"})]),
+    )
+    child = user.spawn("task", "run", "Greet")
+    child.expect(r"task ([0-9a-f-]{36}) in session")
+    task_id = child.match.group(1)
+    child.expect("Which greeting?")
+    child.expect(r"hello.*hi")  # the suggestions, numbered
+    child.expect(r"a number or words")
+    child.sendline("2")  # the second suggestion
+    child.expect(r"approve execute_command echo hi")
+    child.expect(r"a reason to refuse: ")
+    child.sendintr()  # at the prompt: the task is cancelled all the same
+    child.expect("cancelled")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert "<user_message>\\nhi\\n</user_message>" in json.dumps(
+        user.service.llm.requests[1].body["messages"]
+    )
+    assert user.json("task", "show", task_id)["state"] == "cancelled"
+
+
 def test_task_run_json_lines_and_exit_codes(user: User) -> None:
     user.login()
     user.service.llm.script(
@@ -221,6 +248,16 @@ def test_task_run_json_lines_and_exit_codes(user: User) -> None:
     outcome = json.loads(resumed.stdout.splitlines()[-1])["outcome"]
     assert outcome == {**outcome, "taskId": failed_id, "state": "completed", "result": "Recovered."}
     assert "Try again" in json.dumps(user.service.llm.requests[-1].messages)
+
+    # nobody at the keyboard (standard input at its end): an approval is denied, with a reason
+    user.service.llm.script(
+        Reply(tool_calls=[ToolCall("write_to_file", {"path": "b.txt", "content": "b\n"})]),
+        Reply(tool_calls=[ToolCall("attempt_completion", {"result": "Did not write."})]),
+    )
+    unattended = user.roo("task", "run", "Write b.txt", "--json", "--new", stdin="")
+    assert unattended.returncode == 0, unattended.stderr
+    assert "no answer (end of input): denied" in unattended.stderr
+    assert "No one answered the approval." in json.dumps(user.service.llm.requests[-1].messages)
 
     bad = user.roo("task", "run", "x", "--auto-approve", "everything")
     assert bad.returncode == 2
