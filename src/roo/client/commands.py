@@ -339,7 +339,10 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) ->
 
     table = Table(title=title, title_justify="left", header_style="bold")
     for column in columns:
-        table.add_column(column, overflow="fold")
+        if column == "id":
+            table.add_column(column, no_wrap=True)  # a whole id, to copy
+        else:
+            table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*(_escape(str(cell)) for cell in row))
     console().print(table)
@@ -549,9 +552,10 @@ def sessions_show(session: Annotated[str | None, typer.Argument(help="Id or pref
     policy = config.model_dump(by_alias=True).get("approvalPolicy") or {}
     auto = [g for g, key in (("read", "autoApproveRead"), ("write", "autoApproveWrite"),
                              ("commands", "autoApproveExecute")) if policy.get(key)]  # fmt: skip
-    _fields(f"session {found.id}", [
-        ("name", found.name), ("state", found.state), ("mode", config.mode),
-        ("provider", getattr(config, "provider", None)), ("model", getattr(config, "model", None)),
+    _fields("session", [
+        ("id", found.id), ("name", found.name), ("state", found.state), ("mode", config.mode),
+        ("provider", getattr(config, "provider", None) or "(the service's default)"),
+        ("model", getattr(config, "model", None) or "(the service's default)"),
         ("auto-approve", ",".join(auto) or "none"), ("created", _when(found.created_at)),
         ("last active", _when(found.last_active_at)),
     ])  # fmt: skip
@@ -721,8 +725,9 @@ def task_show(
     usage = detail.usage
     cost = "unknown" if usage.cost is None else f"${usage.cost:.4f}"
     failure = f"{detail.failure.reason}: {detail.failure.message or ''}" if detail.failure else None
-    _fields(f"task {detail.id}", [
-        ("session", detail.session_id), ("state", detail.state), ("mode", detail.mode),
+    _fields("task", [
+        ("id", detail.id), ("session", detail.session_id), ("state", detail.state),
+        ("mode", detail.mode),
         ("model", f"{detail.provider}/{detail.model}"), ("input", detail.input),
         ("result", detail.result), ("failure", failure),
         ("usage", f"{usage.requests} requests, {usage.input_tokens:,} in / "
@@ -973,7 +978,7 @@ def apikey_ls(as_json: JsonOpt = False) -> None:
         return
     _table(f"{len(keys)} API keys", ["id", "name", "prefix", "scopes", "expires", "last used",
                                       "revoked"], [
-        [k.id, k.name, k.prefix, ",".join(k.scopes), _when(k.expires_at), _when(k.last_used_at),
+        [k.id, k.name, k.prefix, ", ".join(k.scopes), _when(k.expires_at), _when(k.last_used_at),
          _when(k.revoked_at)] for k in keys
     ])  # fmt: skip
 
