@@ -235,7 +235,7 @@ def main() -> int:
       {ROO} task ls
       {ROO} files get greet.py -o -
       {ROO} tools ls
-    The API's documentation: {url}/docs   (sign in as {EMAIL} / {PASSWORD})
+    The API's documentation: {url}/api/v1/docs   (sign in as {EMAIL} / {PASSWORD})
 
     Ctrl-C stops the service.""",
             flush=True,
