@@ -267,7 +267,10 @@ def run_async(profile: Profile, work: Callable[[AsyncRooClient], Any]) -> Any:
             return await work(roo)
 
     with errors():
-        return asyncio.run(main())
+        try:
+            return asyncio.run(main())
+        except KeyboardInterrupt:  # before the task was started (after, it is cancelled)
+            fail(CANCELLED, "interrupted")
 
 
 def resolve_session(roo: RooClient, profile: Profile, given: str | None) -> UUID:
