@@ -1,12 +1,14 @@
-"""The `roo` command: serve, migrate, user, audit, version."""
+"""The `roo` command: serve, migrate, worker, user, audit, version; and the client commands
+(login, logout, sessions, task, files, tools, apikey: roo.client.commands)."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from roo import __version__
 from roo.config import ConfigError, Settings, load_settings
@@ -17,7 +19,28 @@ if TYPE_CHECKING:
 # How long a shutdown waits for open responses (event streams) before closing them
 SHUTDOWN_GRACE_SECONDS = 10
 
+# The client commands (roo.client.commands, a module of the SDK: it imports nothing of the
+# service). Loaded when one of them is named or the help lists them: the server's commands do not
+# import the SDK (about 0.3 s). tests/client/test_commands.py checks the names against the module.
+CLIENT_COMMANDS = ("login", "logout", "sessions", "task", "files", "tools", "apikey")
+
+
+class RooGroup(TyperGroup):
+    """The `roo` group, with the client commands loaded on demand."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+        return [*super().list_commands(ctx), *CLIENT_COMMANDS]
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:  # type: ignore[override]
+        if cmd_name in CLIENT_COMMANDS:
+            from roo.client.commands import click_group
+
+            return click_group().get_command(ctx, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
 app = typer.Typer(
+    cls=RooGroup,
     name="roo",
     help="roo-core: a multi-user service hosting a Roo-Code-style coding agent.",
     no_args_is_help=True,
