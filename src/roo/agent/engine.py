@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from roo.agent import context as ctx
 from roo.agent import messages as m
-from roo.agent.approval import ApprovalPolicy, decide_tool
+from roo.agent.approval import ApprovalPolicy, decide_tool, interaction_approved
 from roo.agent.context import ContextSettings, estimate_tokens
 from roo.agent.messages import Block, Message
 from roo.agent.modes import MODES, Mode, check_tool_allowed, get_mode, tools_for_mode
@@ -137,6 +137,9 @@ class AgentSetup:
     reasoning_effort: str | None = None
     # Commands left running after the model's timeout: their end is told at the next turn.
     background: BackgroundCommands | None = None
+    # A subtask: its attempt_completion returns to the parent, which asks unless subtasks are
+    # auto-approved (Roo's finishTask ask)
+    is_subtask: bool = False
 
 
 class _Failed(Exception):
@@ -280,6 +283,7 @@ class Agent:
                         f"(spent ${spent:.4f})",
                     )
                 )
+            await self._check_approval_limits()
             turn = await self._request()
             state.requests += 1
             state.usage = state.usage + turn.usage
@@ -322,6 +326,45 @@ class Agent:
             state.pending_results = []
             state.step += 1
             await self._checkpoint()
+
+    async def _check_approval_limits(self) -> None:
+        """Roo's `AutoApprovalHandler`, before each request: past `allowed_max_requests`
+        requests or `allowed_max_cost` USD since the task started or the user last said go on,
+        ask (`auto_approval_limit`); approve resets the count, deny fails the task."""
+        state, policy = self.state, self.setup.policy
+        kind: str | None = None
+        text = ""
+        limit: float = 0
+        if policy.allowed_max_requests:
+            # Roo: the requests since the reset, +1 for the one about to be made
+            if state.requests - state.approval_reset_requests + 1 > policy.allowed_max_requests:
+                kind, limit = "requests", policy.allowed_max_requests
+                text = r.auto_approval_request_limit(policy.allowed_max_requests)
+        spent = state.usage.cost
+        if kind is None and policy.allowed_max_cost and spent is not None:
+            if spent - state.approval_reset_cost > policy.allowed_max_cost + 0.0001:
+                kind, limit = "cost", policy.allowed_max_cost
+                text = r.auto_approval_cost_limit(policy.allowed_max_cost)
+        if kind is None:
+            return
+        answer = await self.setup.interaction.ask(
+            Ask(
+                kind="auto_approval_limit",
+                text=text,
+                params={"type": kind, "limit": limit, "spent": spent, "requests": state.requests},
+            )
+        )
+        if answer.action not in ("approve", "approve_always"):
+            raise _Failed(
+                Outcome(
+                    "failed",
+                    reason="auto_approval_limit",
+                    message=f"{r.AUTO_APPROVAL_LIMIT_DECLINED}: {text}",
+                )
+            )
+        state.approval_reset_requests = state.requests
+        state.approval_reset_cost = spent or 0.0
+        await self._checkpoint()
 
     def _assistant_turn(self, turn: _Turn) -> list[tuple[str, str, dict[str, Any] | None]]:
         """Record the model's reply; returns its calls as (id, name, arguments or None when
@@ -790,24 +833,62 @@ class Agent:
     ) -> tuple[Block, bool] | _Completion:
         state, setup = self.state, self.setup
         name = tool.name
+        feedback: str | None = None  # given with an approval, sent with the result
+
+        async def approved(tool_name: str, params_shown: Mapping[str, Any]) -> Block | None:
+            """Roo's askApproval for the interaction tools that ask: None when the call may
+            go on, else the denied result (the later calls of the reply are skipped)."""
+            nonlocal feedback
+            if interaction_approved(setup.policy, tool_name):
+                return None
+            answer = await setup.interaction.ask(
+                Ask(kind="tool", tool=tool_name, params=dict(params_shown), call_id=call_id)
+            )
+            if answer.action not in ("approve", "approve_always"):
+                text = r.tool_denied_with_feedback(answer.text) if answer.text else r.tool_denied()
+                return m.tool_result_block(call_id, [m.text_block(text)], is_error=True)
+            if answer.action == "approve_always":
+                setup.policy = setup.policy.allowing(tool_name)
+                if setup.on_policy_change is not None:
+                    await setup.on_policy_change(setup.policy)
+            feedback = answer.text or None
+            return None
 
         def ok(text: str) -> tuple[Block, bool]:
             state.mistakes = 0
-            return m.tool_result_block(call_id, [m.text_block(text)]), False
+            blocks = [m.text_block(text)]
+            if feedback:
+                blocks.insert(0, m.text_block(r.tool_approved_with_feedback(feedback)))
+            return m.tool_result_block(call_id, blocks), False
 
         if name == "attempt_completion":
             if failed_before:
                 return _error(call_id, r.completion_refused()), False
+            if setup.is_subtask:
+                denied = await approved("finish_task", {"result": params.result})
+                if denied is not None:
+                    return denied, True
             await setup.sink("task.result", {"result": params.result})
             return _Completion(params.result)
         if name == "ask_followup_question":
             suggestions = [s.model_dump(exclude_none=True) for s in params.follow_up]
+            timeout = setup.policy.followup_timeout
+            first = suggestions[0]["text"] if suggestions and timeout is not None else None
             answer = await setup.interaction.ask(
-                Ask(kind="followup", text=params.question, suggestions=suggestions, call_id=call_id)
+                Ask(
+                    kind="followup",
+                    text=params.question,
+                    suggestions=suggestions,
+                    call_id=call_id,
+                    auto_answer=first,
+                    auto_after=timeout if first is not None else None,
+                )
             )
             if answer.action == "deny" or not answer.text:
                 return ok(r.followup_declined())
-            for suggestion in suggestions:
+            # the user's pick of a suggestion with a mode switches to it (Roo's webview does
+            # on a click); an automatic answer does not (Roo's timeout sends the text only)
+            for suggestion in suggestions if not answer.auto else ():
                 if suggestion.get("mode") and suggestion["text"] == answer.text:
                     await self._switch_mode(suggestion["mode"], "the user's answer")
             return ok(r.followup_answer(answer.text))
@@ -818,6 +899,11 @@ class Agent:
                 return _error(call_id, r.invalid_mode(params.mode_slug)), False
             if target.slug == state.mode:
                 return ok(r.already_in_mode(target.name))
+            denied = await approved(
+                "switch_mode", {"mode_slug": params.mode_slug, "reason": params.reason}
+            )
+            if denied is not None:
+                return denied, True
             previous = self.mode
             await self._switch_mode(target.slug, params.reason)
             return ok(r.mode_switched(previous.name, target.name, params.reason))
@@ -828,6 +914,10 @@ class Agent:
                 return _error(call_id, r.invalid_mode(params.mode)), False
             if setup.spawn_subtask is None:
                 return _error(call_id, r.tool_error("Subtasks are not available here.")), False
+            shown = {"mode": params.mode, "message": params.message, "todos": params.todos}
+            denied = await approved("new_task", {k: v for k, v in shown.items() if v is not None})
+            if denied is not None:
+                return denied, True
             try:
                 child_id, summary = await setup.spawn_subtask(
                     target.slug, params.message, params.todos

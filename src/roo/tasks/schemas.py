@@ -101,13 +101,25 @@ class UsageOut(ApiModel):
     requests: int
 
 
+class AutoAnswerOut(ApiModel):
+    text: str = Field(description="The follow-up question's first suggestion")
+    after_ms: int = Field(description="Milliseconds after the question it is given")
+
+
 class PendingOut(ApiModel):
     id: uuid.UUID
-    kind: Literal["tool", "command", "followup", "mistake_limit", "api_retry"]
+    kind: Literal[
+        "tool", "command", "followup", "mistake_limit", "api_retry", "auto_approval_limit"
+    ]
     tool: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     text: str | None = Field(None, description="The command, question or guidance")
     suggestions: list[dict[str, Any]] = Field(default_factory=list)
+    auto_answer: AutoAnswerOut | None = Field(
+        None,
+        description="A follow-up question the service answers itself with its first suggestion "
+        "when nobody answered in time (the approval policy's autoApproveFollowupQuestions)",
+    )
     created_at: datetime
 
 

@@ -111,6 +111,7 @@ def _pending(pending: Mapping[str, Any] | None) -> PendingOut | None:
         params=pending.get("params") or {},
         text=pending.get("text"),
         suggestions=pending.get("suggestions") or [],
+        auto_answer=pending.get("autoAnswer"),
         created_at=pending["createdAt"],
     )
 

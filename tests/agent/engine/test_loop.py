@@ -33,7 +33,7 @@ from tests.agent.engine.conftest import (
 )
 
 BOTH = pytest.mark.parametrize("protocol", ["openai", "anthropic"])
-AUTO_WRITE = ApprovalPolicy(auto_approve_write=True)
+AUTO_WRITE = ApprovalPolicy(auto_approve_write=True, auto_approve_subtasks=True)
 
 
 def executed(harness: Harness) -> list[str]:
@@ -801,6 +801,7 @@ async def test_queued_messages_join_the_next_user_turn(harness: Harness) -> None
 
 
 async def test_switch_mode_changes_the_tools_of_the_next_request(harness: Harness) -> None:
+    harness.policy = ApprovalPolicy(auto_approve_mode_switch=True)
     harness.llm.script(
         calls(
             ToolCall("switch_mode", {"mode_slug": "ask", "reason": "Only questions left"}, id="sw")

@@ -240,3 +240,23 @@ def mode_switched(previous: str, target: str, reason: str | None) -> str:
     """`previous` and `target` are the modes' names (e.g. "🏗️ Architect")."""
     because = f" because: {reason}" if reason else ""
     return f"Successfully switched from {previous} mode to {target} mode{because}."
+
+
+def auto_approval_request_limit(count: int) -> str:
+    """Roo's auto_approval_max_req_reached ask for the request limit (its UI text)."""
+    return (
+        f"Roo has reached the auto-approved limit of {count} API request(s). Would you like to "
+        "reset the count and proceed with the task?"
+    )
+
+
+def auto_approval_cost_limit(cost: float) -> str:
+    """The same for the cost limit; the cost with two decimals as Roo's `toFixed(2)`."""
+    return (
+        f"Roo has reached the auto-approved cost limit of ${cost:.2f}. Would you like to reset "
+        "the cost and proceed with the task?"
+    )
+
+
+# What the task fails with when the user does not let it go on (Roo's Error text)
+AUTO_APPROVAL_LIMIT_DECLINED = "Auto-approval limit reached and user did not approve continuation"
