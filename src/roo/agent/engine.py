@@ -230,16 +230,21 @@ class Agent:
             # The run stopped after the model answered: pair every call with a result.
             done = {b["tool_use_id"] for b in state.pending_results}
             results = list(state.pending_results)
+            answered = False  # the user's message went into attempt_completion's result
             for block in last["content"]:
                 if block.get("type") != "tool_use" or block["id"] in done:
                     continue
-                if block["name"] == "attempt_completion" and task:
-                    text = r.completion_feedback()
-                    results.append(m.tool_result_block(block["id"], [m.text_block(text)]))
+                if block["name"] == "attempt_completion" and (task or images) and not answered:
+                    # Roo: the feedback (and its images) is the completion's tool result
+                    feedback = [m.text_block(r.completion_feedback(task or "")), *images]
+                    results.append(m.tool_result_block(block["id"], feedback))
+                    answered = True
                 else:
                     results.append(_error(block["id"], r.interrupted_tool_result()))
-            follow = r.user_message(task) if task else r.task_resumption()
-            content = [*results, m.text_block(follow), *images]
+            content = list(results)
+            if not answered:
+                follow = r.user_message(task) if task else r.task_resumption()
+                content.extend([m.text_block(follow), *images])
             content.append(m.text_block(self._environment()))
             state.history.append(m.user(*content))
         elif task or images:

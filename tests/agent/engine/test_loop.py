@@ -781,10 +781,14 @@ async def test_resume_of_a_completed_task_with_a_message(harness: Harness) -> No
 
     assert outcome == Outcome("completed", result="Added a README too.")
     request = harness.llm.requests[0]
-    assert tool_results(request) == [("call_done", r.completion_feedback())]
+    # Roo's AttemptCompletionTool: the feedback is the completion's tool result, word for word
+    assert tool_results(request) == [
+        ("call_done", "<user_message>\nPlease also add a README.\n</user_message>")
+    ]
     texts = user_texts(request)
-    assert texts[0] == r.user_message("Please also add a README.")
+    assert r.user_message("Please also add a README.") not in texts  # not twice
     assert r.task_resumption() not in texts
+    assert texts[-1].startswith("<environment_details>")
 
 
 async def test_queued_messages_join_the_next_user_turn(harness: Harness) -> None:

@@ -202,21 +202,25 @@ def subtask_result(task_id: str, summary: str) -> str:
     return f"Subtask {task_id} completed.\n\nResult:\n{summary}"
 
 
-def completion_feedback() -> str:
-    """attempt_completion's result when the user answered the completion with a message (the
-    message itself follows as `user_message`)."""
-    return (
-        "The user has provided feedback on the results. Consider their input to continue the "
-        "task, and then attempt completion again."
-    )
+def completion_feedback(text: str) -> str:
+    """attempt_completion's result when the user answered the completion with a message:
+    Roo's `AttemptCompletionTool` sends the message itself in the `<user_message>` form (the
+    user's images follow it in the same tool result)."""
+    return user_message(text)
+
+
+# The English text of Roo's `attempt_completion_tool_failed` (its webview locale). Roo's
+# extension looks the key up in a catalogue that lacks it, so its model gets the bare key
+# "errors.attempt_completion_tool_failed"; we send the text the key stands for.
+COMPLETION_REFUSED = (
+    "Cannot execute attempt_completion because a previous tool call failed in this turn. "
+    "Please address the tool failure before attempting completion."
+)
 
 
 def completion_refused() -> str:
     """attempt_completion refused because a tool failed earlier in the same turn."""
-    return tool_error(
-        "Cannot complete the task because a tool call in this turn failed. Address the failure "
-        "first, then use attempt_completion again."
-    )
+    return tool_error(COMPLETION_REFUSED)
 
 
 def followup_answer(text: str) -> str:
