@@ -399,7 +399,10 @@ class Agent:
     # -- model requests -------------------------------------------------------------------------
 
     def _tools(self) -> list[Tool]:
-        return tools_for_mode(self.mode, self.setup.registry)
+        info = self.setup.model_info
+        return tools_for_mode(
+            self.mode, self.setup.registry, info.included_tools, info.excluded_tools
+        )
 
     async def _rules(self, slug: str) -> Rules | None:
         """The mode's rules files, read once per mode and run (`task.rules` says which)."""
@@ -735,7 +738,9 @@ class Agent:
             state.mistakes += 1
             available = ", ".join(t.name for t in self._tools())
             return _error(call_id, r.tool_error(r.unknown_tool(name, available))), False
-        refusal = check_tool_allowed(self.mode, tool.name, arguments)
+        refusal = check_tool_allowed(
+            self.mode, tool.name, arguments, setup.model_info.included_tools
+        )
         if refusal is not None:
             state.mistakes += 1
             return _error(call_id, r.tool_error(refusal)), False

@@ -45,6 +45,8 @@ _BOOL_FIELDS = (
     "supports_reasoning_effort",
 )
 _PRICE_FIELDS = ("input_price", "output_price", "cache_write_price", "cache_read_price")
+# Roo's per-model tool customisation (`ModelInfo.includedTools` / `excludedTools`)
+_TOOL_LIST_FIELDS = ("included_tools", "excluded_tools")
 # OpenAI model families that refuse `temperature` (reasoning models): an unknown model of
 # theirs (gpt-5.2, o5-mini...) is assumed to refuse it too, as its known siblings do.
 _NO_TEMPERATURE_FAMILY = re.compile(r"^(?:gpt-5|o\d)(?:$|[-.])")
@@ -70,6 +72,10 @@ class ModelInfo:
     supports_reasoning_effort: bool = False
     # The table gives prices for it (those left out are 0): costs can be computed (else None).
     priced: bool = True
+    # Roo's includedTools / excludedTools: opt-in tools of the mode's groups offered to this
+    # model (`edit`, `insert_content`), tools it is not offered (roo.agent.modes.tools_for_mode)
+    included_tools: tuple[str, ...] = ()
+    excluded_tools: tuple[str, ...] = ()
 
 
 # provider -> model id -> fields (plus an optional "aliases" list)
@@ -87,7 +93,7 @@ def _validate_entry(where: str, entry: Any) -> dict[str, Any]:
             ok = isinstance(value, bool)
         elif key in _PRICE_FIELDS:
             ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
-        elif key == "aliases":
+        elif key == "aliases" or key in _TOOL_LIST_FIELDS:
             ok = isinstance(value, list) and all(isinstance(a, str) for a in value)
         else:
             raise ValueError(f"{where}: unknown field {key!r}")
@@ -174,6 +180,8 @@ def _info(provider: str, model: str, fields: Mapping[str, Any]) -> ModelInfo:
         supports_temperature=bool(values["supports_temperature"]),
         supports_reasoning_effort=bool(values["supports_reasoning_effort"]),
         priced=any(key in fields for key in _PRICE_FIELDS),
+        included_tools=tuple(fields.get("included_tools", ())),
+        excluded_tools=tuple(fields.get("excluded_tools", ())),
     )
 
 
