@@ -51,6 +51,7 @@ from roo.agent.providers.base import (
     ProviderError,
     ReasoningChunk,
     TextChunk,
+    ThinkingBlockChunk,
     ToolCallChunk,
     ToolSpec,
     UsageChunk,
@@ -83,6 +84,10 @@ from roo.agent.tools.registry import ToolRegistry
 # How much of a command's output or a tool's text an event carries (the model gets it all).
 EVENT_TEXT_LIMIT = 8_000
 CONTEXT_RETRIES = 3  # forced reductions on a context-window error (Roo's limit)
+# Roo's DEFAULT_HYBRID_REASONING_MODEL_MAX_TOKENS: max_tokens (and the reply's reserve) with
+# extended thinking on; the budget is kept between 1,024 tokens and 80 % of it (Roo's bounds)
+THINKING_MAX_TOKENS = 16_384
+MIN_THINKING_BUDGET = 1_024
 # What a context-window error hides when condensing did not happen: a quarter of the turns
 # (Roo keeps 75 %, FORCED_CONTEXT_REDUCTION_PERCENT)
 FORCED_TRUNCATION = 0.25
@@ -135,6 +140,9 @@ class AgentSetup:
     temperature: float | None = 0.0
     # OpenAI reasoning models (`ModelInfo.supports_reasoning_effort`): the task's effort
     reasoning_effort: str | None = None
+    # Anthropic's extended thinking (`ModelInfo.supports_reasoning_budget`, Anthropic protocol):
+    # the task's thinking budget in tokens; None: off
+    reasoning_budget: int | None = None
     # Commands left running after the model's timeout: their end is told at the next turn.
     background: BackgroundCommands | None = None
     # A subtask: its attempt_completion returns to the parent, which asks unless subtasks are
@@ -152,6 +160,7 @@ class _Failed(Exception):
 class _Turn:
     text: str = ""
     reasoning: str = ""
+    thinking: list[Block] = field(default_factory=list)  # signed thinking blocks, in order
     calls: list[ToolCallChunk] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
 
@@ -190,6 +199,9 @@ class Agent:
         self._started = datetime.now(UTC)
         # Roo's reserve for the reply: where context management starts, and the max_tokens sent
         self._reserve = ctx.output_reserve(setup.model, setup.model_info, setup.provider.protocol)
+        self._thinking = self._thinking_budget()
+        if self._thinking is not None:  # Roo: the hybrid reasoning models' max tokens
+            self._reserve = THINKING_MAX_TOKENS
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -375,7 +387,10 @@ class Agent:
         """Record the model's reply; returns its calls as (id, name, arguments or None when
         the arguments were not a JSON object)."""
         blocks: list[Block] = []
-        if turn.reasoning:
+        if turn.thinking:
+            # Anthropic's signed thinking, kept as it came: sent back with the tool results
+            blocks.extend(turn.thinking)
+        elif turn.reasoning:
             blocks.append({"type": "reasoning", "text": turn.reasoning})
         if turn.text:
             blocks.append(m.text_block(turn.text))
@@ -449,6 +464,7 @@ class Agent:
                 max_tokens=self._reserve,
                 temperature=self._temperature(),
                 reasoning_effort=self._reasoning_effort(),
+                thinking_budget=self._thinking,
             )
             try:
                 return await self._stream(request)
@@ -480,12 +496,28 @@ class Agent:
                 )
                 await asyncio.sleep(delay)
 
-    def _temperature(self) -> float | None:
+    def _temperature(self, *, thinking: bool = True) -> float | None:
         """What the request sends: the task's temperature (Roo's 0 by default), none for a
-        model that refuses the parameter (the gpt-5 family, the o-series)."""
+        model that refuses the parameter (the gpt-5 family, the o-series), 1 with extended
+        thinking on (Roo's; the API takes no other)."""
         if not self.setup.model_info.supports_temperature:
             return None
+        if thinking and self._thinking is not None:
+            return 1.0
         return self.setup.temperature
+
+    def _thinking_budget(self) -> int | None:
+        """Roo's reasoning budget for the models that take one (Anthropic protocol): the task's
+        budget kept between 1,024 and 80 % of the max tokens; None when off."""
+        setup = self.setup
+        budget = setup.reasoning_budget
+        if (
+            budget is None
+            or not setup.model_info.supports_reasoning_budget
+            or setup.provider.protocol != "anthropic"
+        ):
+            return None
+        return max(MIN_THINKING_BUDGET, min(budget, math.floor(THINKING_MAX_TOKENS * 0.8)))
 
     def _reasoning_effort(self) -> str | None:
         """The task's reasoning effort, for the models that take one."""
@@ -517,6 +549,8 @@ class Agent:
             elif isinstance(chunk, ReasoningChunk):
                 reasoning_parts.append(chunk.text)
                 await setup.sink("message", {"kind": "reasoning", "delta": chunk.text})
+            elif isinstance(chunk, ThinkingBlockChunk):
+                turn.thinking.append(dict(chunk.block))
             elif isinstance(chunk, ToolCallChunk):
                 turn.calls.append(chunk)
             elif isinstance(chunk, UsageChunk):
@@ -622,7 +656,7 @@ class Agent:
             ),
             tools=[],
             max_tokens=self._reserve,
-            temperature=self._temperature(),
+            temperature=self._temperature(thinking=False),
         )
         usage = Usage()
         parts: list[str] = []
@@ -1000,7 +1034,8 @@ def _without_images(block: Block) -> Block:
 
 def _for_provider(history: Sequence[Message], *, images: bool = True) -> list[Message]:
     """The history as sent: role and content only (context marks stay home), reasoning blocks
-    left out (kept for the record only), consecutive user messages merged (Roo's
+    left out (kept for the record only; Anthropic's signed thinking blocks go on to the
+    provider, which sends them back when thinking is on), consecutive user messages merged (Roo's
     `mergeConsecutiveApiMessages`). `images` false (a model without vision): image blocks
     become Roo's placeholder text, in the request only (the history keeps them)."""
     out: list[Message] = []

@@ -32,6 +32,7 @@ _DEFAULTS: dict[str, Any] = {
     "supports_prompt_cache": False,
     "supports_temperature": True,
     "supports_reasoning_effort": False,
+    "supports_reasoning_budget": False,
     "input_price": 0.0,
     "output_price": 0.0,
     "cache_write_price": 0.0,
@@ -43,6 +44,7 @@ _BOOL_FIELDS = (
     "supports_prompt_cache",
     "supports_temperature",
     "supports_reasoning_effort",
+    "supports_reasoning_budget",
 )
 _PRICE_FIELDS = ("input_price", "output_price", "cache_write_price", "cache_read_price")
 # Roo's per-model tool customisation (`ModelInfo.includedTools` / `excludedTools`)
@@ -72,6 +74,9 @@ class ModelInfo:
     supports_reasoning_effort: bool = False
     # The table gives prices for it (those left out are 0): costs can be computed (else None).
     priced: bool = True
+    # Anthropic's extended thinking (Roo's supportsReasoningBudget): a thinking budget is sent
+    # when the task sets one
+    supports_reasoning_budget: bool = False
     # Roo's includedTools / excludedTools: opt-in tools of the mode's groups offered to this
     # model (`edit`, `insert_content`), tools it is not offered (roo.agent.modes.tools_for_mode)
     included_tools: tuple[str, ...] = ()
@@ -179,6 +184,7 @@ def _info(provider: str, model: str, fields: Mapping[str, Any]) -> ModelInfo:
         known=True,
         supports_temperature=bool(values["supports_temperature"]),
         supports_reasoning_effort=bool(values["supports_reasoning_effort"]),
+        supports_reasoning_budget=bool(values["supports_reasoning_budget"]),
         priced=any(key in fields for key in _PRICE_FIELDS),
         included_tools=tuple(fields.get("included_tools", ())),
         excluded_tools=tuple(fields.get("excluded_tools", ())),

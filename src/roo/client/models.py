@@ -1351,6 +1351,18 @@ class Mode(RootModel[str]):
     ]
 
 
+class ReasoningBudget(RootModel[int]):
+    root: Annotated[
+        int,
+        Field(
+            description="Claude models with extended thinking: the thinking budget in tokens (Roo's reasoning budget; at most 80 % of the 16,384 max tokens sent with it); the temperature is then 1; ignored for other models; default: no thinking",
+            ge=1024,
+            le=13107,
+            title="Reasoningbudget",
+        ),
+    ]
+
+
 class Temperature(RootModel[float]):
     root: Annotated[
         float,
@@ -1376,6 +1388,14 @@ class TaskConfigIn(BaseModel):
     mode: Annotated[Mode | None, Field(title="Mode")] = None
     model: Annotated[Model | None, Field(title="Model")] = None
     provider: Annotated[Provider | None, Field(title="Provider")] = None
+    reasoning_budget: Annotated[
+        ReasoningBudget | None,
+        Field(
+            alias="reasoningBudget",
+            description="Claude models with extended thinking: the thinking budget in tokens (Roo's reasoning budget; at most 80 % of the 16,384 max tokens sent with it); the temperature is then 1; ignored for other models; default: no thinking",
+            title="Reasoningbudget",
+        ),
+    ] = None
     reasoning_effort: Annotated[
         Literal["minimal", "low", "medium", "high"] | None,
         Field(

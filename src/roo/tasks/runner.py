@@ -121,6 +121,11 @@ def _reasoning_effort(options: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _reasoning_budget(options: dict[str, Any]) -> int | None:
+    value = options.get("reasoning_budget")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _temperature(options: dict[str, Any]) -> float:
     value = options.get("temperature")
     return float(value) if isinstance(value, int | float) else 0.0
@@ -579,6 +584,7 @@ class TaskRunner:
             ),
             temperature=_temperature(state.options),
             reasoning_effort=_reasoning_effort(state.options),
+            reasoning_budget=_reasoning_budget(state.options),
             background=background,
             workspace=WorkspaceFacts(
                 file_listing=await asyncio.to_thread(workspace_listing, workspace, ignore)

@@ -68,6 +68,15 @@ class TaskConfigIn(ApiInput):
         description="OpenAI reasoning models (the gpt-5 family, the o-series): the effort sent "
         "as reasoning_effort; ignored for other models; default: the model's own",
     )
+    # Anthropic's extended thinking (engine17)
+    reasoning_budget: int | None = Field(
+        None,
+        ge=1024,
+        le=13_107,
+        description="Claude models with extended thinking: the thinking budget in tokens "
+        "(Roo's reasoning budget; at most 80 % of the 16,384 max tokens sent with it); the "
+        "temperature is then 1; ignored for other models; default: no thinking",
+    )
 
 
 class TaskCreateIn(ApiInput):
