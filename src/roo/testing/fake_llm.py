@@ -119,6 +119,8 @@ class Usage:
 class Reply:
     text: str = ""
     reasoning: str | None = None
+    # Anthropic: a redacted_thinking block with this `data`, before the thinking block
+    redacted_thinking: str | None = None
     tool_calls: Sequence[ToolCall] = ()
     usage: Usage | None = None
     # Anthropic stop reason (end_turn, tool_use, max_tokens); default from the tool calls.
@@ -871,6 +873,8 @@ class _Responder:
 
     def _anthropic_message(self) -> dict[str, Any]:
         content: list[dict[str, Any]] = []
+        if self.reply.redacted_thinking:
+            content.append({"type": "redacted_thinking", "data": self.reply.redacted_thinking})
         if self.reply.reasoning:
             signature = thinking_signature(self.reply.reasoning)
             content.append(
@@ -903,6 +907,8 @@ class _Responder:
         yield "message_start", {"type": "message_start", "message": message}, False
         size = self.reply.chunk_size
         blocks: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        if self.reply.redacted_thinking:
+            blocks.append(({"type": "redacted_thinking", "data": self.reply.redacted_thinking}, []))
         if self.reply.reasoning:
             deltas = [
                 {"type": "thinking_delta", "thinking": p}
