@@ -290,3 +290,10 @@ def test_plain_texts() -> None:
 )
 def test_tool_description(tool: str, params: dict[str, str] | None, label: str) -> None:
     assert r.tool_description(tool, params) == label
+
+
+def test_new_task_label_names_the_mode_as_roo() -> None:
+    names = {"debug": "🪲 Debug"}
+    assert r.skipped_after_rejection("new_task", {"mode": "debug", "message": "m"}, names) == (
+        "Skipping tool [new_task in 🪲 Debug mode: 'm'] due to user rejecting a previous tool."
+    )

@@ -744,7 +744,8 @@ class Agent:
         stop_after: str | None = None
         for call_id, name, arguments in calls:
             if rejected:
-                block = _error(call_id, r.skipped_after_rejection(name, arguments))
+                names = {slug: mode.name for slug, mode in self.setup.modes.items()}
+                block = _error(call_id, r.skipped_after_rejection(name, arguments, names))
             elif stop_after is not None:
                 block = _error(call_id, r.not_executed_after(name, stop_after))
             else:

@@ -125,8 +125,13 @@ def interrupted_tool_result() -> str:
     return "Task was interrupted before this tool call could be completed."
 
 
-def tool_description(tool: str, params: Mapping[str, Any] | None = None) -> str:
-    """Roo's `[tool for 'arg']` label of a tool call."""
+def tool_description(
+    tool: str,
+    params: Mapping[str, Any] | None = None,
+    mode_names: Mapping[str, str] | None = None,
+) -> str:
+    """Roo's `[tool for 'arg']` label of a tool call; `mode_names` (slug -> name) gives
+    new_task's mode by name, as Roo's label does."""
     p = params or {}
     key = {
         "execute_command": "command",
@@ -146,14 +151,21 @@ def tool_description(tool: str, params: Mapping[str, Any] | None = None) -> str:
         reason = f" because: {p['reason']}" if p.get("reason") else ""
         return f"[{tool} to '{p.get('mode_slug')}'{reason}]"
     if tool == "new_task":
-        return f"[{tool} in {p.get('mode') or 'code'} mode: '{p.get('message') or '(no message)'}']"
+        slug = p.get("mode") or "code"
+        mode = (mode_names or {}).get(slug, slug)
+        return f"[{tool} in {mode} mode: '{p.get('message') or '(no message)'}']"
     if key is not None and p.get(key) is not None:
         return f"[{tool} for '{p[key]}']"
     return f"[{tool}]"
 
 
-def skipped_after_rejection(tool: str, params: Mapping[str, Any] | None = None) -> str:
-    return f"Skipping tool {tool_description(tool, params)} due to user rejecting a previous tool."
+def skipped_after_rejection(
+    tool: str,
+    params: Mapping[str, Any] | None = None,
+    mode_names: Mapping[str, str] | None = None,
+) -> str:
+    label = tool_description(tool, params, mode_names)
+    return f"Skipping tool {label} due to user rejecting a previous tool."
 
 
 def not_executed_after(tool: str, last_tool: str = "new_task") -> str:
