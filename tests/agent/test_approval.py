@@ -272,6 +272,12 @@ def test_policy_round_trip() -> None:
         "auto_approve_write_protected": True,
         "allowed_commands": ["npm test", "git log"],
         "denied_commands": ["rm"],
+        "auto_approve_mode_switch": True,
+        "auto_approve_subtasks": True,
+        "auto_approve_followup_questions": True,
+        "followup_auto_approve_timeout_ms": 5000,
+        "allowed_max_requests": 20,
+        "allowed_max_cost": 1.5,
         "something_else": 1,
     }
     policy = ApprovalPolicy.from_mapping(data)
@@ -286,6 +292,10 @@ def test_policy_round_trip() -> None:
         {"auto_approve_write": "yes"},
         {"allowed_commands": "npm"},
         {"denied_commands": ["rm", 3]},
+        {"allowed_max_requests": 2.5},
+        {"allowed_max_requests": -1},
+        {"allowedMaxCost": "1"},
+        {"followup_auto_approve_timeout_ms": True},
     ],
 )
 def test_policy_rejects_bad_types(data: dict[str, object]) -> None:

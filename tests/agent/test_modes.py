@@ -6,6 +6,7 @@ import pytest
 
 from roo.agent.modes import (
     ALWAYS_AVAILABLE_TOOLS,
+    CUSTOM_TOOLS,
     DEFAULT_MODE,
     MODES,
     TOOL_GROUPS,
@@ -17,7 +18,7 @@ from roo.agent.modes import (
 from roo.agent.tools.registry import default_registry
 
 READ = ["list_code_definition_names", "list_files", "read_file", "search_files"]
-EDIT = ["apply_diff", "edit", "insert_content", "write_to_file"]
+EDIT = ["apply_diff", "write_to_file"]  # Roo's edit group; edit, insert_content opt-in
 ALWAYS = sorted(ALWAYS_AVAILABLE_TOOLS)
 COMMAND = ["execute_command", "read_command_output"]  # Roo's command group
 
@@ -50,6 +51,7 @@ def test_roo_groups() -> None:
 
 def test_every_registered_tool_is_in_a_group() -> None:
     grouped = {t for tools in TOOL_GROUPS.values() for t in tools} | set(ALWAYS_AVAILABLE_TOOLS)
+    grouped |= {t for tools in CUSTOM_TOOLS.values() for t in tools}
     assert {t.name for t in default_registry().all()} == grouped
 
 
@@ -78,13 +80,39 @@ def test_tools_for_mode(slug: str, expected: list[str]) -> None:
         ("orchestrator", "read_file", False),
         ("orchestrator", "new_task", True),
         ("code", "write_file", True),  # alias of write_to_file
-        ("code", "search_and_replace", True),  # alias of edit
+        ("code", "search_and_replace", False),  # alias of edit: opt-in per model
         ("ask", "search_and_replace", False),
         ("code", "use_mcp_tool", False),  # no MCP tools yet
     ],
 )
 def test_is_tool_in_mode(slug: str, tool: str, allowed: bool) -> None:
     assert is_tool_in_mode(MODES[slug], tool) is allowed
+
+
+def test_model_tool_customisation_as_roos() -> None:
+    """Roo's applyModelToolCustomization: excluded tools are not offered, included custom
+    tools are, but only in modes that have their group."""
+    registry = default_registry()
+    names = [
+        t.name
+        for t in tools_for_mode(
+            MODES["code"], registry, included=["search_and_replace"], excluded=["apply_diff"]
+        )
+    ]
+    assert "edit" in names  # the alias resolved
+    assert "apply_diff" not in names
+    assert {"write_to_file", "execute_command"} <= set(names)
+    assert "insert_content" not in names
+    ask = [t.name for t in tools_for_mode(MODES["ask"], registry, included=["edit"])]
+    assert "edit" not in ask  # no edit group in ask mode
+    # calling an opt-in tool the model was not given is refused as not allowed (Roo's
+    # validateToolUse); an excluded tool is only not offered
+    params = {"file_path": "a.py", "old_string": "x", "new_string": "y"}
+    assert check_tool_allowed(MODES["code"], "edit", params) == (
+        'Tool "edit" is not allowed in code mode.'
+    )
+    assert check_tool_allowed(MODES["code"], "edit", params, included=["edit"]) is None
+    assert check_tool_allowed(MODES["code"], "apply_diff", {"path": "a", "diff": "d"}) is None
 
 
 def test_not_allowed_text() -> None:
@@ -108,8 +136,6 @@ ARCHITECT = MODES["architect"]
     [
         ("write_to_file", {"path": "plans/plan.md", "content": "# Plan"}),
         ("apply_diff", {"path": "README.md", "diff": "..."}),
-        ("edit", {"file_path": "docs/a.md", "old_string": "a", "new_string": "b"}),
-        ("insert_content", {"path": "notes.md", "line": 0, "content": "x"}),
         ("read_file", {"path": "src/app.py"}),
         ("search_files", {"path": ".", "regex": "x"}),
         ("list_files", {"path": "src", "recursive": True}),
@@ -118,7 +144,24 @@ ARCHITECT = MODES["architect"]
 def test_architect_may_edit_markdown_and_read_anything(
     tool: str, params: dict[str, object]
 ) -> None:
-    assert check_tool_allowed(ARCHITECT, tool, params) is None
+    assert check_tool_allowed(ARCHITECT, tool, params, OPT_IN) is None
+
+
+OPT_IN = ("edit", "insert_content")  # a model whose table entry includes both
+
+
+@pytest.mark.parametrize(
+    ("tool", "params"),
+    [
+        ("edit", {"file_path": "docs/a.md", "old_string": "a", "new_string": "b"}),
+        ("insert_content", {"path": "notes.md", "line": 0, "content": "x"}),
+    ],
+)
+def test_architect_opt_in_edit_tools_for_models_that_include_them(
+    tool: str, params: dict[str, object]
+) -> None:
+    assert check_tool_allowed(ARCHITECT, tool, params, OPT_IN) is None
+    assert check_tool_allowed(ARCHITECT, tool, params) is not None
 
 
 def test_architect_refuses_other_files_with_roos_text() -> None:
@@ -128,7 +171,7 @@ def test_architect_refuses_other_files_with_roos_text() -> None:
         r"\.md$ (Markdown files only). Got: src/app.py"
     )
     refusal = check_tool_allowed(
-        ARCHITECT, "edit", {"file_path": "a.py", "old_string": "x", "new_string": "y"}
+        ARCHITECT, "edit", {"file_path": "a.py", "old_string": "x", "new_string": "y"}, OPT_IN
     )
     assert refusal is not None
     assert refusal.endswith("Got: a.py")

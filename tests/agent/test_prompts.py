@@ -256,16 +256,18 @@ def test_plain_texts() -> None:
     )
     assert r.EMPTY_RESULT == "(tool did not return anything)"
     assert r.TODO_UPDATED == "Todo list updated successfully."
-    assert r.completion_feedback() == (
-        "The user has provided feedback on the results. Consider their input to continue the "
-        "task, and then attempt completion again."
-    )
+    assert r.completion_feedback("more tests") == "<user_message>\nmore tests\n</user_message>"
     assert r.already_in_mode("💻 Code") == "Already in 💻 Code mode."
     assert r.mode_switched("🏗️ Architect", "💻 Code", "implement the plan") == (
         "Successfully switched from 🏗️ Architect mode to 💻 Code mode because: implement the plan."
     )
     assert json.loads(r.invalid_mode("nope"))["error"] == "Invalid mode: nope"
-    assert json.loads(r.completion_refused())["status"] == "error"
+    # Roo's attempt_completion_tool_failed (English), through toolError
+    assert r.completion_refused() == (
+        '{"status":"error","message":"The tool execution failed","error":"Cannot execute '
+        "attempt_completion because a previous tool call failed in this turn. Please address the "
+        'tool failure before attempting completion."}'
+    )
     assert r.followup_answer("yes") == r.user_message("yes")
 
 
@@ -288,3 +290,10 @@ def test_plain_texts() -> None:
 )
 def test_tool_description(tool: str, params: dict[str, str] | None, label: str) -> None:
     assert r.tool_description(tool, params) == label
+
+
+def test_new_task_label_names_the_mode_as_roo() -> None:
+    names = {"debug": "🪲 Debug"}
+    assert r.skipped_after_rejection("new_task", {"mode": "debug", "message": "m"}, names) == (
+        "Skipping tool [new_task in 🪲 Debug mode: 'm'] due to user rejecting a previous tool."
+    )

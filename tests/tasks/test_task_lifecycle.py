@@ -145,6 +145,23 @@ async def test_new_task_runs_a_child_and_returns_its_result(api: Api, llm: FakeL
         Reply(tool_calls=[ToolCall("attempt_completion", {"result": "parent done"})]),
     )
     parent = await api.start(session)
+    # Roo's alwaysAllowSubtasks is off by default: the subtask asks, and so does its return
+    waiting = await api.wait(session, parent["id"], "awaiting_approval")
+    assert (waiting["pending"]["tool"], waiting["pending"]["params"]) == (
+        "new_task",
+        {"mode": "ask", "message": "Explain x"},
+    )
+    response = await api.act(session, parent["id"], action="approve")
+    assert response.status_code == 200, response.text
+    created = await api.wait_event(
+        session, lambda e: e["event"] == "task.created" and e["taskId"] != parent["id"]
+    )
+    child_id = created["taskId"]
+    finishing = await api.wait(session, child_id, "awaiting_approval")
+    assert finishing["pending"]["tool"] == "finish_task"
+    assert finishing["pending"]["params"] == {"result": "x is 42"}
+    response = await api.act(session, child_id, action="approve")
+    assert response.status_code == 200, response.text
     done = await api.wait(session, parent["id"], "completed")
     assert len(done["childIds"]) == 1
     child = await api.task(session, done["childIds"][0])

@@ -30,6 +30,7 @@ from roo.testing import (
     item_from_json,
     item_to_json,
 )
+from roo.testing.fake_llm import thinking_signature
 
 KEY = "sk-test-fake-key-0123"
 MESSAGE = [{"role": "user", "content": "hi"}]
@@ -430,3 +431,79 @@ def test_command_line_serves_a_script_file(tmp_path: Path) -> None:
         _, stderr = process.communicate(timeout=5)
     assert process.returncode == 0
     assert "Warning" not in stderr
+
+
+THINKING = {"type": "enabled", "budget_tokens": 2048}
+
+
+def _tool_loop(first_block: dict[str, object] | None) -> list[dict[str, object]]:
+    assistant: list[dict[str, object]] = [
+        {"type": "tool_use", "id": "t1", "name": "f", "input": {}}
+    ]
+    if first_block is not None:
+        assistant.insert(0, first_block)
+    return [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": assistant},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "x"}]},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"thinking": {"type": "enabled", "budget_tokens": 500}}, "greater than or equal to 1024"),
+        ({"thinking": {"type": "enabled", "budget_tokens": 8000}}, "must be greater than"),
+        ({"thinking": THINKING, "temperature": 0}, "`temperature` may only be set to 1"),
+        ({"thinking": THINKING, "messages": _tool_loop(None)}, "Expected `thinking` or"),
+        (
+            {
+                "messages": _tool_loop(
+                    {"type": "thinking", "thinking": "plan", "signature": "forged"}
+                )
+            },
+            "Invalid `signature` in `thinking` block",
+        ),
+    ],
+)
+async def test_anthropic_thinking_rules_are_checked(
+    llm: FakeLLM, http: httpx.AsyncClient, body: dict[str, object], message: str
+) -> None:
+    """The requests Anthropic refuses with extended thinking are refused here too, before any
+    scripted reply is taken; the same requests done right are answered."""
+    llm.script(Reply(text="ok"))
+    request = {"model": "m", "max_tokens": 4096, "messages": MESSAGE, **body}
+    response = await http.post("/v1/messages", json=request, headers=ANTHROPIC_HEADERS)
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"
+    assert message in response.json()["error"]["message"]
+    assert llm.requests[-1].outcome == "bad_request"
+    signed = {"type": "thinking", "thinking": "plan", "signature": thinking_signature("plan")}
+    good = {
+        "model": "m",
+        "max_tokens": 4096,
+        "thinking": THINKING,
+        "temperature": 1,
+        "messages": _tool_loop(signed),
+    }
+    response = await http.post("/v1/messages", json=good, headers=ANTHROPIC_HEADERS)
+    assert response.status_code == 200, response.text
+
+
+async def test_anthropic_thinking_blocks_are_signed_by_their_text(llm: FakeLLM) -> None:
+    llm.script(Reply(text="t", reasoning="first thought"))
+    claude = anthropic.AsyncAnthropic(api_key=KEY, base_url=llm.anthropic_base_url, max_retries=0)
+    try:
+        async with claude.messages.stream(
+            model="m",
+            max_tokens=4096,
+            thinking={"type": "enabled", "budget_tokens": 2048},
+            messages=[{"role": "user", "content": "hi"}],
+        ) as stream:
+            message = await stream.get_final_message()
+    finally:
+        await claude.close()
+    thinking = message.content[0]
+    assert isinstance(thinking, anthropic.types.ThinkingBlock)
+    assert thinking.thinking == "first thought"
+    assert thinking.signature == thinking_signature("first thought")

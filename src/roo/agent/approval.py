@@ -53,6 +53,9 @@ from roo.agent.tools.base import ApprovalCategory
 
 Decision = Literal["approve", "deny", "ask"]
 
+# Roo's default followupAutoApproveTimeoutMs (the webview's DEFAULT_FOLLOWUP_TIMEOUT_MS)
+FOLLOWUP_TIMEOUT_MS = 60_000
+
 
 def split_commands(command: str) -> list[str]:
     """The sub-commands of a shell command line, as Roo splits them: each simple command outside
@@ -207,6 +210,19 @@ def _flag(data: Mapping[str, Any], key: str, default: bool) -> bool:
     return value
 
 
+def _number(data: Mapping[str, Any], key: str, default: Any, *, integer: bool = False) -> Any:
+    """A non-negative number (an integer when `integer`), or `default` when missing or null.
+    Roo treats 0 as "no limit" for the request and cost limits: so does the engine."""
+    value = _get(data, key)
+    if value is None:
+        return default
+    number = isinstance(value, int) or (not integer and isinstance(value, float))
+    if isinstance(value, bool) or not number or value < 0:
+        kind = "integer" if integer else "number"
+        raise ValueError(f"approval policy: {key!r} must be a non-negative {kind}")
+    return value
+
+
 def _prefixes(data: Mapping[str, Any], key: str) -> tuple[str, ...]:
     value = _get(data, key)
     if value is None:
@@ -232,6 +248,36 @@ class ApprovalPolicy:
     auto_approve_write_protected: bool = False
     allowed_commands: tuple[str, ...] = ()
     denied_commands: tuple[str, ...] = ()
+    # Roo's alwaysAllowModeSwitch / alwaysAllowSubtasks: switch_mode, new_task and a subtask's
+    # return to its parent (Roo's finishTask) run without asking
+    auto_approve_mode_switch: bool = False
+    auto_approve_subtasks: bool = False
+    # Roo's alwaysAllowFollowupQuestions + followupAutoApproveTimeoutMs: a follow-up question
+    # with suggestions is answered with the first one when nobody answered within the timeout
+    # (0: never)
+    auto_approve_followup_questions: bool = False
+    followup_auto_approve_timeout_ms: int = FOLLOWUP_TIMEOUT_MS
+    # Roo's allowedMaxRequests / allowedMaxCost: after this many requests or this cost (USD)
+    # since the run started or the user last said go on, the task asks before the next request
+    allowed_max_requests: int | None = None
+    allowed_max_cost: float | None = None
+
+    def allowing(self, tool: str) -> ApprovalPolicy:
+        """The policy after "approve always" on an interaction tool that asks (`switch_mode`,
+        `new_task`, `finish_task`): its flag on."""
+        flag = INTERACTION_FLAGS.get(tool)
+        if flag is None:
+            return self
+        changes: dict[str, Any] = {flag: True}
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def followup_timeout(self) -> float | None:
+        """Seconds after which a follow-up question is answered with its first suggestion;
+        None when that is off."""
+        if not self.auto_approve_followup_questions or self.followup_auto_approve_timeout_ms <= 0:
+            return None
+        return self.followup_auto_approve_timeout_ms / 1000
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> ApprovalPolicy:
@@ -247,6 +293,15 @@ class ApprovalPolicy:
             auto_approve_write_protected=_flag(data, "auto_approve_write_protected", False),
             allowed_commands=_prefixes(data, "allowed_commands"),
             denied_commands=_prefixes(data, "denied_commands"),
+            auto_approve_mode_switch=_flag(data, "auto_approve_mode_switch", False),
+            auto_approve_subtasks=_flag(data, "auto_approve_subtasks", False),
+            auto_approve_followup_questions=_flag(data, "auto_approve_followup_questions", False),
+            followup_auto_approve_timeout_ms=_number(
+                data, "followup_auto_approve_timeout_ms", FOLLOWUP_TIMEOUT_MS, integer=True
+            )
+            or 0,
+            allowed_max_requests=_number(data, "allowed_max_requests", None, integer=True),
+            allowed_max_cost=_number(data, "allowed_max_cost", None),
         )
 
     def to_mapping(self, *, by_alias: bool = False) -> dict[str, Any]:
@@ -260,6 +315,12 @@ class ApprovalPolicy:
             "auto_approve_write_protected": self.auto_approve_write_protected,
             "allowed_commands": list(self.allowed_commands),
             "denied_commands": list(self.denied_commands),
+            "auto_approve_mode_switch": self.auto_approve_mode_switch,
+            "auto_approve_subtasks": self.auto_approve_subtasks,
+            "auto_approve_followup_questions": self.auto_approve_followup_questions,
+            "followup_auto_approve_timeout_ms": self.followup_auto_approve_timeout_ms,
+            "allowed_max_requests": self.allowed_max_requests,
+            "allowed_max_cost": self.allowed_max_cost,
         }
         return {_camel(k): v for k, v in data.items()} if by_alias else data
 
@@ -285,7 +346,8 @@ def approve_always_rule(
     execute: the command's prefix (`command_rule_prefix`) goes into allowed_commands and execute
     auto-approval is switched on (without it the allow list is not consulted, so the same
     command would ask again); only that prefix is auto-approved, other commands still ask.
-    read / write / mcp: that category's flag. interaction: nothing."""
+    read / write / mcp: that category's flag. interaction: nothing (the interaction tools that
+    ask have a flag each: `ApprovalPolicy.allowing`)."""
     category = ApprovalCategory(category)
     if category is ApprovalCategory.EXECUTE:
         command = params.get("command")
@@ -296,6 +358,22 @@ def approve_always_rule(
     if category is ApprovalCategory.INTERACTION:
         return {}
     return {f"auto_approve_{category.value}": True}
+
+
+# The interaction tools that ask for approval (Roo's switchMode, newTask, finishTask tool asks)
+# and the flag that lets them run without asking
+INTERACTION_FLAGS = {
+    "switch_mode": "auto_approve_mode_switch",
+    "new_task": "auto_approve_subtasks",
+    "finish_task": "auto_approve_subtasks",
+}
+
+
+def interaction_approved(policy: ApprovalPolicy, tool: str) -> bool:
+    """Whether an interaction tool that asks in Roo (mode switch, subtask, a subtask's return
+    to its parent: `finish_task`) runs without asking under `policy`."""
+    flag = INTERACTION_FLAGS.get(tool)
+    return flag is None or bool(getattr(policy, flag))
 
 
 # Roo's RooProtectedController: the files that configure the agent itself. A write to one asks

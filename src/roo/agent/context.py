@@ -61,10 +61,10 @@ class ContextSettings:
 
 def output_reserve(model_id: str, info: ModelInfo, protocol: ApiProtocol | None = None) -> int:
     """Roo's `getModelMaxOutputTokens`: the tokens kept free for the reply, which is also the
-    request's `max_tokens`. Claude without extended thinking (the service does not enable it)
-    gets 8,192 (a model whose own maximum is lower keeps its own: Roo's 20 % rule gives the same
-    for every Claude model); GPT-5 models get their maximum; every other model its maximum
-    capped at 20 % of the context window."""
+    request's `max_tokens`. Claude without extended thinking (with it: the engine's
+    THINKING_MAX_TOKENS, Roo's 16,384) gets 8,192 (a model whose own maximum is lower keeps its
+    own: Roo's 20 % rule gives the same for every Claude model); GPT-5 models get their
+    maximum; every other model its maximum capped at 20 % of the context window."""
     anthropic = "claude" in model_id.lower() or protocol == "anthropic"
     if anthropic:
         return min(info.max_tokens, ANTHROPIC_DEFAULT_MAX_TOKENS) or ANTHROPIC_DEFAULT_MAX_TOKENS
@@ -81,6 +81,10 @@ def allowed_tokens(info: ModelInfo, reserve: int) -> float:
 def should_condense(prev: int, context_window: int, allowed: float, percent: int) -> bool:
     """Roo's trigger: the context at `percent` % of the window, or past what is allowed."""
     return 100 * prev / context_window >= percent or prev > allowed
+
+
+# reasoning kept for the record, and Anthropic's signed thinking: never in a summary request
+_THOUGHTS = ("reasoning", "thinking", "redacted_thinking")
 
 
 def estimate_tokens(messages: Sequence[Message]) -> int:
@@ -287,7 +291,7 @@ def summary_request_messages(
                 content.append(text_block(tool_use_to_text(block)))
             elif kind == "tool_result":
                 content.append(text_block(tool_result_to_text(block)))
-            elif kind == "reasoning" or (kind == "image" and not supports_images):
+            elif kind in _THOUGHTS or (kind == "image" and not supports_images):
                 continue
             else:
                 content.append(block)

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from roo.agent import context as ctx
 from roo.agent import messages as m
-from roo.agent.approval import ApprovalPolicy, decide_tool
+from roo.agent.approval import ApprovalPolicy, decide_tool, interaction_approved
 from roo.agent.context import ContextSettings, estimate_tokens
 from roo.agent.messages import Block, Message
 from roo.agent.modes import MODES, Mode, check_tool_allowed, get_mode, tools_for_mode
@@ -51,6 +51,7 @@ from roo.agent.providers.base import (
     ProviderError,
     ReasoningChunk,
     TextChunk,
+    ThinkingBlockChunk,
     ToolCallChunk,
     ToolSpec,
     UsageChunk,
@@ -83,6 +84,10 @@ from roo.agent.tools.registry import ToolRegistry
 # How much of a command's output or a tool's text an event carries (the model gets it all).
 EVENT_TEXT_LIMIT = 8_000
 CONTEXT_RETRIES = 3  # forced reductions on a context-window error (Roo's limit)
+# Roo's DEFAULT_HYBRID_REASONING_MODEL_MAX_TOKENS: max_tokens (and the reply's reserve) with
+# extended thinking on; the budget is kept between 1,024 tokens and 80 % of it (Roo's bounds)
+THINKING_MAX_TOKENS = 16_384
+MIN_THINKING_BUDGET = 1_024
 # What a context-window error hides when condensing did not happen: a quarter of the turns
 # (Roo keeps 75 %, FORCED_CONTEXT_REDUCTION_PERCENT)
 FORCED_TRUNCATION = 0.25
@@ -135,8 +140,14 @@ class AgentSetup:
     temperature: float | None = 0.0
     # OpenAI reasoning models (`ModelInfo.supports_reasoning_effort`): the task's effort
     reasoning_effort: str | None = None
+    # Anthropic's extended thinking (`ModelInfo.supports_reasoning_budget`, Anthropic protocol):
+    # the task's thinking budget in tokens; None: off
+    reasoning_budget: int | None = None
     # Commands left running after the model's timeout: their end is told at the next turn.
     background: BackgroundCommands | None = None
+    # A subtask: its attempt_completion returns to the parent, which asks unless subtasks are
+    # auto-approved (Roo's finishTask ask)
+    is_subtask: bool = False
 
 
 class _Failed(Exception):
@@ -149,6 +160,7 @@ class _Failed(Exception):
 class _Turn:
     text: str = ""
     reasoning: str = ""
+    thinking: list[Block] = field(default_factory=list)  # signed thinking blocks, in order
     calls: list[ToolCallChunk] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
 
@@ -187,6 +199,9 @@ class Agent:
         self._started = datetime.now(UTC)
         # Roo's reserve for the reply: where context management starts, and the max_tokens sent
         self._reserve = ctx.output_reserve(setup.model, setup.model_info, setup.provider.protocol)
+        self._thinking = self._thinking_budget()
+        if self._thinking is not None:  # Roo: the hybrid reasoning models' max tokens
+            self._reserve = THINKING_MAX_TOKENS
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -227,16 +242,21 @@ class Agent:
             # The run stopped after the model answered: pair every call with a result.
             done = {b["tool_use_id"] for b in state.pending_results}
             results = list(state.pending_results)
+            answered = False  # the user's message went into attempt_completion's result
             for block in last["content"]:
                 if block.get("type") != "tool_use" or block["id"] in done:
                     continue
-                if block["name"] == "attempt_completion" and task:
-                    text = r.completion_feedback()
-                    results.append(m.tool_result_block(block["id"], [m.text_block(text)]))
+                if block["name"] == "attempt_completion" and (task or images) and not answered:
+                    # Roo: the feedback (and its images) is the completion's tool result
+                    feedback = [m.text_block(r.completion_feedback(task or "")), *images]
+                    results.append(m.tool_result_block(block["id"], feedback))
+                    answered = True
                 else:
                     results.append(_error(block["id"], r.interrupted_tool_result()))
-            follow = r.user_message(task) if task else r.task_resumption()
-            content = [*results, m.text_block(follow), *images]
+            content = list(results)
+            if not answered:
+                follow = r.user_message(task) if task else r.task_resumption()
+                content.extend([m.text_block(follow), *images])
             content.append(m.text_block(self._environment()))
             state.history.append(m.user(*content))
         elif task or images:
@@ -280,6 +300,7 @@ class Agent:
                         f"(spent ${spent:.4f})",
                     )
                 )
+            await self._check_approval_limits()
             turn = await self._request()
             state.requests += 1
             state.usage = state.usage + turn.usage
@@ -323,11 +344,53 @@ class Agent:
             state.step += 1
             await self._checkpoint()
 
+    async def _check_approval_limits(self) -> None:
+        """Roo's `AutoApprovalHandler`, before each request: past `allowed_max_requests`
+        requests or `allowed_max_cost` USD since the task started or the user last said go on,
+        ask (`auto_approval_limit`); approve resets the count, deny fails the task."""
+        state, policy = self.state, self.setup.policy
+        kind: str | None = None
+        text = ""
+        limit: float = 0
+        if policy.allowed_max_requests:
+            # Roo: the requests since the reset, +1 for the one about to be made
+            if state.requests - state.approval_reset_requests + 1 > policy.allowed_max_requests:
+                kind, limit = "requests", policy.allowed_max_requests
+                text = r.auto_approval_request_limit(policy.allowed_max_requests)
+        spent = state.usage.cost
+        if kind is None and policy.allowed_max_cost and spent is not None:
+            if spent - state.approval_reset_cost > policy.allowed_max_cost + 0.0001:
+                kind, limit = "cost", policy.allowed_max_cost
+                text = r.auto_approval_cost_limit(policy.allowed_max_cost)
+        if kind is None:
+            return
+        answer = await self.setup.interaction.ask(
+            Ask(
+                kind="auto_approval_limit",
+                text=text,
+                params={"type": kind, "limit": limit, "spent": spent, "requests": state.requests},
+            )
+        )
+        if answer.action not in ("approve", "approve_always"):
+            raise _Failed(
+                Outcome(
+                    "failed",
+                    reason="auto_approval_limit",
+                    message=f"{r.AUTO_APPROVAL_LIMIT_DECLINED}: {text}",
+                )
+            )
+        state.approval_reset_requests = state.requests
+        state.approval_reset_cost = spent or 0.0
+        await self._checkpoint()
+
     def _assistant_turn(self, turn: _Turn) -> list[tuple[str, str, dict[str, Any] | None]]:
         """Record the model's reply; returns its calls as (id, name, arguments or None when
         the arguments were not a JSON object)."""
         blocks: list[Block] = []
-        if turn.reasoning:
+        if turn.thinking:
+            # Anthropic's signed thinking, kept as it came: sent back with the tool results
+            blocks.extend(turn.thinking)
+        elif turn.reasoning:
             blocks.append({"type": "reasoning", "text": turn.reasoning})
         if turn.text:
             blocks.append(m.text_block(turn.text))
@@ -351,7 +414,10 @@ class Agent:
     # -- model requests -------------------------------------------------------------------------
 
     def _tools(self) -> list[Tool]:
-        return tools_for_mode(self.mode, self.setup.registry)
+        info = self.setup.model_info
+        return tools_for_mode(
+            self.mode, self.setup.registry, info.included_tools, info.excluded_tools
+        )
 
     async def _rules(self, slug: str) -> Rules | None:
         """The mode's rules files, read once per mode and run (`task.rules` says which)."""
@@ -398,6 +464,7 @@ class Agent:
                 max_tokens=self._reserve,
                 temperature=self._temperature(),
                 reasoning_effort=self._reasoning_effort(),
+                thinking_budget=self._thinking,
             )
             try:
                 return await self._stream(request)
@@ -429,12 +496,28 @@ class Agent:
                 )
                 await asyncio.sleep(delay)
 
-    def _temperature(self) -> float | None:
+    def _temperature(self, *, thinking: bool = True) -> float | None:
         """What the request sends: the task's temperature (Roo's 0 by default), none for a
-        model that refuses the parameter (the gpt-5 family, the o-series)."""
+        model that refuses the parameter (the gpt-5 family, the o-series), 1 with extended
+        thinking on (Roo's; the API takes no other)."""
         if not self.setup.model_info.supports_temperature:
             return None
+        if thinking and self._thinking is not None:
+            return 1.0
         return self.setup.temperature
+
+    def _thinking_budget(self) -> int | None:
+        """Roo's reasoning budget for the models that take one (Anthropic protocol): the task's
+        budget kept between 1,024 and 80 % of the max tokens; None when off."""
+        setup = self.setup
+        budget = setup.reasoning_budget
+        if (
+            budget is None
+            or not setup.model_info.supports_reasoning_budget
+            or setup.provider.protocol != "anthropic"
+        ):
+            return None
+        return max(MIN_THINKING_BUDGET, min(budget, math.floor(THINKING_MAX_TOKENS * 0.8)))
 
     def _reasoning_effort(self) -> str | None:
         """The task's reasoning effort, for the models that take one."""
@@ -466,6 +549,8 @@ class Agent:
             elif isinstance(chunk, ReasoningChunk):
                 reasoning_parts.append(chunk.text)
                 await setup.sink("message", {"kind": "reasoning", "delta": chunk.text})
+            elif isinstance(chunk, ThinkingBlockChunk):
+                turn.thinking.append(dict(chunk.block))
             elif isinstance(chunk, ToolCallChunk):
                 turn.calls.append(chunk)
             elif isinstance(chunk, UsageChunk):
@@ -571,7 +656,7 @@ class Agent:
             ),
             tools=[],
             max_tokens=self._reserve,
-            temperature=self._temperature(),
+            temperature=self._temperature(thinking=False),
         )
         usage = Usage()
         parts: list[str] = []
@@ -659,7 +744,8 @@ class Agent:
         stop_after: str | None = None
         for call_id, name, arguments in calls:
             if rejected:
-                block = _error(call_id, r.skipped_after_rejection(name, arguments))
+                names = {slug: mode.name for slug, mode in self.setup.modes.items()}
+                block = _error(call_id, r.skipped_after_rejection(name, arguments, names))
             elif stop_after is not None:
                 block = _error(call_id, r.not_executed_after(name, stop_after))
             else:
@@ -687,7 +773,9 @@ class Agent:
             state.mistakes += 1
             available = ", ".join(t.name for t in self._tools())
             return _error(call_id, r.tool_error(r.unknown_tool(name, available))), False
-        refusal = check_tool_allowed(self.mode, tool.name, arguments)
+        refusal = check_tool_allowed(
+            self.mode, tool.name, arguments, setup.model_info.included_tools
+        )
         if refusal is not None:
             state.mistakes += 1
             return _error(call_id, r.tool_error(refusal)), False
@@ -790,24 +878,62 @@ class Agent:
     ) -> tuple[Block, bool] | _Completion:
         state, setup = self.state, self.setup
         name = tool.name
+        feedback: str | None = None  # given with an approval, sent with the result
+
+        async def approved(tool_name: str, params_shown: Mapping[str, Any]) -> Block | None:
+            """Roo's askApproval for the interaction tools that ask: None when the call may
+            go on, else the denied result (the later calls of the reply are skipped)."""
+            nonlocal feedback
+            if interaction_approved(setup.policy, tool_name):
+                return None
+            answer = await setup.interaction.ask(
+                Ask(kind="tool", tool=tool_name, params=dict(params_shown), call_id=call_id)
+            )
+            if answer.action not in ("approve", "approve_always"):
+                text = r.tool_denied_with_feedback(answer.text) if answer.text else r.tool_denied()
+                return m.tool_result_block(call_id, [m.text_block(text)], is_error=True)
+            if answer.action == "approve_always":
+                setup.policy = setup.policy.allowing(tool_name)
+                if setup.on_policy_change is not None:
+                    await setup.on_policy_change(setup.policy)
+            feedback = answer.text or None
+            return None
 
         def ok(text: str) -> tuple[Block, bool]:
             state.mistakes = 0
-            return m.tool_result_block(call_id, [m.text_block(text)]), False
+            blocks = [m.text_block(text)]
+            if feedback:
+                blocks.insert(0, m.text_block(r.tool_approved_with_feedback(feedback)))
+            return m.tool_result_block(call_id, blocks), False
 
         if name == "attempt_completion":
             if failed_before:
                 return _error(call_id, r.completion_refused()), False
+            if setup.is_subtask:
+                denied = await approved("finish_task", {"result": params.result})
+                if denied is not None:
+                    return denied, True
             await setup.sink("task.result", {"result": params.result})
             return _Completion(params.result)
         if name == "ask_followup_question":
             suggestions = [s.model_dump(exclude_none=True) for s in params.follow_up]
+            timeout = setup.policy.followup_timeout
+            first = suggestions[0]["text"] if suggestions and timeout is not None else None
             answer = await setup.interaction.ask(
-                Ask(kind="followup", text=params.question, suggestions=suggestions, call_id=call_id)
+                Ask(
+                    kind="followup",
+                    text=params.question,
+                    suggestions=suggestions,
+                    call_id=call_id,
+                    auto_answer=first,
+                    auto_after=timeout if first is not None else None,
+                )
             )
             if answer.action == "deny" or not answer.text:
                 return ok(r.followup_declined())
-            for suggestion in suggestions:
+            # the user's pick of a suggestion with a mode switches to it (Roo's webview does
+            # on a click); an automatic answer does not (Roo's timeout sends the text only)
+            for suggestion in suggestions if not answer.auto else ():
                 if suggestion.get("mode") and suggestion["text"] == answer.text:
                     await self._switch_mode(suggestion["mode"], "the user's answer")
             return ok(r.followup_answer(answer.text))
@@ -818,6 +944,11 @@ class Agent:
                 return _error(call_id, r.invalid_mode(params.mode_slug)), False
             if target.slug == state.mode:
                 return ok(r.already_in_mode(target.name))
+            denied = await approved(
+                "switch_mode", {"mode_slug": params.mode_slug, "reason": params.reason}
+            )
+            if denied is not None:
+                return denied, True
             previous = self.mode
             await self._switch_mode(target.slug, params.reason)
             return ok(r.mode_switched(previous.name, target.name, params.reason))
@@ -828,6 +959,10 @@ class Agent:
                 return _error(call_id, r.invalid_mode(params.mode)), False
             if setup.spawn_subtask is None:
                 return _error(call_id, r.tool_error("Subtasks are not available here.")), False
+            shown = {"mode": params.mode, "message": params.message, "todos": params.todos}
+            denied = await approved("new_task", {k: v for k, v in shown.items() if v is not None})
+            if denied is not None:
+                return denied, True
             try:
                 child_id, summary = await setup.spawn_subtask(
                     target.slug, params.message, params.todos
@@ -900,7 +1035,8 @@ def _without_images(block: Block) -> Block:
 
 def _for_provider(history: Sequence[Message], *, images: bool = True) -> list[Message]:
     """The history as sent: role and content only (context marks stay home), reasoning blocks
-    left out (kept for the record only), consecutive user messages merged (Roo's
+    left out (kept for the record only; Anthropic's signed thinking blocks go on to the
+    provider, which sends them back when thinking is on), consecutive user messages merged (Roo's
     `mergeConsecutiveApiMessages`). `images` false (a model without vision): image blocks
     become Roo's placeholder text, in the request only (the history keeps them)."""
     out: list[Message] = []

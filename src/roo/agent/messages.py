@@ -13,6 +13,9 @@ Blocks:
     {"type": "tool_result", "tool_use_id": str, "content": [text|image blocks],
      "is_error": bool}                                                       (user)
     {"type": "reasoning", "text": str}    (assistant; kept for the record, never sent back)
+    {"type": "thinking", "thinking": str, "signature": str}, {"type": "redacted_thinking",
+     "data": str}                         (assistant, first; Anthropic's extended thinking,
+                                           sent back as they came while thinking is on)
 
 Context management marks messages instead of deleting them (Roo's `ApiMessage` fields, under
 Roo's names, so a client that knows Roo's history reads ours):

@@ -8,7 +8,7 @@ written in Roo's spirit. Tool groups map Roo's groups onto the tools our registr
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,10 +21,13 @@ GroupEntry = str | tuple[str, str, str]
 
 TOOL_GROUPS: Mapping[str, tuple[str, ...]] = {
     "read": ("read_file", "search_files", "list_files", "list_code_definition_names"),
-    "edit": ("apply_diff", "write_to_file", "edit", "insert_content"),
+    "edit": ("apply_diff", "write_to_file"),
     "command": ("execute_command", "read_command_output"),
     "mcp": (),  # no MCP tools registered yet
 }
+# Roo's `customTools` of a group: offered only to models whose table entry includes them
+# (`ModelInfo.included_tools`), and only in modes that have the group.
+CUSTOM_TOOLS: Mapping[str, tuple[str, ...]] = {"edit": ("edit", "insert_content")}
 ALWAYS_AVAILABLE_TOOLS: tuple[str, ...] = (
     "ask_followup_question",
     "attempt_completion",
@@ -192,23 +195,44 @@ def canonical_tool_name(name: str) -> str:
     return TOOL_ALIASES.get(name, name)
 
 
-def _group_of(mode: Mode, tool: str) -> GroupEntry | None:
+def _group_of(mode: Mode, tool: str, included: Sequence[str] = ()) -> GroupEntry | None:
+    """The mode's group entry that offers `tool`: a group's own tools, or its custom tools
+    when the model includes them (Roo's `isToolAllowedForMode`)."""
+    included_tools = {canonical_tool_name(t) for t in included}
     for entry in mode.groups:
-        if tool in TOOL_GROUPS.get(group_name(entry), ()):
+        name = group_name(entry)
+        if tool in TOOL_GROUPS.get(name, ()):
+            return entry
+        if tool in CUSTOM_TOOLS.get(name, ()) and tool in included_tools:
             return entry
     return None
 
 
-def is_tool_in_mode(mode: Mode, tool_name: str) -> bool:
-    """Whether the mode offers the tool at all (ignoring file restrictions)."""
+def is_tool_in_mode(mode: Mode, tool_name: str, included: Sequence[str] = ()) -> bool:
+    """Whether the mode offers the tool at all (ignoring file restrictions); `included`: the
+    model's opt-in tools (`ModelInfo.included_tools`)."""
     tool = canonical_tool_name(tool_name)
-    return tool in ALWAYS_AVAILABLE_TOOLS or _group_of(mode, tool) is not None
+    return tool in ALWAYS_AVAILABLE_TOOLS or _group_of(mode, tool, included) is not None
 
 
-def tools_for_mode(mode: Mode, registry: ToolRegistry) -> list[Tool]:
-    """The registry's tools the mode may use, sorted by name (what the model is offered)."""
+def tools_for_mode(
+    mode: Mode,
+    registry: ToolRegistry,
+    included: Sequence[str] = (),
+    excluded: Sequence[str] = (),
+) -> list[Tool]:
+    """The registry's tools the mode may use, sorted by name (what the model is offered):
+    Roo's `filterNativeToolsForMode` with `applyModelToolCustomization`. The model's
+    `excluded` tools are left out, its `included` custom tools added when the mode has their
+    group."""
+    left_out = {canonical_tool_name(t) for t in excluded}
     return sorted(
-        (t for t in registry.all() if is_tool_in_mode(mode, t.name)), key=lambda t: t.name
+        (
+            t
+            for t in registry.all()
+            if is_tool_in_mode(mode, t.name, included) and t.name not in left_out
+        ),
+        key=lambda t: t.name,
     )
 
 
@@ -250,20 +274,25 @@ def _js_regex_test(pattern: str, text: str) -> bool:
         return False
 
 
-def check_tool_allowed(mode: Mode, tool_name: str, params: Mapping[str, Any]) -> str | None:
+def check_tool_allowed(
+    mode: Mode, tool_name: str, params: Mapping[str, Any], included: Sequence[str] = ()
+) -> str | None:
     """Roo's `validateToolUse` for a known tool: None when the call may go ahead, else the error
     text for the model (the engine wraps it in `responses.tool_error`). Unknown tools are the
-    caller's business (`responses.unknown_tool`)."""
+    caller's business (`responses.unknown_tool`). A custom tool (`CUSTOM_TOOLS`) is allowed
+    only when the model includes it; as in Roo, a model's excluded tools are not refused here
+    (they are only not offered)."""
     tool = canonical_tool_name(tool_name)
     if tool in ALWAYS_AVAILABLE_TOOLS:
         return None
-    entry = _group_of(mode, tool)
+    entry = _group_of(mode, tool, included)
     if entry is None:
         return f'Tool "{tool_name}" is not allowed in {mode.slug} mode.'
     if isinstance(entry, tuple) and entry[0] == "edit":
         _, file_regex, description = entry
         path = params.get("path") or params.get("file_path")
-        edits = tool in TOOL_GROUPS["edit"] or any(params.get(p) for p in EDIT_OPERATION_PARAMS)
+        edit_tools = (*TOOL_GROUPS["edit"], *CUSTOM_TOOLS["edit"])
+        edits = tool in edit_tools or any(params.get(p) for p in EDIT_OPERATION_PARAMS)
         if isinstance(path, str) and path and edits and not _js_regex_test(file_regex, path):
             details = f" ({description})" if description else ""
             return (

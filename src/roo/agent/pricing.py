@@ -32,6 +32,7 @@ _DEFAULTS: dict[str, Any] = {
     "supports_prompt_cache": False,
     "supports_temperature": True,
     "supports_reasoning_effort": False,
+    "supports_reasoning_budget": False,
     "input_price": 0.0,
     "output_price": 0.0,
     "cache_write_price": 0.0,
@@ -43,8 +44,11 @@ _BOOL_FIELDS = (
     "supports_prompt_cache",
     "supports_temperature",
     "supports_reasoning_effort",
+    "supports_reasoning_budget",
 )
 _PRICE_FIELDS = ("input_price", "output_price", "cache_write_price", "cache_read_price")
+# Roo's per-model tool customisation (`ModelInfo.includedTools` / `excludedTools`)
+_TOOL_LIST_FIELDS = ("included_tools", "excluded_tools")
 # OpenAI model families that refuse `temperature` (reasoning models): an unknown model of
 # theirs (gpt-5.2, o5-mini...) is assumed to refuse it too, as its known siblings do.
 _NO_TEMPERATURE_FAMILY = re.compile(r"^(?:gpt-5|o\d)(?:$|[-.])")
@@ -70,6 +74,13 @@ class ModelInfo:
     supports_reasoning_effort: bool = False
     # The table gives prices for it (those left out are 0): costs can be computed (else None).
     priced: bool = True
+    # Anthropic's extended thinking (Roo's supportsReasoningBudget): a thinking budget is sent
+    # when the task sets one
+    supports_reasoning_budget: bool = False
+    # Roo's includedTools / excludedTools: opt-in tools of the mode's groups offered to this
+    # model (`edit`, `insert_content`), tools it is not offered (roo.agent.modes.tools_for_mode)
+    included_tools: tuple[str, ...] = ()
+    excluded_tools: tuple[str, ...] = ()
 
 
 # provider -> model id -> fields (plus an optional "aliases" list)
@@ -87,7 +98,7 @@ def _validate_entry(where: str, entry: Any) -> dict[str, Any]:
             ok = isinstance(value, bool)
         elif key in _PRICE_FIELDS:
             ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
-        elif key == "aliases":
+        elif key == "aliases" or key in _TOOL_LIST_FIELDS:
             ok = isinstance(value, list) and all(isinstance(a, str) for a in value)
         else:
             raise ValueError(f"{where}: unknown field {key!r}")
@@ -173,7 +184,10 @@ def _info(provider: str, model: str, fields: Mapping[str, Any]) -> ModelInfo:
         known=True,
         supports_temperature=bool(values["supports_temperature"]),
         supports_reasoning_effort=bool(values["supports_reasoning_effort"]),
+        supports_reasoning_budget=bool(values["supports_reasoning_budget"]),
         priced=any(key in fields for key in _PRICE_FIELDS),
+        included_tools=tuple(fields.get("included_tools", ())),
+        excluded_tools=tuple(fields.get("excluded_tools", ())),
     )
 
 

@@ -29,7 +29,9 @@ from typing import Any, Literal, Protocol
 from roo.agent.messages import Block, Message
 from roo.agent.pricing import Usage
 
-AskKind = Literal["tool", "command", "followup", "mistake_limit", "api_retry"]
+AskKind = Literal[
+    "tool", "command", "followup", "mistake_limit", "api_retry", "auto_approval_limit"
+]
 AnswerAction = Literal["approve", "approve_always", "deny", "answer"]
 
 
@@ -45,6 +47,10 @@ class Ask:
     params: Mapping[str, Any] = field(default_factory=dict)
     suggestions: Sequence[Mapping[str, Any]] = ()
     call_id: str | None = None
+    # Roo's follow-up auto-approval: the host answers `auto_answer` itself when nobody answered
+    # within `auto_after` seconds (the answer it gives has `auto` set)
+    auto_answer: str | None = None
+    auto_after: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,7 @@ class Answer:
 
     action: AnswerAction
     text: str | None = None
+    auto: bool = False  # given by the host after the question's `auto_after`, not by the user
 
 
 class EventSink(Protocol):
@@ -106,6 +113,10 @@ class EngineState:
     result: str | None = None
     # tool results of the step in progress (the last history message is the assistant turn)
     pending_results: list[Block] = field(default_factory=list)
+    # where Roo's auto-approval limits (allowedMaxRequests / allowedMaxCost) count from: the
+    # requests and cost when the user last said go on (0 and 0.0: the task's start)
+    approval_reset_requests: int = 0
+    approval_reset_cost: float = 0.0
     # the task's own settings given at creation (`temperature`...), kept with its state
     options: dict[str, Any] = field(default_factory=dict)
     # positions of messages changed in place since the last checkpoint (not persisted)
@@ -136,6 +147,10 @@ class EngineState:
             "result": self.result,
             "pendingResults": self.pending_results,
             "options": self.options,
+            "approvalReset": {
+                "requests": self.approval_reset_requests,
+                "cost": self.approval_reset_cost,
+            },
         }
 
     @classmethod
@@ -153,6 +168,8 @@ class EngineState:
             result=data.get("result"),
             pending_results=list(data.get("pendingResults") or []),
             options=dict(data.get("options") or {}),
+            approval_reset_requests=int((data.get("approvalReset") or {}).get("requests") or 0),
+            approval_reset_cost=float((data.get("approvalReset") or {}).get("cost") or 0.0),
         )
 
 
@@ -168,6 +185,7 @@ FailureReason = Literal[
     "cost_limit",
     "wall_time_limit",
     "mistake_limit_reached",
+    "auto_approval_limit",
     "internal_error",
 ]
 

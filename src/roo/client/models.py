@@ -49,6 +49,30 @@ class AllowedCommand(RootModel[str]):
     root: Annotated[str, Field(max_length=200, min_length=1, pattern="^[^\\u0000]*$")]
 
 
+class AllowedMaxCost(RootModel[float]):
+    root: Annotated[
+        float,
+        Field(
+            description="The same for the cost in USD (null or 0: no limit; a model without prices never reaches it); Roo's allowedMaxCost",
+            ge=0.0,
+            le=1000000.0,
+            title="Allowedmaxcost",
+        ),
+    ]
+
+
+class AllowedMaxRequests(RootModel[int]):
+    root: Annotated[
+        int,
+        Field(
+            description="The task asks before its next model request after this many requests since its run started or the user last said go on (null or 0: no limit); Roo's allowedMaxRequests",
+            ge=0,
+            le=1000000,
+            title="Allowedmaxrequests",
+        ),
+    ]
+
+
 class DeniedCommand(RootModel[str]):
     root: Annotated[str, Field(max_length=200, min_length=1, pattern="^[^\\u0000]*$")]
 
@@ -68,15 +92,55 @@ class ApprovalPolicyIn(BaseModel):
             alias="allowedCommands", max_length=200, title="Allowedcommands", validate_default=True
         ),
     ] = []
+    allowed_max_cost: Annotated[
+        AllowedMaxCost | None,
+        Field(
+            alias="allowedMaxCost",
+            description="The same for the cost in USD (null or 0: no limit; a model without prices never reaches it); Roo's allowedMaxCost",
+            title="Allowedmaxcost",
+        ),
+    ] = None
+    allowed_max_requests: Annotated[
+        AllowedMaxRequests | None,
+        Field(
+            alias="allowedMaxRequests",
+            description="The task asks before its next model request after this many requests since its run started or the user last said go on (null or 0: no limit); Roo's allowedMaxRequests",
+            title="Allowedmaxrequests",
+        ),
+    ] = None
     auto_approve_execute: Annotated[
         bool | None, Field(alias="autoApproveExecute", title="Autoapproveexecute")
+    ] = False
+    auto_approve_followup_questions: Annotated[
+        bool | None,
+        Field(
+            alias="autoApproveFollowupQuestions",
+            description="A follow-up question is answered with its first suggestion when nobody answered within followupAutoApproveTimeoutMs (Roo's alwaysAllowFollowupQuestions)",
+            title="Autoapprovefollowupquestions",
+        ),
     ] = False
     auto_approve_mcp: Annotated[
         bool | None, Field(alias="autoApproveMcp", title="Autoapprovemcp")
     ] = False
+    auto_approve_mode_switch: Annotated[
+        bool | None,
+        Field(
+            alias="autoApproveModeSwitch",
+            description="switch_mode runs without asking (Roo's alwaysAllowModeSwitch)",
+            title="Autoapprovemodeswitch",
+        ),
+    ] = False
     auto_approve_read: Annotated[
         bool | None, Field(alias="autoApproveRead", title="Autoapproveread")
     ] = True
+    auto_approve_subtasks: Annotated[
+        bool | None,
+        Field(
+            alias="autoApproveSubtasks",
+            description="new_task, and a subtask's return to its parent, run without asking (Roo's alwaysAllowSubtasks)",
+            title="Autoapprovesubtasks",
+        ),
+    ] = False
     auto_approve_write: Annotated[
         bool | None, Field(alias="autoApproveWrite", title="Autoapprovewrite")
     ] = False
@@ -94,6 +158,16 @@ class ApprovalPolicyIn(BaseModel):
             alias="deniedCommands", max_length=200, title="Deniedcommands", validate_default=True
         ),
     ] = []
+    followup_auto_approve_timeout_ms: Annotated[
+        int | None,
+        Field(
+            alias="followupAutoApproveTimeoutMs",
+            description="Milliseconds before a follow-up question is answered with its first suggestion (0: never); Roo's followupAutoApproveTimeoutMs",
+            ge=0,
+            le=86400000,
+            title="Followupautoapprovetimeoutms",
+        ),
+    ] = 60000
 
 
 class AuditEventOut(BaseModel):
@@ -135,6 +209,23 @@ class AuditEventOut(BaseModel):
         str | None, Field(description="What it was done to, `kind:id`", title="Target")
     ]
     user_agent: Annotated[str | None, Field(alias="userAgent", title="Useragent")]
+
+
+class AutoAnswerOut(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    after_ms: Annotated[
+        int,
+        Field(
+            alias="afterMs",
+            description="Milliseconds after the question it is given",
+            title="Afterms",
+        ),
+    ]
+    text: Annotated[
+        str, Field(description="The follow-up question's first suggestion", title="Text")
+    ]
 
 
 class ChainVerifyOut(BaseModel):
@@ -601,10 +692,18 @@ class PendingOut(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
     )
+    auto_answer: Annotated[
+        AutoAnswerOut | None,
+        Field(
+            alias="autoAnswer",
+            description="A follow-up question the service answers itself with its first suggestion when nobody answered in time (the approval policy's autoApproveFollowupQuestions)",
+        ),
+    ] = None
     created_at: Annotated[AwareDatetime, Field(alias="createdAt", title="Createdat")]
     id: Annotated[UUID, Field(title="Id")]
     kind: Annotated[
-        Literal["tool", "command", "followup", "mistake_limit", "api_retry"], Field(title="Kind")
+        Literal["tool", "command", "followup", "mistake_limit", "api_retry", "auto_approval_limit"],
+        Field(title="Kind"),
     ]
     params: Annotated[dict[str, Any] | None, Field(title="Params")] = None
     suggestions: Annotated[list[dict[str, Any]] | None, Field(title="Suggestions")] = None
@@ -1252,6 +1351,18 @@ class Mode(RootModel[str]):
     ]
 
 
+class ReasoningBudget(RootModel[int]):
+    root: Annotated[
+        int,
+        Field(
+            description="Claude models with extended thinking: the thinking budget in tokens (Roo's reasoning budget; at most 80 % of the 16,384 max tokens sent with it); the temperature is then 1; ignored for other models; default: no thinking",
+            ge=1024,
+            le=13107,
+            title="Reasoningbudget",
+        ),
+    ]
+
+
 class Temperature(RootModel[float]):
     root: Annotated[
         float,
@@ -1277,6 +1388,14 @@ class TaskConfigIn(BaseModel):
     mode: Annotated[Mode | None, Field(title="Mode")] = None
     model: Annotated[Model | None, Field(title="Model")] = None
     provider: Annotated[Provider | None, Field(title="Provider")] = None
+    reasoning_budget: Annotated[
+        ReasoningBudget | None,
+        Field(
+            alias="reasoningBudget",
+            description="Claude models with extended thinking: the thinking budget in tokens (Roo's reasoning budget; at most 80 % of the 16,384 max tokens sent with it); the temperature is then 1; ignored for other models; default: no thinking",
+            title="Reasoningbudget",
+        ),
+    ] = None
     reasoning_effort: Annotated[
         Literal["minimal", "low", "medium", "high"] | None,
         Field(

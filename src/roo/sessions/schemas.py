@@ -78,6 +78,43 @@ class ApprovalPolicyIn(ApiInput):
     )
     allowed_commands: Annotated[list[CommandPrefix], Field(max_length=200)] = []
     denied_commands: Annotated[list[CommandPrefix], Field(max_length=200)] = []
+    # Roo's remaining auto-approve settings (engine17)
+    auto_approve_mode_switch: bool = Field(
+        False, description="switch_mode runs without asking (Roo's alwaysAllowModeSwitch)"
+    )
+    auto_approve_subtasks: bool = Field(
+        False,
+        description="new_task, and a subtask's return to its parent, run without asking "
+        "(Roo's alwaysAllowSubtasks)",
+    )
+    auto_approve_followup_questions: bool = Field(
+        False,
+        description="A follow-up question is answered with its first suggestion when nobody "
+        "answered within followupAutoApproveTimeoutMs (Roo's alwaysAllowFollowupQuestions)",
+    )
+    followup_auto_approve_timeout_ms: int = Field(
+        60_000,
+        ge=0,
+        le=86_400_000,
+        description="Milliseconds before a follow-up question is answered with its first "
+        "suggestion (0: never); Roo's followupAutoApproveTimeoutMs",
+    )
+    allowed_max_requests: int | None = Field(
+        None,
+        ge=0,
+        le=1_000_000,
+        description="The task asks before its next model request after this many requests since "
+        "its run started or the user last said go on (null or 0: no limit); Roo's "
+        "allowedMaxRequests",
+    )
+    allowed_max_cost: float | None = Field(
+        None,
+        ge=0,
+        le=1_000_000,
+        allow_inf_nan=False,
+        description="The same for the cost in USD (null or 0: no limit; a model without prices "
+        "never reaches it); Roo's allowedMaxCost",
+    )
 
 
 class ModeDefinitionIn(ModeDefinition):

@@ -185,6 +185,9 @@ class EventBuffer:
 
 # Stores a question: (the state the task waits in, the `pending` question) -> committed.
 Park = Callable[[str, dict[str, Any]], Awaitable[None]]
+# Answers a question for the user: (its id, the answer's text) -> True once committed, False
+# when it was no longer pending (answered meanwhile).
+AutoAnswer = Callable[[str, str], Awaitable[bool]]
 
 
 class Run:
@@ -198,6 +201,7 @@ class Run:
         parent_id: uuid.UUID | None = None,
         park: Park,
         wait_timeout: float,
+        auto_answer: AutoAnswer | None = None,
     ) -> None:
         self.task_id = task_id
         self.session_id = session_id
@@ -212,6 +216,7 @@ class Run:
         self.buffer: EventBuffer | None = None
         self._park = park
         self._wait_timeout = wait_timeout
+        self._auto_answer = auto_answer
         self._waiting: asyncio.Future[Answer] | None = None
         self._pending_id: str | None = None
         self._queued: list[str] = []
@@ -239,7 +244,14 @@ class Run:
             "callId": question.call_id,
             "createdAt": utcnow().isoformat(),
         }
-        approval = question.kind in ("tool", "command", "api_retry")
+        auto_text, auto_after = question.auto_answer, question.auto_after
+        if auto_text is None or auto_after is None or self._auto_answer is None:
+            auto_text = auto_after = None
+        elif auto_after >= self._wait_timeout:
+            auto_text = auto_after = None  # the wait ends first
+        else:
+            pending["autoAnswer"] = {"text": auto_text, "afterMs": round(auto_after * 1000)}
+        approval = question.kind in ("tool", "command", "api_retry", "auto_approval_limit")
         state = "awaiting_approval" if approval else "awaiting_input"
         # set before the question is stored: an answer can only be given once it is
         self._waiting = asyncio.get_running_loop().create_future()
@@ -248,7 +260,18 @@ class Run:
             await self._park(state, pending)
             # answered by this process's API (deliver), or through the task's inbox, which
             # liveness reads for every run of this process
-            return await asyncio.wait_for(asyncio.shield(self._waiting), self._wait_timeout)
+            waited = 0.0
+            if auto_text is not None and auto_after is not None and self._auto_answer:
+                waited = auto_after
+                try:
+                    return await asyncio.wait_for(asyncio.shield(self._waiting), waited)
+                except TimeoutError:
+                    if await self._auto_answer(pending_id, auto_text):
+                        return Answer("answer", auto_text, auto=True)
+                    # the user's answer came first: it is on its way
+            return await asyncio.wait_for(
+                asyncio.shield(self._waiting), self._wait_timeout - waited
+            )
         except TimeoutError:
             raise WaitTimedOut from None
         finally:

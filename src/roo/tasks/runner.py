@@ -121,6 +121,11 @@ def _reasoning_effort(options: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _reasoning_budget(options: dict[str, Any]) -> int | None:
+    value = options.get("reasoning_budget")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _temperature(options: dict[str, Any]) -> float:
     value = options.get("temperature")
     return float(value) if isinstance(value, int | float) else 0.0
@@ -289,6 +294,9 @@ class TaskRunner:
             parent_id=task.parent_id,
             park=lambda state, pending: uninterrupted(self._park(run, state, pending)),
             wait_timeout=self.settings.task_wait_timeout_seconds,
+            auto_answer=lambda pending_id, text: uninterrupted(
+                self._auto_answer(run, pending_id, text)
+            ),
         )
         self._runs[task.id] = run
         run.asyncio_task = asyncio.create_task(self._run(run, text), name=f"task-{task.id}")
@@ -366,9 +374,35 @@ class TaskRunner:
                     "params": dict(pending["params"]),
                     "text": pending["text"],
                     "suggestions": pending["suggestions"],
+                    **({"autoAnswer": pending["autoAnswer"]} if "autoAnswer" in pending else {}),
                 },
                 db=db,
             )
+
+    async def _auto_answer(self, run: Run, pending_id: str, text: str) -> bool:
+        """Answer the follow-up question `pending_id` with `text` for the user (Roo's follow-up
+        auto-approval after its timeout), as the API's answer does: the task `running` again
+        and `approval.resolved` (`auto: true`). False when the question is no longer pending
+        (the user's answer came first; it is on its way to the run)."""
+        async with self._buffer_held(run) as flush, unit_of_work(self.db_sessions) as db:
+            task = await repository.lock(db, run.task_id)
+            if task is None:
+                raise LookupError(run.task_id)
+            if task.runner_id != self.runner_id or task.state not in ACTIVE_STATES:
+                run.lost = True
+                raise LeaseLost(run.task_id)
+            if task.state != "awaiting_input" or (task.pending or {}).get("id") != pending_id:
+                return False
+            await flush(db)
+            await states.transition(self.events, db, task, "running")
+            await self.events.append(
+                run.session_id,
+                run.task_id,
+                "approval.resolved",
+                {"approvalId": pending_id, "action": "answer", "text": text, "auto": True},
+                db=db,
+            )
+        return True
 
     @staticmethod
     def _buffer_held(
@@ -529,6 +563,7 @@ class TaskRunner:
             policy=ApprovalPolicy.from_mapping(config.get("approvalPolicy") or {}),
             on_policy_change=on_policy_change,
             spawn_subtask=spawn,
+            is_subtask=task.parent_id is not None,
             limits=AgentLimits(
                 max_requests=settings.task_max_requests,
                 max_cost=settings.task_max_cost,
@@ -552,6 +587,7 @@ class TaskRunner:
             ),
             temperature=_temperature(state.options),
             reasoning_effort=_reasoning_effort(state.options),
+            reasoning_budget=_reasoning_budget(state.options),
             background=background,
             workspace=WorkspaceFacts(
                 file_listing=await asyncio.to_thread(workspace_listing, workspace, ignore)

@@ -68,6 +68,15 @@ class TaskConfigIn(ApiInput):
         description="OpenAI reasoning models (the gpt-5 family, the o-series): the effort sent "
         "as reasoning_effort; ignored for other models; default: the model's own",
     )
+    # Anthropic's extended thinking (engine17)
+    reasoning_budget: int | None = Field(
+        None,
+        ge=1024,
+        le=13_107,
+        description="Claude models with extended thinking: the thinking budget in tokens "
+        "(Roo's reasoning budget; at most 80 % of the 16,384 max tokens sent with it); the "
+        "temperature is then 1; ignored for other models; default: no thinking",
+    )
 
 
 class TaskCreateIn(ApiInput):
@@ -101,13 +110,25 @@ class UsageOut(ApiModel):
     requests: int
 
 
+class AutoAnswerOut(ApiModel):
+    text: str = Field(description="The follow-up question's first suggestion")
+    after_ms: int = Field(description="Milliseconds after the question it is given")
+
+
 class PendingOut(ApiModel):
     id: uuid.UUID
-    kind: Literal["tool", "command", "followup", "mistake_limit", "api_retry"]
+    kind: Literal[
+        "tool", "command", "followup", "mistake_limit", "api_retry", "auto_approval_limit"
+    ]
     tool: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     text: str | None = Field(None, description="The command, question or guidance")
     suggestions: list[dict[str, Any]] = Field(default_factory=list)
+    auto_answer: AutoAnswerOut | None = Field(
+        None,
+        description="A follow-up question the service answers itself with its first suggestion "
+        "when nobody answered in time (the approval policy's autoApproveFollowupQuestions)",
+    )
     created_at: datetime
 
 

@@ -48,7 +48,7 @@ from roo.tasks.state_store import hidden_in
 # where a run exists that can condense before its next request
 CONDENSABLE_STATES = ("running", "awaiting_approval", "awaiting_input")
 # Task config fields kept as the task's own options (EngineState.options), read by its runs
-TASK_OPTIONS = ("temperature", "reasoning_effort")
+TASK_OPTIONS = ("temperature", "reasoning_effort", "reasoning_budget")
 
 
 class TaskNotFound(NotFound):
@@ -111,6 +111,7 @@ def _pending(pending: Mapping[str, Any] | None) -> PendingOut | None:
         params=pending.get("params") or {},
         text=pending.get("text"),
         suggestions=pending.get("suggestions") or [],
+        auto_answer=pending.get("autoAnswer"),
         created_at=pending["createdAt"],
     )
 

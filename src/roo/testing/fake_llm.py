@@ -34,6 +34,13 @@ When the script is empty the server answers the `default_reply` if one was given
 `invalid_request_error` whose message starts with "fake llm: script exhausted" (a client fails
 fast instead of retrying); `FakeLLM.exhausted` counts those requests.
 
+Extended thinking (Anthropic): a reply's `reasoning` is a thinking block signed with
+`thinking_signature(text)`. Requests are checked as Anthropic checks them, before any scripted
+reply is taken (400 `invalid_request_error`, recorded as `bad_request`): a thinking budget of
+at least 1,024 below `max_tokens`, no temperature but 1 with thinking on, every thinking block
+sent back with its own signature, and with thinking on, the last assistant turn that used
+tools starting with a thinking block.
+
 The model listing: `GET /v1/models` (or `/models`) lists `FakeLLM.models` (id -> extra fields,
 e.g. `{"my-model": {"context_length": 32768}}`), in OpenAI's list shape, or Anthropic's
 (`type: model`, `display_name`, paged fields) when the request carries `x-api-key`. It is not
@@ -67,6 +74,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
 import itertools
 import json
 import logging
@@ -111,6 +119,8 @@ class Usage:
 class Reply:
     text: str = ""
     reasoning: str | None = None
+    # Anthropic: a redacted_thinking block with this `data`, before the thinking block
+    redacted_thinking: str | None = None
     tool_calls: Sequence[ToolCall] = ()
     usage: Usage | None = None
     # Anthropic stop reason (end_turn, tool_use, max_tokens); default from the tool calls.
@@ -348,6 +358,61 @@ def _error_body(protocol: str, failure: Failure) -> dict[str, Any]:
 
 
 # ---- the server ---------------------------------------------------------------------------------
+
+
+def thinking_signature(thinking: str) -> str:
+    """The signature the fake gives a thinking block: bound to its text, so a block sent back
+    changed (or with another block's signature) is refused as Anthropic refuses it."""
+    return "sig_fake_" + hashlib.sha256(thinking.encode()).hexdigest()[:32]
+
+
+def _thinking_problem(body: dict[str, Any]) -> str | None:
+    """Anthropic's checks of extended thinking, with its messages: the budget (at least
+    1,024, below `max_tokens`), the temperature (1 only), every thinking block's signature,
+    and, with thinking on, the final assistant turn that used tools starting with a thinking
+    block (the API requires the signed blocks back during tool use). None: acceptable."""
+    thinking = body.get("thinking")
+    enabled = isinstance(thinking, dict) and thinking.get("type") == "enabled"
+    if isinstance(thinking, dict) and enabled:
+        budget = thinking.get("budget_tokens")
+        if not isinstance(budget, int) or budget < 1024:
+            return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
+        if budget >= int(body.get("max_tokens") or 0):
+            return "`max_tokens` must be greater than `thinking.budget_tokens`."
+        temperature = body.get("temperature")
+        if temperature is not None and temperature != 1:
+            return (
+                "`temperature` may only be set to 1 when thinking is enabled or in adaptive mode."
+            )
+    messages = body.get("messages") or []
+    last_assistant: int | None = None
+    for i, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list):
+            continue
+        if message.get("role") == "assistant":
+            last_assistant = i
+        for j, block in enumerate(content):
+            if not isinstance(block, dict) or block.get("type") != "thinking":
+                continue
+            if block.get("signature") != thinking_signature(str(block.get("thinking"))):
+                return f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
+    if enabled and last_assistant is not None:
+        content = messages[last_assistant].get("content")
+        if isinstance(content, list) and any(
+            isinstance(b, dict) and b.get("type") == "tool_use" for b in content
+        ):
+            first = content[0].get("type") if content and isinstance(content[0], dict) else None
+            if first not in ("thinking", "redacted_thinking"):
+                return (
+                    f"messages.{last_assistant}.content.0.type: Expected `thinking` or "
+                    f"`redacted_thinking`, but found `{first}`. When `thinking` is enabled, a "
+                    "final `assistant` message must start with a thinking block (preceeding the "
+                    "lastmost set of `tool_use` and `tool_result` blocks). We recommend you "
+                    "include thinking blocks from previous turns. To avoid this requirement, "
+                    "disable `thinking`."
+                )
+    return None
 
 
 class FakeLLM:
@@ -611,6 +676,12 @@ class FakeLLM:
             await _send_json(writer, 401, _error_body(protocol, Failure(401, message)))
             return True
 
+        problem = _thinking_problem(body) if protocol == "anthropic" else None
+        if problem is not None:  # refused as Anthropic does, before any scripted reply
+            record("bad_request")
+            await _send_json(writer, 400, _error_body(protocol, Failure(400, problem)))
+            return True
+
         number = next(self._numbers)
         item = self._next_item()
         if item is None:
@@ -802,8 +873,10 @@ class _Responder:
 
     def _anthropic_message(self) -> dict[str, Any]:
         content: list[dict[str, Any]] = []
+        if self.reply.redacted_thinking:
+            content.append({"type": "redacted_thinking", "data": self.reply.redacted_thinking})
         if self.reply.reasoning:
-            signature = f"sig_fake_{self.number}"
+            signature = thinking_signature(self.reply.reasoning)
             content.append(
                 {"type": "thinking", "thinking": self.reply.reasoning, "signature": signature}
             )
@@ -834,12 +907,15 @@ class _Responder:
         yield "message_start", {"type": "message_start", "message": message}, False
         size = self.reply.chunk_size
         blocks: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        if self.reply.redacted_thinking:
+            blocks.append(({"type": "redacted_thinking", "data": self.reply.redacted_thinking}, []))
         if self.reply.reasoning:
             deltas = [
                 {"type": "thinking_delta", "thinking": p}
                 for p in _pieces(self.reply.reasoning, size)
             ]
-            deltas.append({"type": "signature_delta", "signature": f"sig_fake_{self.number}"})
+            signature = thinking_signature(self.reply.reasoning)
+            deltas.append({"type": "signature_delta", "signature": signature})
             blocks.append(({"type": "thinking", "thinking": ""}, deltas))
         if self.reply.text or not self.calls:
             deltas = [{"type": "text_delta", "text": p} for p in _pieces(self.reply.text, size)]

@@ -18,6 +18,7 @@ from roo.agent.engine import AgentLimits
 from roo.agent.prompts import responses as r
 from roo.agent.state import Answer, Ask, EngineState, Outcome
 from roo.testing import Failure, Reply, ToolCall, Usage
+from roo.testing.fake_llm import thinking_signature
 from tests.agent.engine.conftest import (
     FAST,
     KEY,
@@ -33,7 +34,7 @@ from tests.agent.engine.conftest import (
 )
 
 BOTH = pytest.mark.parametrize("protocol", ["openai", "anthropic"])
-AUTO_WRITE = ApprovalPolicy(auto_approve_write=True)
+AUTO_WRITE = ApprovalPolicy(auto_approve_write=True, auto_approve_subtasks=True)
 
 
 def executed(harness: Harness) -> list[str]:
@@ -702,7 +703,12 @@ async def test_reasoning_is_streamed_and_kept_but_not_sent_back(harness: Harness
     assert "".join(deltas) == thought
     assistant = harness.state.history[1]
     assert assistant["role"] == "assistant"
-    assert {"type": "reasoning", "text": thought} in assistant["content"]
+    if harness.protocol == "anthropic":  # Anthropic's signed block, kept as it came
+        kept = {"type": "thinking", "thinking": thought, "signature": thinking_signature(thought)}
+    else:
+        kept = {"type": "reasoning", "text": thought}
+    assert kept in assistant["content"]
+    # sent back only when the request enables thinking (tests/agent/engine/test_thinking.py)
     assert "list_files first" not in body_text(harness.llm.requests[1])
     assert tool_names(harness.llm.requests[1])  # the request itself went out normally
 
@@ -781,10 +787,14 @@ async def test_resume_of_a_completed_task_with_a_message(harness: Harness) -> No
 
     assert outcome == Outcome("completed", result="Added a README too.")
     request = harness.llm.requests[0]
-    assert tool_results(request) == [("call_done", r.completion_feedback())]
+    # Roo's AttemptCompletionTool: the feedback is the completion's tool result, word for word
+    assert tool_results(request) == [
+        ("call_done", "<user_message>\nPlease also add a README.\n</user_message>")
+    ]
     texts = user_texts(request)
-    assert texts[0] == r.user_message("Please also add a README.")
+    assert r.user_message("Please also add a README.") not in texts  # not twice
     assert r.task_resumption() not in texts
+    assert texts[-1].startswith("<environment_details>")
 
 
 async def test_queued_messages_join_the_next_user_turn(harness: Harness) -> None:
@@ -801,6 +811,7 @@ async def test_queued_messages_join_the_next_user_turn(harness: Harness) -> None
 
 
 async def test_switch_mode_changes_the_tools_of_the_next_request(harness: Harness) -> None:
+    harness.policy = ApprovalPolicy(auto_approve_mode_switch=True)
     harness.llm.script(
         calls(
             ToolCall("switch_mode", {"mode_slug": "ask", "reason": "Only questions left"}, id="sw")

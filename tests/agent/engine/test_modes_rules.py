@@ -89,6 +89,7 @@ async def test_switch_mode_and_new_task_take_custom_slugs(harness: Harness) -> N
             "modes",
         )
     )
+    harness.policy = ApprovalPolicy(auto_approve_mode_switch=True, auto_approve_subtasks=True)
     harness.llm.script(
         calls(ToolCall("switch_mode", {"mode_slug": "reviewer", "reason": "review"}, id="s1")),
         calls(ToolCall("new_task", {"mode": "reviewer", "message": "Review it."}, id="n1")),
@@ -122,6 +123,7 @@ async def test_rules_files_in_roos_order(harness: Harness) -> None:
     _write(ws / ".roo/rules/generic.md", "Generic rule.")
     _write(ws / ".roorules", "shadowed by .roo/rules/")
     _write(ws / ".roorules-ask", "Ask-only rule.")
+    harness.policy = ApprovalPolicy(auto_approve_mode_switch=True)
     harness.llm.script(
         calls(ToolCall("switch_mode", {"mode_slug": "ask", "reason": "questions"}, id="s1")),
         complete(),

@@ -8,19 +8,21 @@ from collections.abc import AsyncIterator
 import pytest
 
 from roo.agent import messages as m
-from roo.agent.providers.anthropic import AnthropicProvider
+from roo.agent.providers.anthropic import AnthropicProvider, anthropic_messages
 from roo.agent.providers.base import (
     Chunk,
     ModelRequest,
     ProviderError,
     ReasoningChunk,
     TextChunk,
+    ThinkingBlockChunk,
     ToolCallChunk,
     UsageChunk,
 )
 from roo.agent.providers.errors import retry_after_seconds
 from roo.agent.providers.factory import PROVIDERS, build_provider
 from roo.testing import Disconnect, Failure, FakeLLM, Hang, Reply, ToolCall, Usage
+from roo.testing.fake_llm import thinking_signature
 from tests.agent.providers.support import (
     MODEL,
     READ_FILE,
@@ -357,3 +359,29 @@ def test_retry_after_forms() -> None:
     assert retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
     assert retry_after_seconds({"retry-after": "soon"}) is None
     assert retry_after_seconds({}) is None
+
+
+async def test_thinking_blocks_come_signed_and_go_back_only_with_thinking(
+    llm: FakeLLM, provider: AnthropicProvider
+) -> None:
+    llm.script(Reply(redacted_thinking="opaque==", reasoning="Plan it", text="Hi", chunk_size=3))
+    chunks = await collect(provider)
+    blocks = [c.block for c in chunks if isinstance(c, ThinkingBlockChunk)]
+    assert blocks == [
+        {"type": "redacted_thinking", "data": "opaque=="},
+        {"type": "thinking", "thinking": "Plan it", "signature": thinking_signature("Plan it")},
+    ]
+    assert "".join(texts(chunks, ReasoningChunk)) == "Plan it"
+
+    history = [
+        m.user(m.text_block("hi")),
+        m.assistant(*blocks, m.tool_use_block("t1", "read_file", {"path": "a"})),
+        m.user(m.tool_result_block("t1", [m.text_block("x")])),
+    ]
+    sent = anthropic_messages(history, thinking=True)
+    assert [b["type"] for b in sent[1]["content"]] == [
+        "redacted_thinking",
+        "thinking",
+        "tool_use",
+    ]
+    assert [b["type"] for b in anthropic_messages(history)[1]["content"]] == ["tool_use"]

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 
-from roo.agent.modes import TOOL_GROUPS, Mode
+from roo.agent.modes import CUSTOM_TOOLS, TOOL_GROUPS, Mode
 from roo.agent.rules import Rules
 from roo.agent.tools.base import Tool
 from roo.agent.tools.list_files import TRUNCATED_NOTICE, format_listing
@@ -80,12 +80,16 @@ def format_file_listing(paths: Sequence[str], limit: int = MAX_WORKSPACE_FILES) 
     return format_listing(list(paths[:limit]), len(paths) > limit)
 
 
+# every edit tool a model may be offered: the group's own and its opt-in ones
+_EDIT_TOOLS = frozenset((*TOOL_GROUPS["edit"], *CUSTOM_TOOLS["edit"]))
+
+
 def _capabilities(names: set[str]) -> str:
     has_read = bool(names & set(TOOL_GROUPS["read"]))
     abilities = []
     if has_read:
         abilities.append("list, search and read the files of the workspace")
-    if names & set(TOOL_GROUPS["edit"]):
+    if names & _EDIT_TOOLS:
         abilities.append("create and edit files")
     if "execute_command" in names:
         abilities.append("run shell commands in a sandbox")
@@ -143,7 +147,7 @@ def build_system_prompt(
     `now` (default: the current time) should be the task's start time, so the prompt stays the
     same for the whole task and provider prompt caching works."""
     names = {t.name for t in tools}
-    has_edit = bool(names & set(TOOL_GROUPS["edit"]))
+    has_edit = bool(names & _EDIT_TOOLS)
     modes_list = "\n".join(
         f'  * "{m.name}" mode ({m.slug}) - {m.when_to_use or m.role_definition.split(".")[0]}'
         for m in modes.values()

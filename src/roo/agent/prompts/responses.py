@@ -125,8 +125,13 @@ def interrupted_tool_result() -> str:
     return "Task was interrupted before this tool call could be completed."
 
 
-def tool_description(tool: str, params: Mapping[str, Any] | None = None) -> str:
-    """Roo's `[tool for 'arg']` label of a tool call."""
+def tool_description(
+    tool: str,
+    params: Mapping[str, Any] | None = None,
+    mode_names: Mapping[str, str] | None = None,
+) -> str:
+    """Roo's `[tool for 'arg']` label of a tool call; `mode_names` (slug -> name) gives
+    new_task's mode by name, as Roo's label does."""
     p = params or {}
     key = {
         "execute_command": "command",
@@ -146,14 +151,21 @@ def tool_description(tool: str, params: Mapping[str, Any] | None = None) -> str:
         reason = f" because: {p['reason']}" if p.get("reason") else ""
         return f"[{tool} to '{p.get('mode_slug')}'{reason}]"
     if tool == "new_task":
-        return f"[{tool} in {p.get('mode') or 'code'} mode: '{p.get('message') or '(no message)'}']"
+        slug = p.get("mode") or "code"
+        mode = (mode_names or {}).get(slug, slug)
+        return f"[{tool} in {mode} mode: '{p.get('message') or '(no message)'}']"
     if key is not None and p.get(key) is not None:
         return f"[{tool} for '{p[key]}']"
     return f"[{tool}]"
 
 
-def skipped_after_rejection(tool: str, params: Mapping[str, Any] | None = None) -> str:
-    return f"Skipping tool {tool_description(tool, params)} due to user rejecting a previous tool."
+def skipped_after_rejection(
+    tool: str,
+    params: Mapping[str, Any] | None = None,
+    mode_names: Mapping[str, str] | None = None,
+) -> str:
+    label = tool_description(tool, params, mode_names)
+    return f"Skipping tool {label} due to user rejecting a previous tool."
 
 
 def not_executed_after(tool: str, last_tool: str = "new_task") -> str:
@@ -202,21 +214,25 @@ def subtask_result(task_id: str, summary: str) -> str:
     return f"Subtask {task_id} completed.\n\nResult:\n{summary}"
 
 
-def completion_feedback() -> str:
-    """attempt_completion's result when the user answered the completion with a message (the
-    message itself follows as `user_message`)."""
-    return (
-        "The user has provided feedback on the results. Consider their input to continue the "
-        "task, and then attempt completion again."
-    )
+def completion_feedback(text: str) -> str:
+    """attempt_completion's result when the user answered the completion with a message:
+    Roo's `AttemptCompletionTool` sends the message itself in the `<user_message>` form (the
+    user's images follow it in the same tool result)."""
+    return user_message(text)
+
+
+# The English text of Roo's `attempt_completion_tool_failed` (its webview locale). Roo's
+# extension looks the key up in a catalogue that lacks it, so its model gets the bare key
+# "errors.attempt_completion_tool_failed"; we send the text the key stands for.
+COMPLETION_REFUSED = (
+    "Cannot execute attempt_completion because a previous tool call failed in this turn. "
+    "Please address the tool failure before attempting completion."
+)
 
 
 def completion_refused() -> str:
     """attempt_completion refused because a tool failed earlier in the same turn."""
-    return tool_error(
-        "Cannot complete the task because a tool call in this turn failed. Address the failure "
-        "first, then use attempt_completion again."
-    )
+    return tool_error(COMPLETION_REFUSED)
 
 
 def followup_answer(text: str) -> str:
@@ -240,3 +256,23 @@ def mode_switched(previous: str, target: str, reason: str | None) -> str:
     """`previous` and `target` are the modes' names (e.g. "🏗️ Architect")."""
     because = f" because: {reason}" if reason else ""
     return f"Successfully switched from {previous} mode to {target} mode{because}."
+
+
+def auto_approval_request_limit(count: int) -> str:
+    """Roo's auto_approval_max_req_reached ask for the request limit (its UI text)."""
+    return (
+        f"Roo has reached the auto-approved limit of {count} API request(s). Would you like to "
+        "reset the count and proceed with the task?"
+    )
+
+
+def auto_approval_cost_limit(cost: float) -> str:
+    """The same for the cost limit; the cost with two decimals as Roo's `toFixed(2)`."""
+    return (
+        f"Roo has reached the auto-approved cost limit of ${cost:.2f}. Would you like to reset "
+        "the cost and proceed with the task?"
+    )
+
+
+# What the task fails with when the user does not let it go on (Roo's Error text)
+AUTO_APPROVAL_LIMIT_DECLINED = "Auto-approval limit reached and user did not approve continuation"

@@ -1,11 +1,13 @@
 """Anthropic Messages API through the official SDK (`anthropic.AsyncAnthropic`), streamed.
 
 The history is already Anthropic-shaped, so the translation is small: `reasoning` blocks are
-dropped (they are kept for the record only), empty text blocks too (the API rejects them), and
+dropped (they are kept for the record only), empty text blocks too (the API rejects them),
+signed `thinking` / `redacted_thinking` blocks are sent back only with extended thinking on, and
 prompt caching is asked for as Roo does: `cache_control: ephemeral` on the system prompt and on
 the last block of the last two user messages.
 
-Stream translation: each `text_delta` is a `TextChunk`, each `thinking_delta` a `ReasoningChunk`,
+Stream translation: each `text_delta` is a `TextChunk`, each `thinking_delta` a `ReasoningChunk`
+(and each finished thinking block, with its `signature_delta`, a `ThinkingBlockChunk`),
 each finished `tool_use` block one `ToolCallChunk` (its `input_json_delta` fragments joined; no
 fragments: "{}"), `message_start` a `UsageChunk` with the input and cache tokens and
 `message_delta` one with the output tokens.
@@ -30,6 +32,8 @@ from anthropic.types import (
     RawMessageStartEvent,
     RawMessageStopEvent,
     RawMessageStreamEvent,
+    RedactedThinkingBlock,
+    SignatureDelta,
     TextBlock,
     TextDelta,
     ThinkingBlock,
@@ -46,6 +50,7 @@ from roo.agent.providers.base import (
     ProviderError,
     ReasoningChunk,
     TextChunk,
+    ThinkingBlockChunk,
     ToolCallChunk,
     ToolSpec,
     UsageChunk,
@@ -108,9 +113,13 @@ class AnthropicProvider:
         body: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens,
-            "messages": anthropic_messages(request.messages),
+            "messages": anthropic_messages(
+                request.messages, thinking=request.thinking_budget is not None
+            ),
             "stream": True,
         }
+        if request.thinking_budget is not None:
+            body["thinking"] = {"type": "enabled", "budget_tokens": request.thinking_budget}
         system = system_blocks(request.system)
         if system:
             body["system"] = system
@@ -133,6 +142,8 @@ class AnthropicProvider:
             raise map_error(exc, self._api_key) from exc
 
         tool_uses: dict[int, tuple[str, str, str, list[str]]] = {}
+        # thinking blocks being streamed: index -> (text parts, signature)
+        thoughts: dict[int, tuple[list[str], list[str]]] = {}
         finished = False
         try:
             async with events:
@@ -152,19 +163,40 @@ class AnthropicProvider:
                             tool_uses[event.index] = (block.id, block.name, given, [])
                         elif isinstance(block, TextBlock) and block.text:
                             yield TextChunk(block.text)
-                        elif isinstance(block, ThinkingBlock) and block.thinking:
-                            yield ReasoningChunk(block.thinking)
+                        elif isinstance(block, ThinkingBlock):
+                            given_sig = [block.signature] if block.signature else []
+                            thoughts[event.index] = ([block.thinking or ""], given_sig)
+                            if block.thinking:
+                                yield ReasoningChunk(block.thinking)
+                        elif isinstance(block, RedactedThinkingBlock):
+                            yield ThinkingBlockChunk(
+                                {"type": "redacted_thinking", "data": block.data}
+                            )
                     elif isinstance(event, RawContentBlockDeltaEvent):
                         delta = event.delta
                         if isinstance(delta, TextDelta):
                             if delta.text:
                                 yield TextChunk(delta.text)
                         elif isinstance(delta, ThinkingDelta):
+                            if event.index in thoughts:
+                                thoughts[event.index][0].append(delta.thinking)
                             if delta.thinking:
                                 yield ReasoningChunk(delta.thinking)
+                        elif isinstance(delta, SignatureDelta) and event.index in thoughts:
+                            thoughts[event.index][1].append(delta.signature)
                         elif isinstance(delta, InputJSONDelta) and event.index in tool_uses:
                             tool_uses[event.index][3].append(delta.partial_json)
                     elif isinstance(event, RawContentBlockStopEvent):
+                        if event.index in thoughts:
+                            parts, signature = thoughts.pop(event.index)
+                            if signature:  # unsigned thinking cannot be sent back
+                                yield ThinkingBlockChunk(
+                                    {
+                                        "type": "thinking",
+                                        "thinking": "".join(parts),
+                                        "signature": "".join(signature),
+                                    }
+                                )
                         if event.index in tool_uses:
                             call_id, name, given, parts = tool_uses.pop(event.index)
                             yield ToolCallChunk(call_id, name, "".join(parts) or given)
@@ -203,8 +235,18 @@ def anthropic_tools(tools: Sequence[ToolSpec]) -> list[dict[str, Any]]:
     ]
 
 
-def _content_block(block: Block) -> Block | None:
+def _content_block(block: Block, thinking: bool = False) -> Block | None:
     kind = block.get("type")
+    if kind == "thinking":
+        if not thinking:
+            return None
+        return {
+            "type": "thinking",
+            "thinking": block["thinking"],
+            "signature": block["signature"],
+        }
+    if kind == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": block["data"]} if thinking else None
     if kind == "text":
         return {"type": "text", "text": block["text"]} if block.get("text") else None
     if kind == "image":
@@ -228,11 +270,17 @@ def _content_block(block: Block) -> Block | None:
     return None  # reasoning blocks (and anything unknown) stay home
 
 
-def anthropic_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    """The history as the API takes it, with cache breakpoints on the last two user messages."""
+def anthropic_messages(
+    messages: Sequence[Message], *, thinking: bool = False
+) -> list[dict[str, Any]]:
+    """The history as the API takes it, with cache breakpoints on the last two user messages.
+    `thinking` (the request enables extended thinking): the assistant turns' signed thinking
+    blocks go back unchanged, first in their message, as the API requires when tools are used;
+    without it they stay home."""
     out: list[dict[str, Any]] = []
     for message in messages:
-        blocks = [b for b in map(_content_block, message["content"]) if b is not None]
+        converted = (_content_block(b, thinking) for b in message["content"])
+        blocks = [b for b in converted if b is not None]
         if blocks:
             out.append({"role": message["role"], "content": blocks})
     user_indexes = [i for i, m in enumerate(out) if m["role"] == "user"]

@@ -40,6 +40,9 @@ class ModelRequest:
     temperature: float | None = None
     # OpenAI reasoning models: minimal / low / medium / high (None: the model's default)
     reasoning_effort: str | None = None
+    # Anthropic's extended thinking: the budget in tokens (None: off). With it, the history's
+    # signed thinking blocks are sent back (the API requires them around tool use).
+    thinking_budget: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,16 @@ class TextChunk:
 class ReasoningChunk:
     text: str
     type: Literal["reasoning"] = "reasoning"
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingBlockChunk:
+    """A finished Anthropic thinking block, to be kept in the history and sent back as it came:
+    `{"type": "thinking", "thinking", "signature"}` or `{"type": "redacted_thinking", "data"}`
+    (its text was streamed as `ReasoningChunk`s already)."""
+
+    block: dict[str, Any]
+    type: Literal["thinking_block"] = "thinking_block"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +90,7 @@ class UsageChunk:
     type: Literal["usage"] = "usage"
 
 
-Chunk = TextChunk | ReasoningChunk | ToolCallChunk | UsageChunk
+Chunk = TextChunk | ReasoningChunk | ThinkingBlockChunk | ToolCallChunk | UsageChunk
 
 ErrorKind = Literal[
     "rate_limit",  # 429
