@@ -170,6 +170,33 @@ def test_a_refusal_typed_at_the_prompt_reaches_the_model(user: User) -> None:
     assert user.roo("files", "get", "a.txt").returncode == 5  # not written
 
 
+def test_a_task_paused_by_its_request_limit_goes_on_when_told_at_the_prompt(
+    user: User,
+) -> None:
+    """Roo's allowedMaxRequests pauses the task with a yes/no ask (not a question in words)."""
+    user.login()
+    token = json.loads(user.credentials.read_text())["token"]
+    made = httpx.post(
+        f"{user.service.url}/api/v1/sessions", trust_env=False,
+        headers={"Authorization": f"Bearer {token}"},
+        json={"name": "limited", "config": {"approvalPolicy": {"allowedMaxRequests": 1}}},
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    user.service.llm.script(
+        Reply(text="First look.", tool_calls=[ToolCall("list_files", {"path": "."})]),
+        Reply(tool_calls=[ToolCall("attempt_completion", {"result": "Went on."})]),
+    )
+    child = user.spawn("task", "run", "Look around", "--session", made.json()["id"])
+    child.expect(r"paused:")
+    child.expect(r"Go on\? \[y/n\]")
+    child.sendline("y")
+    child.expect("Went on.")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert len(user.service.llm.requests) == 2
+
+
 def test_ctrl_c_cancels_the_task(user: User) -> None:
     user.login()
     llm = user.service.llm

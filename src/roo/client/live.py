@@ -272,9 +272,10 @@ class Asker:
         try:
             if kind in ("tool", "command"):
                 await self._tool(task_id, approval, kind, tool, data)
-            elif kind == "api_retry":
-                self.say(f"[yellow]? the model's API failed:[/] {escape(str(data.get('text')))}")
-                answer = await self.ask("Retry? [y/n] ")
+            elif kind in ("api_retry", "auto_approval_limit"):
+                what = "the model's API failed" if kind == "api_retry" else "paused"
+                self.say(f"[yellow]? {what}:[/] {escape(str(data.get('text')))}")
+                answer = await self.ask("Retry? [y/n] " if kind == "api_retry" else "Go on? [y/n] ")
                 if (answer or "").strip().lower() in ("y", "yes"):
                     await self.roo.approve(self.session_id, task_id, approval)
                 else:
