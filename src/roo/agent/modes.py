@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from roo.agent.tools.base import Tool
+from roo.agent.tools.mcp import is_function_name
 from roo.agent.tools.registry import ToolRegistry
 
 ModeSource = Literal["builtin", "session", "workspace"]
@@ -23,7 +24,8 @@ TOOL_GROUPS: Mapping[str, tuple[str, ...]] = {
     "read": ("read_file", "search_files", "list_files", "list_code_definition_names"),
     "edit": ("apply_diff", "write_to_file", "edit", "insert_content"),
     "command": ("execute_command", "read_command_output"),
-    "mcp": (),  # no MCP tools registered yet
+    # plus every MCP server tool as its own `mcp--server--tool` function (`_group_of`)
+    "mcp": ("use_mcp_tool", "access_mcp_resource"),
 }
 ALWAYS_AVAILABLE_TOOLS: tuple[str, ...] = (
     "ask_followup_question",
@@ -193,8 +195,10 @@ def canonical_tool_name(name: str) -> str:
 
 
 def _group_of(mode: Mode, tool: str) -> GroupEntry | None:
+    mcp_function = is_function_name(tool)
     for entry in mode.groups:
-        if tool in TOOL_GROUPS.get(group_name(entry), ()):
+        name = group_name(entry)
+        if tool in TOOL_GROUPS.get(name, ()) or (mcp_function and name == "mcp"):
             return entry
     return None
 
@@ -208,7 +212,7 @@ def is_tool_in_mode(mode: Mode, tool_name: str) -> bool:
 def tools_for_mode(mode: Mode, registry: ToolRegistry) -> list[Tool]:
     """The registry's tools the mode may use, sorted by name (what the model is offered)."""
     return sorted(
-        (t for t in registry.all() if is_tool_in_mode(mode, t.name)), key=lambda t: t.name
+        (t for t in registry.offered() if is_tool_in_mode(mode, t.name)), key=lambda t: t.name
     )
 
 
