@@ -272,6 +272,7 @@ def test_policy_round_trip() -> None:
         "auto_approve_write_protected": True,
         "allowed_commands": ["npm test", "git log"],
         "denied_commands": ["rm"],
+        "mcp_always_allow": {"github": ["create_issue"], "local": ["*"]},
         "something_else": 1,
     }
     policy = ApprovalPolicy.from_mapping(data)
