@@ -3,6 +3,7 @@ for remote server URLs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -191,3 +192,21 @@ async def test_tools_api_over_http_with_loopback_allowed(
     session = await api.request("GET", f"/api/v1/sessions/{sid}")
     assert "hdr-secret" not in session.text
     assert session.json()["config"]["mcpServers"]["r"]["headerKeys"] == ["X-Key"]
+
+
+@pytest.mark.task_settings(**MCP_SETTINGS, mcp_idle_seconds=0.5)
+async def test_servers_stop_when_the_session_is_idle_and_start_again(
+    api: Api, llm: FakeLLM
+) -> None:
+    sid = await api.session(mcpServers={"local": stdio_server()})
+    first = await call(api, sid, "mcp--local--echo", {"text": "one"})
+    assert first["isError"] is False
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        status = (await api.request("GET", f"/api/v1/sessions/{sid}/mcp")).json()
+        if status["servers"][0]["status"] == "stopped":
+            break
+        assert asyncio.get_running_loop().time() < deadline, status
+        await asyncio.sleep(0.1)
+    again = await call(api, sid, "mcp--local--echo", {"text": "two"})
+    assert again["content"][0]["text"] == "echo: two"  # type: ignore[index]

@@ -19,7 +19,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -242,7 +242,14 @@ class Connection:
                     for w in waits:
                         w.cancel()
                 if not self._stop.is_set() and self.end is not None:
-                    self._fail(f"the server crashed: {self.end.describe()}")
+                    result = self.end.result
+                    if result is not None and result.killed_reason == "timeout":
+                        # the session's wall-clock limit (maxExecutionTime), not a fault: the
+                        # next call starts it again at once
+                        self.status = "stopped"
+                        self.error = "stopped at the session's time limit (maxExecutionTime)"
+                    else:
+                        self._fail(f"the server crashed: {self.end.describe()}")
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # the start failed, or the connection broke
@@ -413,6 +420,7 @@ class SessionMcp:
         self.connections: dict[str, Connection] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.last_used = time.monotonic()
+        self.busy = 0  # starts and calls in flight
 
     async def configure(self, servers: Mapping[str, ResolvedServer], error: str | None) -> None:
         """Take the session's current servers: a connection whose server changed or went is
@@ -425,15 +433,30 @@ class SessionMcp:
                 del self.connections[name]
                 await conn.stop()
 
+    @contextlib.contextmanager
+    def _in_use(self) -> Iterator[None]:
+        """A start or a call in flight: the idle reaper leaves the session alone meanwhile."""
+        self.busy += 1
+        try:
+            yield
+        finally:
+            self.busy -= 1
+            self.last_used = time.monotonic()
+
     async def connection(self, name: str, *, retry: bool = True) -> Connection | None:
         """The server's connection, started if need be (None: no such server, or disabled)."""
-        self.last_used = time.monotonic()
+        with self._in_use():
+            return await self._connection(name, retry=retry)
+
+    async def _connection(self, name: str, *, retry: bool) -> Connection | None:
         server = self.servers.get(name)
         if server is None or server.config.disabled:
             return None
         lock = self._locks.setdefault(name, asyncio.Lock())
         async with lock:
             conn = self.connections.get(name)
+            if conn is not None and conn.status == "stopped":
+                conn = None  # ended at the time limit: start a new one
             if conn is not None and conn.status == "connected" and not conn.alive:
                 conn._fail(conn.error or CLOSED)  # ended by itself (remote closed, crashed)
             if conn is not None and conn.status == "connected":
@@ -531,11 +554,8 @@ class SessionMcp:
         entry = next((t for t in conn.tools if t.name == tool), None)
         if entry is None or not entry.enabled:
             return unknown_tool(server, tool, [t.name for t in conn.tools if t.enabled])
-        self.last_used = time.monotonic()
-        try:
+        with self._in_use():
             return await conn.call(tool, arguments)
-        finally:
-            self.last_used = time.monotonic()
 
     async def read_resource(self, server: str, uri: str) -> ToolResult:
         found = self.servers.get(server)
@@ -546,10 +566,8 @@ class SessionMcp:
         conn = await self.connection(server)
         if conn is None or conn.status != "connected":
             return _error(conn._no_connection() if conn else NO_CONNECTION.format(name=server))
-        try:
+        with self._in_use():
             return await conn.read(uri)
-        finally:
-            self.last_used = time.monotonic()
 
     # -- status ----------------------------------------------------------------------------
 
@@ -671,8 +689,10 @@ class McpHub:
             await asyncio.sleep(tick)
             now = time.monotonic()
             for session_id, mcp in list(self._sessions.items()):
-                if now - mcp.last_used >= self.idle_seconds:
-                    self._sessions.pop(session_id, None)
+                # The entry stays (a run may hold it and call again: its servers then start
+                # anew, still under this hub); only deleting the session drops it.
+                idle = not mcp.busy and now - mcp.last_used >= self.idle_seconds
+                if mcp.connections and idle:
                     await mcp.stop()
                     log.info("mcp.session_idle", session_id=str(session_id))
 
