@@ -210,3 +210,17 @@ async def test_servers_stop_when_the_session_is_idle_and_start_again(
         await asyncio.sleep(0.1)
     again = await call(api, sid, "mcp--local--echo", {"text": "two"})
     assert again["content"][0]["text"] == "echo: two"  # type: ignore[index]
+
+
+@pytest.mark.task_settings(**(MCP_SETTINGS | {"mcp_start_timeout_seconds": 2.0}))
+async def test_a_server_that_never_answers_its_start_is_a_clear_error(
+    api: Api, llm: FakeLLM
+) -> None:
+    sid = await api.session(mcpServers={"mute": {"command": "/bin/sleep", "args": ["3600"]}})
+    result = await call(api, sid, "use_mcp_tool", {"server_name": "mute", "tool_name": "x"})
+    assert result["isError"] is True
+    text = result["content"][0]["text"]  # type: ignore[index]
+    assert "No connection found for server: mute" in text
+    assert "did not answer within 2 s" in text
+    status = (await api.request("GET", f"/api/v1/sessions/{sid}/mcp")).json()
+    assert status["servers"][0]["status"] == "failed"

@@ -201,3 +201,34 @@ async def test_mcp_calls_ask_unless_always_allowed(api: Api, llm: FakeLLM) -> No
     assert result_text(llm, 2)[-1] == "2"
     session = (await api.request("GET", f"/api/v1/sessions/{sid}")).json()
     assert session["config"]["approvalPolicy"]["mcpAlwaysAllow"] == {"local": ["add"]}
+
+
+@pytest.mark.task_settings(**MCP_SETTINGS)
+async def test_a_server_that_cannot_start_is_an_event_and_a_tool_error(
+    api: Api, llm: FakeLLM
+) -> None:
+    sid = await api.session(
+        mcpServers={"broken": {"command": "/nonexistent/server"}, "local": stdio_server()},
+        approvalPolicy=MCP_AUTO | {"mcpAlwaysAllow": {"broken": ["*"], "local": ["*"]}},
+    )
+    llm.script(
+        Reply(
+            tool_calls=[
+                ToolCall("use_mcp_tool", {"server_name": "broken", "tool_name": "x"}, id="c1"),
+                ToolCall("mcp--local--echo", {"text": "still here"}, id="c2"),
+            ]
+        ),
+        done(),
+    )
+    task = await api.start(sid)
+    ended = await api.wait(sid, task["id"], "completed", "failed", within=60)
+    assert ended["state"] == "completed", ended
+    assert "mcp--local--echo" in tool_names(llm)
+    assert not any(name.startswith("mcp--broken--") for name in tool_names(llm))
+    broken, echoed = result_text(llm, 1)
+    assert "No connection found for server: broken" in broken
+    assert "echo: still here" in echoed
+    (event,) = [e for e in await api.events(sid) if e["event"] == "mcp.server"]
+    assert event["data"]["server"] == "broken"
+    assert event["data"]["status"] == "failed"
+    assert event["data"]["error"]

@@ -39,6 +39,7 @@ from pydantic import (
 )
 
 from roo import pathguard
+from roo.kit.inputs import NO_CONTROLS, NO_NUL
 from roo.security.secrets_box import SecretBox, UndecryptableSecret
 
 MCP_JSON = ".roo/mcp.json"
@@ -53,7 +54,7 @@ Transport = Literal["stdio", "sse", "streamable-http"]
 ServerName = Annotated[str, StringConstraints(pattern=SERVER_NAME_PATTERN)]
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
-Text = Annotated[str, StringConstraints(max_length=4096)]
+Text = Annotated[str, StringConstraints(max_length=4096), NO_NUL]
 
 
 def _no_controls(value: str, what: str) -> str:
@@ -83,11 +84,11 @@ class ServerConfig(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
     type: Transport | None = None
-    command: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+    command: Annotated[str, StringConstraints(min_length=1, max_length=4096), NO_NUL] | None = None
     args: Annotated[list[Text], Field(max_length=256)] = []
     cwd: Text | None = None
     env: dict[str, str | None] = {}
-    url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    url: Annotated[str, StringConstraints(max_length=2000), NO_CONTROLS] | None = None
     headers: dict[str, str | None] = {}
     timeout: int = Field(DEFAULT_TIMEOUT, ge=1, le=3600)
     always_allow: Annotated[list[Text], Field(max_length=1000)] = Field(

@@ -206,10 +206,10 @@ class Connection:
                 await asyncio.shield(self._ready)
         except TimeoutError:
             self._fail(f"the server did not answer within {self.start_timeout:g} s of its start")
-            await self.stop()
+            await self._cancel()
         except Exception as exc:
             self._fail(self._why(exc))
-            await self.stop()
+            await self._cancel()
         else:
             self.status, self.started_at = "connected", _now()
 
@@ -298,6 +298,15 @@ class Connection:
                 for x in templates.resource_templates
             ]
         return entries
+
+    async def _cancel(self) -> None:
+        """End a start that failed: the task is stuck in the handshake, not waiting for stop
+        (its transport's exit still stops the server's process)."""
+        self._stop.set()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
 
     async def stop(self) -> None:
         self._stop.set()
