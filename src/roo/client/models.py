@@ -1098,27 +1098,36 @@ class Role(RootModel[Literal["admin", "member", "viewer"]]):
 
 
 class AlwaysAllowItem(RootModel[str]):
-    root: Annotated[str, Field(max_length=4096)]
+    root: Annotated[str, Field(max_length=4096, pattern="^[^\\u0000]*$")]
 
 
 class Arg(RootModel[str]):
-    root: Annotated[str, Field(max_length=4096)]
+    root: Annotated[str, Field(max_length=4096, pattern="^[^\\u0000]*$")]
 
 
 class Command(RootModel[str]):
-    root: Annotated[str, Field(max_length=4096, min_length=1, title="Command")]
+    root: Annotated[
+        str, Field(max_length=4096, min_length=1, pattern="^[^\\u0000]*$", title="Command")
+    ]
 
 
 class Cwd(RootModel[str]):
-    root: Annotated[str, Field(max_length=4096, title="Cwd")]
+    root: Annotated[str, Field(max_length=4096, pattern="^[^\\u0000]*$", title="Cwd")]
 
 
 class DisabledTool(RootModel[str]):
-    root: Annotated[str, Field(max_length=4096)]
+    root: Annotated[str, Field(max_length=4096, pattern="^[^\\u0000]*$")]
 
 
 class Url(RootModel[str]):
-    root: Annotated[str, Field(max_length=2000, title="Url")]
+    root: Annotated[
+        str,
+        Field(
+            max_length=2000,
+            pattern="^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\u2028\\u2029]*$",
+            title="Url",
+        ),
+    ]
 
 
 class ServerConfigIn(BaseModel):
