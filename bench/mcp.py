@@ -12,7 +12,9 @@ server is the test suite's (tests/mcp/mcp_server.py, the SDK's `MCPServer`), too
   egress guard (loopback allowed for the run, as ROO_PROVIDER_ALLOWED_HOSTS would).
 
 Each case gets a warm-up, then N timed calls one after the other. Also reported: the time a
-server takes to start and list its tools (the first call of a session pays it). Results go to
+server takes to start and list its tools (the first call of a session pays it), and, as a
+reference, the SDK's own stdio client calling the same server outside any sandbox (what the
+SDK's stdio server costs by itself: it reads stdin through a worker thread). Results go to
 bench/results/mcp.json.
 """
 
@@ -28,6 +30,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH] + [str
 
 import asyncio
 import functools
+import importlib
 import socket
 import subprocess
 import sysconfig
@@ -53,7 +56,7 @@ from common import (
 
 from roo.agent.tools.base import ToolContext, ToolResult
 from roo.agent.tools.mcp import McpFunctionTool, McpToolInfo
-from roo.agent.tools.read_file import ReadFileTool
+from roo.agent.tools.read_file import ReadFileParams, ReadFileTool
 from roo.agent.tools.rooignore import RooIgnore
 from roo.kit.logs import configure_logging
 from roo.mcp.config import ResolvedServer, ServerConfig
@@ -95,7 +98,7 @@ def wait_port(port: int, within: float = 20.0) -> None:
 
 async def measure(calls: int, warmup: int) -> dict[str, Any]:
     sandbox = Sandbox(
-        ro_binds={SITE: Path(sysconfig.get_paths()["purelib"]), SCRIPTS: SERVER_SCRIPT.parent}
+        ro_binds={SITE: Path(sysconfig.get_paths()["purelib"]), SCRIPTS: SERVER_SCRIPT.parent},
     )
     limits = ResourceLimits(max_execution_time=3600)
     port = free_port()
@@ -156,7 +159,7 @@ async def measure(calls: int, warmup: int) -> dict[str, Any]:
                     raise BenchError(f"{name}: {conn.error if conn else 'no server'}")
                 report["start_ms"][name] = round((time.perf_counter() - started) * 1000, 1)
             read = ReadFileTool()
-            params = read.Params.model_validate({"path": "small.txt"})
+            params = ReadFileParams.model_validate({"path": "small.txt"})
             cases: dict[str, Callable[[], Awaitable[ToolResult]]] = {
                 "direct_read_file": lambda: read.execute(params, ctx),
             }
@@ -164,6 +167,23 @@ async def measure(calls: int, warmup: int) -> dict[str, Any]:
                 tool = McpFunctionTool(McpToolInfo(name, "echo", "", {}))
                 args = tool.Params.model_validate({"text": "ping"})
                 cases[f"mcp_{name}_echo"] = functools.partial(tool.execute, args, ctx)
+            # Reference: the SDK's own stdio client and the same server, no sandbox, no service
+            # (the SDK by name: a type checker takes this file for the package `mcp`)
+            sdk = importlib.import_module("mcp")
+            reference = sdk.Client(
+                sdk.StdioServerParameters(command=sys.executable, args=[str(SERVER_SCRIPT)]),
+                cache=None,
+            )
+            async with reference:
+
+                async def sdk_call() -> ToolResult:
+                    await reference.call_tool("echo", {"text": "ping"})
+                    return ToolResult.text("ok")
+
+                report["cases"]["sdk_stdio_unsandboxed_reference"] = {
+                    "calls": calls,
+                    **latency_stats(await timed(sdk_call, calls, warmup)),
+                }
             for name, call in cases.items():
                 report["cases"][name] = {
                     "calls": calls,
@@ -176,7 +196,7 @@ async def measure(calls: int, warmup: int) -> dict[str, Any]:
                     "p99": round(case["p99_ms"] - direct["p99_ms"], 3),
                 }
                 for name, case in report["cases"].items()
-                if name != "direct_read_file"
+                if name.startswith("mcp_")
             }
             report["sandbox"] = await sandbox.backend()
             return report
