@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import pytest
 
+from roo.sandbox.procs import processes_with
 from roo.testing.fake_llm import FakeLLM
 from tests.mcp.conftest import MCP_SETTINGS, HttpServer, stdio_server
+from tests.support.waiting import eventually
 from tests.tasks.conftest import Api
 
 LOOPBACK = {**MCP_SETTINGS, "provider_allowed_hosts": ["127.0.0.1"]}
@@ -224,3 +227,17 @@ async def test_a_server_that_never_answers_its_start_is_a_clear_error(
     assert "did not answer within 2 s" in text
     status = (await api.request("GET", f"/api/v1/sessions/{sid}/mcp")).json()
     assert status["servers"][0]["status"] == "failed"
+
+
+@pytest.mark.task_settings(**MCP_SETTINGS)
+async def test_deleting_the_session_stops_its_servers(api: Api, llm: FakeLLM) -> None:
+    mark = f"roo-mcp-test-{uuid.uuid4().hex}"
+    server = stdio_server()
+    server["args"] = [*server["args"], mark]  # findable in the process list
+    sid = await api.session(mcpServers={"local": server})
+    echoed = await call(api, sid, "mcp--local--echo", {"text": "x"})
+    assert echoed["isError"] is False
+    assert processes_with(mark)
+    deleted = await api.request("DELETE", f"/api/v1/sessions/{sid}")
+    assert deleted.status_code == 204
+    await eventually(lambda: not processes_with(mark), within=15)
