@@ -134,6 +134,10 @@ async def test_secrets_are_stored_encrypted_and_kept_by_null(api: Api, llm: Fake
     stored = session.json()["config"]["mcpServers"]["s"]
     assert stored["envKeys"] == ["TOKEN"]
     assert "env" not in stored
+    assert "secrets" not in stored  # not even the ciphertext
+    listed = await api.request("GET", "/api/v1/sessions")
+    assert "first-secret" not in listed.text
+    assert "secrets" not in json.dumps(listed.json()["items"][0]["config"]["mcpServers"])
     keep = {"mcpServers": {"s": stdio_server(env={"TOKEN": None, "OTHER": "x"})}}
     updated = await api.request("PUT", f"/api/v1/sessions/{sid}", json={"config": keep})
     assert updated.status_code == 200, updated.text
