@@ -659,9 +659,12 @@ class McpHub:
         self._sessions: dict[uuid.UUID, SessionMcp] = {}
         self._reaper: asyncio.Task[None] | None = None
 
-    def session(self, session_id: uuid.UUID, sandbox: SandboxStarter) -> SessionMcp:
+    def session(
+        self, session_id: uuid.UUID, sandbox: SandboxStarter, *, keep: bool = True
+    ) -> SessionMcp:
         """The session's servers in this process (created on first use). `sandbox` runs a
-        stdio server's command in the session's sandbox."""
+        stdio server's command in the session's sandbox. `keep` False (a session without
+        servers): a new entry is not kept (nothing to reuse, nothing to stop)."""
 
         def starter(server: ResolvedServer) -> tuple[Any, ProcessEnd | None]:
             return self._transport(server, sandbox)
@@ -669,6 +672,8 @@ class McpHub:
         found = self._sessions.get(session_id)
         if found is None:
             found = SessionMcp(session_id, starter, self.start_timeout, self.retry_seconds)
+            if not keep:
+                return found
             self._sessions[session_id] = found
             self._ensure_reaper()
         found.starter = starter

@@ -76,8 +76,9 @@ class McpService:
             found = await asyncio.to_thread(read_mcp_json, workspace)
         except McpConfigError as exc:
             found, error = [], str(exc)
-        mcp = self.hub.session(session.id, self._sandbox(session))
-        await mcp.configure(merged(configured, found), error)
+        servers = merged(configured, found)
+        mcp = self.hub.session(session.id, self._sandbox(session), keep=bool(servers))
+        await mcp.configure(servers, error)
         return mcp
 
     def auditor(self, user_id: uuid.UUID, session_id: uuid.UUID) -> Audit:
