@@ -55,18 +55,30 @@ def stdio_server(**extra: Any) -> dict[str, Any]:
 
 
 class HttpServer:
-    def __init__(self, port: int) -> None:
-        self.port = port
+    def __init__(self, port: int, path: str = "/mcp") -> None:
+        self.port, self.path = port, path
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/mcp"
+        return f"http://127.0.0.1:{self.port}{self.path}"
 
 
 @pytest.fixture
 async def http_server() -> AsyncIterator[HttpServer]:
     """The test server over Streamable HTTP on loopback (no tool that would kill pytest)."""
-    app = build("roo-http", dangerous=False).streamable_http_app()
+    async with serving(build("roo-http", dangerous=False).streamable_http_app()) as port:
+        yield HttpServer(port)
+
+
+@pytest.fixture
+async def sse_server() -> AsyncIterator[HttpServer]:
+    """The test server over the (older) SSE transport on loopback."""
+    async with serving(build("roo-sse", dangerous=False).sse_app()) as port:
+        yield HttpServer(port, "/sse")
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[int]:
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -76,7 +88,7 @@ async def http_server() -> AsyncIterator[HttpServer]:
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield HttpServer(port)
+        yield port
     finally:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):

@@ -245,3 +245,16 @@ async def test_deleting_the_session_stops_its_servers(api: Api, llm: FakeLLM) ->
     deleted = await api.request("DELETE", f"/api/v1/sessions/{sid}")
     assert deleted.status_code == 204
     await eventually(lambda: not processes_with(mark), within=15)
+
+
+@pytest.mark.task_settings(**LOOPBACK)
+async def test_an_sse_server(api: Api, llm: FakeLLM, sse_server: HttpServer) -> None:
+    sid = await api.session(mcpServers={"old": {"url": sse_server.url}})  # a bare url is SSE
+    echoed = await call(api, sid, "mcp--old--echo", {"text": "sse"})
+    assert echoed["content"][0]["text"] == "echo: sse"  # type: ignore[index]
+    resource = await call(
+        api, sid, "access_mcp_resource", {"server_name": "old", "uri": "note://readme"}
+    )
+    assert resource["content"][0]["text"] == "the readme resource"  # type: ignore[index]
+    status = (await api.request("GET", f"/api/v1/sessions/{sid}/mcp")).json()
+    assert (status["servers"][0]["type"], status["servers"][0]["status"]) == ("sse", "connected")
