@@ -46,6 +46,9 @@ from roo.files import endpoints as files_endpoints
 from roo.kit.cache import HEALTH_CHECK_SECONDS, Cache, MemoryCache, NearCache, RedisCache
 from roo.kit.logs import configure_logging, get_logger
 from roo.kit.loops import stop_loop, wait_or_stop
+from roo.mcp import endpoints as mcp_endpoints
+from roo.mcp.hub import McpHub
+from roo.mcp.service import McpService
 from roo.observability import multiproc
 from roo.observability.http import MetricsMiddleware
 from roo.observability.scrape import CountsCache
@@ -192,6 +195,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             # Shared by every process of this host serving the same data directory.
             slots_dir=settings.data_dir / "command-slots",
             slot_wait=settings.command_slot_wait_seconds,
+            ro_binds=settings.sandbox_ro_binds,
         )
         sandbox_backend = await _sandbox_backend(sandbox)
         workspaces = WorkspaceManager(settings.workspaces_dir)
@@ -209,7 +213,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             sandbox,
             allow_network=settings.allow_session_network,
             default_max_files=settings.session_max_files,
+            mcp_secrets=credentials.box,
         )
+        # MCP servers: remote URLs under the provider base URLs' egress rules
+        mcp_hub = McpHub(
+            credentials.egress,
+            start_timeout=settings.mcp_start_timeout_seconds,
+            idle_seconds=settings.mcp_idle_seconds or settings.session_idle_after_seconds,
+            retry_seconds=settings.mcp_retry_seconds,
+        )
+        mcp = McpService(mcp_hub, sessions_manager, credentials.box, db_sessions)
         tools = default_registry()
         bus = build_bus(settings, db_sessions, redis)
         await bus.start()
@@ -223,6 +236,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             credentials,
             publish=bus.publish,
             wake=wakes.send,
+            mcp=mcp,
         )
         app.state.resources = Resources(
             settings=settings,
@@ -239,6 +253,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             ignore_rules=workspace_ignore_rules,
             credentials=credentials,
             tasks=tasks,
+            mcp=mcp,
             bus=bus,
             limit_storage=create_limit_storage(settings),
             tickets=TicketStore(cache, settings.ws_ticket_seconds),
@@ -247,6 +262,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         tasks.runner.start()
         background_stops.append(tasks.runner.stop)
+        background_stops.append(mcp_hub.aclose)  # after the runs: their servers stop last
         await wakes.listen(tasks.runner.runner_id, tasks.runner.liveness.wake)
         background_stops.append(wakes.aclose)
         background_stops.append(bus.aclose)  # after the runs: their last events go out
@@ -345,6 +361,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_endpoints.own_router,
         audit_endpoints.admin_router,
         credentials_endpoints.router,
+        mcp_endpoints.router,
         sessions_endpoints.router,
         sessions_endpoints.admin_router,
         files_endpoints.router,

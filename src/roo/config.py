@@ -281,6 +281,24 @@ class Settings(BaseSettings, OAuthUrlChecks):
         2.0, ge=0, le=60, validation_alias=_env("ROO_COMMAND_SLOT_WAIT")
     )
 
+    # -- MCP servers of sessions (docs/mcp.md) -------------------------------------------------
+    # Seconds a server has to start and list its tools (stdio: in the sandbox; remote: connect)
+    mcp_start_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, validation_alias=_env("ROO_MCP_START_TIMEOUT")
+    )
+    # A session's servers stop after this long without a call (None: the session idle time,
+    # ROO_SESSION_IDLE_AFTER)
+    mcp_idle_seconds: float | None = Field(
+        None, gt=0, validation_alias=_env("ROO_MCP_IDLE_SECONDS")
+    )
+    # A server that failed to start or crashed is started again by the first call after this
+    mcp_retry_seconds: float = Field(30.0, ge=0, validation_alias=_env("ROO_MCP_RETRY_SECONDS"))
+    # Host directories shown read-only in every sandbox, "/sandbox/path=/host/path,..." (a
+    # toolchain for stdio MCP servers and commands: node, python packages under /opt)
+    sandbox_ro_binds: Annotated[dict[str, Path], NoDecode] = Field(
+        default_factory=dict, validation_alias=_env("ROO_SANDBOX_RO_BINDS")
+    )
+
     # Largest non-JSON request body (file uploads, archives); JSON has its own limit below.
     max_upload_bytes: int = Field(
         64 * 1024 * 1024, ge=1024, validation_alias=_env("ROO_MAX_UPLOAD_BYTES")
@@ -474,6 +492,21 @@ class Settings(BaseSettings, OAuthUrlChecks):
         except ValueError:
             raise ValueError(f"not a rate limit: {value!r} (e.g. '1200/minute')") from None
         return value
+
+    @field_validator("sandbox_ro_binds", mode="before")
+    @classmethod
+    def _split_binds(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        binds: dict[str, str] = {}
+        for part in value.split(","):
+            if not part.strip():
+                continue
+            dest, sep, src = part.strip().partition("=")
+            if not sep or not dest.startswith("/") or not src.startswith("/"):
+                raise ValueError(f"{part.strip()!r} is not /sandbox/path=/host/path")
+            binds[dest] = src
+        return binds
 
     @field_validator("hsts", mode="before")
     @classmethod

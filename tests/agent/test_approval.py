@@ -278,6 +278,7 @@ def test_policy_round_trip() -> None:
         "followup_auto_approve_timeout_ms": 5000,
         "allowed_max_requests": 20,
         "allowed_max_cost": 1.5,
+        "mcp_always_allow": {"github": ["create_issue"], "local": ["*"]},
         "something_else": 1,
     }
     policy = ApprovalPolicy.from_mapping(data)

@@ -82,7 +82,9 @@ def test_tools_for_mode(slug: str, expected: list[str]) -> None:
         ("code", "write_file", True),  # alias of write_to_file
         ("code", "search_and_replace", False),  # alias of edit: opt-in per model
         ("ask", "search_and_replace", False),
-        ("code", "use_mcp_tool", False),  # no MCP tools yet
+        ("code", "use_mcp_tool", True),  # the mcp group
+        ("code", "mcp--github--create_issue", True),  # a server tool is in the mcp group
+        ("orchestrator", "mcp--github--create_issue", False),
     ],
 )
 def test_is_tool_in_mode(slug: str, tool: str, allowed: bool) -> None:

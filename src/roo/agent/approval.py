@@ -42,7 +42,7 @@ import posixpath
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pathspec
@@ -223,6 +223,21 @@ def _number(data: Mapping[str, Any], key: str, default: Any, *, integer: bool = 
     return value
 
 
+def _tool_lists(data: Mapping[str, Any], key: str) -> dict[str, tuple[str, ...]]:
+    value = _get(data, key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str)
+        and isinstance(v, Sequence)
+        and not isinstance(v, str)
+        and all(isinstance(t, str) for t in v)
+        for k, v in value.items()
+    ):
+        raise ValueError(f"approval policy: {key!r} must map server names to lists of tools")
+    return {k: tuple(v) for k, v in value.items()}
+
+
 def _prefixes(data: Mapping[str, Any], key: str) -> tuple[str, ...]:
     value = _get(data, key)
     if value is None:
@@ -279,6 +294,10 @@ class ApprovalPolicy:
             return None
         return self.followup_auto_approve_timeout_ms / 1000
 
+    # MCP tools that run without asking when auto_approve_mcp is on, per server ("*": all of
+    # that server's tools); the server's own `alwaysAllow` list counts too (Roo's rule)
+    mcp_always_allow: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> ApprovalPolicy:
         """From a session config's policy dict, snake_case (`auto_approve_read`) or camelCase
@@ -302,6 +321,7 @@ class ApprovalPolicy:
             or 0,
             allowed_max_requests=_number(data, "allowed_max_requests", None, integer=True),
             allowed_max_cost=_number(data, "allowed_max_cost", None),
+            mcp_always_allow=_tool_lists(data, "mcp_always_allow"),
         )
 
     def to_mapping(self, *, by_alias: bool = False) -> dict[str, Any]:
@@ -321,6 +341,7 @@ class ApprovalPolicy:
             "followup_auto_approve_timeout_ms": self.followup_auto_approve_timeout_ms,
             "allowed_max_requests": self.allowed_max_requests,
             "allowed_max_cost": self.allowed_max_cost,
+            "mcp_always_allow": {k: list(v) for k, v in self.mcp_always_allow.items()},
         }
         return {_camel(k): v for k, v in data.items()} if by_alias else data
 
@@ -330,7 +351,17 @@ class ApprovalPolicy:
         """The policy after the user answered "approve always" to this call (see
         `approve_always_rule`). Prefixes already allowed (ignoring case) are not repeated."""
         rule = approve_always_rule(category, params)
-        changes: dict[str, Any] = {k: v for k, v in rule.items() if k != "allowed_commands"}
+        changes: dict[str, Any] = {
+            k: v for k, v in rule.items() if k not in ("allowed_commands", "mcp_always_allow")
+        }
+        for server, tools in rule.get("mcp_always_allow", {}).items():
+            known_tools = self.mcp_always_allow.get(server, ())
+            new = tuple(t for t in tools if t not in known_tools)
+            if new:
+                changes["mcp_always_allow"] = {
+                    **self.mcp_always_allow,
+                    server: (*known_tools, *new),
+                }
         known = {p.lower() for p in self.allowed_commands}
         added = [p for p in rule.get("allowed_commands", []) if p.lower() not in known]
         if added:
@@ -357,6 +388,12 @@ def approve_always_rule(
         return {"auto_approve_execute": True, "allowed_commands": [prefix]}
     if category is ApprovalCategory.INTERACTION:
         return {}
+    if category is ApprovalCategory.MCP:
+        # Roo's rule: alwaysAllowMcp on, and (for a tool) the tool on its server's list
+        server, tool = params.get("serverName"), params.get("toolName")
+        if isinstance(server, str) and isinstance(tool, str) and server and tool:
+            return {"auto_approve_mcp": True, "mcp_always_allow": {server: [tool]}}
+        return {"auto_approve_mcp": True}
     return {f"auto_approve_{category.value}": True}
 
 
@@ -399,6 +436,21 @@ def is_protected(path: str) -> bool:
     path is normalised first (`./a/../.rooignore` is `.rooignore`)."""
     normal = posixpath.normpath(path.replace("\\", "/")).lstrip("/")
     return normal not in ("", ".") and _PROTECTED.match_file(normal)
+
+
+def decide_mcp(
+    policy: ApprovalPolicy, server: str, tool: str | None, *, server_allows: bool = False
+) -> Decision:
+    """An MCP call (Roo's `use_mcp_server` ask): a resource read (`tool` None) runs without
+    asking when auto_approve_mcp is on; a tool call also needs the tool always allowed, by the
+    server's config (`server_allows`, its `alwaysAllow` list) or by the policy's
+    `mcp_always_allow` for that server (the tool's name, or "*")."""
+    if not policy.auto_approve_mcp:
+        return "ask"
+    if tool is None:
+        return "approve"
+    listed = policy.mcp_always_allow.get(server, ())
+    return "approve" if server_allows or tool in listed or "*" in listed else "ask"
 
 
 def decide_tool(

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from roo.agent import context as ctx
 from roo.agent import messages as m
-from roo.agent.approval import ApprovalPolicy, decide_tool, interaction_approved
+from roo.agent.approval import ApprovalPolicy, decide_mcp, decide_tool, interaction_approved
 from roo.agent.context import ContextSettings, estimate_tokens
 from roo.agent.messages import Block, Message
 from roo.agent.modes import MODES, Mode, check_tool_allowed, get_mode, tools_for_mode
@@ -79,6 +79,7 @@ from roo.agent.tools.base import (
     parameter_error,
 )
 from roo.agent.tools.execute_command import BackgroundCommands
+from roo.agent.tools.mcp import McpAccess, mcp_ask_params, mcp_target
 from roo.agent.tools.registry import ToolRegistry
 
 # How much of a command's output or a tool's text an event carries (the model gets it all).
@@ -148,6 +149,8 @@ class AgentSetup:
     # A subtask: its attempt_completion returns to the parent, which asks unless subtasks are
     # auto-approved (Roo's finishTask ask)
     is_subtask: bool = False
+    # The session's MCP servers (their tools are in `registry` as mcp--server--tool functions)
+    mcp: McpAccess | None = None
 
 
 class _Failed(Exception):
@@ -799,7 +802,19 @@ class Agent:
             return await self._interaction(call_id, tool, params, failed_before)
 
         feedback: str | None = None
-        decision = decide_tool(setup.policy, tool.category, arguments)
+        asked: Mapping[str, Any] = arguments
+        if tool.category is ApprovalCategory.MCP:
+            # Roo's use_mcp_server ask: {type, serverName, toolName, arguments} or {.., uri}
+            server, mcp_tool = mcp_target(tool, arguments)
+            allows = (
+                mcp_tool is not None
+                and setup.mcp is not None
+                and setup.mcp.always_allowed(server, mcp_tool)
+            )
+            decision = decide_mcp(setup.policy, server, mcp_tool, server_allows=allows)
+            asked = mcp_ask_params(tool, arguments)
+        else:
+            decision = decide_tool(setup.policy, tool.category, arguments)
         if decision == "deny":
             return _error(call_id, r.tool_denied_by_policy()), True
         if decision == "ask":
@@ -811,7 +826,7 @@ class Agent:
                     kind="command" if command is not None else "tool",
                     text=command,
                     tool=tool.name,
-                    params=arguments,
+                    params=asked,
                     call_id=call_id,
                 )
             )
@@ -819,7 +834,7 @@ class Agent:
                 text = r.tool_denied_with_feedback(answer.text) if answer.text else r.tool_denied()
                 return m.tool_result_block(call_id, [m.text_block(text)], is_error=True), True
             if answer.action == "approve_always":
-                setup.policy = setup.policy.with_rule(tool.category, arguments)
+                setup.policy = setup.policy.with_rule(tool.category, asked)
                 if setup.on_policy_change is not None:
                     await setup.on_policy_change(setup.policy)
             feedback = answer.text or None
@@ -1013,8 +1028,14 @@ class _Completion:
     result: str
 
 
-@functools.cache
 def _spec(tool: Tool) -> ToolSpec:
+    if tool.dynamic:  # built per run (an MCP server's tool): not kept beyond it
+        return ToolSpec(tool.name, tool.description, tool.parameters_schema())
+    return _static_spec(tool)
+
+
+@functools.cache
+def _static_spec(tool: Tool) -> ToolSpec:
     return ToolSpec(tool.name, tool.description, tool.parameters_schema())
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from roo.agent.tools.base import Tool
+from roo.agent.tools.mcp import is_function_name
 from roo.agent.tools.registry import ToolRegistry
 
 ModeSource = Literal["builtin", "session", "workspace"]
@@ -23,7 +24,8 @@ TOOL_GROUPS: Mapping[str, tuple[str, ...]] = {
     "read": ("read_file", "search_files", "list_files", "list_code_definition_names"),
     "edit": ("apply_diff", "write_to_file"),
     "command": ("execute_command", "read_command_output"),
-    "mcp": (),  # no MCP tools registered yet
+    # plus every MCP server tool as its own `mcp--server--tool` function (`_group_of`)
+    "mcp": ("use_mcp_tool", "access_mcp_resource"),
 }
 # Roo's `customTools` of a group: offered only to models whose table entry includes them
 # (`ModelInfo.included_tools`), and only in modes that have the group.
@@ -196,12 +198,14 @@ def canonical_tool_name(name: str) -> str:
 
 
 def _group_of(mode: Mode, tool: str, included: Sequence[str] = ()) -> GroupEntry | None:
-    """The mode's group entry that offers `tool`: a group's own tools, or its custom tools
-    when the model includes them (Roo's `isToolAllowedForMode`)."""
+    """The mode's group entry that offers `tool`: a group's own tools, an MCP server's
+    function for the `mcp` group, or its custom tools when the model includes them (Roo's
+    `isToolAllowedForMode`)."""
     included_tools = {canonical_tool_name(t) for t in included}
+    mcp_function = is_function_name(tool)
     for entry in mode.groups:
         name = group_name(entry)
-        if tool in TOOL_GROUPS.get(name, ()):
+        if tool in TOOL_GROUPS.get(name, ()) or (mcp_function and name == "mcp"):
             return entry
         if tool in CUSTOM_TOOLS.get(name, ()) and tool in included_tools:
             return entry
@@ -229,7 +233,7 @@ def tools_for_mode(
     return sorted(
         (
             t
-            for t in registry.all()
+            for t in registry.offered()
             if is_tool_in_mode(mode, t.name, included) and t.name not in left_out
         ),
         key=lambda t: t.name,

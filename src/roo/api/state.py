@@ -22,6 +22,7 @@ from roo.sandbox import Sandbox
 if TYPE_CHECKING:
     from roo.auth.service import AuthService
     from roo.credentials.service import CredentialStore
+    from roo.mcp.service import McpService
     from roo.realtime.bus import EventBus
     from roo.realtime.connections import ConnectionCounter
     from roo.realtime.tickets import TicketStore
@@ -65,5 +66,7 @@ class Resources:
     # Wakes the process that runs a task when mail is left in its inbox (and listens for this
     # process's): over the bus's Redis, PostgreSQL LISTEN/NOTIFY, or nothing with SQLite.
     inbox_wakes: InboxWakes
+    # Sessions' MCP servers in this process (roo.mcp)
+    mcp: McpService | None = None
     # A worker's job-queue connection check for its /readyz (None in an API process)
     queue_ping: Callable[[], Awaitable[None]] | None = None

@@ -48,6 +48,8 @@ from roo.client.models import (
     ImportOut,
     Liveness,
     LoginIn,
+    McpServerStatusOut,
+    McpStatusOut,
     PageAuditEventOut,
     PageSessionOut,
     PageTaskOut,
@@ -320,6 +322,17 @@ class Operations:
     @route("GET", f"{API}/sessions/{{session_id}}/modes")
     def session_modes(self, session_id: Id) -> Call[SessionModesOut]:
         return Call(parse=model(SessionModesOut), path={"session_id": session_id})
+
+    @route("GET", f"{API}/sessions/{{session_id}}/mcp")
+    def session_mcp(self, session_id: Id) -> Call[McpStatusOut]:
+        """The session's MCP servers in the answering process: status, tools, resources."""
+        return Call(parse=model(McpStatusOut), path={"session_id": session_id})
+
+    @route("POST", f"{API}/sessions/{{session_id}}/mcp/{{server}}/restart")
+    def restart_mcp_server(self, session_id: Id, server: str) -> Call[McpServerStatusOut]:
+        return Call(
+            parse=model(McpServerStatusOut), path={"session_id": session_id, "server": server}
+        )
 
     @route("POST", f"{API}/sessions/{{session_id}}/workspace/import")
     def import_workspace(

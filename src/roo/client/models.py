@@ -10,7 +10,16 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AnyUrl, AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import (
+    AnyUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    StringConstraints,
+)
+from typing_extensions import TypeAliasType
 
 
 class ApiKeyCreatedOut(BaseModel):
@@ -75,6 +84,22 @@ class AllowedMaxRequests(RootModel[int]):
 
 class DeniedCommand(RootModel[str]):
     root: Annotated[str, Field(max_length=200, min_length=1, pattern="^[^\\u0000]*$")]
+
+
+class McpAlwaysAllowItem(RootModel[str]):
+    root: Annotated[
+        str,
+        Field(
+            max_length=200,
+            min_length=1,
+            pattern="^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\u2028\\u2029]*$",
+        ),
+    ]
+
+
+McpAlwaysAllowPatternProperty = TypeAliasType(
+    "McpAlwaysAllowPatternProperty", Annotated[list[McpAlwaysAllowItem], Field(max_length=500)]
+)
 
 
 class ApprovalPolicyIn(BaseModel):
@@ -168,6 +193,18 @@ class ApprovalPolicyIn(BaseModel):
             title="Followupautoapprovetimeoutms",
         ),
     ] = 60000
+    mcp_always_allow: Annotated[
+        dict[
+            Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")],
+            McpAlwaysAllowPatternProperty,
+        ]
+        | None,
+        Field(
+            alias="mcpAlwaysAllow",
+            description='MCP tools that run without asking when autoApproveMcp is on, per server ("*": all its tools); a server\'s own alwaysAllow list counts too',
+            title="Mcpalwaysallow",
+        ),
+    ] = None
 
 
 class AuditEventOut(BaseModel):
@@ -528,6 +565,72 @@ class LoginIn(BaseModel):
     password: Annotated[
         str, Field(max_length=256, min_length=1, pattern="^[^\\u0000]*$", title="Password")
     ]
+
+
+class McpResourceOut(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    description: Annotated[str | None, Field(title="Description")] = None
+    mime_type: Annotated[str | None, Field(alias="mimeType", title="Mimetype")] = None
+    name: Annotated[str, Field(title="Name")]
+    template: Annotated[bool | None, Field(title="Template")] = False
+    uri: Annotated[str, Field(description="A URI, or a URI template when `template`", title="Uri")]
+
+
+class McpServerOut(BaseModel):
+    """
+    A server of a session's config as stored: secrets named, never shown.
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    always_allow: Annotated[list[str] | None, Field(alias="alwaysAllow", title="Alwaysallow")] = []
+    args: Annotated[list[str] | None, Field(title="Args")] = []
+    command: Annotated[str | None, Field(title="Command")] = None
+    cwd: Annotated[str | None, Field(title="Cwd")] = None
+    disabled: Annotated[bool | None, Field(title="Disabled")] = False
+    disabled_tools: Annotated[
+        list[str] | None, Field(alias="disabledTools", title="Disabledtools")
+    ] = []
+    env_keys: Annotated[
+        list[str] | None,
+        Field(alias="envKeys", description="Names of the stored env variables", title="Envkeys"),
+    ] = []
+    header_keys: Annotated[
+        list[str] | None,
+        Field(alias="headerKeys", description="Names of the stored headers", title="Headerkeys"),
+    ] = []
+    timeout: Annotated[int | None, Field(title="Timeout")] = 60
+    type: Annotated[Literal["stdio", "sse", "streamable-http"], Field(title="Type")]
+    url: Annotated[str | None, Field(title="Url")] = None
+
+
+class McpToolOut(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    always_allow: Annotated[
+        bool,
+        Field(
+            alias="alwaysAllow", description="On the server's alwaysAllow list", title="Alwaysallow"
+        ),
+    ]
+    description: Annotated[str, Field(title="Description")]
+    enabled: Annotated[
+        bool, Field(description="False for the server's disabledTools", title="Enabled")
+    ]
+    function_name: Annotated[
+        str,
+        Field(
+            alias="functionName",
+            description="The native tool name the model sees",
+            title="Functionname",
+        ),
+    ]
+    input_schema: Annotated[dict[str, Any], Field(alias="inputSchema", title="Inputschema")]
+    name: Annotated[str, Field(title="Name")]
 
 
 class CustomInstructions(RootModel[str]):
@@ -1093,6 +1196,70 @@ class Role(RootModel[Literal["admin", "member", "viewer"]]):
     root: Annotated[Literal["admin", "member", "viewer"], Field(title="Role")]
 
 
+class AlwaysAllowItem(RootModel[str]):
+    root: Annotated[str, Field(max_length=4096, pattern="^[^\\u0000]*$")]
+
+
+class Arg(RootModel[str]):
+    root: Annotated[str, Field(max_length=4096, pattern="^[^\\u0000]*$")]
+
+
+class Command(RootModel[str]):
+    root: Annotated[
+        str, Field(max_length=4096, min_length=1, pattern="^[^\\u0000]*$", title="Command")
+    ]
+
+
+class Cwd(RootModel[str]):
+    root: Annotated[str, Field(max_length=4096, pattern="^[^\\u0000]*$", title="Cwd")]
+
+
+class DisabledTool(RootModel[str]):
+    root: Annotated[str, Field(max_length=4096, pattern="^[^\\u0000]*$")]
+
+
+class Url(RootModel[str]):
+    root: Annotated[
+        str,
+        Field(
+            max_length=2000,
+            pattern="^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069\\u2028\\u2029]*$",
+            title="Url",
+        ),
+    ]
+
+
+class ServerConfigIn(BaseModel):
+    """
+    A server in a session's config (the sessions API): unknown keys are refused. `null` as
+    an `env` or `headers` value keeps the value stored for that server and name.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    always_allow: Annotated[
+        list[AlwaysAllowItem] | None,
+        Field(alias="alwaysAllow", max_length=1000, title="Alwaysallow"),
+    ] = None
+    args: Annotated[
+        list[Arg] | None, Field(max_length=256, title="Args", validate_default=True)
+    ] = []
+    command: Annotated[Command | None, Field(title="Command")] = None
+    cwd: Annotated[Cwd | None, Field(title="Cwd")] = None
+    disabled: Annotated[bool | None, Field(title="Disabled")] = False
+    disabled_tools: Annotated[
+        list[DisabledTool] | None,
+        Field(alias="disabledTools", max_length=1000, title="Disabledtools"),
+    ] = None
+    env: Annotated[dict[str, str | None] | None, Field(title="Env")] = {}
+    headers: Annotated[dict[str, str | None] | None, Field(title="Headers")] = {}
+    timeout: Annotated[int | None, Field(ge=1, le=3600, title="Timeout")] = 60
+    type: Annotated[Literal["stdio", "sse", "streamable-http"] | None, Field(title="Type")] = None
+    url: Annotated[Url | None, Field(title="Url")] = None
+
+
 class Model(RootModel[str]):
     root: Annotated[
         str,
@@ -1127,6 +1294,18 @@ class SessionConfigIn(BaseModel):
         CustomInstructions | None, Field(alias="customInstructions", title="Custominstructions")
     ] = None
     limits: ResourceLimitsIn | None = None
+    mcp_servers: Annotated[
+        dict[
+            Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")],
+            ServerConfigIn,
+        ]
+        | None,
+        Field(
+            alias="mcpServers",
+            description="MCP servers in Roo's format (stdio: command, args, cwd, env; sse and streamable-http: url, headers). env and headers values are stored encrypted and never shown; null keeps a stored value. A server of the workspace's .roo/mcp.json with the same name replaces one of these",
+            title="Mcpservers",
+        ),
+    ] = None
     mode: Annotated[
         str | None,
         Field(
@@ -1164,6 +1343,10 @@ class SessionConfigOut(BaseModel):
         str | None, Field(alias="customInstructions", title="Custominstructions")
     ]
     limits: ResourceLimitsOut
+    mcp_servers: Annotated[
+        dict[str, McpServerOut] | None,
+        Field(alias="mcpServers", title="Mcpservers", validate_default=True),
+    ] = {}
     mode: Annotated[str, Field(title="Mode")]
     model: Annotated[str | None, Field(title="Model")]
     modes: Annotated[list[dict[str, Any]] | None, Field(title="Modes")] = []
@@ -1624,6 +1807,47 @@ class DirectoryListing(BaseModel):
         ),
     ]
     type: Annotated[Literal["dir"], Field(title="Type")] = "dir"
+
+
+class McpServerStatusOut(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    error: Annotated[
+        str | None, Field(description="Why it failed (start, crash, refused URL)", title="Error")
+    ] = None
+    name: Annotated[str, Field(title="Name")]
+    resources: Annotated[list[McpResourceOut], Field(title="Resources")]
+    source: Annotated[
+        Literal["session", "workspace"],
+        Field(description="The session's config or the workspace's .roo/mcp.json", title="Source"),
+    ]
+    started_at: Annotated[AwareDatetime | None, Field(alias="startedAt", title="Startedat")] = None
+    status: Annotated[
+        Literal["stopped", "starting", "connected", "failed", "disabled"],
+        Field(
+            description="In this service process: servers start when a task or a call needs them",
+            title="Status",
+        ),
+    ]
+    timeout: Annotated[int, Field(description="Seconds a call may take", title="Timeout")]
+    tools: Annotated[list[McpToolOut], Field(title="Tools")]
+    type: Annotated[Literal["stdio", "sse", "streamable-http"], Field(title="Type")]
+
+
+class McpStatusOut(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    servers: Annotated[list[McpServerStatusOut], Field(title="Servers")]
+    workspace_error: Annotated[
+        str | None,
+        Field(
+            alias="workspaceError",
+            description="Why the workspace's .roo/mcp.json was left out",
+            title="Workspaceerror",
+        ),
+    ] = None
 
 
 class PageSessionOut(BaseModel):

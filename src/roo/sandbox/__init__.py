@@ -8,6 +8,7 @@ from roo.sandbox.errors import SandboxBusy, SandboxError, SandboxPathError, Sand
 from roo.sandbox.limits import ResourceLimits
 from roo.sandbox.result import Backend, KilledReason, ProcessResult, truncation_marker
 from roo.sandbox.runner import Sandbox, detect_backend
+from roo.sandbox.supervise import StdinPipe
 
 __all__ = [
     "Backend",
@@ -21,6 +22,7 @@ __all__ = [
     "SandboxError",
     "SandboxPathError",
     "SandboxUnavailable",
+    "StdinPipe",
     "detect_backend",
     "detect_cgroups",
     "truncation_marker",

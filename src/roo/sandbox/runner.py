@@ -29,7 +29,7 @@ from roo.sandbox.errors import SandboxUnavailable
 from roo.sandbox.limits import MIB, ResourceLimits
 from roo.sandbox.result import Backend, ProcessResult, signal_name
 from roo.sandbox.slots import CommandSlots
-from roo.sandbox.supervise import Exit, Launch, OnOutput, Supervisor
+from roo.sandbox.supervise import Exit, Launch, OnOutput, StdinPipe, Supervisor
 
 log = get_logger("roo.sandbox")
 
@@ -162,6 +162,8 @@ class Sandbox:
         cancel: asyncio.Event | None = None,
         require_isolation: bool = False,
         group: str | None = None,
+        stdin: StdinPipe | None = None,
+        use_slot: bool = True,
     ) -> ProcessResult:
         """Run `command` (a shell string or an argv) with `workspace` as its /workspace.
 
@@ -176,7 +178,55 @@ class Sandbox:
         limits then bound all the group's commands together (one cgroup), and at most
         `limits.max_concurrent_tasks` of them run at once: beyond that a command waits up to
         `slot_wait` seconds for one to end, then SandboxBusy is raised.
+        stdin: a pipe the caller writes the command's stdin through (a long-lived command that
+        talks over stdin and stdout, such as an MCP server; its stdout comes via `on_output`).
+        use_slot: False: a command of a group shares the group's cgroup (its limits) but does
+        not take one of its `max_concurrent_tasks` slots (a server the agent's commands must
+        not wait for).
         """
+        try:
+            return await self._run(
+                command,
+                workspace=workspace,
+                limits=limits,
+                cwd=cwd,
+                env=env,
+                network=network,
+                timeout=timeout,
+                on_output=on_output,
+                merge_stderr=merge_stderr,
+                ro_binds=ro_binds,
+                rw_binds=rw_binds,
+                cancel=cancel,
+                require_isolation=require_isolation,
+                group=group,
+                stdin=stdin,
+                use_slot=use_slot,
+            )
+        finally:
+            if stdin is not None and not stdin.started.is_set():
+                stdin._attach(None)  # never started: a waiting writer learns it at once
+
+    async def _run(
+        self,
+        command: str | Sequence[str],
+        *,
+        workspace: Path,
+        limits: ResourceLimits,
+        cwd: str,
+        env: Mapping[str, str] | None,
+        network: bool,
+        timeout: float | None,  # noqa: ASYNC109 - the command's limit, not ours
+        on_output: OnOutput | None,
+        merge_stderr: bool,
+        ro_binds: Mapping[str, Path] | None,
+        rw_binds: Mapping[str, Path] | None,
+        cancel: asyncio.Event | None,
+        require_isolation: bool,
+        group: str | None,
+        stdin: StdinPipe | None,
+        use_slot: bool,
+    ) -> ProcessResult:
         argv = inputs.argv(command)
         key = inputs.group(group)
         ws = inputs.workspace(workspace)
@@ -189,7 +239,7 @@ class Sandbox:
         if backend == "plain" and require_isolation:
             raise SandboxUnavailable(bwrap.bwrap_problem() or "plain backend configured")
         slot: contextlib.AbstractAsyncContextManager[None] = contextlib.nullcontext()
-        if key is not None:
+        if key is not None and use_slot:
             slot = self.slots.slot(key, limits.max_concurrent_tasks, self.slot_wait)
         async with slot:
             support = await self.cgroups()
@@ -270,6 +320,7 @@ class Sandbox:
                     on_output=on_output,
                     cancel=cancel,
                     kill_grace=self.kill_grace,
+                    stdin=stdin,
                 )
                 outcome = await Supervisor(launch).run()
             finally:

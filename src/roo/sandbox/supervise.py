@@ -32,6 +32,9 @@ log = get_logger("roo.sandbox")
 OnOutput = Callable[[str, bytes], Awaitable[None]]
 
 GATE = ["/bin/sh", "-c", 'read -r _ || exit 125; exec "$@" </dev/null', "roo-sandbox"]
+# For a command that reads its stdin (`Launch.stdin`): the gate's pipe stays its stdin. `read`
+# takes a pipe byte by byte, so nothing written after the gate line is lost to the shell.
+GATE_STDIN = ["/bin/sh", "-c", 'read -r _ || exit 125; exec "$@"', "roo-sandbox"]
 # A command writing more than this many times its output cap is in a loop: stop it.
 SPEW_FACTOR = 50
 WATCH_TICK = 0.1
@@ -60,6 +63,35 @@ class Launch:
     on_output: OnOutput | None
     cancel: asyncio.Event | None
     kill_grace: float
+    # A long-lived command talking over its stdin (an MCP server): its stdout is not judged by
+    # the output-spew rule (it is traffic, not a log) and the pipe is handed to `stdin`.
+    stdin: StdinPipe | None = None
+
+
+class StdinPipe:
+    """The write end of an interactive command's stdin (`Sandbox.run(stdin=...)`).
+
+    `started` is set once the command runs past the gate (or failed to start); `write` then
+    sends bytes to it, `close` ends its input. Writes after the command ended raise
+    ConnectionError (BrokenPipeError)."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self._writer: asyncio.StreamWriter | None = None
+
+    def _attach(self, writer: asyncio.StreamWriter | None) -> None:
+        self._writer = writer
+        self.started.set()
+
+    async def write(self, data: bytes) -> None:
+        if self._writer is None or self._writer.is_closing():
+            raise BrokenPipeError("the command's stdin is closed")
+        self._writer.write(data)
+        await self._writer.drain()
+
+    def close(self) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.close()
 
 
 @dataclass(slots=True)
@@ -140,7 +172,7 @@ class Supervisor:
         try:
             try:
                 self._proc = await asyncio.create_subprocess_exec(
-                    *GATE,
+                    *(GATE if la.stdin is None else GATE_STDIN),
                     *la.argv,
                     stdin=gate_r,
                     stdout=out_w,
@@ -163,7 +195,10 @@ class Supervisor:
             rlimits.apply(self._proc.pid, la.rlimits)
             os.write(gate_w, b"go\n")
             ours.remove(gate_w)
-            os.close(gate_w)
+            if la.stdin is None:
+                os.close(gate_w)
+            else:  # the gate's pipe goes on as the command's stdin
+                la.stdin._attach(await self._writer(gate_w))
             readers = [(await self._reader(out_r, ours), "stdout", self.stdout)]
             if err_r is not None:
                 readers.append((await self._reader(err_r, ours), "stderr", self.stderr))
@@ -182,6 +217,20 @@ class Supervisor:
                 raise SandboxError(f"cannot start or confine the sandbox: {exc}") from exc
             raise
         return readers
+
+    async def _writer(self, fd: int) -> asyncio.StreamWriter:
+        """A stream writer over the write end `fd`, whose ownership passes to the transport."""
+        loop = asyncio.get_running_loop()
+        pipe = os.fdopen(fd, "wb", buffering=0)
+        try:
+            transport, protocol = await loop.connect_write_pipe(
+                asyncio.streams.FlowControlMixin, pipe
+            )
+        except BaseException:
+            pipe.close()
+            raise
+        self._transports.append(transport)
+        return asyncio.StreamWriter(transport, protocol, None, loop)
 
     async def _reader(self, fd: int, ours: list[int]) -> asyncio.StreamReader:
         """A stream over the read end `fd`, whose ownership passes to the transport."""
@@ -202,9 +251,10 @@ class Supervisor:
     async def _pump(self, reader: asyncio.StreamReader, name: str, capture: OutputCapture) -> None:
         spew = self.launch.limits.max_output_bytes * SPEW_FACTOR
         on_output = self.launch.on_output
+        judged = self.launch.stdin is None or name != "stdout"
         while chunk := await reader.read(READ_CHUNK):
             capture.feed(chunk)
-            if capture.total > spew:
+            if judged and capture.total > spew:
                 self.request("output")
             if on_output is not None and self.callback_error is None:
                 try:

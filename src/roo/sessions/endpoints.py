@@ -21,9 +21,10 @@ from roo.auth.permissions import Permission
 from roo.db.engine import after_commit, release_connection, unit_of_work
 from roo.kit.inputs import Offset, PageLimit, SafeText
 from roo.kit.schema import Page
+from roo.mcp.service import check_urls
 from roo.pathguard import TreeUsage
 from roo.sessions import repository
-from roo.sessions.exceptions import CloneDisabled, SessionNotFound
+from roo.sessions.exceptions import CloneDisabled, McpUrlRefused, SessionNotFound
 from roo.sessions.modes import session_modes
 from roo.sessions.schemas import (
     CloneIn,
@@ -33,6 +34,7 @@ from roo.sessions.schemas import (
     ModeGroupOut,
     ModeOut,
     ModeProblem,
+    SessionConfigIn,
     SessionCreateIn,
     SessionModesOut,
     SessionOut,
@@ -55,6 +57,14 @@ async def get_manager(request: Request) -> SessionManager:
 Manager = Annotated[SessionManager, Depends(get_manager)]
 Reader = Annotated[Principal, require(Permission.SESSIONS_READ)]
 Writer = Annotated[Principal, require(Permission.SESSIONS_WRITE)]
+
+
+async def _check_mcp_urls(request: Request, config: SessionConfigIn) -> None:
+    """A remote MCP server's URL follows the rules of provider base URLs (public addresses
+    only unless an operator allows the host): refused when stored, checked again on connect."""
+    problem = await check_urls(get_resources(request).credentials.egress, config.mcp_servers)
+    if problem is not None:
+        raise McpUrlRefused(problem)
 
 
 @router.get("", summary="Your sessions, most recently active first")
@@ -85,8 +95,14 @@ async def list_sessions(
     responses={409: {"description": "Session quota reached"}},
 )
 async def create_session(
-    body: SessionCreateIn, principal: Writer, db: DbSession, manager: Manager, client: Client
+    request: Request,
+    body: SessionCreateIn,
+    principal: Writer,
+    db: DbSession,
+    manager: Manager,
+    client: Client,
 ) -> SessionOut:
+    await _check_mcp_urls(request, body.config)  # before any statement: no connection held
     session = await manager.create(db, principal, body.name, body.config, client)
     return manager.out(session)
 
@@ -107,12 +123,15 @@ async def get_session(
     responses=NOT_FOUND,
 )
 async def update_session(
+    request: Request,
     session_id: uuid.UUID,
     body: SessionUpdateIn,
     principal: Writer,
     db: DbSession,
     manager: Manager,
 ) -> SessionOut:
+    if body.config is not None:
+        await _check_mcp_urls(request, body.config)
     session = await manager.get(db, principal, session_id)
     session = await manager.update(
         db, principal, session, name=body.name, config=body.config, state=body.state
@@ -138,6 +157,9 @@ async def delete_session(
     await release_connection(db)  # no connection held while the session's tasks stop
     # Its running tasks stop first (their commands are killed); their rows go with the session.
     await get_resources(request).tasks.stop_session(session_id)
+    mcp = get_resources(request).mcp
+    if mcp is not None:  # its MCP servers in this process stop too
+        await mcp.stop_session(session_id)
     session = await manager.get(db, principal, session_id)  # a concurrent delete won: 404
     await manager.delete(db, principal, session, client)
     bus = get_resources(request).bus

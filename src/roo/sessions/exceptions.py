@@ -70,3 +70,9 @@ class WorkspaceBusy(Conflict, SandboxError):
     agent tool reports a refused command as one that could not start."""
 
     slug, title = "workspace-busy", "Workspace busy"
+
+
+class McpUrlRefused(Unprocessable):
+    """A remote MCP server's URL leads where users' URLs may not (roo.security.egress)."""
+
+    slug, title = "mcp-url-refused", "The MCP server URL may not be used"

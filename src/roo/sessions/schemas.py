@@ -21,6 +21,8 @@ from roo.agent.custom_modes import MAX_CUSTOM_MODES, SLUG_PATTERN, ModeDefinitio
 from roo.agent.modes import MODES
 from roo.kit.inputs import NO_CONTROLS, NO_NUL
 from roo.kit.schema import ApiInput, ApiModel
+from roo.mcp.config import MAX_SERVERS, ServerConfigIn, ServerName
+from roo.mcp.schemas import McpServerOut
 
 SessionState = Literal["active", "idle", "archived"]
 CommandPrefix = Annotated[str, StringConstraints(min_length=1, max_length=200), NO_NUL]
@@ -115,6 +117,13 @@ class ApprovalPolicyIn(ApiInput):
         description="The same for the cost in USD (null or 0: no limit; a model without prices "
         "never reaches it); Roo's allowedMaxCost",
     )
+    mcp_always_allow: Annotated[
+        dict[ServerName, Annotated[list[Label], Field(max_length=500)]], Field(max_length=50)
+    ] = Field(
+        default_factory=dict,
+        description="MCP tools that run without asking when autoApproveMcp is on, per server "
+        '("*": all its tools); a server\'s own alwaysAllow list counts too',
+    )
 
 
 class ModeDefinitionIn(ModeDefinition):
@@ -145,6 +154,13 @@ class SessionConfigIn(ApiInput):
     limits: ResourceLimitsIn = Field(default_factory=ResourceLimitsIn)
     network: bool = Field(False, description="Let commands in this session reach the network")
     custom_instructions: Annotated[str, StringConstraints(max_length=20000), NO_NUL] | None = None
+    mcp_servers: Annotated[dict[ServerName, ServerConfigIn], Field(max_length=MAX_SERVERS)] = Field(
+        default_factory=dict,
+        description="MCP servers in Roo's format (stdio: command, args, cwd, env; sse and "
+        "streamable-http: url, headers). env and headers values are stored encrypted and "
+        "never shown; null keeps a stored value. A server of the workspace's .roo/mcp.json "
+        "with the same name replaces one of these",
+    )
 
     @field_validator("modes")
     @classmethod
@@ -174,6 +190,7 @@ class SessionConfigOut(ApiModel):
     limits: ResourceLimitsOut
     network: bool
     custom_instructions: str | None
+    mcp_servers: dict[str, McpServerOut] = {}
 
 
 SessionName = Annotated[

@@ -25,10 +25,12 @@ from roo.db.models import Session, User
 from roo.db.types import new_id, utcnow
 from roo.kit.logs import get_logger, redact_text
 from roo.kit.schema import Page
+from roo.mcp.config import seal
 from roo.sandbox import ProcessResult, Sandbox, SandboxBusy
 from roo.sandbox import ResourceLimits as SandboxLimits
 from roo.security.audit import ClientInfo, record
 from roo.security.egress import ALLOWED_HOSTS_SETTING, EgressPolicy, EgressRefused
+from roo.security.secrets_box import SecretBox
 from roo.sessions import exceptions as exc
 from roo.sessions.importer import ArchiveRejected, ImportResult, import_archive
 from roo.sessions.quotas import DEFAULT_MAX_FILES, DEFAULTS, quota_for, stored_config
@@ -55,6 +57,7 @@ class SessionManager:
         *,
         allow_network: bool = False,
         default_max_files: int = DEFAULT_MAX_FILES,
+        mcp_secrets: SecretBox | None = None,
     ) -> None:
         self.workspaces = workspaces
         self.sandbox = sandbox
@@ -63,6 +66,8 @@ class SessionManager:
         # With network, a sandboxed command shares the host's network: it could reach the
         # service's own database or Redis on loopback. Off unless the operator allows it.
         self.allow_network = allow_network
+        # Encrypts the MCP servers' env and headers values in session configs (roo.mcp.config)
+        self.mcp_secrets = mcp_secrets
         # Commands running now, per session, in this process (the resources view reports it).
         self._running: Counter[uuid.UUID] = Counter()
 
@@ -294,7 +299,7 @@ class SessionManager:
             user_id=principal.user_id,
             name=name,
             state="active",
-            config=stored_config(config, quota, self.defaults),
+            config=self._sealed(stored_config(config, quota, self.defaults), config, None),
             workspace_dir=workspace_name(session_id),
         )
         db.add(session)
@@ -339,6 +344,18 @@ class SessionManager:
                 "archive or delete one first"
             )
 
+    def _sealed(
+        self, data: dict[str, Any], config: SessionConfigIn, previous: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """The stored config with its MCP servers' secrets encrypted (never stored in clear)."""
+        data.pop("mcpServers", None)
+        if config.mcp_servers:
+            if self.mcp_secrets is None:
+                raise RuntimeError("no secret box to store MCP server secrets with")
+            old = (previous or {}).get("mcpServers") or {}
+            data["mcpServers"] = seal(config.mcp_servers, old, self.mcp_secrets)
+        return data
+
     def _check_network(self, config: SessionConfigIn) -> None:
         if config.network and not self.allow_network:
             raise exc.NetworkNotAllowed(
@@ -360,7 +377,11 @@ class SessionManager:
             session.name = name
         if config is not None:
             self._check_network(config)
-            session.config = stored_config(config, quota_for(principal.roles), self.defaults)
+            session.config = self._sealed(
+                stored_config(config, quota_for(principal.roles), self.defaults),
+                config,
+                session.config,
+            )
         if state == "archived" and session.state != "archived":
             session.state = "archived"
             session.archived_at = utcnow()

@@ -46,6 +46,7 @@ from roo.config import Settings
 from roo.db.engine import background_work, uninterrupted, unit_of_work
 from roo.db.models import Session, Task
 from roo.db.types import utcnow
+from roo.mcp.service import McpService
 from roo.pathguard import PathRejected
 from roo.sessions.modes import session_modes
 from roo.sessions.service import SessionManager
@@ -150,8 +151,11 @@ class TaskRunner:
         registry: ToolRegistry,
         ignore_rules: Callable[[Path], IgnoreRules],
         model_resolver: ModelResolver,
+        mcp: McpService | None = None,
     ) -> None:
         self.settings = settings
+        # The sessions' MCP servers (None: tasks get none)
+        self.mcp = mcp
         self.db_sessions = db_sessions
         self.events = events
         self.manager = manager
@@ -509,6 +513,16 @@ class TaskRunner:
 
         buffer = run.buffer = EventBuffer(self.events, run.session_id, run.task_id, held)
         writer = StateWriter(run.task_id, state)
+        # The session's MCP servers, started now (no connection held): their tools are offered
+        registry, mcp = self.registry, None
+        if self.mcp is not None:
+            mcp, registry, servers = await self.mcp.for_run(session, registry, task.user_id)
+            for server in servers:
+                if server.status == "failed":
+                    await buffer(
+                        "mcp.server",
+                        {"server": server.name, "status": server.status, "error": server.error},
+                    )
 
         async def save(snapshot: EngineState) -> None:
             async with buffer.held() as flush, unit_of_work(self.db_sessions) as db:
@@ -546,6 +560,7 @@ class TaskRunner:
                 supports_images=info.supports_images,
                 command_outputs=outputs,
                 background=background,
+                mcp=mcp,
             )
 
         async def spawn(mode: str, message: str, todos: str | None) -> tuple[str, str]:
@@ -555,7 +570,7 @@ class TaskRunner:
             provider=provider,
             model=task.model,
             model_info=info,
-            registry=self.registry,
+            registry=registry,
             tool_context=tool_context,
             sink=buffer,
             interaction=run,
@@ -589,6 +604,7 @@ class TaskRunner:
             reasoning_effort=_reasoning_effort(state.options),
             reasoning_budget=_reasoning_budget(state.options),
             background=background,
+            mcp=mcp,
             workspace=WorkspaceFacts(
                 file_listing=await asyncio.to_thread(workspace_listing, workspace, ignore)
                 if first_run

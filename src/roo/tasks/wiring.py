@@ -13,6 +13,7 @@ from roo.agent.tools.registry import ToolRegistry
 from roo.auth.throttle import create_limit_storage
 from roo.config import Settings
 from roo.credentials.service import CredentialStore
+from roo.mcp.service import McpService
 from roo.sessions.service import SessionManager
 from roo.tasks.events import EventStore, Publish
 from roo.tasks.llm import ModelResolver
@@ -31,6 +32,7 @@ def build_tasks(
     credentials: CredentialStore,
     publish: Publish | None = None,
     wake: Callable[[str], None] | None = None,
+    mcp: McpService | None = None,
 ) -> TaskService:
     """`publish`: where committed event batches go (the real-time bus); `wake(runner_id)`:
     how a process is told that mail was left in the inbox of a task it runs (ditto)."""
@@ -39,7 +41,7 @@ def build_tasks(
     events = EventStore(db_sessions, publish)
     model_resolver = ModelResolver(settings, credentials)
     runner = TaskRunner(
-        settings, db_sessions, events, manager, registry, ignore_rules, model_resolver
+        settings, db_sessions, events, manager, registry, ignore_rules, model_resolver, mcp
     )
     queue_app = build_queue_app(settings) if settings.task_runner == "queue" else None
     control = LocalControl(runner, db_sessions, events, wake, queue_app)

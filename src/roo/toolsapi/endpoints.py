@@ -14,6 +14,7 @@ from fastapi import Body, Request
 from pydantic import ValidationError
 
 from roo.agent.tools.base import ApprovalCategory, ImageBlock, Tool, ToolContext, ToolResult
+from roo.agent.tools.mcp import is_function_name
 from roo.agent.tools.registry import ToolRegistry
 from roo.api.deps import get_resources
 from roo.api.routing import api_router
@@ -24,6 +25,7 @@ from roo.auth.permissions import Permission
 from roo.db.engine import unit_of_work
 from roo.kit.errors import BadRequest, NotFound, Unprocessable
 from roo.kit.inputs import SafeName
+from roo.mcp.hub import BoundMcp
 from roo.security.audit import record
 from roo.toolsapi.schemas import ContentBlockOut, ToolOut, ToolResultOut
 
@@ -44,6 +46,10 @@ def permissions_for_tool(tool: Tool) -> list[Permission]:
     if tool.category is ApprovalCategory.EXECUTE:
         needed.append(Permission.COMMANDS_EXECUTE)
     return needed
+
+
+def tool_category(tool: Tool | None) -> str | None:
+    return tool.category.value if tool is not None else None
 
 
 def registry(request: Request) -> ToolRegistry:
@@ -104,7 +110,10 @@ def result_out(name: str, result: ToolResult) -> ToolResultOut:
     summary="Run a tool now in the session's workspace, on your behalf",
     responses={
         400: {"description": "An interaction tool (the agent engine handles those)"},
-        404: {"description": "No such session of yours, or no such tool"},
+        404: {
+            "description": "No such session of yours, or no such tool (an MCP server tool is "
+            "named mcp--<server>--<tool>; its server starts if need be)"
+        },
         422: {"description": "Invalid parameters (the failing parameter is named)"},
         429: {"description": "The session already runs its most commands (maxConcurrentTasks)"},
     },
@@ -117,7 +126,21 @@ async def run_tool(
     client: Client,
     params: Annotated[dict[str, Any], Body(description="The tool's parameters")],
 ) -> ToolResultOut:
-    tool = lookup(request, tool_name)
+    resources = get_resources(request)
+    manager = resources.sessions_manager
+    mcp_function = is_function_name(tool_name)
+    tool = None if mcp_function else lookup(request, tool_name)
+    async with unit_of_work(resources.db_sessions) as db:
+        session = await manager.get(db, principal, session_id)
+        await manager.touch(db, session)
+    mcp: BoundMcp | None = None
+    if resources.mcp is not None and (mcp_function or tool_category(tool) == "mcp"):
+        session_mcp = await resources.mcp.session(session)  # no connection held
+        mcp = BoundMcp(session_mcp)
+        if mcp_function:
+            tool = await session_mcp.find_function(tool_name)
+    if tool is None:
+        raise ToolNotFound(f"No tool named {tool_name!r} (no such MCP server tool)")
     for permission in permissions_for_tool(tool):
         if not principal.can(permission):
             raise PermissionDenied(permission.value)
@@ -139,16 +162,12 @@ async def run_tool(
                 for e in exc.errors()
             ],
         ) from None
-    resources = get_resources(request)
-    manager = resources.sessions_manager
-    async with unit_of_work(resources.db_sessions) as db:
-        session = await manager.get(db, principal, session_id)
-        await manager.touch(db, session)
     workspace = manager.workspaces.path(session.workspace_dir)
     ctx = ToolContext(
         workspace=workspace,
         run_command=manager.request_runner(session),
         ignore=resources.ignore_rules(workspace),
+        mcp=mcp,
     )
     result = await tool.execute(parsed, ctx)  # validated above: no second pass through run()
     async with unit_of_work(resources.db_sessions) as db:

@@ -22,6 +22,7 @@ from roo.sandbox import ProcessResult, SandboxBusy
 
 if TYPE_CHECKING:
     from roo.agent.tools.execute_command import BackgroundCommands
+    from roo.agent.tools.mcp import McpAccess
     from roo.agent.tools.read_command_output import CommandOutputs
 
 
@@ -112,6 +113,9 @@ class ToolContext:
     # execute_command: where a command outlasting the model's timeout goes on running (None:
     # the timeout kills it, as before)
     background: BackgroundCommands | None = None
+    # use_mcp_tool, access_mcp_resource and mcp--server--tool functions: the session's MCP
+    # servers (None: none can be reached here)
+    mcp: McpAccess | None = None
 
 
 _SCHEMAS: dict[type[BaseModel], dict[str, Any]] = {}
@@ -134,6 +138,8 @@ class Tool:
     # Interaction tools (ask_followup_question, attempt_completion...) are handled by the
     # engine; the tools API refuses to run them directly.
     direct: ClassVar[bool] = True
+    # Built per run (an MCP server's tool): its schema is not cached per class.
+    dynamic: ClassVar[bool] = False
 
     @classmethod
     def parameters_schema(cls) -> dict[str, Any]:
