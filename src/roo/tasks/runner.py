@@ -42,6 +42,7 @@ from roo.agent.tools.execute_command import BackgroundCommands
 from roo.agent.tools.list_files import list_workspace
 from roo.agent.tools.read_command_output import CommandOutputs
 from roo.agent.tools.registry import ToolRegistry
+from roo.checkpoints.service import CheckpointService
 from roo.config import Settings
 from roo.db.engine import uninterrupted, unit_of_work
 from roo.db.models import Session, Task
@@ -145,8 +146,10 @@ class TaskRunner:
         registry: ToolRegistry,
         ignore_rules: Callable[[Path], IgnoreRules],
         model_resolver: ModelResolver,
+        checkpoints: CheckpointService | None = None,
     ) -> None:
         self.settings = settings
+        self.checkpoints = checkpoints
         self.db_sessions = db_sessions
         self.events = events
         self.manager = manager
@@ -550,6 +553,9 @@ class TaskRunner:
             temperature=_temperature(state.options),
             reasoning_effort=_reasoning_effort(state.options),
             background=background,
+            workspace_checkpoints=self.checkpoints.recorder(session, task.id, buffer)
+            if self.checkpoints is not None
+            else None,
             workspace=WorkspaceFacts(
                 file_listing=await asyncio.to_thread(workspace_listing, workspace, ignore)
                 if first_run
