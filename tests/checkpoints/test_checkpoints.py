@@ -173,8 +173,12 @@ async def test_restoring_each_checkpoint_gives_back_that_points_files(
         ).all()
     assert len(audited) == 6
     assert audited[0].target == f"task:{task['id']}"
-    # the shadow repository lives outside the workspace
-    assert not any(p.name == "roo-checkpoints" for p in ws.rglob("*"))
+    # the shadow repository lives outside the workspace, and goes with the session
+    shadow = resources.tasks.checkpoints.directory(uuid.UUID(session))  # type: ignore[union-attr]
+    assert (shadow / "git" / "HEAD").is_file()
+    assert not shadow.is_relative_to(ws)
+    assert (await api.request("DELETE", f"/api/v1/sessions/{session}")).status_code == 204
+    assert not shadow.exists()
 
 
 async def test_diff_against_now_and_another_checkpoint(
@@ -375,3 +379,26 @@ async def test_large_files_and_nested_repositories_are_left_out(
     assert (ws / "lib" / ".git").is_dir()
     assert not (ws / "x.txt").exists()
     assert not (ws / "y.txt").exists()
+
+
+@pytest.mark.task_settings(checkpoint_max_bytes=1024 * 1024)
+async def test_a_session_past_its_size_cap_takes_no_more_checkpoints(
+    api: Api, llm: FakeLLM
+) -> None:
+    session = await api.session(approvalPolicy=POLICY)
+    response = await api.request(
+        "PUT",
+        f"/api/v1/sessions/{session}/files/noise.txt",
+        content=os.urandom(1536 * 1024),  # incompressible: the repository grows past 1 MiB
+    )
+    assert response.status_code == 201, response.text
+    llm.script(
+        Reply(tool_calls=[write("a.txt", "a\n")]),
+        Reply(tool_calls=[write("b.txt", "b\n")]),
+        done(),
+    )
+    task = await api.start(session)
+    await api.wait(session, task["id"], "completed")
+    assert [c["step"] for c in await Checkpoints(api, session, task["id"]).list()] == [0]
+    skipped = [e["data"] for e in await api.events(session) if e["event"] == "checkpoint.skipped"]
+    assert skipped == [{"step": 1, "reason": "size_cap"}]

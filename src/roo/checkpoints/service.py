@@ -33,7 +33,7 @@ from roo.pathguard import PathRejected
 from roo.sandbox import SandboxError
 from roo.sandbox.disk import workspace_usage_bytes
 from roo.security.audit import ClientInfo, record
-from roo.sessions.exceptions import SessionNotFound
+from roo.sessions.exceptions import SessionNotFound, WorkspaceGone
 from roo.sessions.service import SessionManager
 from roo.tasks.events import EventStore
 from roo.tasks.schemas import ACTIVE_STATES
@@ -83,6 +83,8 @@ class CheckpointService:
         self._locks: weakref.WeakValueDictionary[uuid.UUID, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        # session -> its shadow repository's size after its last save in this process
+        self._sizes: dict[uuid.UUID, int] = {}
 
     # -- the shadow repository of a session -----------------------------------------------------
 
@@ -115,8 +117,18 @@ class CheckpointService:
             timeout=self.settings.checkpoint_timeout_seconds,
         )
 
+    async def _size(self, session_id: uuid.UUID) -> int:
+        """The shadow repository's size: as its last save here reported it (Git's count of
+        its objects), else its bytes on disk (a walk of its files, once per process)."""
+        used = self._sizes.get(session_id)
+        if used is None:
+            used = await asyncio.to_thread(workspace_usage_bytes, self.directory(session_id))
+            self._sizes[session_id] = used
+        return used
+
     async def remove(self, session_id: uuid.UUID) -> None:
         """Delete a session's shadow repository (the session is gone)."""
+        self._sizes.pop(session_id, None)
         directory = self.directory(session_id)
         await asyncio.to_thread(shutil.rmtree, directory, ignore_errors=True)
 
@@ -141,8 +153,7 @@ class CheckpointService:
             )
         if found is not None:
             return None
-        directory = self.directory(session.id)
-        used = await asyncio.to_thread(workspace_usage_bytes, directory)
+        used = await self._size(session.id)
         if used >= self.settings.checkpoint_max_bytes:
             return (
                 f"the session's checkpoints use {used} bytes, at least their cap of "
@@ -152,6 +163,7 @@ class CheckpointService:
         async with self._lock(session.id):
             async with self.manager.workspaces.held(session.workspace_dir, exclusive=False):
                 saved = await repo.save(f"task {task_id} step {step}")
+        self._sizes[session.id] = saved.repository_bytes
         row = TaskCheckpoint(
             session_id=session.id,
             task_id=task_id,
@@ -217,6 +229,8 @@ class CheckpointService:
             other = None
             if against is not None:
                 other = (await self._checkpoint(db, task_id, against)).commit
+            if session.workspace_deleted_at is not None:
+                raise WorkspaceGone("This session's workspace was deleted")
         repo = await self._repo(session)
         try:
             async with self._lock(session.id):
@@ -246,6 +260,9 @@ class CheckpointService:
             session, _ = await self._task(db, user_id, session_id, task_id)
             checkpoint = await self._checkpoint(db, task_id, checkpoint_id)
             await self._refuse_if_active(db, session_id)
+            # a change to the workspace: refused for an archived session or a deleted
+            # workspace (409), an idle session becomes active again
+            await self.manager.touch(db, session)
         repo = await self._repo(session)
         try:
             async with self._lock(session.id):

@@ -43,7 +43,8 @@ init() {
     g config core.autocrlf false
     g config core.quotePath false
     g config core.symlinks true
-    g config gc.auto 0
+    g config gc.autoDetach false
+    g config core.untrackedCache true
     g commit -q --allow-empty --no-verify -m "initial commit"
   fi
 }
@@ -74,8 +75,8 @@ case "$op" in
   save)
     init; prepare; stage
     g commit -q --allow-empty --no-verify -m "$1"
-    printf 'commit %s\n' "$(g rev-parse HEAD)"
-    g diff-tree -r -z --no-commit-id --name-status --no-renames HEAD
+    g count-objects -v | awk '/^size:|^size-pack:/ {s += $2} END {printf "%d\0", s * 1024}'
+    g diff-tree --always -r -z --name-status --no-renames HEAD
     ;;
   restore)
     g cat-file -e "$1^{commit}"
@@ -107,6 +108,7 @@ class Saved:
     commit: str
     files: list[dict[str, str]]  # at most MAX_LISTED: {path, status}
     files_changed: int
+    repository_bytes: int  # the repository's objects, loose and packed, after the save
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,11 +165,14 @@ class ShadowRepo:
     async def save(self, message: str) -> Saved:
         """Snapshot the workspace as it is now."""
         result = await self._git("save", message)
-        head, _, rest = result.stdout.partition(b"\n")
-        commit = head.decode().removeprefix("commit ").strip()
-        if not is_commit(commit):
-            raise ShadowError(f"git save printed no commit: {head[:100]!r}")
-        return Saved(commit, *_name_status(rest))
+        # the objects' size, then (diff-tree -z) the commit, then status and path of each change
+        size, _, rest = result.stdout.partition(b"\0")
+        head, _, rest = rest.partition(b"\0")
+        commit = head.decode(errors="replace").strip()
+        if not is_commit(commit) or not size.isdigit():
+            raise ShadowError(f"git save printed no commit: {result.stdout[:100]!r}")
+        files, count = _name_status(rest)
+        return Saved(commit, files, count, int(size))
 
     async def restore(self, commit: str) -> None:
         """Make the workspace's snapshotted files exactly those of `commit`: files created
