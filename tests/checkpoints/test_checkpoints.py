@@ -123,6 +123,9 @@ async def test_restoring_each_checkpoint_gives_back_that_points_files(
     ws = workspace(settings, session)
     await api.write(session, "a.txt", "one\n")
     await put(api, session, "keep/k.txt", "kept\n")
+    # attributes that would change bytes if the shadow repository honoured them
+    await api.write(session, ".gitattributes", "* text eol=crlf ident\n")
+    await api.write(session, "id.txt", "$Id$\nline\n")
     mine = user_repository(ws)
     llm.script(
         Reply(tool_calls=[write("b.txt", "bee\n")]),  # step 0
@@ -134,6 +137,7 @@ async def test_restoring_each_checkpoint_gives_back_that_points_files(
     task = await api.start(session)
     await api.wait(session, task["id"], "completed")
     at_start: Files = {"a.txt": b"one\n", "keep/k.txt": b"kept\n"}
+    fixed = {".gitattributes": b"* text eol=crlf ident\n", "id.txt": b"$Id$\nline\n"}
     expected = [
         at_start,
         {**at_start, "b.txt": b"bee\n"},
@@ -143,7 +147,7 @@ async def test_restoring_each_checkpoint_gives_back_that_points_files(
     checkpoints = Checkpoints(api, session, task["id"])
     listed = await checkpoints.list()
     assert [c["step"] for c in listed] == [0, 1, 2, 3]
-    assert {f["path"] for f in listed[0]["files"]} == {"a.txt", "keep/k.txt"}
+    assert {f["path"] for f in listed[0]["files"]} == {"a.txt", "keep/k.txt", *fixed}
     # what changed since the previous checkpoint: what the step before did
     assert [(f["path"], f["status"]) for f in listed[1]["files"]] == [("b.txt", "added")]
     assert listed[2]["filesChanged"] == 2
@@ -160,7 +164,7 @@ async def test_restoring_each_checkpoint_gives_back_that_points_files(
         assert response.status_code == 200, response.text
         now = files(ws)
         assert now.pop("trace.log", None) == b"noise"  # left out (*.log): never touched
-        assert now == expected[index], index
+        assert now == {**expected[index], **fixed}, index
         assert tree_digest(ws / ".git") == mine  # the user's repository is untouched
     restored = [e for e in await api.events(session) if e["event"] == "checkpoint.restored"]
     assert len(restored) == 6

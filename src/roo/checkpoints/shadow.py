@@ -50,6 +50,8 @@ init() {
 }
 prepare() {
   mkdir -p "$GIT_DIR/info"
+  # the workspace's .gitattributes must not change bytes (eol, ident, filters, encodings)
+  printf '* -text -eol -ident -filter -working-tree-encoding\n' > "$GIT_DIR/info/attributes"
   printf '%s' "$ROO_EXCLUDES" > "$GIT_DIR/info/exclude.new"
   cd "$GIT_WORK_TREE"
   if [ -f .gitattributes ] && [ ! -L .gitattributes ]; then
@@ -79,6 +81,7 @@ case "$op" in
     g diff-tree --always -r -z --name-status --no-renames HEAD
     ;;
   restore)
+    init
     g cat-file -e "$1^{commit}"
     prepare
     g clean -f -d -q
