@@ -45,7 +45,7 @@ async def test_once_per_writing_step_before_its_first_write(harness: Harness) ->
         (1, []),
         (3, ["a.txt", "b.txt"]),
     ]
-    for step, position, _ in snapshots.calls:
+    for _step, position, _ in snapshots.calls:
         # the position is that of the step's assistant turn: a restore keeps what came before
         assert history[position]["role"] == "assistant"
         assert history[position - 1]["role"] == "user"
