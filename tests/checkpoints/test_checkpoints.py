@@ -406,3 +406,20 @@ async def test_a_session_past_its_size_cap_takes_no_more_checkpoints(
     assert [c["step"] for c in await Checkpoints(api, session, task["id"]).list()] == [0]
     skipped = [e["data"] for e in await api.events(session) if e["event"] == "checkpoint.skipped"]
     assert skipped == [{"step": 1, "reason": "size_cap"}]
+
+
+async def test_a_failed_snapshot_is_reported_and_the_task_goes_on(
+    api: Api, llm: FakeLLM, resources: Resources
+) -> None:
+    session = await api.session(approvalPolicy=POLICY)
+    # the session's checkpoint directory cannot be made: a file stands in its place
+    shadow = resources.tasks.checkpoints.directory(uuid.UUID(session))  # type: ignore[union-attr]
+    shadow.parent.mkdir(parents=True, exist_ok=True)
+    shadow.write_text("in the way\n")
+    llm.script(Reply(tool_calls=[write("a.txt", "a\n")]), done())
+    task = await api.start(session)
+    await api.wait(session, task["id"], "completed")
+    assert await api.read(session, "a.txt") == "a\n"  # the write ran
+    assert await Checkpoints(api, session, task["id"]).list() == []
+    skipped = [e["data"] for e in await api.events(session) if e["event"] == "checkpoint.skipped"]
+    assert skipped == [{"step": 0, "reason": "error", "message": "the snapshot failed"}]
