@@ -386,7 +386,8 @@ class Recorder:
     async def before_write(self, step: int, position: int) -> None:
         try:
             outcome = await self._service.save(self._session, self._task_id, step, position)
-        except _FAILURES as exc:
+        except Exception as exc:  # git, the sandbox, a busy workspace, the database: reported
+            # (cancellation, a lost lease included, is no Exception: it goes through)
             log.warning(
                 "checkpoints.save_failed",
                 session_id=str(self._session.id),
