@@ -36,6 +36,7 @@ from roo.auth import endpoints as auth_endpoints
 from roo.auth import oauth_endpoints
 from roo.auth.throttle import create_limit_storage
 from roo.auth.wiring import build_auth
+from roo.checkpoints import endpoints as checkpoints_endpoints
 from roo.config import Settings, load_settings
 from roo.credentials import endpoints as credentials_endpoints
 from roo.credentials.service import CredentialStore, egress_policy
@@ -368,6 +369,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tools_endpoints.router,
         tools_endpoints.session_router,
         tasks_endpoints.router,
+        checkpoints_endpoints.router,
         realtime_endpoints.router,
     ):
         app.include_router(router)

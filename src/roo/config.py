@@ -481,6 +481,26 @@ class Settings(BaseSettings, OAuthUrlChecks):
         16 * 1024 * 1024, ge=0, validation_alias=_env("ROO_TASK_COMMAND_OUTPUT_BYTES")
     )
 
+    # -- checkpoints (docs/checkpoints.md) ------------------------------------------------------
+    # A snapshot of the workspace before every step that writes to it, in a shadow git
+    # repository per session kept outside the workspace.
+    checkpoints_enabled: bool = Field(True, validation_alias=_env("ROO_CHECKPOINTS"))
+    # None: <ROO_DATA_DIR>/checkpoints (one directory per session)
+    checkpoints_dir: Path | None = Field(None, validation_alias=_env("ROO_CHECKPOINTS_DIR"))
+    # A session's shadow repository past this size takes no more checkpoints
+    checkpoint_max_bytes: int = Field(
+        512 * 1024 * 1024, ge=1024 * 1024, validation_alias=_env("ROO_CHECKPOINT_MAX_BYTES")
+    )
+    # Files larger than this are left out of checkpoints (as Roo's rules leave out media,
+    # archives, databases and build output)
+    checkpoint_file_max_bytes: int = Field(
+        5 * 1024 * 1024, ge=1024, validation_alias=_env("ROO_CHECKPOINT_FILE_MAX_BYTES")
+    )
+    # One save, diff or restore (Roo's checkpointTimeout, 15 s by default)
+    checkpoint_timeout_seconds: float = Field(
+        15.0, gt=0, le=600, validation_alias=_env("ROO_CHECKPOINT_TIMEOUT")
+    )
+
     # Where the JWT secret came from, for the start-up log: JWT_SECRET, a file, or ephemeral.
     _secret_source: str = PrivateAttr("JWT_SECRET")
 

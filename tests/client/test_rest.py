@@ -148,6 +148,30 @@ async def test_a_task_run_and_its_events(roo: AsyncRooClient, llm: FakeLLM) -> N
         await roo.get_task(session.id, task.id)
 
 
+async def test_checkpoints_listed_diffed_and_restored(roo: AsyncRooClient, llm: FakeLLM) -> None:
+    llm.script(
+        Reply(tool_calls=[ToolCall("write_to_file", {"path": "f.txt", "content": "v1\n"})]),
+        Reply(tool_calls=[ToolCall("write_to_file", {"path": "f.txt", "content": "v2\n"})]),
+        Reply(tool_calls=[ToolCall("attempt_completion", {"result": "Done."})]),
+    )
+    session = await roo.create_session("cp", config={"approvalPolicy": {
+        "autoApproveWrite": True}})  # fmt: skip
+    task = await roo.create_task(session.id, "write")
+    await _wait_for(roo, session.id, "task.complete")
+    listed = (await roo.checkpoints(session.id, task.id)).items
+    assert [c.step for c in listed] == [0, 1]
+    diff = await roo.checkpoint_diff(session.id, task.id, listed[1].id)
+    assert "-v1\n+v2\n" in diff.diff
+    between = await roo.checkpoint_diff(session.id, task.id, listed[0].id, listed[1].id)
+    assert "+v1\n" in between.diff
+    restored = await roo.restore_checkpoint(session.id, task.id, listed[1].id, conversation=True)
+    assert restored.checkpoint.id == listed[1].id
+    assert restored.conversation is True
+    assert (await roo.download_file(session.id, "f.txt")).content == b"v1\n"
+    with pytest.raises(NotFound):
+        await roo.restore_checkpoint(session.id, task.id, uuid.uuid4())
+
+
 async def _wait_for(roo: AsyncRooClient, session_id: uuid.UUID, name: str):  # type: ignore[no-untyped-def]
     for _ in range(400):
         async for event in roo.iter_events(session_id):

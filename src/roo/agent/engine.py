@@ -67,6 +67,7 @@ from roo.agent.state import (
     Outcome,
     SpawnSubtask,
     SubtaskFailed,
+    WorkspaceCheckpoints,
 )
 from roo.agent.tools.base import (
     ApprovalCategory,
@@ -82,6 +83,8 @@ from roo.agent.tools.execute_command import BackgroundCommands
 from roo.agent.tools.mcp import McpAccess, mcp_ask_params, mcp_target
 from roo.agent.tools.registry import ToolRegistry
 
+# Tools that may change the workspace: a checkpoint is taken before them
+WRITING = (ApprovalCategory.WRITE, ApprovalCategory.EXECUTE)
 # How much of a command's output or a tool's text an event carries (the model gets it all).
 EVENT_TEXT_LIMIT = 8_000
 CONTEXT_RETRIES = 3  # forced reductions on a context-window error (Roo's limit)
@@ -151,6 +154,8 @@ class AgentSetup:
     is_subtask: bool = False
     # The session's MCP servers (their tools are in `registry` as mcp--server--tool functions)
     mcp: McpAccess | None = None
+    # Snapshots of the workspace before each step that writes to it (None: none taken)
+    workspace_checkpoints: WorkspaceCheckpoints | None = None
 
 
 class _Failed(Exception):
@@ -197,6 +202,7 @@ class Agent:
         self._last_call: str | None = None
         self._repeats = 0
         self._stuck_tool: str | None = None
+        self._snapshot_step: int | None = None  # the step whose workspace snapshot was taken
         # The system prompt's clock is the run's start: a prompt that changed on every request
         # would defeat the providers' prompt caching.
         self._started = datetime.now(UTC)
@@ -839,6 +845,7 @@ class Agent:
                     await setup.on_policy_change(setup.policy)
             feedback = answer.text or None
 
+        await self._snapshot(tool)
         result = await self._execute(call_id, tool, params, arguments)
         if result.is_error and (tool.name == "apply_diff" or result.data.get("invalid_parameters")):
             state.mistakes += 1
@@ -848,6 +855,16 @@ class Agent:
         if feedback:
             blocks.insert(0, m.text_block(r.tool_approved_with_feedback(feedback)))
         return m.tool_result_block(call_id, blocks, is_error=result.is_error), False
+
+    async def _snapshot(self, tool: Tool) -> None:
+        """Roo saves a checkpoint before a tool that edits files; here before the first tool
+        of a step that may write to the workspace (a file tool or a command), once a step."""
+        snapshots, state = self.setup.workspace_checkpoints, self.state
+        if snapshots is None or tool.category not in WRITING or self._snapshot_step == state.step:
+            return
+        self._snapshot_step = state.step
+        # the last message is this step's assistant turn: a restore keeps what came before
+        await snapshots.before_write(state.step, len(state.history) - 1)
 
     async def _execute(
         self, call_id: str, tool: Tool, params: Any, arguments: Mapping[str, Any]

@@ -88,6 +88,19 @@ class Interaction(Protocol):
 
 # Saves the state (all of it, or what changed since the previous call: see the module's doc).
 Checkpoint = Callable[["EngineState"], Awaitable[None]]
+
+
+class WorkspaceCheckpoints(Protocol):
+    """Snapshots of the workspace a user can restore (Roo's checkpoints), not to be confused
+    with `Checkpoint` above, which saves the engine's state."""
+
+    async def before_write(self, step: int, position: int) -> None:
+        """Called before the first tool of step `step` that may write to the workspace (a
+        file tool, a command); `position`: the messages of the conversation before that
+        step. Never raises for a failed snapshot (the host reports it); the tool runs."""
+        ...
+
+
 # (mode, message, todos) -> (child task id, its completion result). Raises SubtaskFailed.
 SpawnSubtask = Callable[[str, str, str | None], Awaitable[tuple[str, str]]]
 

@@ -38,6 +38,8 @@ from roo.client.models import (
     ApiKeyCreateIn,
     ApiKeyOut,
     ChainVerifyOut,
+    CheckpointDiffOut,
+    CheckpointsOut,
     CloneIn,
     CloneOut,
     DirectoryListing,
@@ -62,6 +64,8 @@ from roo.client.models import (
     RefreshIn,
     RegisterIn,
     RegistrationOut,
+    RestoreIn,
+    RestoreOut,
     SessionCreateIn,
     SessionModesOut,
     SessionOut,
@@ -540,6 +544,39 @@ class Operations:
     def cancel(self, session_id: Id, task_id: Id) -> Call[Json | None]:
         """Cancel a running task (its detail, 200); a finished one is deleted (None, 204)."""
         return Call(parse=json_or_none, path={"session_id": session_id, "task_id": task_id})
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    @route("GET", f"{API}/sessions/{{session_id}}/tasks/{{task_id}}/checkpoints")
+    def checkpoints(self, session_id: Id, task_id: Id) -> Call[CheckpointsOut]:
+        """The task's workspace snapshots, by step (docs/checkpoints.md)."""
+        return Call(
+            parse=model(CheckpointsOut), path={"session_id": session_id, "task_id": task_id}
+        )
+
+    @route(
+        "GET", f"{API}/sessions/{{session_id}}/tasks/{{task_id}}/checkpoints/{{checkpoint_id}}/diff"
+    )
+    def checkpoint_diff(
+        self, session_id: Id, task_id: Id, checkpoint_id: Id, against: Id = "current"
+    ) -> Call[CheckpointDiffOut]:  # fmt: skip
+        """A unified diff from the checkpoint to the workspace now (`current`) or to another
+        checkpoint of the task."""
+        path = {"session_id": session_id, "task_id": task_id, "checkpoint_id": checkpoint_id}
+        return Call(parse=model(CheckpointDiffOut), path=path, params={"against": str(against)})
+
+    @route(
+        "POST",
+        f"{API}/sessions/{{session_id}}/tasks/{{task_id}}/checkpoints/{{checkpoint_id}}/restore",
+        body=RestoreIn,
+    )
+    def restore_checkpoint(
+        self, session_id: Id, task_id: Id, checkpoint_id: Id, *, conversation: bool = False
+    ) -> Call[RestoreOut]:  # fmt: skip
+        """Restore the workspace's files to the checkpoint; with `conversation`, the task's
+        conversation too (refused, 409, while a task of the session is active)."""
+        path = {"session_id": session_id, "task_id": task_id, "checkpoint_id": checkpoint_id}
+        return Call(parse=model(RestoreOut), path=path, json={"conversation": conversation})
 
     # -- events ---------------------------------------------------------------------------------
 

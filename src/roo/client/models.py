@@ -295,6 +295,57 @@ class ChainVerifyOut(BaseModel):
     unsealed: Annotated[int, Field(description="Rows written but not sealed yet", title="Unsealed")]
 
 
+class ChangedFileOut(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    path: Annotated[str, Field(title="Path")]
+    status: Annotated[Literal["added", "modified", "deleted"] | str, Field(title="Status")]
+
+
+class CheckpointDiffOut(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    against: Annotated[
+        str, Field(description="`current` (the workspace now) or a checkpoint id", title="Against")
+    ]
+    checkpoint_id: Annotated[UUID, Field(alias="checkpointId", title="Checkpointid")]
+    diff: Annotated[
+        str,
+        Field(description="A unified diff (git's), from the checkpoint to `against`", title="Diff"),
+    ]
+    truncated: Annotated[
+        bool, Field(description="Cut at the session's maxOutputBytes", title="Truncated")
+    ]
+
+
+class CheckpointOut(BaseModel):
+    """
+    A snapshot of the workspace taken before step `step` of the task (steps count from
+    0): the files as they were when that step began. `files` lists what changed since the
+    session's previous snapshot (at most 200 of them; `filesChanged` counts them all).
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    commit: Annotated[str, Field(title="Commit")]
+    created_at: Annotated[AwareDatetime, Field(alias="createdAt", title="Createdat")]
+    files: Annotated[list[ChangedFileOut], Field(title="Files")]
+    files_changed: Annotated[int, Field(alias="filesChanged", title="Fileschanged")]
+    id: Annotated[UUID, Field(title="Id")]
+    step: Annotated[int, Field(title="Step")]
+    task_id: Annotated[UUID, Field(alias="taskId", title="Taskid")]
+
+
+class CheckpointsOut(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    items: Annotated[list[CheckpointOut], Field(title="Items")]
+
+
 class Ref(RootModel[str]):
     root: Annotated[
         str,
@@ -1190,6 +1241,28 @@ class ResourceLimitsOut(BaseModel):
     max_memory_mb: Annotated[int, Field(alias="maxMemoryMB", title="Maxmemorymb")]
     max_output_bytes: Annotated[int, Field(alias="maxOutputBytes", title="Maxoutputbytes")]
     max_processes: Annotated[int, Field(alias="maxProcesses", title="Maxprocesses")]
+
+
+class RestoreIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    conversation: Annotated[
+        bool | None,
+        Field(
+            description="false: the workspace's files only; true: the files and the task's conversation, cut back to the checkpoint's step (continue the task from there)",
+            title="Conversation",
+        ),
+    ] = False
+
+
+class RestoreOut(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    checkpoint: CheckpointOut
+    conversation: Annotated[bool, Field(title="Conversation")]
 
 
 class Role(RootModel[Literal["admin", "member", "viewer"]]):

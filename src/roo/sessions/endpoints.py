@@ -168,6 +168,9 @@ async def delete_session(
         bus.session_gone(session_id)
 
     after_commit(db, gone)
+    checkpoints = get_resources(request).tasks.checkpoints
+    if checkpoints is not None:  # its shadow repository (outside the workspace) goes too
+        after_commit(db, lambda: checkpoints.remove(session_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

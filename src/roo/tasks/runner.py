@@ -42,6 +42,7 @@ from roo.agent.tools.execute_command import BackgroundCommands
 from roo.agent.tools.list_files import list_workspace
 from roo.agent.tools.read_command_output import CommandOutputs
 from roo.agent.tools.registry import ToolRegistry
+from roo.checkpoints.service import CheckpointService
 from roo.config import Settings
 from roo.db.engine import background_work, uninterrupted, unit_of_work
 from roo.db.models import Session, Task
@@ -152,10 +153,12 @@ class TaskRunner:
         ignore_rules: Callable[[Path], IgnoreRules],
         model_resolver: ModelResolver,
         mcp: McpService | None = None,
+        checkpoints: CheckpointService | None = None,
     ) -> None:
         self.settings = settings
         # The sessions' MCP servers (None: tasks get none)
         self.mcp = mcp
+        self.checkpoints = checkpoints
         self.db_sessions = db_sessions
         self.events = events
         self.manager = manager
@@ -605,6 +608,9 @@ class TaskRunner:
             reasoning_budget=_reasoning_budget(state.options),
             background=background,
             mcp=mcp,
+            workspace_checkpoints=self.checkpoints.recorder(session, task.id, buffer)
+            if self.checkpoints is not None
+            else None,
             workspace=WorkspaceFacts(
                 file_listing=await asyncio.to_thread(workspace_listing, workspace, ignore)
                 if first_run

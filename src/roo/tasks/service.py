@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from roo.agent.pricing import Usage
 from roo.agent.state import Answer
 from roo.auth.identity import Principal
+from roo.checkpoints.service import CheckpointService
 from roo.config import Settings
 from roo.db.engine import unit_of_work
 from roo.db.models import Session, Task
@@ -160,6 +161,7 @@ class TaskService:
         events: EventStore,
         model_resolver: ModelResolver,
         limit_storage: Storage,
+        checkpoints: CheckpointService | None = None,
     ) -> None:
         self.settings = settings
         self.db_sessions = db_sessions
@@ -171,6 +173,8 @@ class TaskService:
         self.model_resolver = model_resolver
         self._limiter = MovingWindowRateLimiter(limit_storage)
         self._create_limit = parse(settings.task_create_limit)
+        # the checkpoints API's service (roo.checkpoints.endpoints)
+        self.checkpoints = checkpoints
 
     # -- reading --------------------------------------------------------------------------------
 

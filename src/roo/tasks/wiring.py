@@ -11,6 +11,7 @@ from roo.agent.pricing import load_price_table
 from roo.agent.tools.base import IgnoreRules
 from roo.agent.tools.registry import ToolRegistry
 from roo.auth.throttle import create_limit_storage
+from roo.checkpoints.service import CheckpointService
 from roo.config import Settings
 from roo.credentials.service import CredentialStore
 from roo.mcp.service import McpService
@@ -40,8 +41,17 @@ def build_tasks(
         load_price_table(settings.model_table_file)
     events = EventStore(db_sessions, publish)
     model_resolver = ModelResolver(settings, credentials)
+    checkpoints = CheckpointService(settings, db_sessions, manager, events)
     runner = TaskRunner(
-        settings, db_sessions, events, manager, registry, ignore_rules, model_resolver, mcp
+        settings,
+        db_sessions,
+        events,
+        manager,
+        registry,
+        ignore_rules,
+        model_resolver,
+        mcp=mcp,
+        checkpoints=checkpoints,
     )
     queue_app = build_queue_app(settings) if settings.task_runner == "queue" else None
     control = LocalControl(runner, db_sessions, events, wake, queue_app)
@@ -54,4 +64,5 @@ def build_tasks(
         events,
         model_resolver,
         create_limit_storage(settings),
+        checkpoints,
     )

@@ -3,6 +3,7 @@
 
 from roo.db.base import Base
 from roo.db.models.audit import AuditChain, AuditEvent
+from roo.db.models.checkpoint import TaskCheckpoint
 from roo.db.models.provider_credential import ProviderCredential
 from roo.db.models.session import Session
 from roo.db.models.task import Task, TaskEvent, TaskMessage
@@ -19,6 +20,7 @@ __all__ = [
     "RevokedAccessToken",
     "Session",
     "Task",
+    "TaskCheckpoint",
     "TaskEvent",
     "TaskMessage",
     "User",
