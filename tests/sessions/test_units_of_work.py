@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from roo.api.state import Resources
 from roo.app import create_app
 from roo.config import Settings
 from roo.db.engine import unit_of_work
 from roo.db.models import AuditEvent
+from roo.kit.request_context import current_request_id
 from tests.auth.conftest import PASSWORD, SignIn
 from tests.sessions.test_commands import clone_allowed, git_server
 from tests.sessions.test_import import file_info, tar_bytes
@@ -33,6 +34,42 @@ __all__ = ["clone_allowed", "git_server"]  # fixtures
 
 def checked_out(resources: Resources) -> int:
     return int(resources.engine.pool.checkedout())  # type: ignore[attr-defined]
+
+
+class RequestHolds:
+    """The pooled connections checked out by requests (their request id is set), as opposed
+    to the service's background loops (the audit sealer, the janitor, the runner's sweep),
+    which may take one for a moment whenever they are due."""
+
+    def __init__(self, resources: Resources) -> None:
+        self._held: dict[int, str] = {}
+        self.taken = 0  # checkouts by requests so far
+        self._pool = resources.engine.sync_engine.pool
+        event.listen(self._pool, "checkout", self._checkout)
+        event.listen(self._pool, "checkin", self._checkin)
+
+    def _checkout(self, _dbapi: Any, record: Any, _proxy: Any) -> None:
+        request_id = current_request_id()
+        if request_id is not None:
+            self._held[id(record)] = request_id
+            self.taken += 1
+
+    def _checkin(self, _dbapi: Any, record: Any) -> None:
+        self._held.pop(id(record), None)
+
+    def count(self) -> int:
+        return len(self._held)
+
+    def close(self) -> None:
+        event.remove(self._pool, "checkout", self._checkout)
+        event.remove(self._pool, "checkin", self._checkin)
+
+
+@pytest.fixture
+def request_holds(resources: Resources) -> Iterator[RequestHolds]:
+    holds = RequestHolds(resources)
+    yield holds
+    holds.close()
 
 
 def watch(
@@ -88,7 +125,10 @@ async def test_a_tool_command_runs_with_no_connection_held(
 
 
 async def test_an_upload_streams_and_extracts_with_no_connection_held(
-    client: httpx.AsyncClient, sign_in: SignIn, resources: Resources
+    client: httpx.AsyncClient,
+    sign_in: SignIn,
+    resources: Resources,
+    request_holds: RequestHolds,
 ) -> None:
     user = await sign_in()
     sid = await new_session(client, user.headers)
@@ -98,7 +138,7 @@ async def test_an_upload_streams_and_extracts_with_no_connection_held(
     async def slowly() -> AsyncIterator[bytes]:
         for start in range(0, len(body), 4096):
             await asyncio.sleep(0.01)
-            seen.append(checked_out(resources))
+            seen.append(request_holds.count())
             yield body[start : start + 4096]
 
     response = await client.post(
@@ -109,6 +149,7 @@ async def test_an_upload_streams_and_extracts_with_no_connection_held(
     assert response.status_code == 200, response.text
     assert len(seen) > 5
     assert set(seen) == {0}
+    assert request_holds.taken >= 2  # the watch sees the request's own units of work
     assert len(await audit_rows(resources, "sessions.import", f"session:{sid}")) == 1
 
 
