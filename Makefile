@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format bench loadtest migrate clean
+.PHONY: run test lint format bench loadtest migrate clean console
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,14 @@ loadtest: $(STAMP)
 	  $(BIN)/python bench/loadtest.py $(LOADTEST_PG) && \
 	  $(BIN)/python bench/loadtest.py $(LOADTEST_PG) --workers 2 --find-rate --rate 20 --rate-step 10; \
 	else echo "loadtest: PostgreSQL or Redis does not answer; their runs are skipped"; fi
+
+# The web console (docs/console.md): its sources are in console/, the built bundle is committed
+# under src/roo/console/static so that `make run` needs no Node. Rebuild after changing them
+# (needs Node.js and npm; the lockfile pins every package); tests/console/test_build.py checks
+# that the committed build is what the sources give.
+console:
+	npm ci --prefix console --no-audit --no-fund --loglevel=error
+	node console/build.mjs
 
 migrate: $(STAMP)
 	$(BIN)/roo migrate

@@ -37,6 +37,7 @@ from roo.auth import oauth_endpoints
 from roo.auth.throttle import create_limit_storage
 from roo.auth.wiring import build_auth
 from roo.config import Settings, load_settings
+from roo.console import install_console
 from roo.credentials import endpoints as credentials_endpoints
 from roo.credentials.service import CredentialStore, egress_policy
 from roo.db import migrate
@@ -355,6 +356,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     docs.install_docs(app)
+    install_console(app)  # `/` and `/assets`: the web console
 
     # Added last = outermost: the request context wraps everything, including CORS and limits
     # (and the hardening headers wrap the request context).
