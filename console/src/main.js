@@ -111,6 +111,14 @@ function Params({ params }) {
   </dl>`;
 }
 
+function Diff({ diff, truncated }) {
+  if (diff == null) return html`<p class="muted">The change is too large to show.</p>`;
+  const kind = (line) =>
+    line.startsWith("+++") || line.startsWith("---") ? "file" : line[0] === "+" ? "add" : line[0] === "-" ? "del" : line[0] === "@" ? "hunk" : "";
+  return html`<pre class="diff">${diff.replace(/\n$/, "").split("\n").map((line) => html`<span class=${kind(line)}>${line}</span>`)}</pre>
+    ${truncated ? html`<p class="muted">(diff cut)</p>` : null}`;
+}
+
 function Ask({ ask, act }) {
   const [feedback, setFeedback] = useState("");
   const [error, setError] = useState(null);
@@ -118,7 +126,7 @@ function Ask({ ask, act }) {
     act(ask.taskId, { action, approvalId: ask.approvalId, ...(text ? { text, feedback: text } : {}) }).catch(setError);
   if (ask.resolved) {
     return html`<div class="ask resolved" data-approval=${ask.approvalId}>
-      <strong>${ask.kind === "followup" ? "Question" : "Approval"}</strong> ${ask.text}
+      <strong>${ask.kind === "followup" ? "Question" : "Approval"}</strong> ${ask.text || ask.tool}
       <span class="muted"> — ${ask.resolved.action}${ask.resolved.text ? `: ${ask.resolved.text}` : ""}</span>
     </div>`;
   }
@@ -165,6 +173,7 @@ function Item({ item, act }) {
         </div>
         ${item.tool === "execute_command" ? html`<pre class="command">$ ${item.params.command}</pre>` : html`<details><summary>parameters</summary><${Params} params=${item.params} /></details>`}
         ${item.output ? html`<pre class="output">${item.output}</pre>` : null}
+        ${item.end && item.end.data && "diff" in item.end.data ? html`<${Diff} diff=${item.end.data.diff} truncated=${item.end.data.diffTruncated} />` : null}
       </div>`;
     case "ask":
       return html`<${Ask} ask=${item} act=${act} />`;
@@ -179,8 +188,12 @@ function Item({ item, act }) {
 
 function NewTask({ sessionId, disabled, onError }) {
   const [modes, setModes] = useState([]);
+  const [mode, setMode] = useState("");
   useEffect(() => {
-    api.get(`/sessions/${sessionId}/modes`).then((m) => setModes(m.modes || m.items || []), () => setModes([]));
+    api.get(`/sessions/${sessionId}/modes`).then(
+      (m) => (setModes(m.modes || m.items || []), setMode(m.defaultMode || "")),
+      () => setModes([]),
+    );
   }, [sessionId]);
   async function submit(e) {
     e.preventDefault();
@@ -198,7 +211,7 @@ function NewTask({ sessionId, disabled, onError }) {
   return html`<form class="newtask" onSubmit=${submit} aria-label="Start a task">
     <textarea name="input" required maxlength="10000" rows="3" placeholder="What should the agent do?" aria-label="What should the agent do?"></textarea>
     <div class="row">
-      <label>Mode <select name="mode" aria-label="Mode">${modes.map((m) => html`<option value=${m.slug}>${m.name}</option>`)}</select></label>
+      <label>Mode <select name="mode" aria-label="Mode" value=${mode} onChange=${(e) => setMode(e.target.value)}>${modes.map((m) => html`<option value=${m.slug}>${m.name}</option>`)}</select></label>
       <label>Model <input name="model" placeholder="default" /></label>
       <button type="submit" disabled=${disabled}>Start task</button>
     </div>
@@ -254,7 +267,7 @@ function TaskPanel({ sessionId }) {
       <span class=${`dot ${status}`} data-status=${status}>${status}</span>
       ${current ? html`<span>task <code>${current.id.slice(0, 8)}</code>: <strong data-task-state=${current.state}>${current.state}</strong></span>` : null}
       ${usage ? html`<span class="muted">${usage.inputTokens ?? usage.input_tokens ?? 0} in / ${usage.outputTokens ?? usage.output_tokens ?? 0} out${usage.cost != null ? ` · $${Number(usage.cost).toFixed(4)}` : ""}</span>` : null}
-      ${current && ACTIVE.has(current.state) ? html`<button class="deny" onClick=${cancel}>Cancel</button>` : null}
+      ${current && ACTIVE.has(current.state) ? html`<button class="deny" onClick=${cancel}>Cancel task</button>` : null}
     </div>
     ${current?.todos?.length ? html`<ul class="todos">${current.todos.map((t) => html`<li class=${t.status}>${t.content || t.text || JSON.stringify(t)}</li>`)}</ul>` : null}
     <div class="timeline" aria-live="polite" data-event-count=${m.count} data-last-seq=${m.lastSeq}>

@@ -163,6 +163,9 @@ def test_a_task_from_sign_in_to_sign_out(
     page.screenshot(path=str(shots / "approval.png"))
     ask.get_by_role("button", name="Approve").click()
 
+    # the write's diff once it ran
+    expect(page.locator(".tool .diff .add")).to_have_text(["+echo hello"])
+
     # the command's approval: the socket drops now, and stays away while the task goes on
     expect(page.locator(".ask.open pre.command")).to_have_text("sh hello.sh")
     opened_before = gate.opened
@@ -233,3 +236,41 @@ def test_a_task_from_sign_in_to_sign_out(
 
     # the browser logs the conflict's 412 as a failed load; nothing else went wrong
     assert [e for e in watched.errors if "status of 412" not in e] == []
+
+
+def test_cancel_a_running_task_and_delete_the_session(
+    watched: Watched, server: LiveServer, llm: FakeLLM, api: httpx.Client, shots: Path
+) -> None:
+    page = watched.page
+    llm.reset()
+    # the model's stream stops after a few words and waits: the task stays running
+    llm.script(Reply(text="Reading the whole repository first, " * 4, chunk_size=6, hold_after=3))
+    sign_in(page, server.base_url)
+    page.get_by_label("New session name").fill("to cancel")
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator("[data-status]")).to_have_attribute("data-status", "live")
+    session = re.search(r"#/s/([0-9a-f-]+)", page.url)
+    assert session is not None
+    page.get_by_role("textbox", name="What should the agent do?").fill("Read everything")
+    page.get_by_role("button", name="Start task").click()
+    expect(page.locator(".assistant")).to_contain_text("Reading the whole")
+    expect(page.locator("[data-task-state]")).to_have_attribute("data-task-state", "running")
+    assert page.get_by_role("button", name="Start task").is_disabled()  # one task at a time
+
+    page.get_by_role("button", name="Cancel task").click()
+    expect(page.locator("[data-task-state]")).to_have_attribute("data-task-state", "cancelled")
+    expect(page.locator(".note").last).to_contain_text("Cancelled")
+    assert wait_for_state(api, session.group(1), "cancelled")["state"] == "cancelled"
+    llm.release()  # the held stream may end now; nobody reads it
+    expect(page.get_by_role("button", name="Resume")).to_be_visible()
+
+    # at phone width the same screen stacks
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(shots / "phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete to cancel").click()
+    expect(page.get_by_role("link", name="to cancel")).to_have_count(0)
+    assert api.get(f"/api/v1/sessions/{session.group(1)}").status_code == 404
+    assert watched.errors == []
