@@ -39,6 +39,7 @@ bench: $(STAMP)  ## benchmarks; each writes JSON under bench/results/
 	$(BIN)/python bench/task_state.py
 	$(BIN)/python bench/live_output.py
 	$(BIN)/python bench/realtime.py
+	$(BIN)/python bench/console.py
 
 # The seed's load test (artillery, installed into bench/artillery on first use; needs Node.js):
 # embedded, the sign-in variant up to Argon2's cap, then PostgreSQL + Redis (one process, and

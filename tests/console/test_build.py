@@ -4,6 +4,7 @@ Content-Security-Policy."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import shutil
@@ -79,3 +80,13 @@ def test_the_page_and_its_assets(server: LiveServer) -> None:
             "default-src 'none'; frame-ancestors 'none'"
         )
         assert client.get("/api/v1/docs").status_code == 200
+
+
+# The bundle's budget (bench/console.py records the same figure with the load times).
+BUDGET_GZIP_BYTES = 30 * 1024
+
+
+def test_the_bundle_stays_within_its_budget() -> None:
+    committed = files_under(static_dir())
+    gzipped = sum(len(gzip.compress(body, 9, mtime=0)) for body in committed.values())
+    assert gzipped <= BUDGET_GZIP_BYTES, f"{gzipped} bytes gzipped: over the console's budget"
