@@ -5,11 +5,13 @@ import * as api from "./api.js";
 import { LiveSession } from "./live.js";
 import { apply, emptyModel } from "./timeline.js";
 import { FilesPanel } from "./files.js";
+import { AccountPanel } from "./account.js";
 
 const html = htm.bind(h);
 const ACTIVE = new Set(["queued", "running", "awaiting_approval", "awaiting_input"]);
 
 function route() {
+  if (location.hash === "#/account") return { sessionId: null, tab: "account" };
   const [, sessionId, tab] = location.hash.match(/^#\/s\/([0-9a-f-]+)(?:\/(files))?/) || [];
   return { sessionId: sessionId || null, tab: tab || "task" };
 }
@@ -314,12 +316,16 @@ function App() {
     <header class="row">
       <strong>roo console</strong>
       <span class="spacer"></span>
-      <span class="muted" data-user>${user.email}</span>
+      <a href="#/account" class="muted" data-user>${user.email}</a>
       <button onClick=${signOut}>Sign out</button>
     </header>
     <div class="main">
       <${Sessions} current=${sessionId} version=${version} onChange=${() => setVersion((v) => v + 1)} />
-      ${sessionId ? html`<${SessionView} key=${sessionId} sessionId=${sessionId} tab=${tab} />` : html`<p class="muted empty">Pick or create a session.</p>`}
+      ${tab === "account"
+        ? html`<${AccountPanel} />`
+        : sessionId
+          ? html`<${SessionView} key=${sessionId} sessionId=${sessionId} tab=${tab} />`
+          : html`<p class="muted empty">Pick or create a session.</p>`}
     </div>
   </div>`;
 }

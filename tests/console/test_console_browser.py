@@ -11,7 +11,9 @@ follow-up question answered with a suggestion, the completion, the edited file, 
 from __future__ import annotations
 
 import re
+import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
 from tests.console.conftest import EMAIL, PASSWORD
-from tests.e2e.server import LiveServer
+from tests.e2e.server import ROO, LiveServer, service_env
 from tests.e2e.test_docs_browser import TIMEOUT_MS
 
 pytestmark = pytest.mark.browser
@@ -99,12 +101,12 @@ def wait_for_state(api: httpx.Client, session: str, *states: str) -> dict[str, A
         time.sleep(0.05)
 
 
-def sign_in(page: Page, base_url: str) -> None:
+def sign_in(page: Page, base_url: str, email: str = EMAIL) -> None:
     page.goto(base_url + "/")
-    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("[data-user]")).to_have_text(EMAIL)
+    expect(page.locator("[data-user]")).to_have_text(email)
 
 
 def test_a_task_from_sign_in_to_sign_out(
@@ -273,4 +275,71 @@ def test_cancel_a_running_task_and_delete_the_session(
     page.get_by_role("button", name="Delete to cancel").click()
     expect(page.get_by_role("link", name="to cancel")).to_have_count(0)
     assert api.get(f"/api/v1/sessions/{session.group(1)}").status_code == 404
+    assert watched.errors == []
+
+
+def test_api_keys_and_users(
+    watched: Watched, server: LiveServer, database_url: str, shots: Path
+) -> None:
+    page = watched.page
+    admin = f"admin-{uuid.uuid4().hex[:8]}@example.com"
+    env = {"DATABASE_URL": database_url, "ROO_DATA_DIR": str(server.data_dir)}
+    created = subprocess.run(
+        [ROO, "user", "create", "--email", admin, "--role", "admin", "--password-stdin"],
+        env=service_env({**env, "ROO_ENV": "development"}),
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    sign_in(page, server.base_url, admin)
+    page.locator("[data-user]").click()
+    expect(page.get_by_role("heading", name="Account")).to_be_visible()
+
+    # an API key: its secret shown once, working, then revoked
+    page.get_by_label("Name", exact=True).fill("ci")
+    page.get_by_role("button", name="Create key").click()
+    secret = page.locator("[data-secret]").inner_text()
+    assert secret.startswith("roo_")
+    with httpx.Client(base_url=server.base_url, timeout=10.0, trust_env=False) as client:
+        assert client.get("/api/v1/sessions", headers={"X-API-Key": secret}).status_code == 200
+        # the default scopes are the reading ones
+        denied = client.post("/api/v1/sessions", json={}, headers={"X-API-Key": secret})
+        assert denied.status_code == 403
+        expect(page.locator("tr[data-key='ci']")).to_contain_text("sessions:read")
+        page.get_by_role("button", name="Done").click()
+        expect(page.locator("[data-secret]")).to_have_count(0)
+        assert secret not in page.content()
+
+        # the users, as an admin: a role changed from the page
+        row = page.locator(f"tr[data-user-row='{EMAIL}']")
+        row.get_by_label(f"Role of {EMAIL}").select_option("viewer")
+        token = client.post(
+            "/api/v1/auth/login", json={"email": admin, "password": PASSWORD}
+        ).json()["token"]
+
+        def roles() -> list[str]:
+            users = client.get(
+                "/api/v1/users", params={"limit": 200}, headers={"Authorization": f"Bearer {token}"}
+            ).json()["items"]
+            return next(list(u["roles"]) for u in users if u["email"] == EMAIL)
+
+        deadline = time.monotonic() + 10
+        while roles() != ["viewer"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        page.screenshot(path=str(shots / "account.png"), full_page=True)
+        row.get_by_label(f"Role of {EMAIL}").select_option("member")
+        expect(row.get_by_label(f"Role of {EMAIL}")).to_have_value("member")
+        deadline = time.monotonic() + 10
+        while roles() != ["member"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Revoke ci").click()
+        expect(page.locator("tr[data-key='ci']")).to_contain_text("revoked")
+        assert client.get("/api/v1/sessions", headers={"X-API-Key": secret}).status_code == 401
     assert watched.errors == []
