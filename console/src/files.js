@@ -57,6 +57,28 @@ export function FilesPanel({ sessionId }) {
     }
   }
 
+  // A file from this computer into the workspace root (or the open file's folder); an existing
+  // file of that name is not replaced (POST creates only: 409 says so).
+  async function upload(e) {
+    const file = e.target.files[0];
+    if (!file) return;
+    const folder = open && open.path.includes("/") ? open.path.slice(0, open.path.lastIndexOf("/") + 1) : "";
+    setError(null);
+    setNotice(null);
+    try {
+      await request("POST", `${base}/${encodePath(folder + file.name)}`, file, {
+        headers: { "Content-Type": "application/octet-stream" },
+      });
+      await loadTree();
+      await view(folder + file.name);
+      setNotice(`Uploaded ${folder + file.name}.`);
+    } catch (err) {
+      setError(err);
+    } finally {
+      e.target.value = "";
+    }
+  }
+
   async function remove() {
     if (!confirm(`Delete ${open.path}?`)) return;
     try {
@@ -70,7 +92,10 @@ export function FilesPanel({ sessionId }) {
 
   return html`<section class="files">
     <nav class="tree" aria-label="Workspace files">
-      <button class="link" onClick=${loadTree}>↻ Refresh</button>
+      <div class="row">
+        <button class="link" onClick=${loadTree}>↻ Refresh</button>
+        <label class="upload">Upload <input type="file" aria-label="Upload a file" onChange=${upload} /></label>
+      </div>
       <ul>
         ${entries.map(
           (e) => html`<li key=${e.path} class=${`depth-${Math.min(e.path.split("/").length - 1, 6)}`}>

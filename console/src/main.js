@@ -8,6 +8,9 @@ import { FilesPanel } from "./files.js";
 import { AccountPanel } from "./account.js";
 
 const html = htm.bind(h);
+// The timeline shows the last PAGE items; earlier ones a page at a time, on demand: a task of
+// thousands of events stays one cheap render.
+const PAGE = 200;
 const ACTIVE = new Set(["queued", "running", "awaiting_approval", "awaiting_input"]);
 
 function route() {
@@ -227,6 +230,7 @@ function TaskPanel({ sessionId }) {
   const model = useRef(null);
   const live = useRef(null);
   const [message, setMessage] = useState("");
+  const [shown, setShown] = useState(PAGE);
   useEffect(() => {
     model.current = emptyModel();
     let frame = 0;
@@ -273,7 +277,10 @@ function TaskPanel({ sessionId }) {
     </div>
     ${current?.todos?.length ? html`<ul class="todos">${current.todos.map((t) => html`<li class=${t.status}>${t.content || t.text || JSON.stringify(t)}</li>`)}</ul>` : null}
     <div class="timeline" aria-live="polite" data-event-count=${m.count} data-last-seq=${m.lastSeq}>
-      ${m.items.map((item) => html`<${Item} key=${item.seq} item=${item} act=${act} />`)}
+      ${m.items.length > shown
+        ? html`<button class="link" onClick=${() => setShown(shown + PAGE)}>Show ${Math.min(PAGE, m.items.length - shown)} earlier of ${m.items.length - shown}</button>`
+        : null}
+      ${m.items.slice(-shown).map((item) => html`<${Item} key=${item.seq} item=${item} act=${act} />`)}
     </div>
     <${ErrorLine} error=${error} />
     ${current && current.state !== "queued" && (ACTIVE.has(current.state) || current.state === "completed")
@@ -284,8 +291,45 @@ function TaskPanel({ sessionId }) {
   </section>`;
 }
 
-function SessionView({ sessionId, tab }) {
+const mib = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;
+
+function SessionHead({ sessionId, onChange }) {
+  const [session, setSession] = useState(null);
+  const [res, setRes] = useState(null);
+  const [error, setError] = useState(null);
+  const load = () => {
+    api.get(`/sessions/${sessionId}`).then(setSession, setError);
+    api.get(`/sessions/${sessionId}/resources`).then(setRes, () => setRes(null));
+  };
+  useEffect(load, [sessionId]);
+  async function setState(state) {
+    try {
+      setSession(await api.put(`/sessions/${sessionId}`, { state }));
+      onChange();
+    } catch (err) {
+      setError(err);
+    }
+  }
+  if (!session) return html`<${ErrorLine} error=${error} />`;
+  const archived = session.state === "archived";
+  return html`<div class="sessionhead row">
+    <h1>${session.name}</h1>
+    <span class="muted" data-session-state=${session.state}>${session.state}</span>
+    ${res
+      ? html`<span class="muted" data-resources>disk ${mib(res.disk.usedBytes)} of ${mib(res.disk.limitBytes)} · ${res.disk.usedFiles} of ${res.disk.limitFiles} files · ${res.runningTasks} task(s) active</span>`
+      : null}
+    <span class="spacer"></span>
+    <button class="link" onClick=${load} aria-label="Refresh the session" title="Refresh">↻</button>
+    ${archived
+      ? html`<button onClick=${() => setState("active")}>Restore</button>`
+      : html`<button onClick=${() => setState("archived")}>Archive</button>`}
+    <${ErrorLine} error=${error} />
+  </div>`;
+}
+
+function SessionView({ sessionId, tab, onChange }) {
   return html`<section class="session">
+    <${SessionHead} sessionId=${sessionId} onChange=${onChange} />
     <div class="tabs" role="tablist">
       <a role="tab" aria-selected=${tab === "task"} href=${`#/s/${sessionId}`}>Tasks</a>
       <a role="tab" aria-selected=${tab === "files"} href=${`#/s/${sessionId}/files`}>Files</a>
@@ -324,7 +368,7 @@ function App() {
       ${tab === "account"
         ? html`<${AccountPanel} />`
         : sessionId
-          ? html`<${SessionView} key=${sessionId} sessionId=${sessionId} tab=${tab} />`
+          ? html`<${SessionView} key=${sessionId} sessionId=${sessionId} tab=${tab} onChange=${() => setVersion((v) => v + 1)} />`
           : html`<p class="muted empty">Pick or create a session.</p>`}
     </div>
   </div>`;

@@ -225,6 +225,13 @@ def test_a_task_from_sign_in_to_sign_out(
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_have_text("Saved.")
     assert api.get(f"/api/v1/sessions/{session_id}/files/hello.sh").text == "echo both\n"
+    # a file from this computer
+    page.get_by_label("Upload a file").set_input_files(
+        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"uploaded\n"}]
+    )
+    expect(page.get_by_role("status")).to_have_text("Uploaded notes.txt.")
+    expect(editor).to_have_value("uploaded\n")
+    assert api.get(f"/api/v1/sessions/{session_id}/files/notes.txt").text == "uploaded\n"
 
     # a reload keeps the sign-in (the refresh token of this tab), then sign out
     page.reload()
@@ -270,6 +277,15 @@ def test_cancel_a_running_task_and_delete_the_session(
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=str(shots / "phone.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
+
+    # the session's use of resources, and archive / restore
+    expect(page.locator("[data-resources]")).to_contain_text("disk")
+    page.get_by_role("button", name="Archive").click()
+    expect(page.locator("[data-session-state]")).to_have_text("archived")
+    assert api.get(f"/api/v1/sessions/{session.group(1)}").json()["state"] == "archived"
+    page.get_by_role("button", name="Restore").click()
+    expect(page.locator("[data-session-state]")).to_have_text("active")
+    assert api.get(f"/api/v1/sessions/{session.group(1)}").json()["state"] == "active"
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete to cancel").click()
