@@ -2,10 +2,11 @@
 import { h } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import htm from "htm";
-import { del, get, post, request } from "./api.js";
+import { del, get, post, put, request } from "./api.js";
 
 const html = htm.bind(h);
 const ROLES = ["viewer", "member", "admin"];
+const PROVIDERS = ["anthropic", "openai"];
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
 
 function Err({ error }) {
@@ -125,6 +126,110 @@ function Users({ me }) {
   </section>`;
 }
 
+function Profile() {
+  const [profile, setProfile] = useState(null);
+  const [notice, setNotice] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    get("/auth/profile").then(setProfile, setError);
+  }, []);
+  async function rename(e) {
+    e.preventDefault();
+    setError(null);
+    try {
+      setProfile(await put("/auth/profile", { displayName: new FormData(e.target).get("displayName") }));
+      setNotice("Profile saved.");
+    } catch (err) {
+      setError(err);
+    }
+  }
+  async function password(e) {
+    e.preventDefault();
+    const form = new FormData(e.target);
+    setError(null);
+    try {
+      await put("/auth/password", {
+        currentPassword: form.get("current"),
+        newPassword: form.get("new"),
+        revokeApiKeys: form.get("revoke") === "on",
+      });
+      e.target.reset();
+      // every token of the account ended with the change: sign in again
+      setNotice("Password changed: sign in again.");
+      setTimeout(() => location.reload(), 1500);
+    } catch (err) {
+      setError(err);
+    }
+  }
+  if (!profile) return html`<${Err} error=${error} />`;
+  return html`<section aria-labelledby="profile-title">
+    <h2 id="profile-title">Profile</h2>
+    <form class="row" onSubmit=${rename} aria-label="Profile">
+      <label>Display name <input name="displayName" value=${profile.displayName} maxlength="100" /></label>
+      <button type="submit">Save profile</button>
+    </form>
+    ${profile.provider === "local"
+      ? html`<form class="row" onSubmit=${password} aria-label="Change password">
+          <label>Current password <input name="current" type="password" autocomplete="current-password" required /></label>
+          <label>New password <input name="new" type="password" autocomplete="new-password" minlength="12" required /></label>
+          <label class="check"><input name="revoke" type="checkbox" checked /> revoke my API keys</label>
+          <button type="submit">Change password</button>
+        </form>`
+      : null}
+    ${notice ? html`<p class="good" role="status">${notice}</p>` : null}
+    <${Err} error=${error} />
+  </section>`;
+}
+
+function ProviderKeys() {
+  const [entries, setEntries] = useState([]);
+  const [error, setError] = useState(null);
+  const load = () => get("/auth/providers").then(setEntries, setError);
+  useEffect(() => {
+    load();
+  }, []);
+  async function save(e, provider) {
+    e.preventDefault();
+    const form = new FormData(e.target);
+    const body = {};
+    if (form.get("apiKey")) body.apiKey = form.get("apiKey");
+    if (form.get("baseUrl")) body.baseUrl = form.get("baseUrl");
+    if (!Object.keys(body).length) return;
+    setError(null);
+    try {
+      await put(`/auth/providers/${provider}`, body);
+      e.target.reset();
+      load();
+    } catch (err) {
+      setError(err);
+    }
+  }
+  async function remove(provider) {
+    try {
+      await del(`/auth/providers/${provider}`);
+      load();
+    } catch (err) {
+      setError(err);
+    }
+  }
+  return html`<section aria-labelledby="providers-title">
+    <h2 id="providers-title">Model provider keys</h2>
+    <p class="muted">Your own keys for the agent's model requests; without one, the service's are used. A key is never shown again.</p>
+    ${PROVIDERS.map((provider) => {
+      const entry = entries.find((x) => x.provider === provider);
+      return html`<form class="row provider" key=${provider} data-provider=${provider} onSubmit=${(e) => save(e, provider)} aria-label=${`${provider} key`}>
+        <strong>${provider}</strong>
+        <span class="muted">${entry ? `${entry.hasApiKey ? `key ${entry.keyHint || "stored"}` : "no key"}${entry.baseUrl ? ` · ${entry.baseUrl}` : ""}` : "not set"}</span>
+        <input name="apiKey" type="password" autocomplete="off" placeholder="API key" aria-label=${`${provider} API key`} />
+        <input name="baseUrl" type="url" placeholder="Base URL (optional)" aria-label=${`${provider} base URL`} />
+        <button type="submit">Save</button>
+        ${entry ? html`<button type="button" class="deny" onClick=${() => remove(provider)}>Remove</button>` : null}
+      </form>`;
+    })}
+    <${Err} error=${error} />
+  </section>`;
+}
+
 export function AccountPanel() {
   const [me, setMe] = useState(null);
   const [error, setError] = useState(null);
@@ -135,6 +240,8 @@ export function AccountPanel() {
   return html`<section class="session account">
     <h1>Account</h1>
     <p><strong>${me.email}</strong> <span class="muted">· ${me.roles.join(", ")}</span></p>
+    <${Profile} />
+    ${me.permissions.includes("profile:write") ? html`<${ProviderKeys} />` : null}
     ${me.permissions.includes("apikeys:manage") ? html`<${ApiKeys} permissions=${me.permissions} />` : null}
     ${me.permissions.includes("users:admin") ? html`<${Users} me=${me} />` : null}
   </section>`;

@@ -314,6 +314,16 @@ def test_api_keys_and_users(
     page.locator("[data-user]").click()
     expect(page.get_by_role("heading", name="Account")).to_be_visible()
 
+    # the profile and an own model provider key (never shown back: its last four characters)
+    page.get_by_label("Display name").fill("The Admin")
+    page.get_by_role("button", name="Save profile").click()
+    expect(page.get_by_role("status")).to_have_text("Profile saved.")
+    openai = page.locator("form[data-provider='openai']")
+    openai.get_by_label("openai API key").fill("sk-own-provider-key-7Qa9")
+    openai.get_by_role("button", name="Save").click()
+    expect(openai).to_contain_text("key …7Qa9")
+    assert "sk-own-provider-key" not in page.content()
+
     # an API key: its secret shown once, working, then revoked
     page.get_by_label("Name", exact=True).fill("ci")
     page.get_by_role("button", name="Create key").click()
@@ -335,6 +345,12 @@ def test_api_keys_and_users(
         token = client.post(
             "/api/v1/auth/login", json={"email": admin, "password": PASSWORD}
         ).json()["token"]
+
+        headers = {"Authorization": f"Bearer {token}"}
+        profile = client.get("/api/v1/auth/profile", headers=headers).json()
+        assert profile["displayName"] == "The Admin"
+        stored = client.get("/api/v1/auth/providers", headers=headers).json()
+        assert [(p["provider"], p["keyHint"]) for p in stored] == [("openai", "…7Qa9")]
 
         def roles() -> list[str]:
             users = client.get(
