@@ -3,7 +3,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import htm from "htm";
 import * as api from "./api.js";
 import { LiveSession } from "./live.js";
-import { apply, emptyModel } from "./timeline.js";
+import { apply, emptyModel, parseTodos } from "./timeline.js";
 import { FilesPanel } from "./files.js";
 import { AccountPanel } from "./account.js";
 
@@ -242,7 +242,7 @@ function TaskPanel({ sessionId }) {
       onHello: (hello) => {
         for (const t of hello.state?.tasks || []) {
           const known = model.current.tasks.get(t.id) || { id: t.id, todos: [] };
-          model.current.tasks.set(t.id, { ...known, state: t.state, todos: t.todos || known.todos });
+          model.current.tasks.set(t.id, { ...known, state: t.state, todos: t.todos ? parseTodos(t.todos) : known.todos });
         }
         redraw();
       },
@@ -275,7 +275,9 @@ function TaskPanel({ sessionId }) {
       ${usage ? html`<span class="muted">${usage.inputTokens ?? usage.input_tokens ?? 0} in / ${usage.outputTokens ?? usage.output_tokens ?? 0} out${usage.cost != null ? ` · $${Number(usage.cost).toFixed(4)}` : ""}</span>` : null}
       ${current && ACTIVE.has(current.state) ? html`<button class="deny" onClick=${cancel}>Cancel task</button>` : null}
     </div>
-    ${current?.todos?.length ? html`<ul class="todos">${current.todos.map((t) => html`<li class=${t.status}>${t.content || t.text || JSON.stringify(t)}</li>`)}</ul>` : null}
+    ${current?.todos?.length
+      ? html`<ul class="todos" aria-label="Todo list">${current.todos.map((t) => html`<li class=${t.status} data-todo=${t.status}>${t.content}</li>`)}</ul>`
+      : null}
     <div class="timeline" aria-live="polite" data-event-count=${m.count} data-last-seq=${m.lastSeq}>
       ${m.items.length > shown
         ? html`<button class="link" onClick=${() => setShown(shown + PAGE)}>Show ${Math.min(PAGE, m.items.length - shown)} earlier of ${m.items.length - shown}</button>`

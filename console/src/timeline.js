@@ -1,5 +1,17 @@
 // A session's events folded into what a person reads: streamed text, tool calls with their
 // output, questions, ends. Pure: `apply(model, event)` mutates the model only.
+// The todo list as the engine keeps it: a markdown checklist, one item a line
+// ("[ ]" pending, "[x]" completed, "[-]" in progress).
+export function parseTodos(text) {
+  if (Array.isArray(text)) return text;
+  const items = [];
+  for (const line of String(text || "").split("\n")) {
+    const m = line.match(/^\s*(?:[-*]\s*)?\[( |x|X|-|~)\]\s*(.*)$/);
+    if (m) items.push({ status: m[1] === " " ? "pending" : m[1] === "-" || m[1] === "~" ? "in_progress" : "completed", content: m[2] });
+  }
+  return items;
+}
+
 export function emptyModel() {
   return { items: [], calls: new Map(), asks: new Map(), tasks: new Map(), count: 0, lastSeq: 0 };
 }
@@ -55,7 +67,7 @@ export function apply(model, ev) {
       break;
     }
     case "task.todos":
-      t.todos = d.todos || [];
+      t.todos = parseTodos(d.todos);
       break;
     case "task.progress":
       t.usage = d;

@@ -120,6 +120,11 @@ def test_a_task_from_sign_in_to_sign_out(
             delay_per_chunk=0.01,
             tool_calls=[ToolCall("write_to_file", {"path": "hello.sh", "content": "echo hello\n"})],
         ),
+        Reply(
+            tool_calls=[
+                ToolCall("update_todo_list", {"todos": "[x] write it\n[-] run it\n[ ] finish"})
+            ]
+        ),
         Reply(tool_calls=[ToolCall("execute_command", {"command": "sh hello.sh"})]),
         Reply(
             tool_calls=[
@@ -167,6 +172,14 @@ def test_a_task_from_sign_in_to_sign_out(
 
     # the write's diff once it ran
     expect(page.locator(".tool .diff .add")).to_have_text(["+echo hello"])
+
+    # the todo list, as the model set it
+    expect(page.locator("[data-todo]")).to_have_text(["write it", "run it", "finish"])
+    assert [t.get_attribute("data-todo") for t in page.locator("[data-todo]").all()] == [
+        "completed",
+        "in_progress",
+        "pending",
+    ]
 
     # the command's approval: the socket drops now, and stays away while the task goes on
     expect(page.locator(".ask.open pre.command")).to_have_text("sh hello.sh")
