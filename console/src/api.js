@@ -20,6 +20,10 @@ export function setSignedOutHandler(fn) {
   onSignedOut = fn;
 }
 
+export function hasAccess() {
+  return access !== null;
+}
+
 export function hasSavedSignIn() {
   return sessionStorage.getItem(REFRESH_KEY) !== null;
 }
@@ -41,6 +45,19 @@ async function problemOf(res) {
   } catch {
     return { title: res.statusText };
   }
+}
+
+// A token pair handed over in the URL fragment by the OAuth callback (ROO_OAUTH_FRONTEND_REDIRECT
+// pointing here): taken, then removed from the address bar and the history.
+export function adoptFragment() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const token = params.get("token");
+  const refreshToken = params.get("refreshToken");
+  if (!token || !refreshToken) return false;
+  access = token;
+  sessionStorage.setItem(REFRESH_KEY, refreshToken);
+  history.replaceState(null, "", location.pathname + location.search);
+  return true;
 }
 
 export async function signIn(email, password) {

@@ -37,6 +37,10 @@ export function ErrorLine({ error }) {
 function SignIn({ onSignedIn }) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
+  const [providers, setProviders] = useState([]);
+  useEffect(() => {
+    api.get("/auth/oauth/providers").then((p) => setProviders(p.providers), () => setProviders([]));
+  }, []);
   async function submit(e) {
     e.preventDefault();
     const form = new FormData(e.target);
@@ -56,6 +60,9 @@ function SignIn({ onSignedIn }) {
       <label>Email <input name="email" type="email" autocomplete="username" required /></label>
       <label>Password <input name="password" type="password" autocomplete="current-password" required /></label>
       <button type="submit" disabled=${busy}>Sign in</button>
+      ${providers.map(
+        (p) => html`<a class="button" href=${`/api/v1/auth/oauth/${encodeURIComponent(p.name)}/authorize`}>Sign in with ${p.displayName}</a>`,
+      )}
       <${ErrorLine} error=${error} />
     </form>
   </main>`;
@@ -342,13 +349,15 @@ function SessionView({ sessionId, tab, onChange }) {
 
 function App() {
   const [user, setUser] = useState(null);
-  const [restoring, setRestoring] = useState(api.hasSavedSignIn());
+  const [restoring, setRestoring] = useState(() => api.adoptFragment() || api.hasSavedSignIn());
   const [version, setVersion] = useState(0);
   const { sessionId, tab } = useRoute();
   useEffect(() => {
     api.setSignedOutHandler(() => setUser(null));
     if (restoring) {
-      api.refresh().then(setUser, () => setUser(null)).finally(() => setRestoring(false));
+      // a fresh access token from the OAuth fragment: the profile; else the tab's refresh token
+      const restore = api.hasAccess() ? api.get("/auth/profile") : api.refresh();
+      restore.then(setUser, () => setUser(null)).finally(() => setRestoring(false));
     }
   }, []);
   if (restoring) return html`<p class="muted">Signing in…</p>`;

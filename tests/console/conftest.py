@@ -39,6 +39,9 @@ def server(
         "ROO_DEFAULT_PROVIDER": "openai",
         "ROO_DEFAULT_MODEL": "gpt-4o",
         "ROO_ALLOW_REGISTRATION": "true",
+        # a configured provider, for the sign-in page's button (the flow itself: tests/auth)
+        "OAUTH_GITHUB_CLIENT_ID": "console-test-client",
+        "OAUTH_GITHUB_CLIENT_SECRET": "console-test-secret",
     }
     with running_server(
         work, data_dir=work / "data", database_url=database_url, redis_url=redis_url, extra_env=env

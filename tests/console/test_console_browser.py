@@ -388,3 +388,27 @@ def test_api_keys_and_users(
         expect(page.locator("tr[data-key='ci']")).to_contain_text("revoked")
         assert client.get("/api/v1/sessions", headers={"X-API-Key": secret}).status_code == 401
     assert watched.errors == []
+
+
+def test_oauth_buttons_and_the_sign_in_handed_over_in_the_fragment(
+    watched: Watched, server: LiveServer
+) -> None:
+    page = watched.page
+    page.goto(server.base_url + "/")
+    button = page.get_by_role("link", name="Sign in with GitHub")
+    expect(button).to_have_attribute("href", "/api/v1/auth/oauth/github/authorize")
+    # What the callback does with ROO_OAUTH_FRONTEND_REDIRECT set (tests/auth/test_oauth.py):
+    # a fresh pair in the fragment of a redirect to the console.
+    with httpx.Client(base_url=server.base_url, timeout=10.0, trust_env=False) as client:
+        pair = client.post("/api/v1/auth/login", json={"email": EMAIL, "password": PASSWORD}).json()
+    page.goto("about:blank")
+    page.goto(
+        f"{server.base_url}/#token={pair['token']}&refreshToken={pair['refreshToken']}"
+        "&expiresIn=3600&refreshExpiresIn=604800&tokenType=Bearer&provider=github"
+    )
+    expect(page.locator("[data-user]")).to_have_text(EMAIL)
+    assert page.url == server.base_url + "/"  # the tokens left the address bar
+    assert page.evaluate("sessionStorage.getItem('roo.console.refresh')") == pair["refreshToken"]
+    page.go_back()
+    assert "token=" not in page.url  # and the history
+    assert watched.errors == []
