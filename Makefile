@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format bench bench-plots loadtest migrate clean demo api-reference
+.PHONY: run test lint format bench bench-plots loadtest migrate clean demo api-reference console
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,7 @@ bench: $(BENCH_STAMP)  ## benchmarks; each writes JSON under bench/results/, the
 	$(BIN)/python bench/task_state.py
 	$(BIN)/python bench/live_output.py
 	$(BIN)/python bench/realtime.py
+	$(BIN)/python bench/console.py
 	$(BIN)/python bench/plot.py
 
 # The seed's load test (artillery, installed into bench/artillery on first use; needs Node.js):
@@ -77,6 +78,14 @@ test: $(STAMP)
 # docs/api-reference.md from the OpenAPI document (tests/client/test_api_reference.py checks it)
 api-reference: $(STAMP)
 	$(BIN)/python -m tests.client.generate_api_reference
+
+# The web console (docs/console.md): its sources are in console/, the built bundle is committed
+# under src/roo/console/static so that `make run` needs no Node. Rebuild after changing them
+# (needs Node.js and npm; the lockfile pins every package); tests/console/test_build.py checks
+# that the committed build is what the sources give.
+console:
+	npm ci --prefix console --no-audit --no-fund --loglevel=error
+	node console/build.mjs
 
 migrate: $(STAMP)
 	$(BIN)/roo migrate

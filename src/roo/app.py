@@ -38,6 +38,7 @@ from roo.auth.throttle import create_limit_storage
 from roo.auth.wiring import build_auth
 from roo.checkpoints import endpoints as checkpoints_endpoints
 from roo.config import Settings, load_settings
+from roo.console import install_console
 from roo.credentials import endpoints as credentials_endpoints
 from roo.credentials.service import CredentialStore, egress_policy
 from roo.db import migrate
@@ -374,6 +375,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     docs.install_docs(app)
+    install_console(app)  # `/` and `/assets`: the web console
 
     # Added last = outermost: the request context wraps everything, including CORS and limits
     # (and the hardening headers wrap the request context).

@@ -500,6 +500,20 @@ def test_each_authorize_gets_a_fresh_state_and_verifier(live: Live, browser: htt
     assert one.nonce != two.nonce
 
 
+def test_configured_providers_are_listed_without_credentials(
+    live: Live, browser: httpx.Client
+) -> None:
+    response = browser.get(f"{live.url}{API_BASE}/providers")
+    assert response.status_code == 200
+    assert response.json() == {
+        "providers": [
+            {"name": "github", "displayName": "GitHub"},
+            {"name": "google", "displayName": "Google"},
+            {"name": "oidc", "displayName": "Test IdP"},
+        ]
+    }
+
+
 def test_unknown_and_unconfigured_providers_are_404(live: Live, browser: httpx.Client) -> None:
     body = problem(
         browser.get(f"{live.url}{API_BASE}/myspace/authorize"), 404, "oauth-provider-not-found"
@@ -519,6 +533,9 @@ async def test_unconfigured_provider_is_404(settings: Settings) -> None:
         app_lifespan(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
     ):
+        listed = await client.get(f"{API_BASE}/providers")
+        assert listed.status_code == 200
+        assert listed.json() == {"providers": []}  # the half-configured one is not offered
         for provider in ("google", "github", "oidc"):
             response = await client.get(f"{API_BASE}/{provider}/authorize")
             assert response.status_code == 404, response.text

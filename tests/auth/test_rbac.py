@@ -64,6 +64,7 @@ def test_public_routes_are_the_expected_few() -> None:
         "/healthz",
         "/readyz",
         "/api/v1/auth/login",
+        "/api/v1/auth/oauth/providers",
         "/api/v1/auth/refresh",
         "/api/v1/auth/register",
         "/api/v1/version",

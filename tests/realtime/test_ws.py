@@ -311,6 +311,16 @@ async def test_refusals_get_their_close_codes(
     allowed = settings.allowed_origins[0]
     async with ws_connect(live, session, token=api.user.token, options={"origin": allowed}) as s:
         await _hello(s)
+    # the service's own origin (the web console at `/`) is allowed without being listed...
+    assert live not in settings.allowed_origins
+    async with ws_connect(live, session, token=api.user.token, options={"origin": live}) as s:
+        await _hello(s)
+    # ...and the same host on another port is another origin
+    other_port = live.rsplit(":", 1)[0] + ":1"
+    code, reason = await _refused(
+        live, session, token=api.user.token, options={"origin": other_port}
+    )
+    assert (code, reason) == (4403, "origin not allowed")
     # a first message that is not `auth`
     async with ws_connect(live, session) as socket:
         await socket.send(type="ping")

@@ -21,7 +21,7 @@ from roo.auth.oauth import (
     binding_cookie_name,
     fragment_redirect,
 )
-from roo.auth.schemas import TokenPairOut
+from roo.auth.schemas import OAuthProviderOut, OAuthProvidersOut, TokenPairOut
 from roo.kit.inputs import SafeName
 
 router = api_router("/auth/oauth", tags=["auth"])
@@ -56,6 +56,20 @@ async def get_oauth(request: Request) -> OAuthService:
 
 
 OAuth = Annotated[OAuthService, Depends(get_oauth)]
+
+
+@router.get(
+    "/providers",
+    summary="The sign-in providers this server has configured (none: password sign-in only)",
+)
+@public
+async def providers(oauth: OAuth) -> OAuthProvidersOut:
+    return OAuthProvidersOut(
+        providers=[
+            OAuthProviderOut(name=spec.name, display_name=spec.display_name)
+            for spec in sorted(oauth.config.providers().values(), key=lambda spec: spec.name)
+        ]
+    )
 
 
 @router.get(

@@ -102,6 +102,17 @@ class RefreshIn(ApiInput):
     refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=200), NO_NUL]
 
 
+class OAuthProviderOut(ApiModel):
+    name: str = Field(description="The `{provider}` of `/auth/oauth/{provider}/authorize`")
+    display_name: str
+
+
+class OAuthProvidersOut(ApiModel):
+    """The sign-in providers this server has configured (for a sign-in page's buttons)."""
+
+    providers: list[OAuthProviderOut]
+
+
 class TokenPairOut(ApiModel):
     token: str = Field(description="Access token (JWT) for `Authorization: Bearer`")
     refresh_token: str = Field(description="One-time refresh token for `POST /auth/refresh`")

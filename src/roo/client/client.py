@@ -52,6 +52,7 @@ from roo.client.models import (
     LoginIn,
     McpServerStatusOut,
     McpStatusOut,
+    OAuthProvidersOut,
     PageAuditEventOut,
     PageSessionOut,
     PageTaskOut,
@@ -156,6 +157,10 @@ class Operations:
         return Call(parse=model(VersionInfo), authenticated=False)
 
     # -- authentication -------------------------------------------------------------------------
+
+    @route("GET", f"{API}/auth/oauth/providers")
+    def oauth_providers(self) -> Call[OAuthProvidersOut]:
+        return Call(parse=model(OAuthProvidersOut), authenticated=False)
 
     @route("POST", f"{API}/auth/register", body=RegisterIn)
     def register(

@@ -797,6 +797,28 @@ class ModeProblem(BaseModel):
     message: Annotated[str, Field(title="Message")]
 
 
+class OAuthProviderOut(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    display_name: Annotated[str, Field(alias="displayName", title="Displayname")]
+    name: Annotated[
+        str,
+        Field(description="The `{provider}` of `/auth/oauth/{provider}/authorize`", title="Name"),
+    ]
+
+
+class OAuthProvidersOut(BaseModel):
+    """
+    The sign-in providers this server has configured (for a sign-in page's buttons).
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    providers: Annotated[list[OAuthProviderOut], Field(title="Providers")]
+
+
 class PageAuditEventOut(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,

@@ -38,6 +38,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -159,6 +160,27 @@ CLIENT_MESSAGE: TypeAdapter[PingIn | AuthIn | ApprovalIn | TaskMessageIn | TaskC
 # -- the connection ----------------------------------------------------------------------------
 
 
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def same_origin(origin: str, host: str | None) -> bool:
+    """Whether a browser's `Origin` names the host the socket was opened on (the console served
+    by this service at `/`): a page of another site carries its own origin, which a browser never
+    lets it forge, and it cannot make the browser send another `Host`."""
+    if not host:
+        return False
+    parts = urlsplit(origin)
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return False
+
+    def normal(netloc: str) -> str:
+        netloc = netloc.lower()
+        default = ":" + _DEFAULT_PORTS[parts.scheme]
+        return netloc[: -len(default)] if netloc.endswith(default) else netloc
+
+    return normal(parts.netloc) == normal(host)
+
+
 class Closing(Exception):
     """End the connection with `code` (and `reason`)."""
 
@@ -241,7 +263,12 @@ class Connection:
     async def _admit_and_run(self) -> None:
         origin = self.socket.headers.get("origin")
         allowed = self.s.settings.allowed_origins
-        if origin is not None and origin not in allowed and "*" not in allowed:
+        if (
+            origin is not None
+            and origin not in allowed
+            and "*" not in allowed
+            and not same_origin(origin, self.socket.headers.get("host"))
+        ):
             raise Closing(CLOSE_FORBIDDEN, "origin not allowed")
         await self._authenticate()
         principal = self.principal

@@ -15,6 +15,7 @@ from typing import ClassVar
 from roo import pathguard
 from roo.agent.diff import DiffResult, apply_diff
 from roo.agent.tools.base import ApprovalCategory, Tool, ToolContext, ToolParams, ToolResult
+from roo.agent.tools.diffview import edit_diff
 
 _READ_CHUNK = 1 << 20
 WRITE_NOTICE = (
@@ -156,6 +157,7 @@ class ApplyDiffTool(Tool):
                 tool_error(f"Cannot write '{relative}': {exc.strerror}"), **data
             )
 
+        data.update(await asyncio.to_thread(edit_diff, relative, original, result.content))
         message = _json({"path": relative, "operation": "modified", "notice": WRITE_NOTICE})
         if result.fail_parts:
             message = (

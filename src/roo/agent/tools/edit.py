@@ -13,6 +13,7 @@ from pydantic import Field
 
 from roo import pathguard
 from roo.agent.tools.base import ApprovalCategory, Tool, ToolContext, ToolParams, ToolResult
+from roo.agent.tools.diffview import edit_diff
 from roo.agent.tools.rooignore import check_path
 from roo.agent.tools.write_to_file import WriteError, read_existing, write_result, write_text
 
@@ -62,7 +63,7 @@ def _edit_sync(ctx: ToolContext, rel: str, old: str, new: str, replace_all: bool
             write_text(root, rel, updated.replace("\n", "\r\n") if crlf else updated)
     except WriteError as exc:
         return ToolResult.error(exc.text, path=rel)
-    return write_result(rel, "modified", replacements=matches)
+    return write_result(rel, "modified", replacements=matches, **edit_diff(rel, content, updated))
 
 
 class EditTool(Tool):

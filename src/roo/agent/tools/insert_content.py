@@ -13,6 +13,7 @@ from pydantic import Field
 
 from roo import pathguard
 from roo.agent.tools.base import ApprovalCategory, Tool, ToolContext, ToolParams, ToolResult
+from roo.agent.tools.diffview import edit_diff
 from roo.agent.tools.rooignore import check_path
 from roo.agent.tools.write_to_file import WriteError, read_existing, write_result, write_text
 
@@ -64,7 +65,8 @@ def _insert_sync(ctx: ToolContext, rel: str, line: int, content: str) -> ToolRes
             write_text(root, rel, updated)
     except WriteError as exc:
         return ToolResult.error(exc.text, path=rel)
-    return write_result(rel, "created" if original is None else "modified", line=line)
+    operation = "created" if original is None else "modified"
+    return write_result(rel, operation, line=line, **edit_diff(rel, original, updated))
 
 
 class InsertContentTool(Tool):

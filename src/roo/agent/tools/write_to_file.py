@@ -16,6 +16,7 @@ from pydantic import Field
 
 from roo import pathguard
 from roo.agent.tools.base import ApprovalCategory, Tool, ToolContext, ToolParams, ToolResult
+from roo.agent.tools.diffview import edit_diff
 from roo.agent.tools.rooignore import check_path, os_error_text
 
 WRITE_NOTICE = (
@@ -141,7 +142,9 @@ def _write_sync(ctx: ToolContext, rel: str, content: str) -> ToolResult:
             write_text(root, rel, content)
     except WriteError as exc:
         return ToolResult.error(exc.text, path=rel)
-    return write_result(rel, "created" if original is None else "modified")
+    return write_result(
+        rel, "created" if original is None else "modified", **edit_diff(rel, original, content)
+    )
 
 
 class WriteToFileTool(Tool):
