@@ -6,6 +6,7 @@ audit's `security.denied` rows as HTTP refusals are."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy import select
 
 from roo.api.state import Resources
 from roo.db.models import AuditEvent
+from roo.db.types import utcnow
 from roo.security.denials import DenialLog
 from tests.auth.test_api_keys import create_key
 from tests.realtime.conftest import ws_connect
@@ -24,14 +26,16 @@ ROUTE = "route:WS /api/v1/sessions/{session_id}/ws"
 DAY = 86400
 
 
-async def denied(app: FastAPI, resources: Resources) -> list[Any]:
-    """The WebSocket's `security.denied` rows, written now."""
+async def denied(app: FastAPI, resources: Resources, since: datetime) -> list[Any]:
+    """The WebSocket's `security.denied` rows of refusals since `since` (written now)."""
     denials: DenialLog = app.state.denials
     await denials.flush(resources.engine)
     async with resources.engine.connect() as conn:
         result = await conn.execute(
             select(AuditEvent).where(
-                AuditEvent.action == "security.denied", AuditEvent.target == ROUTE
+                AuditEvent.action == "security.denied",
+                AuditEvent.target == ROUTE,
+                AuditEvent.at >= since,
             )
         )
         return list(result.all())
@@ -51,6 +55,7 @@ async def test_connects_past_the_budget_are_closed_with_4429_and_audited(
     api: Api, make_api: MakeApi, live: str, app: FastAPI, resources: Resources
 ) -> None:
     await within_one_window(DAY, 120)
+    started = utcnow()
     session = await api.session()
     for _ in range(3):
         async with ws_connect(live, session, token=api.user.token) as socket:
@@ -77,7 +82,7 @@ async def test_connects_past_the_budget_are_closed_with_4429_and_audited(
     async with ws_connect(live, session, token="not-a-token") as socket:
         assert (await socket.closed())[0] == 4401
 
-    rows = await denied(app, resources)
+    rows = await denied(app, resources, started)
     assert of(rows, api.user.user_id, 429).detail["count"] == 1
     by_key = of(rows, api.user.user_id, 429, str(created["prefix"]))
     assert by_key.detail["count"] == 1
@@ -91,6 +96,7 @@ async def test_connects_past_the_budget_are_closed_with_4429_and_audited(
 async def test_messages_past_the_connections_bound_are_refused_and_audited(
     api: Api, live: str, app: FastAPI, resources: Resources
 ) -> None:
+    started = utcnow()
     session = await api.session()
     async with ws_connect(live, session, token=api.user.token) as socket:
         assert (await socket.recv())["type"] == "hello"
@@ -106,7 +112,7 @@ async def test_messages_past_the_connections_bound_are_refused_and_audited(
     assert refused
     assert all(r["problem"]["status"] == 429 for r in refused)
     assert code == 1008
-    row = of(await denied(app, resources), api.user.user_id, 429)
+    row = of(await denied(app, resources, started), api.user.user_id, 429)
     # each refused message, and the close of the flood
     assert row.detail["count"] == len(refused) + 1
     assert row.user_agent is not None
