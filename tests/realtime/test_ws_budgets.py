@@ -17,8 +17,9 @@ from roo.api.state import Resources
 from roo.db.models import AuditEvent
 from roo.db.types import utcnow
 from roo.security.denials import DenialLog
+from roo.testing.fake_llm import FakeLLM
 from tests.auth.test_api_keys import create_key
-from tests.realtime.conftest import ws_connect
+from tests.realtime.conftest import run_a_command_then_finish, ws_connect
 from tests.security.test_rate_limits import within_one_window
 from tests.tasks.conftest import Api, MakeApi
 
@@ -116,3 +117,29 @@ async def test_messages_past_the_connections_bound_are_refused_and_audited(
     # each refused message, and the close of the flood
     assert row.detail["count"] == len(refused) + 1
     assert row.user_agent is not None
+
+
+async def test_an_api_keys_actions_over_the_socket_carry_its_prefix_in_the_audit(
+    api: Api, llm: FakeLLM, live: str, resources: Resources
+) -> None:
+    session = await api.session()
+    run_a_command_then_finish(llm)
+    task = await api.start(session, "run it")
+    await api.wait(session, task["id"], "awaiting_approval")
+    created = await create_key(
+        api.client, api.user, scopes=["tasks:read", "tasks:write", "sessions:read"]
+    )
+    async with ws_connect(live, session, token=str(created["key"])) as socket:
+        assert (await socket.recv())["type"] == "hello"
+        reply, _ = await socket.request(type="task.cancel", taskId=task["id"])
+        assert reply["type"] == "ack", reply
+    async with resources.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(AuditEvent).where(
+                    AuditEvent.action == "tasks.cancel",
+                    AuditEvent.actor_id == api.user.user_id,
+                )
+            )
+        ).all()
+    assert [row.credential for row in rows] == [created["prefix"]]

@@ -62,6 +62,7 @@ from roo.kit.errors import (
 )
 from roo.kit.inputs import NO_NUL, Seq
 from roo.kit.logs import get_logger
+from roo.kit.request_context import bind_credential
 from roo.kit.schema import ApiInput
 from roo.observability.metrics import RATE_LIMITED
 from roo.realtime.bus import BusClosed, EventBus
@@ -357,6 +358,7 @@ class Connection:
         if self.principal is not None and principal.user_id != self.principal.user_id:
             raise Closing(CLOSE_UNAUTHENTICATED, "the credential is another user's")
         self.ref, self.principal = ref, principal
+        bind_credential(principal.key_prefix)  # the credential field of the actions' audit rows
 
     async def _adopt(self, ref: CredentialRef) -> None:
         self.ref = ref
@@ -370,6 +372,7 @@ class Connection:
         except AuthenticationFailed as failure:
             log.info("auth.rejected", reason=failure.reason, via="websocket")
             raise Closing(CLOSE_UNAUTHENTICATED, "credential expired or revoked") from None
+        bind_credential(self.principal.key_prefix)
         return self.principal
 
     async def _hello(self, principal: Principal) -> str:
