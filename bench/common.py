@@ -157,7 +157,15 @@ def server_env(
 
 
 UNREACHABLE_RATE_LIMITS = {
-    f"ROO_RATE_LIMIT_{policy}": "1000000000/minute" for policy in ("USER", "AUTH", "ANONYMOUS")
+    f"ROO_RATE_LIMIT_{policy}": "1000000000/minute"
+    for policy in (
+        "USER",
+        "AUTH",
+        "ANONYMOUS",
+        "SESSION_TOOLS",
+        "SESSION_COMMANDS",
+        "WS_CONNECT",
+    )
 }
 
 

@@ -100,7 +100,15 @@ def settings(database_url: str, redis_url: str | None, tmp_path: Path) -> Settin
 # tests that build SQLite settings of their own keep the default)
 TASK_RUNNER = os.environ.get("ROO_TEST_TASK_RUNNER") or "inprocess"
 
-GENEROUS_RATE_LIMITS = {"rate_limit_auth": "10000/minute", "rate_limit_anonymous": "10000/minute"}
+GENEROUS_RATE_LIMITS = {
+    "rate_limit_auth": "10000/minute",
+    "rate_limit_anonymous": "10000/minute",
+    # one user's many sockets and a session's many tool calls in a test are not what is tested
+    # (tests/security/test_session_budgets.py and tests/realtime/test_ws_budgets.py lower them)
+    "rate_limit_session_tools": "10000/minute",
+    "rate_limit_session_commands": "10000/minute",
+    "rate_limit_ws_connect": "10000/minute",
+}
 
 
 @pytest.fixture

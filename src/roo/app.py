@@ -64,6 +64,7 @@ from roo.security.datadir import secure_data_dir
 from roo.security.denials import DenialAuditMiddleware, DenialLog
 from roo.security.rate_limits import Policies, RateLimitMiddleware
 from roo.security.secrets_box import box_from_settings
+from roo.security.session_limits import Budgets
 from roo.sessions import endpoints as sessions_endpoints
 from roo.sessions.janitor import SessionJanitor
 from roo.sessions.service import SessionManager
@@ -210,12 +211,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             retention=timedelta(seconds=settings.workspace_retention_seconds),
         )
         credentials = CredentialStore(box_from_settings(settings), egress_policy(settings))
+        limit_storage = create_limit_storage(settings)
+        budgets = Budgets.from_settings(settings, limit_storage)
         sessions_manager = SessionManager(
             workspaces,
             sandbox,
             allow_network=settings.allow_session_network,
             default_max_files=settings.session_max_files,
             mcp_secrets=credentials.box,
+            budgets=budgets,
         )
         # MCP servers: remote URLs under the provider base URLs' egress rules
         mcp_hub = McpHub(
@@ -257,7 +261,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             tasks=tasks,
             mcp=mcp,
             bus=bus,
-            limit_storage=create_limit_storage(settings),
+            limit_storage=limit_storage,
+            budgets=budgets,
             tickets=TicketStore(cache, settings.ws_ticket_seconds),
             connections=ConnectionCounter(settings.ws_max_connections_per_user),
             inbox_wakes=wakes,

@@ -425,6 +425,19 @@ class Settings(BaseSettings, OAuthUrlChecks):
     rate_limit_anonymous: str = Field(
         "100/15 minutes", validation_alias=_env("ROO_RATE_LIMIT_ANONYMOUS")
     )
+    # Issue #16, per-session and WebSocket budgets (roo.security.session_limits,
+    # docs/security.md "Budgets of a session's tools and commands, and of the WebSocket"):
+    # tool calls per session (the agent's and the tools API's), commands started per session
+    # (every sandboxed process), WebSocket connects per user. Off with ROO_RATE_LIMIT=false.
+    rate_limit_session_tools: str = Field(
+        "300/minute", validation_alias=_env("ROO_RATE_LIMIT_SESSION_TOOLS")
+    )
+    rate_limit_session_commands: str = Field(
+        "120/minute", validation_alias=_env("ROO_RATE_LIMIT_SESSION_COMMANDS")
+    )
+    rate_limit_ws_connect: str = Field(
+        "60/minute", validation_alias=_env("ROO_RATE_LIMIT_WS_CONNECT")
+    )
     # The audit trail (roo.security.audit_chain, docs/security.md): how often unsealed rows are
     # sealed into the hash chain, and how many days rows are kept (0: forever; a cut leaves
     # an anchor row, so the rest still verifies)
@@ -504,7 +517,14 @@ class Settings(BaseSettings, OAuthUrlChecks):
     # Where the JWT secret came from, for the start-up log: JWT_SECRET, a file, or ephemeral.
     _secret_source: str = PrivateAttr("JWT_SECRET")
 
-    @field_validator("rate_limit_user", "rate_limit_auth", "rate_limit_anonymous")
+    @field_validator(
+        "rate_limit_user",
+        "rate_limit_auth",
+        "rate_limit_anonymous",
+        "rate_limit_session_tools",
+        "rate_limit_session_commands",
+        "rate_limit_ws_connect",
+    )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         try:

@@ -100,8 +100,8 @@ async def test_rate_limit_refusals_are_counted_and_sealed_at_shutdown(settings: 
 async def test_keys_per_round_are_bounded_with_an_overflow_row(chain_engine: AsyncEngine) -> None:
     denials = DenialLog(max_keys=2)
     for n in range(5):
-        denials.add((403, "GET", "/x", None, None, f"192.0.2.{n}"), None)
-    denials.add((403, "GET", "/x", None, None, "192.0.2.0"), None)  # a known key still counts
+        denials.add((403, "GET", "/x", None, None, None, f"192.0.2.{n}"), None)
+    denials.add((403, "GET", "/x", None, None, None, "192.0.2.0"), None)  # a known key still counts
     assert await denials.flush(chain_engine) == 3
     async with chain_engine.connect() as conn:
         rows = sorted(

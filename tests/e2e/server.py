@@ -110,6 +110,9 @@ def running_server(
         # tests sign in many users from one address (see tests/conftest.py)
         "ROO_RATE_LIMIT_AUTH": "10000/minute",
         "ROO_RATE_LIMIT_ANONYMOUS": "10000/minute",
+        "ROO_RATE_LIMIT_SESSION_TOOLS": "10000/minute",
+        "ROO_RATE_LIMIT_SESSION_COMMANDS": "10000/minute",
+        "ROO_RATE_LIMIT_WS_CONNECT": "10000/minute",
         "ROO_DATA_DIR": str(data_dir),
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",

@@ -28,6 +28,10 @@ FAMILIES = (
     "roo_task_events_appended",
     "roo_event_streams_open",
     "roo_sandbox_kills",
+    "roo_llm_request_duration_seconds",
+    "roo_llm_tokens",
+    "roo_llm_cost_dollars",
+    "roo_audit_write_duration_seconds",
     "roo_processes",
 )
 

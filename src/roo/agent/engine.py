@@ -113,6 +113,17 @@ class AgentLimits:
     output_event_bytes: int | None = 1024 * 1024
 
 
+@dataclass(frozen=True, slots=True)
+class ModelCall:
+    """One model request as the host may measure it (`AgentSetup.on_model_call`)."""
+
+    provider: str
+    model: str
+    seconds: float  # from sending the request to the end of its streamed response
+    outcome: str  # "ok", a ProviderError kind, "cancelled" or "error"
+    usage: Usage | None  # tokens and cost (None: the call failed before it was counted)
+
+
 @dataclass(slots=True)
 class AgentSetup:
     """What the host binds for one run."""
@@ -156,6 +167,12 @@ class AgentSetup:
     mcp: McpAccess | None = None
     # Snapshots of the workspace before each step that writes to it (None: none taken)
     workspace_checkpoints: WorkspaceCheckpoints | None = None
+    # Asked before each tool call runs (the host's per-session tool budget): a text refuses the
+    # call (the model reads it as the tool's error, the task goes on), None lets it run.
+    tool_gate: Callable[[str], Awaitable[str | None]] | None = None
+    # Told of every model request of the task's own turns, when it ends (metrics): a plain
+    # call, nothing awaited, nothing held.
+    on_model_call: Callable[[ModelCall], None] | None = None
 
 
 class _Failed(Exception):
@@ -544,6 +561,30 @@ class Agent:
         await self.setup.sink("api.retry", {"attempt": 0, "delaySeconds": 0, "error": message})
 
     async def _stream(self, request: ModelRequest) -> _Turn:
+        observe = self.setup.on_model_call
+        if observe is None:
+            return await self._stream_turn(request)
+        started = time.monotonic()
+
+        def told(outcome: str, usage: Usage | None) -> None:
+            name = self.setup.provider.name
+            observe(ModelCall(name, request.model, time.monotonic() - started, outcome, usage))
+
+        try:
+            turn = await self._stream_turn(request)
+        except ProviderError as error:
+            told(error.kind, None)
+            raise
+        except asyncio.CancelledError:
+            told("cancelled", None)
+            raise
+        except Exception:
+            told("error", None)
+            raise
+        told("ok", turn.usage)
+        return turn
+
+    async def _stream_turn(self, request: ModelRequest) -> _Turn:
         setup = self.setup
         turn = _Turn()
         text_parts: list[str] = []
@@ -884,12 +925,17 @@ class Agent:
         on_output = BoundedOutput(emit, self.setup.limits.output_event_bytes)
         ctx: ToolContext = self.setup.tool_context(on_output)
         started = time.monotonic()
-        try:
-            result = await tool.execute(params, ctx)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # an infrastructure fault: the model hears it, the task lives
-            result = ToolResult.error(r.tool_error(f"{type(exc).__name__}: {exc}"))
+        gate = self.setup.tool_gate
+        refusal = await gate(tool.name) if gate is not None else None
+        if refusal is not None:
+            result = ToolResult.error(r.tool_error(refusal), rate_limited=True)
+        else:
+            try:
+                result = await tool.execute(params, ctx)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # an infrastructure fault: the model hears it, the task lives
+                result = ToolResult.error(r.tool_error(f"{type(exc).__name__}: {exc}"))
         await sink(
             "tool.execution",
             {

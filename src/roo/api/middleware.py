@@ -17,7 +17,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roo.api.problems import problem_response
 from roo.kit.logs import ACCESS_LOG, get_logger
-from roo.kit.request_context import accept_or_generate, bind_request_id, reset_request_id
+from roo.kit.request_context import (
+    accept_or_generate,
+    bind_credential,
+    bind_request_id,
+    reset_credential,
+    reset_request_id,
+)
 from roo.observability.metrics import HTTP_IN_FLIGHT, HTTP_SHED
 
 error_log = get_logger("roo.error")
@@ -54,12 +60,14 @@ class RequestContextMiddleware:
             return
         request_id = accept_or_generate(raw_header(scope, b"x-request-id"))
         token = bind_request_id(request_id)
+        credential = bind_credential(None)  # the route's credential check sets it
         try:
             if kind == "http":
                 await self._http(scope, receive, send, request_id)
             else:
                 await self.app(scope, receive, send)
         finally:
+            reset_credential(credential)
             reset_request_id(token)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:

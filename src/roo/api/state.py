@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from roo.realtime.connections import ConnectionCounter
     from roo.realtime.tickets import TicketStore
     from roo.realtime.wake import InboxWakes
+    from roo.security.session_limits import Budgets
     from roo.sessions.service import SessionManager
     from roo.tasks.service import TaskService
 
@@ -59,6 +60,8 @@ class Resources:
     bus: EventBus
     # The rate limits' counters (roo.security.rate_limits): Redis with REDIS_URL, else memory.
     limit_storage: Storage
+    # Budgets of sessions' tool calls and commands and of WebSocket connects, in that storage.
+    budgets: Budgets
     # One-use tickets for the WebSocket and the event stream (in `cache`).
     tickets: TicketStore
     # Open event streams (WebSockets and SSE) per user, bounded.

@@ -25,6 +25,7 @@ COLUMNS = [
         "outcome",
         "session_id",
         "ip",
+        "credential",
         "user_agent",
         "request_id",
         "detail",

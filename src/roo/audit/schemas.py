@@ -21,6 +21,9 @@ class AuditEventOut(ApiModel):
     outcome: str = Field(description="`success`, `failure`, `denied`...")
     session_id: uuid.UUID | None = Field(description="The session it concerns, if any")
     ip: str | None = Field(description="The client's address")
+    credential: str | None = Field(
+        None, description="The API key acted with: its public prefix (none: an access token)"
+    )
     user_agent: str | None
     request_id: str | None
     detail: dict[str, Any] = Field(description="Action-specific facts; never a secret")

@@ -20,6 +20,7 @@ from roo.auth.permissions import Permission
 from roo.auth.service import AuthService
 from roo.auth.tokens import API_KEY_PREFIX
 from roo.kit.logs import get_logger
+from roo.kit.request_context import bind_credential
 from roo.security.audit import ClientInfo
 
 log = get_logger("roo.auth")
@@ -71,6 +72,8 @@ class Authorize:
         if principal is None:
             principal = await self._resolve(request)
             request.scope[PRINCIPAL_SCOPE_KEY] = principal
+        if principal.key_prefix is not None:  # the credential field of the audit rows
+            bind_credential(principal.key_prefix)
         if self.permission is not None and not principal.can(self.permission):
             raise PermissionDenied(self.permission.value)
         return principal

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from redis.exceptions import RedisError
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,6 +33,7 @@ from roo.auth.tokens import (
     AccessClaims,
     AccessTokens,
     InvalidToken,
+    api_key_prefix,
     looks_like_api_key,
     sha256_hex,
 )
@@ -41,6 +43,11 @@ from roo.kit.cache import Cache
 from roo.kit.logs import get_logger
 
 log = get_logger("roo.auth")
+
+# The cache (Redis) unreachable: identity is resolved from the database instead (fail open, a
+# warning at most this often); invalidations (logout, revocation) still fail and answer 503.
+CACHE_DOWN = (RedisError, OSError)
+CACHE_WARN_SECONDS = 10.0
 
 # last_used_at of an API key is written at most this often (not on every request).
 KEY_USAGE_WRITE_INTERVAL = 60.0
@@ -70,6 +77,8 @@ class Principal:
     # An API key's own expiry (epoch seconds), None for a key that never expires: the keys it
     # creates may not outlive it.
     key_expires_at: float | None = None
+    # An API key's public prefix (`roo_` and its id characters), for audit rows; None for tokens.
+    key_prefix: str | None = None
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
@@ -84,6 +93,7 @@ class CredentialRef:
 
     claims: AccessClaims | None = None
     key_hash: str | None = None
+    key_prefix: str | None = None  # an API key's public prefix (audit rows)
 
     @property
     def expires_at(self) -> float | None:
@@ -93,7 +103,7 @@ class CredentialRef:
 
     def dump(self) -> dict[str, object]:
         if self.claims is None:
-            return {"key": self.key_hash}
+            return {"key": self.key_hash, "prefix": self.key_prefix}
         c = self.claims
         return {
             "sub": str(c.user_id),
@@ -108,7 +118,10 @@ class CredentialRef:
     @staticmethod
     def load(raw: dict[str, Any]) -> CredentialRef:
         if "key" in raw:
-            return CredentialRef(key_hash=str(raw["key"]))
+            prefix = raw.get("prefix")
+            return CredentialRef(
+                key_hash=str(raw["key"]), key_prefix=str(prefix) if prefix else None
+            )
         return CredentialRef(
             claims=AccessClaims(
                 user_id=uuid.UUID(raw["sub"]),
@@ -208,6 +221,7 @@ class IdentityResolver:
         self._ttl = cache_ttl_seconds
         self._denylist_loaded = False
         self._denylist_lock = asyncio.Lock()
+        self._cache_warned_at = -CACHE_WARN_SECONDS
 
     # -- resolution -----------------------------------------------------------------------
 
@@ -226,11 +240,18 @@ class IdentityResolver:
         deny = _deny_key(claims.jti)
         family = _family_key(claims.family_id) if claims.family_id else _deny_key("-")
         user_key = _user_key(claims.user_id)
-        if self._denylist is self._cache:
-            denied, family_revoked, cached_user = await self._cache.get_many(deny, family, user_key)
-        else:
-            denied, family_revoked = await self._denylist.get_many(deny, family)
-            cached_user = await self._cache.get(user_key)
+        try:
+            if self._denylist is self._cache:
+                denied, family_revoked, cached_user = await self._cache.get_many(
+                    deny, family, user_key
+                )
+            else:
+                denied, family_revoked = await self._denylist.get_many(deny, family)
+                cached_user = await self._cache.get(user_key)
+        except CACHE_DOWN as exc:  # Redis away: the database answers the same questions
+            self._cache_failed(exc)
+            denied, family_revoked = await self._revoked_in_database(claims)
+            cached_user = None
         if denied is not None:
             raise AuthenticationFailed("access token revoked (logged out)")
         if family_revoked is not None:
@@ -258,7 +279,8 @@ class IdentityResolver:
     async def from_api_key(self, raw: str) -> Principal:
         if not looks_like_api_key(raw):
             raise AuthenticationFailed("malformed API key (format or checksum)")
-        return await self._from_key_hash(sha256_hex(raw))
+        principal = await self._from_key_hash(sha256_hex(raw))
+        return dataclasses.replace(principal, key_prefix=api_key_prefix(raw))
 
     async def _from_key_hash(self, key_hash: str) -> Principal:
         key = await self._key(key_hash)
@@ -289,7 +311,8 @@ class IdentityResolver:
         credential (no secret in it) by which `recheck` checks it again later."""
         if credential.startswith(API_KEY_PREFIX):
             principal = await self.from_api_key(credential)
-            return principal, CredentialRef(key_hash=sha256_hex(credential))
+            ref = CredentialRef(key_hash=sha256_hex(credential), key_prefix=principal.key_prefix)
+            return principal, ref
         principal = await self.from_access_token(credential)
         return principal, CredentialRef(claims=self.tokens.decode(credential))
 
@@ -302,12 +325,55 @@ class IdentityResolver:
             return await self._from_claims(ref.claims)
         if ref.key_hash is None:
             raise AuthenticationFailed("empty credential reference")
-        return await self._from_key_hash(ref.key_hash)
+        principal = await self._from_key_hash(ref.key_hash)
+        return dataclasses.replace(principal, key_prefix=ref.key_prefix)
 
     # -- snapshots --------------------------------------------------------------------------
 
+    # -- the cache away (Redis unreachable): fail open to the database ------------------------
+
+    def _cache_failed(self, exc: BaseException) -> None:
+        """Log (at most every CACHE_WARN_SECONDS) that the cache is unreachable; callers then
+        ask the database, so signed-in callers are still served (slower)."""
+        now = time.monotonic()
+        if now - self._cache_warned_at >= CACHE_WARN_SECONDS:
+            self._cache_warned_at = now
+            log.warning("identity.cache_unavailable", error=f"{type(exc).__name__}: {exc}")
+
+    async def _cache_get(self, key: str) -> bytes | None:
+        try:
+            return await self._cache.get(key)
+        except CACHE_DOWN as exc:
+            self._cache_failed(exc)
+            return None
+
+    async def _cache_set(self, key: str, value: bytes) -> None:
+        try:
+            await self._cache.set(key, value, self._ttl)
+        except CACHE_DOWN as exc:
+            self._cache_failed(exc)
+
+    async def _revoked_in_database(self, claims: AccessClaims) -> tuple[bytes | None, bytes | None]:
+        """What the denylist says of a token, read from its source rows: a logged-out token
+        (`revoked_access_tokens`) and a revoked refresh family."""
+        async with self._db_sessions() as db:
+            denied = await db.scalar(
+                select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == claims.jti)
+            )
+            family = None
+            if claims.family_id is not None:
+                family = await db.scalar(
+                    select(RefreshToken.id)
+                    .where(
+                        RefreshToken.family_id == claims.family_id,
+                        RefreshToken.revoked_at.is_not(None),
+                    )
+                    .limit(1)
+                )
+        return (b"1" if denied is not None else None), (b"1" if family is not None else None)
+
     async def _user(self, user_id: uuid.UUID) -> _UserSnapshot | None:
-        cached = await self._cache.get(_user_key(user_id))
+        cached = await self._cache_get(_user_key(user_id))
         if cached is not None:
             return _UserSnapshot.load(cached)
         return await self._load_user(user_id)
@@ -318,11 +384,11 @@ class IdentityResolver:
         if row is None:
             return None
         snap = _UserSnapshot(row.email, tuple(row.roles), row.session_version, row.disabled)
-        await self._cache.set(_user_key(user_id), snap.dump(), self._ttl)
+        await self._cache_set(_user_key(user_id), snap.dump())
         return snap
 
     async def _key(self, key_hash: str) -> _KeySnapshot | None:
-        cached = await self._cache.get(_apikey_key(key_hash))
+        cached = await self._cache_get(_apikey_key(key_hash))
         if cached is not None:
             return _KeySnapshot.load(cached)
         return await self._load_key(key_hash)
@@ -342,12 +408,12 @@ class IdentityResolver:
             revoked=row.revoked_at is not None,
             last_used_at=row.last_used_at.timestamp() if row.last_used_at else 0.0,
         )
-        await self._cache.set(_apikey_key(key_hash), snap.dump(), self._ttl)
+        await self._cache_set(_apikey_key(key_hash), snap.dump())
         return snap
 
     async def _touch_key(self, key_hash: str, key: _KeySnapshot, now: float) -> None:
         touched = dataclasses.replace(key, last_used_at=now)
-        await self._cache.set(_apikey_key(key_hash), touched.dump(), self._ttl)
+        await self._cache_set(_apikey_key(key_hash), touched.dump())
         async with unit_of_work(self._db_sessions) as db:
             await db.execute(
                 update(ApiKey)

@@ -227,6 +227,13 @@ class AuditEventOut(BaseModel):
             title="Chainseq",
         ),
     ]
+    credential: Annotated[
+        str | None,
+        Field(
+            description="The API key acted with: its public prefix (none: an access token)",
+            title="Credential",
+        ),
+    ] = None
     detail: Annotated[
         dict[str, Any], Field(description="Action-specific facts; never a secret", title="Detail")
     ]

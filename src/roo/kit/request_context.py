@@ -16,6 +16,23 @@ def current_request_id() -> str | None:
     return _request_id.get()
 
 
+# The public prefix of the API key the current request authenticated with (None: no key), for
+# the credential field of the audit rows it writes. Set by the route's credential check.
+_credential: ContextVar[str | None] = ContextVar("roo_credential", default=None)
+
+
+def current_credential() -> str | None:
+    return _credential.get()
+
+
+def bind_credential(value: str | None) -> Token[str | None]:
+    return _credential.set(value)
+
+
+def reset_credential(token: Token[str | None]) -> None:
+    _credential.reset(token)
+
+
 def bind_request_id(value: str | None) -> Token[str | None]:
     """Make `value` the current request id; hand the token to `reset_request_id` when done."""
     return _request_id.set(value)

@@ -68,6 +68,8 @@ async def session_socket(websocket: WebSocket, session_id: str) -> None:
         bus=resources.bus,
         sessions=resources.sessions_manager,
         tasks=resources.tasks,
+        budgets=resources.budgets,
+        denials=getattr(websocket.app.state, "denials", None),
     )
     try:
         session = uuid.UUID(session_id)

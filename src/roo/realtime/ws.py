@@ -63,12 +63,16 @@ from roo.kit.errors import (
 )
 from roo.kit.inputs import NO_NUL, Seq
 from roo.kit.logs import get_logger
+from roo.kit.request_context import bind_credential
 from roo.kit.schema import ApiInput
+from roo.observability.metrics import RATE_LIMITED
 from roo.realtime.bus import BusClosed, EventBus
 from roo.realtime.connections import ConnectionCounter, TooManyConnections
 from roo.realtime.sse import event_json
 from roo.realtime.tickets import TicketStore
 from roo.security.audit import ClientInfo
+from roo.security.denials import DenialLog
+from roo.security.session_limits import Budgets
 from roo.sessions.exceptions import SessionNotFound
 from roo.sessions.service import SessionManager
 from roo.tasks.events import SessionGone
@@ -87,6 +91,16 @@ CLOSE_UNAUTHENTICATED = 4401  # bad, expired, used or revoked credential or tick
 CLOSE_FORBIDDEN = 4403  # missing permission, or an Origin not allowed
 CLOSE_NOT_FOUND = 4404  # not your session (or it was deleted)
 CLOSE_TOO_SLOW = 4408  # the client did not keep up: reconnect with lastSeq
+CLOSE_RATE_LIMITED = 4429  # the caller's connect budget is spent: reconnect after the reason's s
+
+# Refusals counted in the audit's `security.denied` rows, as the HTTP status they stand for
+DENIED_CLOSES = {
+    CLOSE_UNAUTHENTICATED: 401,
+    CLOSE_FORBIDDEN: 403,
+    CLOSE_POLICY: 429,
+    CLOSE_RATE_LIMITED: 429,
+}
+ROUTE = "/api/v1/sessions/{session_id}/ws"
 
 MAX_MESSAGE_BYTES = 64 * 1024  # a client message larger than this is refused (and closes)
 MAX_ID_LENGTH = 128
@@ -203,6 +217,10 @@ class Services:
     bus: EventBus
     sessions: SessionManager
     tasks: TaskService
+    # The WebSocket connect budget (roo.security.session_limits) and the refusals' audit
+    # counts (roo.security.denials); None: neither
+    budgets: Budgets | None = None
+    denials: DenialLog | None = None
 
 
 class _Bucket:
@@ -253,6 +271,9 @@ class Connection:
             await self._admit_and_run()
         except Closing as closing:
             log.info("realtime.ws_closed", code=closing.code, reason=closing.reason)
+            status = DENIED_CLOSES.get(closing.code)
+            if status is not None:
+                self._deny(status)
             await self._close(closing.code, closing.reason)
         except WebSocketDisconnect:
             pass
@@ -275,6 +296,7 @@ class Connection:
         assert principal is not None  # noqa: S101 - set by _authenticate
         if not principal.can(Permission.TASKS_READ):
             raise Closing(CLOSE_FORBIDDEN, "missing permission tasks:read")
+        await self._count_connect(principal)
         try:
             with self.s.connections.hold(principal.user_id):
                 # subscribed before the state is read: nothing committed meanwhile is missed
@@ -287,6 +309,41 @@ class Connection:
             raise Closing(CLOSE_NOT_FOUND, "no such session") from None
         except BusClosed:
             raise Closing(CLOSE_RESTART, "service restarting") from None
+
+    async def _count_connect(self, principal: Principal) -> None:
+        """The caller's (user's, or API key's) `ws-connect` budget: 4429 past it, the reason
+        saying when to come back."""
+        if self.s.budgets is None:
+            return
+        caller = (
+            f"key:{principal.api_key_id}"
+            if principal.api_key_id is not None
+            else f"user:{principal.user_id}"
+        )
+        verdict = await self.s.budgets.connect(caller)
+        if verdict is not None and not verdict.allowed:
+            raise Closing(
+                CLOSE_RATE_LIMITED,
+                f"rate limited ({verdict.policy.name}): retry in {verdict.retry_after} s",
+            )
+
+    def _deny(self, status: int) -> None:
+        """Count a refusal for the audit trail, as HTTP refusals are (no I/O here)."""
+        if self.s.denials is None:
+            return
+        principal = self.principal
+        self.s.denials.add(
+            (
+                status,
+                "WS",
+                ROUTE,
+                principal.user_id if principal else None,
+                principal.api_key_id if principal else None,
+                principal.key_prefix if principal else None,
+                self.client.ip,
+            ),
+            self.client.user_agent,
+        )
 
     async def _authenticate(self) -> None:
         params = self.socket.query_params
@@ -328,6 +385,7 @@ class Connection:
         if self.principal is not None and principal.user_id != self.principal.user_id:
             raise Closing(CLOSE_UNAUTHENTICATED, "the credential is another user's")
         self.ref, self.principal = ref, principal
+        bind_credential(principal.key_prefix)  # the credential field of the actions' audit rows
 
     async def _adopt(self, ref: CredentialRef) -> None:
         self.ref = ref
@@ -341,6 +399,7 @@ class Connection:
         except AuthenticationFailed as failure:
             log.info("auth.rejected", reason=failure.reason, via="websocket")
             raise Closing(CLOSE_UNAUTHENTICATED, "credential expired or revoked") from None
+        bind_credential(self.principal.key_prefix)
         return self.principal
 
     async def _hello(self, principal: Principal) -> str:
@@ -446,6 +505,8 @@ class Connection:
         if not self._bucket.take():
             if self._bucket.refused > self._bucket.rate:
                 raise Closing(CLOSE_POLICY, "too many messages")
+            RATE_LIMITED.labels("ws-messages").inc()
+            self._deny(429)
             return self._error(message_id, TooManyRequests("Too many messages: slow down"))
         if value is _NOT_JSON:
             return self._error(None, MalformedBody("The message is not valid JSON"))

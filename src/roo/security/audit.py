@@ -11,8 +11,11 @@ it into the hash chain moments later, outside the request.
 
 from __future__ import annotations
 
+import re
+import shlex
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -21,10 +24,54 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roo.db.engine import uninterrupted, unit_of_work
 from roo.db.models import AuditEvent
-from roo.kit.logs import get_logger
-from roo.kit.request_context import current_request_id
+from roo.kit.logs import REDACTED, get_logger, redact_text
+from roo.kit.request_context import current_credential, current_request_id
+from roo.observability.metrics import AUDIT_WRITE
 
 log = get_logger("roo.audit")
+
+# The command text of an audit row: at most this many characters, secrets redacted.
+COMMAND_CHARS = 1000
+_SECRET_WORD = r"[A-Za-z0-9_-]*(?:pass|pwd|secret|token|key|auth|credential|cookie)[A-Za-z0-9_-]*"  # noqa: S105 - a pattern
+_VALUE = r"(?:\"[^\"]*\"|'[^']*'|[^\s;&|]+)"
+_COMMAND_SECRETS = (
+    # mysql -pSECRET
+    (re.compile(r"(\bmysql(?:dump|admin)?\b[^;&|]*?\s-p)([^\s;&|]+)"), r"\1" + REDACTED),
+    # FOO_TOKEN=..., export API_KEY='...', password=...
+    (re.compile(rf"(?i)\b({_SECRET_WORD})=({_VALUE})"), r"\1=" + REDACTED),
+    # --password x, --api-key=x, -token x
+    (re.compile(rf"(?i)(\s--?{_SECRET_WORD})(=|\s+)({_VALUE})"), r"\1\2" + REDACTED),
+    # curl -u user:password, --user user:password
+    (re.compile(r"(\s(?:-u|--user)\s*)([^\s:]+):([^\s;&|]+)"), r"\1\2:" + REDACTED),
+    # headers: Authorization: ..., X-Api-Key: ..., Private-Token: ...
+    (
+        re.compile(
+            r"(?i)\b((?:proxy-)?authorization|x-api-key|api-key|private-token)\s*:\s*[^\"'\n]+"
+        ),
+        r"\1: " + REDACTED,
+    ),
+    # well-known token shapes: OpenAI/Anthropic, GitHub, Slack, AWS access keys, JWTs
+    (
+        re.compile(
+            r"\b(?:sk-[A-Za-z0-9_-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|"
+            r"xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,})"
+        ),
+        REDACTED,
+    ),
+)
+
+
+def audit_command(command: str | Sequence[str]) -> str:
+    """A command's text as an audit row keeps it: secrets the text shows redacted (credentials
+    in URLs, bearer tokens, `NAME_TOKEN=...`, `--password ...`, `-u user:pass`, well-known key
+    shapes), at most `COMMAND_CHARS` characters. What a script or a file holds is not seen."""
+    text = command if isinstance(command, str) else shlex.join(command)
+    text = redact_text(text)
+    for pattern, replacement in _COMMAND_SECRETS:
+        text = pattern.sub(replacement, text)
+    if len(text) > COMMAND_CHARS:
+        text = text[:COMMAND_CHARS] + f"... [{len(text) - COMMAND_CHARS} more characters]"
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +90,11 @@ async def record(
     target: str | None = None,
     outcome: str = "success",
     client: ClientInfo | None = None,
+    credential: str | None = None,
     **detail: Any,
 ) -> AuditEvent:
+    """`credential`: the API key's public prefix the action was done with; by default the
+    current request's (None for an access token or outside a request)."""
     event = AuditEvent(
         action=action,
         actor_id=actor_id,
@@ -53,6 +103,7 @@ async def record(
         ip=client.ip if client else None,
         user_agent=(client.user_agent or "")[:300] if client and client.user_agent else None,
         request_id=current_request_id(),
+        credential=credential or current_credential(),
         detail=detail,
         session_id=session_of(target, detail),
     )
@@ -132,4 +183,6 @@ class AuditWriter:
                     **detail,
                 )
 
+        started = time.perf_counter()
         await uninterrupted(write())
+        AUDIT_WRITE.labels("row").observe(time.perf_counter() - started)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -43,6 +44,7 @@ from roo.db.models.audit import GENESIS_HASH, AuditChain, AuditEvent
 from roo.db.types import utcnow
 from roo.kit.logs import get_logger
 from roo.kit.loops import wait_or_stop
+from roo.observability.metrics import AUDIT_WRITE
 
 log = get_logger("roo.audit")
 
@@ -69,7 +71,9 @@ HASHED_FIELDS = (
     "session_id",
     "detail",
 )
-hashed_columns = [events.c[name] for name in HASHED_FIELDS]
+# Fields added later, covered only when set: rows sealed before they existed keep their hash.
+OPTIONAL_HASHED_FIELDS = ("credential",)
+hashed_columns = [events.c[name] for name in (*HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS)]
 
 
 class ChainHeadMissing(Exception):
@@ -93,6 +97,9 @@ def canonical(row: Mapping[Any, Any], chain_seq: int, prev_hash: str) -> bytes:
     sorted keys and no spaces (the same on every backend: ids as text, times as UTC ISO 8601
     with microseconds, `detail` as the JSON it was stored as)."""
     data = {name: _plain(row[name]) for name in HASHED_FIELDS}
+    for name in OPTIONAL_HASHED_FIELDS:
+        if row[name] is not None:
+            data[name] = _plain(row[name])
     data["chain_seq"] = chain_seq
     data["prev_hash"] = prev_hash
     return json.dumps(
@@ -170,6 +177,7 @@ class AuditSealer:
 
     async def seal_once(self) -> int:
         """Seal up to one batch of rows in one short transaction; how many were sealed."""
+        started = time.perf_counter()
         async with self._engine.begin() as conn:
             head = await _lock_and_head(conn)
             rows = (
@@ -187,6 +195,7 @@ class AuditSealer:
             if not rows:
                 return 0
             seq, prev = await _seal_rows(conn, head, rows)
+        AUDIT_WRITE.labels("seal").observe(time.perf_counter() - started)
         # The head in the log too: a copy off the database that a rewrite of it cannot reach.
         log.info("audit.sealed", rows=len(rows), last_seq=seq, last_hash=prev)
         return len(rows)

@@ -14,6 +14,7 @@ Sign-in failures are not counted here: `roo.auth` audits each one itself (`auth.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +31,7 @@ from roo.db.models import AuditEvent
 from roo.db.types import utcnow
 from roo.kit.logs import get_logger
 from roo.kit.request_context import current_request_id
+from roo.observability.metrics import AUDIT_WRITE
 
 log = get_logger("roo.audit")
 
@@ -41,8 +43,8 @@ PATH_CHARS = 120
 
 events: Table = AuditEvent.__table__  # type: ignore[assignment]
 
-# (status, method, route or path, actor id, api key id, address)
-Key = tuple[int, str, str, uuid.UUID | None, uuid.UUID | None, str | None]
+# (status, method, route or path, actor id, api key id, api key prefix, address)
+Key = tuple[int, str, str, uuid.UUID | None, uuid.UUID | None, str | None, str | None]
 
 
 @dataclass(slots=True)
@@ -76,7 +78,7 @@ class DenialLog:
 
     def _rows(self, counts: dict[Key, _Count], overflow: int) -> list[dict[str, Any]]:
         rows = []
-        for (status, method, route, actor, key_id, ip), seen in counts.items():
+        for (status, method, route, actor, key_id, prefix, ip), seen in counts.items():
             detail: dict[str, Any] = {
                 "status": status,
                 "count": seen.count,
@@ -96,6 +98,7 @@ class DenialLog:
                     "ip": ip,
                     "user_agent": seen.user_agent,
                     "request_id": seen.request_id,
+                    "credential": prefix,
                     "detail": detail,
                 }
             )
@@ -111,6 +114,7 @@ class DenialLog:
                     "ip": None,
                     "user_agent": None,
                     "request_id": None,
+                    "credential": None,
                     "detail": {"count": overflow, "keys_per_round": self.max_keys},
                 }
             )
@@ -124,12 +128,14 @@ class DenialLog:
             return 0
         self._counts, self._overflow = {}, 0
         rows = self._rows(counts, overflow)
+        started = time.perf_counter()
         try:
             async with engine.begin() as conn:
                 await conn.execute(events.insert(), rows)
         except BaseException:
             self._merge(counts, overflow)
             raise
+        AUDIT_WRITE.labels("denials").observe(time.perf_counter() - started)
         return len(rows)
 
     def _merge(self, counts: dict[Key, _Count], overflow: int) -> None:
@@ -182,6 +188,7 @@ class DenialAuditMiddleware:
                 route,
                 principal.user_id if principal else None,
                 principal.api_key_id if principal else None,
+                principal.key_prefix if principal else None,
                 client[0] if client else None,
             ),
             agent,

@@ -31,6 +31,7 @@ from roo.sandbox import ResourceLimits as SandboxLimits
 from roo.security.audit import ClientInfo, record
 from roo.security.egress import ALLOWED_HOSTS_SETTING, EgressPolicy, EgressRefused
 from roo.security.secrets_box import SecretBox
+from roo.security.session_limits import Budgets, CommandBudgetSpent, SessionRateLimited
 from roo.sessions import exceptions as exc
 from roo.sessions.importer import ArchiveRejected, ImportResult, import_archive
 from roo.sessions.quotas import DEFAULT_MAX_FILES, DEFAULTS, quota_for, stored_config
@@ -58,8 +59,11 @@ class SessionManager:
         allow_network: bool = False,
         default_max_files: int = DEFAULT_MAX_FILES,
         mcp_secrets: SecretBox | None = None,
+        budgets: Budgets | None = None,
     ) -> None:
         self.workspaces = workspaces
+        # The session-commands budget (roo.security.session_limits); None: commands uncounted.
+        self.budgets = budgets
         self.sandbox = sandbox
         # What a session that asks for nothing gets (ROO_SESSION_MAX_FILES for the file count).
         self.defaults = dataclasses.replace(DEFAULTS, max_files=default_max_files)
@@ -95,8 +99,13 @@ class SessionManager:
         `network` defaults to the session's own setting. Every process the service starts for a
         session goes through here: all of them share the session's memory, CPU and process
         limits, and at most `maxConcurrentTasks` run at once (`SandboxBusy` beyond that, after
-        the sandbox's short wait for a slot).
+        the sandbox's short wait for a slot). Each command counts against the session's
+        `session-commands` budget first: `CommandBudgetSpent` (nothing started) past it.
         """
+        if self.budgets is not None:
+            verdict = await self.budgets.command(session.id)
+            if verdict is not None and not verdict.allowed:
+                raise CommandBudgetSpent(verdict)
         self._running[session.id] += 1
         try:
             async with self.workspaces.held(session.workspace_dir, exclusive=False):
@@ -126,11 +135,14 @@ class SessionManager:
     def request_runner(self, session: Session) -> Callable[..., Awaitable[ProcessResult]]:
         """`run_command` for a command an API request waits on: a session that already runs
         its most commands is a 429 problem (`CommandsBusy`), which tools do not turn into a
-        tool error as they do with the sandbox's own `SandboxBusy`."""
+        tool error as they do with the sandbox's own `SandboxBusy`; so is one whose command
+        budget is spent (`SessionRateLimited`, with the budget's RateLimit headers)."""
 
         async def run(command: str | Sequence[str], **options: Any) -> ProcessResult:
             try:
                 return await self.run_command(session, command, **options)
+            except CommandBudgetSpent as spent:
+                raise SessionRateLimited.of(spent.verdict, "commands") from spent
             except SandboxBusy as busy:
                 limit = self.limits(session).max_concurrent_tasks
                 raise exc.CommandsBusy(

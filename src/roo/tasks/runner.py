@@ -37,7 +37,7 @@ from roo.agent.prompts import WorkspaceFacts
 from roo.agent.providers.base import Provider
 from roo.agent.rules import load_rules
 from roo.agent.state import Answer, EngineState, SubtaskFailed, has_run
-from roo.agent.tools.base import IgnoreRules, OnOutput, ToolContext
+from roo.agent.tools.base import IgnoreRules, OnOutput, RunCommand, ToolContext
 from roo.agent.tools.execute_command import BackgroundCommands
 from roo.agent.tools.list_files import list_workspace
 from roo.agent.tools.read_command_output import CommandOutputs
@@ -49,9 +49,12 @@ from roo.db.models import Session, Task
 from roo.db.types import utcnow
 from roo.mcp.service import McpService
 from roo.pathguard import PathRejected
+from roo.sandbox import ProcessResult, SandboxError
+from roo.security.audit import AuditWriter, audit_command
+from roo.security.session_limits import tool_refusal
 from roo.sessions.modes import session_modes
 from roo.sessions.service import SessionManager
-from roo.tasks import repository, states
+from roo.tasks import llm_metrics, repository, states
 from roo.tasks.events import EventStore, SessionGone
 from roo.tasks.inbox import Inbox
 from roo.tasks.liveness import Liveness
@@ -554,10 +557,12 @@ class TaskRunner:
         async def on_policy_change(policy: ApprovalPolicy) -> None:
             await uninterrupted(save_policy(policy))
 
+        run_command = self._audited_commands(session, task.user_id, run.task_id)
+
         def tool_context(on_output: OnOutput) -> ToolContext:
             return ToolContext(
                 workspace=workspace,
-                run_command=functools.partial(self.manager.run_command, session),
+                run_command=run_command,
                 ignore=self.ignore_rules(workspace),
                 on_output=on_output,
                 supports_images=info.supports_images,
@@ -565,6 +570,14 @@ class TaskRunner:
                 background=background,
                 mcp=mcp,
             )
+
+        budgets = self.manager.budgets
+
+        async def tool_gate(tool: str) -> str | None:
+            """The session's tool budget (roo.security.session_limits): a refusal is the
+            tool's error, which the model reads."""
+            verdict = await budgets.tool_call(run.session_id) if budgets is not None else None
+            return tool_refusal(verdict) if verdict is not None and not verdict.allowed else None
 
         async def spawn(mode: str, message: str, todos: str | None) -> tuple[str, str]:
             return await self._subtask(run, mode, message, todos)
@@ -611,6 +624,8 @@ class TaskRunner:
             workspace_checkpoints=self.checkpoints.recorder(session, task.id, buffer)
             if self.checkpoints is not None
             else None,
+            tool_gate=tool_gate,
+            on_model_call=llm_metrics.observe,
             workspace=WorkspaceFacts(
                 file_listing=await asyncio.to_thread(workspace_listing, workspace, ignore)
                 if first_run
@@ -623,6 +638,42 @@ class TaskRunner:
         if first_run:
             return agent, task.input, image_blocks(task.images or [])
         return agent, text, []
+
+    def _audited_commands(
+        self, session: Session, user_id: uuid.UUID, task_id: uuid.UUID
+    ) -> RunCommand:
+        """The session's `run_command` for a task's agent, each command audited
+        (`commands.execute`: its text bounded and redacted, its exit code, or `denied` when it
+        could not start) in a short unit of work of its own once it ended; no connection is
+        held while it runs."""
+        audit = AuditWriter(self.db_sessions)
+
+        async def run_command(command: str | Sequence[str], **options: Any) -> ProcessResult:
+            facts: dict[str, Any] = {"task_id": str(task_id), "command": audit_command(command)}
+            try:
+                result = await self.manager.run_command(session, command, **options)
+            except SandboxError as refused:
+                await audit.write(
+                    "commands.execute",
+                    actor_id=user_id,
+                    target=f"session:{session.id}",
+                    outcome="denied",
+                    reason=type(refused).__name__,
+                    **facts,
+                )
+                raise
+            await audit.write(
+                "commands.execute",
+                actor_id=user_id,
+                target=f"session:{session.id}",
+                outcome="success" if result.exit_code == 0 else "failure",
+                exit_code=result.exit_code,
+                killed_reason=result.killed_reason,
+                **facts,
+            )
+            return result
+
+        return run_command
 
     async def _finish(self, run: Run, end: states.End) -> None:
         """Record the run's end (with the events it emitted before)."""

@@ -2,7 +2,9 @@
 
 A tool run is three steps: the session is loaded and marked active in a short unit of work, the
 tool runs (a command may take minutes) with no database connection held, and its audit row is
-written in a second short unit of work.
+written in a second short unit of work (a command tool's row carries the command's text,
+bounded and redacted). Each run counts against the session's tool budget, and each command it
+starts against the session's command budget (`roo.security.session_limits`): past either, 429.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Body, Request
+from fastapi import Body, Request, Response
 from pydantic import ValidationError
 
 from roo.agent.tools.base import ApprovalCategory, ImageBlock, Tool, ToolContext, ToolResult
@@ -26,7 +28,8 @@ from roo.db.engine import unit_of_work
 from roo.kit.errors import BadRequest, NotFound, Unprocessable
 from roo.kit.inputs import SafeName
 from roo.mcp.hub import BoundMcp
-from roo.security.audit import record
+from roo.security.audit import audit_command, record
+from roo.security.session_limits import SessionRateLimited
 from roo.toolsapi.schemas import ContentBlockOut, ToolOut, ToolResultOut
 
 router = api_router("/tools", tags=["tools"])
@@ -115,11 +118,15 @@ def result_out(name: str, result: ToolResult) -> ToolResultOut:
             "named mcp--<server>--<tool>; its server starts if need be)"
         },
         422: {"description": "Invalid parameters (the failing parameter is named)"},
-        429: {"description": "The session already runs its most commands (maxConcurrentTasks)"},
+        429: {
+            "description": "The session already runs its most commands (maxConcurrentTasks), "
+            "or its tool or command budget is spent (RateLimit headers, Retry-After)"
+        },
     },
 )
 async def run_tool(
     request: Request,
+    response: Response,
     session_id: uuid.UUID,
     tool_name: SafeName,
     principal: Annotated[Principal, require(Permission.TOOLS_EXECUTE)],
@@ -162,6 +169,13 @@ async def run_tool(
                 for e in exc.errors()
             ],
         ) from None
+    # the session's tool budget, counted only once the session is known to be the caller's
+    verdict = await resources.budgets.tool_call(session.id)
+    if verdict is not None:
+        if not verdict.allowed:
+            raise SessionRateLimited.of(verdict, "tool calls")
+        for name, value in verdict.headers.items():
+            response.headers.append(name, value)
     workspace = manager.workspaces.path(session.workspace_dir)
     ctx = ToolContext(
         workspace=workspace,
@@ -179,5 +193,14 @@ async def run_tool(
             client=client,
             tool=tool.name,
             is_error=result.is_error,
+            **_command_of(tool, parsed),
         )
     return result_out(tool.name, result)
+
+
+def _command_of(tool: Tool, params: Any) -> dict[str, str]:
+    """The command text a command tool ran, as its audit row keeps it (bounded, redacted)."""
+    command = getattr(params, "command", None)
+    if tool.category is not ApprovalCategory.EXECUTE or not isinstance(command, str):
+        return {}
+    return {"command": audit_command(command)}

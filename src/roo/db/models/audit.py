@@ -38,6 +38,8 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The session the action concerns, when it concerns one (filter of the read routes).
     session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None, index=True)
+    # The credential acted with: an API key's public prefix (none for an access token).
+    credential: Mapped[str | None] = mapped_column(String(32), default=None)
     # Set once by the sealer, never by a request: the position in the chain (1, 2, ...,
     # gap-free), the previous row's hash and this row's.
     chain_seq: Mapped[int | None] = mapped_column(BigInteger, default=None, unique=True, index=True)

@@ -1,0 +1,348 @@
+"""What rate limiting and the audit trail cost: the same authenticated route mix against roo with
+both on and with both off, in one run.
+
+    .venv/bin/python bench/security_overhead.py [--duration 10] [--rounds 3] [--connections 32]
+
+Two roo servers on loopback, started as http_overhead.py starts roo (one uvicorn worker,
+embedded SQLite in a temporary directory each, LOG_LEVEL=INFO as JSON to a file):
+
+- **on**: the service as deployed: every request counted by the rate limiter (its budgets set
+  out of reach, so that counting is measured and nothing is refused), tool calls counted by the
+  session budget, audit rows written and sealed every second;
+- **off**: `bench/security_off_app.py`, the same app with `ROO_RATE_LIMIT=false` (no rate
+  limiter, no session budgets) and no audit row written (`record` and `AuditWriter.write`
+  replaced by functions that write nothing; the sealer runs hourly).
+
+A member signs in on each and makes a session with a file. The mix, one request after the other
+on each of `--connections` keep-alive connections (wrk with a Lua script), every request with
+the member's access token:
+
+    GET  /api/v1/auth/profile
+    GET  /api/v1/sessions?limit=10
+    GET  /api/v1/sessions/{id}
+    POST /api/v1/sessions/{id}/tools/read_file   {"path": "notes.txt"}   (audited: tools.execute)
+
+The servers are measured alternately, `--rounds` times each, after a warm-up. The cost is
+`1 - rps(on) / rps(off)` over the medians (target: under 15%); medians and p99 of both, and the
+servers' CPU time per request (steadier than req/s on a busy machine), go to
+bench/results/security_overhead.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import secrets
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from common import (
+    BENCH_DIR,
+    RESULTS_DIR,
+    UVICORN_OPTIONS,
+    WARMUP_SECONDS,
+    BenchError,
+    Client,
+    Measurement,
+    Server,
+    add_log_level_argument,
+    bench_parser,
+    create_user,
+    exit_on_sigterm,
+    machine_info,
+    parse_wrk,
+    process_cpu_seconds,
+    report_and_exit,
+    require_at_least,
+    running_server,
+    server_env,
+    source_revision,
+    summarise,
+    tool_version,
+)
+
+DEFAULT_OUTPUT = RESULTS_DIR / "security_overhead.json"
+MAX_COST = 0.15
+FILE = "notes.txt"
+OFF_ENV = {"ROO_RATE_LIMIT": "false", "ROO_AUDIT_SEAL_INTERVAL": "3600"}
+ON_ENV = {"ROO_RATE_LIMIT": "true", "ROO_AUDIT_SEAL_INTERVAL": "1"}
+# The server of each variant: its settings, and whether it is the off app (audit not written)
+SERVERS: dict[str, tuple[dict[str, str], bool]] = {
+    "on": (ON_ENV, False),
+    "off": (OFF_ENV, True),
+    "limits_only": ({"ROO_RATE_LIMIT": "true", "ROO_AUDIT_SEAL_INTERVAL": "3600"}, True),
+    "audit_only": (
+        {"ROO_RATE_LIMIT": "false", "ROO_AUDIT_SEAL_INTERVAL": "1", "BENCH_AUDIT": "on"},
+        True,
+    ),
+}
+VARIANTS = ("on", "off")
+
+
+def off_command(port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        *UVICORN_OPTIONS,
+        "--port",
+        str(port),
+        "--app-dir",
+        str(BENCH_DIR),
+        "--factory",
+        "security_off_app:create_app",
+    ]
+
+
+def prepare(server: Server, email: str, password: str) -> tuple[str, str]:
+    """Sign in, make a session with a file, check every request of the mix: (token, session)."""
+    client = Client(server.port)
+    try:
+        token, _ = client.login(email, password)
+        bearer = {"Authorization": f"Bearer {token}"}
+        session, _ = client.expect("POST", "/api/v1/sessions", 201, {"name": "bench"}, bearer)
+        sid = session["id"]
+        written = {"path": FILE, "content": "a line of notes\n" * 20}
+        client.expect("POST", f"/api/v1/sessions/{sid}/tools/write_to_file", 200, written, bearer)
+        for method, path, body in mix(sid):
+            client.expect(method, path, 200, body, bearer)
+        return token, sid
+    finally:
+        client.close()
+
+
+def mix(sid: str) -> list[tuple[str, str, dict[str, Any] | None]]:
+    return [
+        ("GET", "/api/v1/auth/profile", None),
+        ("GET", "/api/v1/sessions?limit=10", None),
+        ("GET", f"/api/v1/sessions/{sid}", None),
+        ("POST", f"/api/v1/sessions/{sid}/tools/read_file", {"path": FILE}),
+    ]
+
+
+def lua_script(token: str, sid: str) -> str:
+    """wrk's script: each connection cycles through the mix."""
+    lines = [
+        "local requests = {}",
+        "local i = 0",
+        "init = function(args)",
+    ]
+    for n, (method, path, body) in enumerate(mix(sid), start=1):
+        payload = "nil" if body is None else _lua_string(_json(body))
+        headers = f'{{["Authorization"] = "Bearer {token}", ["Content-Type"] = "application/json"}}'
+        lines.append(f'  requests[{n}] = wrk.format("{method}", "{path}", {headers}, {payload})')
+    lines += [
+        "end",
+        "request = function()",
+        "  i = i % #requests + 1",
+        "  return requests[i]",
+        "end",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _lua_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def run_wrk(
+    script: Path, server: Server, connections: int, duration: int, measure: bool
+) -> Measurement:
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "30s",  # a slow answer on a loaded machine is a latency, not an error
+        "--latency",
+        "-s",
+        str(script),
+        server.url("/"),
+    ]
+    pid = server.process.pid
+    cpu_before = process_cpu_seconds(pid) if measure else None
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=duration + 30, check=False
+    )
+    cpu_after = process_cpu_seconds(pid) if measure else None
+    if done.returncode != 0:
+        raise BenchError(f"wrk failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    measurement = parse_wrk(done.stdout)
+    if measurement["requests"] == 0:
+        raise BenchError(f"wrk completed no request:\n{done.stdout[-2000:]}")
+    if cpu_before is not None and cpu_after is not None:
+        cpu_us = (cpu_after - cpu_before) * 1e6 / measurement["requests"]
+        measurement["cpu_us_per_request"] = round(cpu_us, 1)
+    return measurement
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    variants = (*VARIANTS, "limits_only", "audit_only") if args.attribute else VARIANTS
+    measured: dict[str, list[Measurement]] = {v: [] for v in variants}
+    password = secrets.token_urlsafe(18)
+    email = "bench@example.com"
+    with contextlib.ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="roo-bench-")))
+        servers: dict[str, Server] = {}
+        scripts: dict[str, Path] = {}
+        for variant in variants:
+            extra, off_app = SERVERS[variant]
+            data_dir = workdir / f"{variant}-data"
+            data_dir.mkdir()
+            create_user(
+                server_env("roo", data_dir, args.roo_log_level, extra), email, "member", password
+            )
+            servers[variant] = stack.enter_context(
+                running_server(
+                    "roo",
+                    workdir,
+                    args.roo_log_level,
+                    extra_env=extra,
+                    label=variant,
+                    command=off_command if off_app else None,
+                )
+            )
+            token, sid = prepare(servers[variant], email, password)
+            scripts[variant] = workdir / f"{variant}.lua"
+            scripts[variant].write_text(lua_script(token, sid))
+        print(
+            "servers ready: " + ", ".join(f"{v} on :{s.port}" for v, s in servers.items()),
+            file=sys.stderr,
+        )
+        for round_no in range(1, args.rounds + 1):
+            order = variants if round_no % 2 else tuple(reversed(variants))
+            for variant in order:
+                server = servers[variant]
+                run_wrk(scripts[variant], server, args.connections, WARMUP_SECONDS, False)
+                result = run_wrk(scripts[variant], server, args.connections, args.duration, True)
+                measured[variant].append(result)
+                print(
+                    f"round {round_no}/{args.rounds} {variant:<4}{result['rps']:>8.0f} req/s  "
+                    f"p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  "
+                    f"cpu {result['cpu_us_per_request'] or 0:.0f} us/req"
+                    + (f"  ({result['errors']} errors)" if result["errors"] else ""),
+                    file=sys.stderr,
+                )
+        for variant, server in servers.items():
+            failed = sum(m["errors"] for m in measured[variant])
+            total = sum(m["requests"] for m in measured[variant])
+            if failed * 100 > total:  # a few 503s of a loaded machine are reported, not fatal
+                raise BenchError(
+                    f"{variant}: {failed} of {total} requests failed; see {server.log_path}"
+                )
+    return build_report(args, measured)
+
+
+def build_report(
+    args: argparse.Namespace, measured: dict[str, list[Measurement]]
+) -> dict[str, Any]:
+    results = {variant: summarise(runs) for variant, runs in measured.items()}
+    on, off = results["on"], results["off"]
+    cost = round(1 - on["rps"] / off["rps"], 3)
+    cpu_cost = (
+        round(on["cpu_us_per_request"] / off["cpu_us_per_request"] - 1, 3)
+        if on["cpu_us_per_request"] and off["cpu_us_per_request"]
+        else None
+    )
+    return {
+        "benchmark": "security_overhead",
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "source": source_revision(),
+        "tool": "wrk",
+        "tool_version": tool_version("wrk"),
+        "settings": {
+            "duration": args.duration,
+            "rounds": args.rounds,
+            "connections": args.connections,
+            "roo_log_level": args.roo_log_level,
+            "mix": [f"{m} {p}" for m, p, _ in mix("{id}")],
+            "servers": {
+                v: {
+                    **SERVERS[v][0],
+                    "audit_rows": not SERVERS[v][1] or "BENCH_AUDIT" in SERVERS[v][0],
+                }
+                for v in measured
+            },
+            "backends": {"database": "sqlite (embedded)", "redis": "none"},
+        },
+        "results": results,
+        "rps_ratio_on_off": round(on["rps"] / off["rps"], 3),
+        "cost": cost,
+        "cpu_cost": cpu_cost,
+        "p50_ms": {"on": on["p50_ms"], "off": off["p50_ms"]},
+        "p99_ms": {"on": on["p99_ms"], "off": off["p99_ms"]},
+        "target": {"max_cost": MAX_COST, "met": cost <= MAX_COST},
+        # with --attribute: each part alone against off
+        "cost_by_part": {
+            part: round(1 - results[part]["rps"] / off["rps"], 3)
+            for part in ("limits_only", "audit_only")
+            if part in results
+        },
+    }
+
+
+def print_summary(report: dict[str, Any], output: Path) -> None:
+    s = report["settings"]
+    print(
+        f"\nsecurity_overhead: wrk, {s['connections']} connections, {s['duration']}s x "
+        f"{s['rounds']} rounds (median), mix of {len(s['mix'])} authenticated requests"
+    )
+    print(
+        f"{'':<12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'cpu us/req':>12}{'errors':>8}"
+        "  req/s by round"
+    )
+    for variant, result in report["results"].items():
+        per_round = ", ".join(f"{m['rps']:.0f}" for m in result["rounds"])
+        cpu = result["cpu_us_per_request"]
+        print(
+            f"{variant:<12}{result['rps']:>9.0f}{result['p50_ms']:>9.2f}{result['p99_ms']:>9.2f}"
+            f"{(cpu or 0):>12.0f}{sum(m['errors'] for m in result['rounds']):>8}  {per_round}"
+        )
+    verdict = "met" if report["target"]["met"] else "NOT met"
+    cpu_cost = report["cpu_cost"]
+    print(
+        f"rate limiting + audit cost {report['cost']:.1%} of req/s"
+        + (f", {cpu_cost:.1%} more CPU per request" if cpu_cost is not None else "")
+        + f"; target <= {report['target']['max_cost']:.0%}: {verdict}"
+    )
+    for part, part_cost in report["cost_by_part"].items():
+        print(f"  {part} alone: {part_cost:.1%} of req/s")
+    print(f"written to {output}")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = bench_parser(__doc__, DEFAULT_OUTPUT)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement (10)")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements per server (3)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
+    add_log_level_argument(parser)
+    parser.add_argument(
+        "--attribute",
+        action="store_true",
+        help="also measure rate limiting alone and the audit alone (two more servers)",
+    )
+    args = parser.parse_args(argv)
+    require_at_least(parser, args, 1, "duration", "rounds", "connections")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    exit_on_sigterm()
+    args = parse_args(argv)
+    return report_and_exit("security_overhead", lambda: run(args), args.output, print_summary)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

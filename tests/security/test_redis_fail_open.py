@@ -1,0 +1,127 @@
+"""Redis going away mid-run (issue #16): the service keeps serving signed-in callers (the rate
+limits and the session budgets fail open, with a logged warning; credentials are checked against
+the database, a logged-out token still refused), sign-in fails closed (503),
+and /readyz says Redis is down. A redis-server of the test's own, on another loopback port,
+is killed under the running app (the machine's shared Redis is never touched)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from roo.config import Settings
+from tests.auth.conftest import PASSWORD, SignIn
+from tests.sessions.test_commands import new_session
+
+
+class OwnRedis:
+    def __init__(self, directory: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        argv += ["--save", "", "--appendonly", "no", "--dir", str(directory)]
+        self.process = subprocess.Popen(
+            argv,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        client = redis.Redis.from_url(self.url)
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        client.close()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    server = OwnRedis(tmp_path)
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture
+def settings(settings: Settings, own_redis: OwnRedis) -> Settings:
+    return settings.model_copy(
+        update={
+            "redis_url": own_redis.url,
+            "redis_prefix": "roo-fail-open:",
+            "rate_limit_session_tools": "1000/minute",
+            # no wait for a pooled connection when there is nothing to connect to
+            "redis_pool_timeout": 1.0,
+        }
+    )
+
+
+async def test_signed_in_callers_are_served_when_redis_goes_away(
+    client: httpx.AsyncClient, sign_in: SignIn, own_redis: OwnRedis
+) -> None:
+    user = await sign_in()
+    sid = await new_session(client, user)
+    # a sign-in that ended before Redis went away stays refused after
+    ended = await client.post(
+        "/api/v1/auth/login", json={"email": user.email, "password": PASSWORD}
+    )
+    ended_headers = {"Authorization": f"Bearer {ended.json()['token']}"}
+    assert (await client.post("/api/v1/auth/logout", headers=ended_headers)).status_code == 204
+
+    async def tool() -> httpx.Response:
+        return await client.post(
+            f"/api/v1/sessions/{sid}/tools/list_files",
+            headers=user.headers,
+            json={"path": ".", "recursive": False},
+        )
+
+    up = await client.get("/api/v1/auth/profile", headers=user.headers)
+    assert up.status_code == 200
+    assert up.headers["ratelimit-policy"].startswith('"user";')  # counted in Redis
+    counted = await tool()
+    assert counted.status_code == 200
+    assert any("session-tools" in p for p in counted.headers.get_list("ratelimit-policy"))
+    assert (await client.get("/readyz")).json()["checks"]["redis"] == "ok"
+
+    own_redis.kill()
+    await asyncio.sleep(0.1)
+
+    for _ in range(3):
+        profile = await client.get("/api/v1/auth/profile", headers=user.headers)
+        assert profile.status_code == 200, profile.text
+        assert profile.json()["email"] == user.email
+        assert "ratelimit-policy" not in profile.headers  # nothing could be counted
+        ran = await tool()
+        assert ran.status_code == 200, ran.text
+        assert ran.json()["isError"] is False
+        assert "ratelimit-policy" not in ran.headers
+    assert (await client.get("/api/v1/auth/profile", headers=ended_headers)).status_code == 401
+    ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["redis"].startswith("unreachable")
+    # sign-in fails closed: an attempt that cannot be counted is not made
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": user.email, "password": PASSWORD}
+    )
+    assert login.status_code == 503
+    assert login.headers["content-type"] == "application/problem+json"
+    assert "retry-after" in login.headers
