@@ -25,7 +25,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from limits import RateLimitItem, parse
+from limits import parse
 from limits.aio.storage import Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
@@ -34,23 +34,11 @@ from roo.kit.errors import TooManyRequests
 from roo.kit.logs import get_logger
 from roo.observability.metrics import RATE_LIMITED
 from roo.sandbox.errors import SandboxError
+from roo.security.rate_limits import Policy
 
 log = get_logger("roo.security")
 
 NAMESPACE = "budget"
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """A named budget: `item` (the `limits` library's) per key."""
-
-    name: str
-    item: RateLimitItem
-
-    @property
-    def header(self) -> bytes:
-        """The IETF `RateLimit-Policy` field of this budget."""
-        return f'"{self.name}";q={self.item.amount};w={self.item.get_expiry()}'.encode()
 
 
 @dataclass(frozen=True, slots=True)

@@ -361,16 +361,22 @@ class TaskRunner:
             return
         await self._finish(run, states.outcome_end(outcome, agent.state.usage.to_dict()))
 
+    async def _held_task(self, db: AsyncSession, run: Run) -> Task:
+        """The run's task, its row locked until the unit of work ends; `LeaseLost` (and the
+        run marked lost) when this runner no longer holds it."""
+        task = await repository.lock(db, run.task_id)
+        if task is None:
+            raise LookupError(run.task_id)
+        if task.runner_id != self.runner_id or task.state not in ACTIVE_STATES:
+            run.lost = True
+            raise LeaseLost(run.task_id)
+        return task
+
     async def _park(self, run: Run, state: str, pending: dict[str, Any]) -> None:
         """Store the question the run waits for: the task `awaiting_*` with it pending, and
         `approval.required`, with the events emitted before it."""
         async with self._buffer_held(run) as flush, unit_of_work(self.db_sessions) as db:
-            task = await repository.lock(db, run.task_id)
-            if task is None:
-                raise LookupError(run.task_id)
-            if task.runner_id != self.runner_id or task.state not in ACTIVE_STATES:
-                run.lost = True
-                raise LeaseLost(run.task_id)
+            task = await self._held_task(db, run)
             await flush(db)
             await states.transition(self.events, db, task, state, pending=pending)
             await self.events.append(
@@ -395,12 +401,7 @@ class TaskRunner:
         and `approval.resolved` (`auto: true`). False when the question is no longer pending
         (the user's answer came first; it is on its way to the run)."""
         async with self._buffer_held(run) as flush, unit_of_work(self.db_sessions) as db:
-            task = await repository.lock(db, run.task_id)
-            if task is None:
-                raise LookupError(run.task_id)
-            if task.runner_id != self.runner_id or task.state not in ACTIVE_STATES:
-                run.lost = True
-                raise LeaseLost(run.task_id)
+            task = await self._held_task(db, run)
             if task.state != "awaiting_input" or (task.pending or {}).get("id") != pending_id:
                 return False
             await flush(db)
