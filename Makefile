@@ -62,12 +62,7 @@ bench: $(BENCH_STAMP)  ## benchmarks; each writes JSON under bench/results/, the
 LOADTEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 LOADTEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 LOADTEST_PG = --database-url $(LOADTEST_DATABASE_URL) --redis $(LOADTEST_REDIS_URL)
-load# No model key needed: the fake LLM plays a scripted task (read, apply_diff, a command to
-# approve) that `roo task run` shows live; the service stays up until Ctrl-C (examples/demo.py)
-demo: $(STAMP)
-	$(BIN)/python examples/demo.py
-
-test: $(STAMP)
+loadtest: $(STAMP)
 	$(BIN)/python bench/loadtest.py
 	$(BIN)/python bench/loadtest.py --scenario login --find-rate --rate 2 --rate-step 2 --max-rate 40
 	@if $(BIN)/python bench/loadtest.py $(LOADTEST_PG) --probe; then \

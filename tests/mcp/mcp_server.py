@@ -1,6 +1,6 @@
 """A real MCP server for the tests, written with the SDK's server API (`MCPServer`, FastMCP's
 name since mcp 2). Run as a script it serves stdio (the tests start it inside the session's
-sandbox), or Streamable HTTP with `http PORT` (bench/mcp.py); `build()` also serves it over
+sandbox), or Streamable HTTP with `http PORT` (bench/mcp_calls.py); `build()` also serves it over
 Streamable HTTP in the test process."""
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def build(name: str = "roo-test", *, dangerous: bool = True) -> MCPServer:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["http"]:  # bench/mcp.py: Streamable HTTP on loopback, this port
+    if sys.argv[1:2] == ["http"]:  # bench/mcp_calls.py: Streamable HTTP on loopback, this port
         build("roo-http", dangerous=False).run(
             "streamable-http", host="127.0.0.1", port=int(sys.argv[2])
         )

@@ -1,6 +1,6 @@
 """MCP tool call overhead: a call to an MCP server's tool against a direct built-in tool call.
 
-    .venv/bin/python bench/mcp.py [--calls 300]
+    .venv/bin/python bench/mcp_calls.py [--calls 300]
 
 In process, as the runner calls tools: `McpFunctionTool.execute` with the session's MCP access
 (`roo.mcp.hub`), against `read_file` of a small file with the same `ToolContext`. The MCP
@@ -20,25 +20,19 @@ bench/results/mcp.json.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# This file is bench/mcp.py: the SDK's package `mcp` must not resolve to it, so bench/ goes
-# last on the path (where `common` is still found).
-_BENCH = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH] + [str(_BENCH)]
-
 import asyncio
 import functools
 import importlib
 import socket
 import subprocess
+import sys
 import sysconfig
 import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from common import (
