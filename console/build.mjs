@@ -23,6 +23,12 @@ const result = await build({
   target: ["es2020"],
   outdir: assets,
   entryNames: "[name]-[hash]",
+  // a dynamic import (the highlighter) becomes its own hashed file, loaded on demand; the hash
+  // of such a chunk depends on the paths relative to the working directory: fixed here, so that
+  // the same sources give the same names from wherever the build is run
+  splitting: true,
+  chunkNames: "[name]-[hash]",
+  absWorkingDir: here,
   metafile: true,
   legalComments: "none",
   logLevel: "warning",

@@ -140,3 +140,32 @@ export const get = (path) => request("GET", path);
 export const post = (path, body) => request("POST", path, body);
 export const put = (path, body) => request("PUT", path, body);
 export const del = (path) => request("DELETE", path);
+
+// A body sent with its upload's progress (fetch cannot report it): `onProgress(sent, total)`.
+// A 401 refreshes once and sends again, as `request` does.
+export function upload(path, body, contentType, onProgress, retry = true) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", BASE + path);
+    if (access) xhr.setRequestHeader("Authorization", `Bearer ${access}`);
+    xhr.setRequestHeader("Content-Type", contentType);
+    xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : body.size);
+    xhr.onerror = () => reject(new ApiError(0, { title: "The upload failed (network)" }));
+    xhr.onload = () => {
+      let answer = null;
+      try {
+        answer = JSON.parse(xhr.responseText);
+      } catch {
+        answer = { title: xhr.statusText };
+      }
+      if (xhr.status === 401 && retry && hasSavedSignIn()) {
+        refresh().then(() => upload(path, body, contentType, onProgress, false).then(resolve, reject), reject);
+      } else if (xhr.status >= 200 && xhr.status < 300) {
+        resolve(answer);
+      } else {
+        reject(new ApiError(xhr.status, answer));
+      }
+    };
+    xhr.send(body);
+  });
+}

@@ -17,12 +17,32 @@ export function FilesPanel({ sessionId }) {
   const [conflict, setConflict] = useState(false);
   const [notice, setNotice] = useState(null);
   const [error, setError] = useState(null);
+  // View (highlighted, read-only) or Edit (a text area): a choice kept while files are opened.
+  const [editing, setEditing] = useState(false);
+  const [lit, setLit] = useState(null); // {etag, path, language, nodes} of the open file
 
   const loadTree = () =>
     request("GET", `${base}?recursive=true&limit=2000`).then((d) => setEntries(d.entries), setError);
   useEffect(() => {
     loadTree();
   }, [sessionId]);
+
+  // The highlighter is its own chunk, fetched the first time a file is viewed; until it has
+  // answered, the same text shows plain (same font and lines: nothing moves).
+  useEffect(() => {
+    if (!open || open.encoding !== "utf-8" || editing) return undefined;
+    let gone = false;
+    import("./highlight.js").then(
+      (hl) => {
+        const result = hl.highlight(open.text, open.path);
+        if (!gone) setLit(result && { ...result, path: open.path, etag: open.etag });
+      },
+      () => null, // plain text it stays
+    );
+    return () => {
+      gone = true;
+    };
+  }, [open && open.path, open && open.etag, editing]);
 
   async function view(path) {
     setError(null);
@@ -90,6 +110,7 @@ export function FilesPanel({ sessionId }) {
     }
   }
 
+  const shown = lit && open && lit.path === open.path && lit.etag === open.etag ? lit : null;
   return html`<section class="files">
     <nav class="tree" aria-label="Workspace files">
       <div class="row">
@@ -113,7 +134,13 @@ export function FilesPanel({ sessionId }) {
               <span class="spacer"></span>
               <a href="#" class="link" onClick=${(e) => (e.preventDefault(), download(base, open.path))}>Download</a>
               <button type="button" class="deny" onClick=${remove}>Delete</button>
-              <button type="submit" disabled=${open.encoding !== "utf-8"}>Save</button>
+              ${open.encoding === "utf-8"
+                ? editing
+                  ? html`<button type="button" onClick=${() => setEditing(false)} disabled=${draft !== open.text}
+                      title=${draft !== open.text ? "Save or reload first" : "Highlighted, read only"}>View</button>`
+                  : html`<button type="button" onClick=${() => setEditing(true)}>Edit</button>`
+                : null}
+              ${editing && open.encoding === "utf-8" ? html`<button type="submit">Save</button>` : null}
             </div>
             ${conflict
               ? html`<div class="conflict" role="alert">
@@ -122,14 +149,21 @@ export function FilesPanel({ sessionId }) {
                 </div>`
               : null}
             ${notice ? html`<p class="good" role="status">${notice}</p>` : null}
-            ${open.encoding === "utf-8"
-              ? html`<textarea class="code" spellcheck="false" aria-label="File content" value=${draft} onInput=${(e) => setDraft(e.target.value)}></textarea>`
-              : html`<p class="muted">A binary file: download it.</p>`}
+            ${open.encoding !== "utf-8"
+              ? html`<p class="muted">A binary file: download it.</p>`
+              : editing
+                ? html`<textarea class="code" spellcheck="false" aria-label="File content" value=${draft} onInput=${(e) => setDraft(e.target.value)}></textarea>`
+                : html`<pre class="code view" aria-label="File content (read only)" tabindex="0" data-language=${shown ? shown.language : ""}>${shown ? shown.nodes.map(span) : open.text}</pre>`}
           </form>`
         : html`<p class="muted">Pick a file.</p>`}
       <${Err} error=${error} />
     </div>
   </section>`;
+}
+
+// A highlighted span: its class names are highlight.js's (hljs-keyword, …), styled in style.css.
+function span(node) {
+  return typeof node === "string" ? node : html`<span class=${node.cls}>${node.children.map(span)}</span>`;
 }
 
 function Err({ error }) {

@@ -29,9 +29,17 @@ function useRoute() {
   return r;
 }
 
+// A problem's detail and, for a 422, each field it names (`body.config.limits.maxMemoryMB: at
+// most 2048 for your role`), shown by its last part.
 export function ErrorLine({ error }) {
   if (!error) return null;
-  return html`<p class="error" role="alert">${error.message || String(error)}</p>`;
+  const fields = Array.isArray(error.problem?.errors) ? error.problem.errors : [];
+  return html`<div class="error" role="alert">
+    <p>${error.message || String(error)}</p>
+    ${fields.length
+      ? html`<ul>${fields.map((f) => html`<li data-field=${f.field}>${String(f.field || "").split(".").pop()}: ${f.message}</li>`)}</ul>`
+      : null}
+  </div>`;
 }
 
 function SignIn({ onSignedIn }) {
@@ -68,6 +76,26 @@ function SignIn({ onSignedIn }) {
   </main>`;
 }
 
+// The limits a session can ask for at creation (docs/sessions.md): name, label, the default.
+const LIMITS = [
+  ["maxMemoryMB", "Memory (MB)", "512"],
+  ["maxCpuPercent", "CPU (%)", "100"],
+  ["maxDiskMB", "Disk (MB)", "1024"],
+  ["maxExecutionTime", "Command time (s)", "300"],
+  ["maxConcurrentTasks", "Tasks at once", "1"],
+];
+
+// The import route reads the archive's kind from its first bytes; the type is sent as a courtesy.
+function archiveType(name) {
+  const n = name.toLowerCase();
+  if (n.endsWith(".zip")) return "application/zip";
+  if (n.endsWith(".tar")) return "application/x-tar";
+  if (n.endsWith(".tar.gz") || n.endsWith(".tgz")) return "application/gzip";
+  if (n.endsWith(".tar.bz2")) return "application/x-bzip2";
+  if (n.endsWith(".tar.xz")) return "application/x-xz";
+  return "application/octet-stream";
+}
+
 function Sessions({ current, onChange, version }) {
   const [sessions, setSessions] = useState([]);
   const [error, setError] = useState(null);
@@ -75,17 +103,48 @@ function Sessions({ current, onChange, version }) {
   useEffect(() => {
     load();
   }, [version]);
+  const [progress, setProgress] = useState(null);
   async function create(e) {
     e.preventDefault();
-    const name = new FormData(e.target).get("name").trim();
-    try {
-      const s = await api.post("/sessions", name ? { name } : {});
-      e.target.reset();
-      await load();
-      location.hash = `#/s/${s.id}`;
-    } catch (err) {
-      setError(err);
+    const form = new FormData(e.target);
+    const name = form.get("name").trim();
+    const limits = {};
+    for (const [key] of LIMITS) {
+      const value = String(form.get(key) || "").trim();
+      if (value) limits[key] = Number(value);
     }
+    const archive = form.get("archive");
+    const file = archive && archive.size ? archive : null;
+    setError(null);
+    setProgress(null);
+    let s;
+    try {
+      s = await api.post("/sessions", {
+        ...(name ? { name } : {}),
+        ...(Object.keys(limits).length ? { config: { limits } } : {}),
+      });
+    } catch (err) {
+      setError(err); // a limit over the quota: 422 naming the field, nothing created
+      return;
+    }
+    e.target.reset();
+    await load();
+    if (!file) {
+      location.hash = `#/s/${s.id}`;
+      return;
+    }
+    // the new (empty) workspace filled from the archive, then its files shown
+    try {
+      setProgress({ name: file.name, sent: 0, total: file.size });
+      const done = await api.upload(`/sessions/${s.id}/workspace/import`, file, archiveType(file.name), (sent, total) =>
+        setProgress({ name: file.name, sent, total }),
+      );
+      setProgress({ name: file.name, sent: file.size, total: file.size, done });
+    } catch (err) {
+      setProgress(null);
+      setError(new api.ApiError(err.status, { ...err.problem, detail: `Session "${s.name}" created, but its archive was not imported: ${err.message}` }));
+    }
+    location.hash = `#/s/${s.id}/files`;
   }
   async function remove(s) {
     if (!confirm(`Delete session "${s.name}" and its workspace?`)) return;
@@ -99,10 +158,31 @@ function Sessions({ current, onChange, version }) {
     }
   }
   return html`<nav class="sessions" aria-label="Sessions">
-    <form onSubmit=${create} class="row">
-      <input name="name" placeholder="New session name" aria-label="New session name" maxlength="200" />
-      <button type="submit">Create</button>
+    <form onSubmit=${create} class="create" aria-label="Create a session">
+      <div class="row">
+        <input name="name" placeholder="New session name" aria-label="New session name" maxlength="200" />
+        <button type="submit" disabled=${progress && !progress.done}>Create</button>
+      </div>
+      <details>
+        <summary>Limits and archive</summary>
+        <p class="muted">Empty: the default (shown). At most your role's quota.</p>
+        ${LIMITS.map(
+          ([key, label, fallback]) => html`<label class="limit">${label}
+            <input name=${key} type="number" min="1" step="1" inputmode="numeric" placeholder=${fallback} aria-label=${label} />
+          </label>`,
+        )}
+        <label class="limit">Start from an archive
+          <input name="archive" type="file" accept=".zip,.tar,.tgz,.tar.gz,.tar.bz2,.tar.xz" aria-label="Start from an archive" />
+        </label>
+      </details>
     </form>
+    ${progress
+      ? html`<p class="muted" role="status" data-import=${progress.done ? "done" : "sending"}>
+          ${progress.done
+            ? `Imported ${progress.name}: ${progress.done.files} files${progress.done.directories ? `, ${progress.done.directories} folders` : ""}.`
+            : html`Importing ${progress.name}… <progress max=${progress.total || 1} value=${progress.sent}></progress>`}
+        </p>`
+      : null}
     <${ErrorLine} error=${error} />
     <ul>
       ${sessions.map(

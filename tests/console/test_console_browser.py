@@ -10,8 +10,10 @@ follow-up question answered with a suggestion, the completion, the edited file, 
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
+import tarfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -219,7 +221,10 @@ def test_a_task_from_sign_in_to_sign_out(
     # the file the agent wrote, then an edit that conflicts with a change made meanwhile
     page.get_by_role("tab", name="Files").click()
     page.locator("button.file[data-path='hello.sh']").click()
-    editor = page.get_by_label("File content")
+    # shown highlighted first (the highlighter's chunk, on demand), edited after "Edit"
+    expect(page.locator("pre.code.view[data-language='bash'] .hljs-built_in")).to_have_text("echo")
+    page.get_by_role("button", name="Edit").click()
+    editor = page.get_by_label("File content", exact=True)
     expect(editor).to_have_value("echo hello\n")
     editor.fill("echo mine\n")
     changed = api.put(
@@ -412,3 +417,95 @@ def test_oauth_buttons_and_the_sign_in_handed_over_in_the_fragment(
     page.go_back()
     assert "token=" not in page.url  # and the history
     assert watched.errors == []
+
+
+def tar_gz(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, body in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            archive.addfile(info, io.BytesIO(body))
+    return buffer.getvalue()
+
+
+APP_PY = b'def greet(name):\n    return "<b>not bold</b> " + name  # markup stays text\n'
+
+
+def test_session_limits_an_archive_and_the_highlighted_viewer(
+    watched: Watched, server: LiveServer, api: httpx.Client, shots: Path
+) -> None:
+    page = watched.page
+    chunks: list[str] = []
+    page.on("request", lambda r: chunks.append(r.url) if "/assets/highlight-" in r.url else None)
+    sign_in(page, server.base_url)
+    create = page.get_by_role("form", name="Create a session")
+    create.get_by_text("Limits and archive").click()
+    memory = create.get_by_label("Memory (MB)")
+    expect(memory).to_have_attribute("placeholder", "512")  # the default
+
+    # over the member's quota (2048 MB): the API's 422 in the form, nothing created
+    name = f"limited {uuid.uuid4().hex[:6]}"
+    create.get_by_label("New session name").fill(name)
+    memory.fill("999999")
+    create.get_by_role("button", name="Create").click()
+    field = page.locator(".sessions .error [data-field='body.config.limits.maxMemoryMB']")
+    expect(field).to_have_text("maxMemoryMB: at most 2048 for your role")
+    expect(page.locator(".sessions .error")).to_contain_text("exceed your role's quota")
+    page.screenshot(path=str(shots / "limits.png"))
+    names = [s["name"] for s in api.get("/api/v1/sessions").json()["items"]]
+    assert name not in names
+
+    # within it, and started from an archive: created, imported, its files shown
+    memory.fill("1024")
+    create.get_by_label("Tasks at once").fill("2")
+    archive = tar_gz({"src/app.py": APP_PY, "README.md": b"# A project\n"})
+    create.get_by_label("Start from an archive").set_input_files(
+        files=[{"name": "project.tar.gz", "mimeType": "application/gzip", "buffer": archive}]
+    )
+    create.get_by_role("button", name="Create").click()
+    expect(page.locator("[data-import='done']")).to_contain_text("Imported project.tar.gz: 2 files")
+    expect(page.locator(".sessions .error")).to_have_count(0)
+    expect(page.locator("button.file[data-path='src/app.py']")).to_be_visible()
+    expect(page.locator("button.file[data-path='README.md']")).to_be_visible()
+    session = next(s for s in api.get("/api/v1/sessions").json()["items"] if s["name"] == name)
+    assert page.url.endswith(f"#/s/{session['id']}/files")
+    limits = session["config"]["limits"]
+    assert (limits["maxMemoryMB"], limits["maxConcurrentTasks"]) == (1024, 2)
+    assert limits["maxDiskMB"] == 1024  # the default, as nothing was asked
+    files = f"/api/v1/sessions/{session['id']}/files"
+    assert api.get(f"{files}/src/app.py").content == APP_PY
+
+    # the viewer: the highlighter is fetched the first time a file is viewed, not before
+    assert chunks == []
+    page.locator("button.file[data-path='src/app.py']").click()
+    view = page.locator("pre.code.view[data-language='python']")
+    expect(view.locator(".hljs-keyword").first).to_have_text("def")
+    expect(view.locator(".hljs-string").first).to_have_text('"<b>not bold</b> "')
+    assert view.locator("b").count() == 0  # the file's markup is text, never HTML
+    assert view.text_content() == APP_PY.decode()
+    assert len(chunks) == 1
+    page.screenshot(path=str(shots / "highlight.png"))
+    page.locator("button.file[data-path='README.md']").click()
+    expect(page.locator("pre.code.view[data-language='markdown']")).to_contain_text("# A project")
+    page.get_by_role("button", name="Edit").click()
+    expect(page.get_by_label("File content", exact=True)).to_have_value("# A project\n")
+    assert len(chunks) == 1
+
+    # an archive the service refuses: the session exists (empty) and the error says so
+    broken = f"broken {uuid.uuid4().hex[:6]}"
+    create.get_by_label("New session name").fill(broken)
+    create.get_by_label("Start from an archive").set_input_files(
+        files=[{"name": "broken.zip", "mimeType": "application/zip", "buffer": b"not a zip"}]
+    )
+    create.get_by_role("button", name="Create").click()
+    expect(page.locator(".sessions .error")).to_contain_text(
+        f'Session "{broken}" created, but its archive was not imported'
+    )
+    made = next(s for s in api.get("/api/v1/sessions").json()["items"] if s["name"] == broken)
+    assert api.get(f"/api/v1/sessions/{made['id']}/files").json()["entries"] == []
+    expect(page.locator(".files")).to_contain_text("Pick a file.")
+
+    # the browser logs the refused requests as failed loads; nothing else went wrong
+    refused = ("status of 422", "status of 400")
+    assert [e for e in watched.errors if not any(r in e for r in refused)] == []
