@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/console.py [--loads 20] [--output FILE]
 
-Sizes: every file the page loads (`/`, the JS bundle, the style sheet), raw and gzipped
-(level 9, what a compressing proxy would send; the service itself sends them uncompressed),
-against the budget below.
+Sizes: every file the first load fetches (`/`, the JS bundle and the chunks it imports
+statically, the style sheet), raw and gzipped (level 9, what a compressing proxy would send; the
+service itself sends them uncompressed), against the budget below; the chunks imported
+dynamically (the syntax highlighter, fetched when a file is first viewed) under `on_demand`.
 
 Load time: one `roo serve` process (embedded SQLite, uvicorn, as `make run` starts it) and
 Debian's Chromium, headless, driven by Playwright, on loopback. A **cold** load is a new browser
@@ -62,16 +63,33 @@ new MutationObserver((_, observer) => {{
 def sizes(base_url: str) -> dict[str, Any]:
     import httpx
 
+    def measured(body: bytes) -> dict[str, int]:
+        return {"bytes": len(body), "gzip_bytes": len(gzip.compress(body, 9, mtime=0))}
+
     with httpx.Client(base_url=base_url, trust_env=False) as client:
         page = client.get("/")
         paths = ["/", *re.findall(r'(?:src|href)="(/assets/[^"]+)"', page.text)]
-        files = {}
-        for path in paths:
+        files: dict[str, dict[str, int]] = {}
+        on_demand: dict[str, dict[str, int]] = {}
+        later: list[str] = []
+        while paths:  # the page's files and the chunks their modules import statically
+            path = paths.pop(0)
+            if path in files:
+                continue
             body = client.get(path).content
-            files[path] = {"bytes": len(body), "gzip_bytes": len(gzip.compress(body, 9, mtime=0))}
+            files[path] = measured(body)
+            if path.endswith(".js"):
+                text = body.decode()
+                static = re.findall(r'(?:import|from)\s*"\./([^"]+)"', text)
+                paths += ["/assets/" + n for n in static]
+                later += ["/assets/" + n for n in re.findall(r'import\("\./([^"]+)"\)', text)]
+        for path in later:  # imported dynamically (the highlighter): fetched on demand only
+            if path not in files:
+                on_demand[path] = measured(client.get(path).content)
     total = sum(f["gzip_bytes"] for f in files.values())
     return {
         "files": files,
+        "on_demand": on_demand,
         "total_bytes": sum(f["bytes"] for f in files.values()),
         "total_gzip_bytes": total,
         "budget_gzip_bytes": BUDGET_GZIP_BYTES,
