@@ -88,13 +88,22 @@ function ApiKeys({ permissions }) {
   </section>`;
 }
 
+// Users are listed a page at a time (the API pages them: an install has more than one page)
+const USERS_PAGE = 50;
+
 function Users({ me }) {
   const [users, setUsers] = useState([]);
+  const [offset, setOffset] = useState(0);
+  const [total, setTotal] = useState(0);
   const [error, setError] = useState(null);
-  const load = () => get("/users?limit=200").then((page) => setUsers(page.items), setError);
+  const load = (at = offset) =>
+    get(`/users?limit=${USERS_PAGE}&offset=${at}`).then((page) => {
+      setUsers(page.items);
+      setTotal(page.total);
+    }, setError);
   useEffect(() => {
-    load();
-  }, []);
+    load(offset);
+  }, [offset]);
   async function change(user, body) {
     setError(null);
     try {
@@ -122,6 +131,11 @@ function Users({ me }) {
         )}
       </tbody>
     </table>
+    <p class="pager">
+      <span>${total ? `${offset + 1}–${Math.min(offset + USERS_PAGE, total)} of ${total}` : "No users"}</span>
+      <button type="button" disabled=${offset === 0} onClick=${() => setOffset(Math.max(0, offset - USERS_PAGE))}>Previous users</button>
+      <button type="button" disabled=${offset + USERS_PAGE >= total} onClick=${() => setOffset(offset + USERS_PAGE)}>Next users</button>
+    </p>
     <${Err} error=${error} />
   </section>`;
 }

@@ -357,8 +357,15 @@ def test_api_keys_and_users(
         expect(page.locator("[data-secret]")).to_have_count(0)
         assert secret not in page.content()
 
-        # the users, as an admin: a role changed from the page
+        # the users, as an admin: a role changed from the page (paged: the run's database
+        # holds every test's users, so this one may be on a later page)
         row = page.locator(f"tr[data-user-row='{EMAIL}']")
+        expect(page.locator("tr[data-user-row]").first).to_be_visible()
+        for _ in range(100):
+            if row.count():
+                break
+            page.get_by_role("button", name="Next users").click()
+            page.wait_for_timeout(100)
         row.get_by_label(f"Role of {EMAIL}").select_option("viewer")
         token = client.post(
             "/api/v1/auth/login", json={"email": admin, "password": PASSWORD}
@@ -371,10 +378,16 @@ def test_api_keys_and_users(
         assert [(p["provider"], p["keyHint"]) for p in stored] == [("openai", "…7Qa9")]
 
         def roles() -> list[str]:
-            users = client.get(
-                "/api/v1/users", params={"limit": 200}, headers={"Authorization": f"Bearer {token}"}
-            ).json()["items"]
-            return next(list(u["roles"]) for u in users if u["email"] == EMAIL)
+            offset = 0
+            while True:
+                page_of_users = client.get(
+                    "/api/v1/users", params={"limit": 200, "offset": offset}, headers=headers
+                ).json()
+                for user in page_of_users["items"]:
+                    if user["email"] == EMAIL:
+                        return list(user["roles"])
+                offset += 200
+                assert offset < page_of_users["total"], f"{EMAIL} is not listed"
 
         deadline = time.monotonic() + 10
         while roles() != ["viewer"]:

@@ -43,11 +43,12 @@ from tests.tasks.conftest import (
 __all__ = ["api", "auth", "llm", "make_api", "make_user", "resources", "settings", "sign_in"]
 
 # Ids of objects a user owns: a foreign one is 404, as if it did not exist.
-OWNED = {"session_id", "task_id", "key_id"}
-# Names, not ids: a path inside an owned session, a tool of the public catalogue, a provider
+OWNED = {"session_id", "task_id", "key_id", "checkpoint_id"}
+# Names, not ids: a path inside an owned session, a tool of the public catalogue, an MCP server
+# of an owned session, a provider
 # (the credentials under `/auth/providers/{provider}` are the caller's own, looked up by the
 # caller's id: see test_provider_credentials_are_per_user).
-NAMES = {"path", "tool_name", "provider"}
+NAMES = {"path", "tool_name", "provider", "server"}
 # Ids only an admin may use (API5 checks that nobody else gets past the 403).
 ADMIN = {"user_id"}
 
@@ -95,6 +96,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/sessions/{session_id}/tasks/{task_id}"): {
         "json": {"action": "answer", "text": "y"}
     },
+    (
+        "POST",
+        "/api/v1/sessions/{session_id}/tasks/{task_id}/checkpoints/{checkpoint_id}/restore",
+    ): {"json": {"conversation": False}},
 }
 
 
@@ -150,6 +155,9 @@ async def test_another_user_gets_404_on_every_owned_id_route_and_changes_nothing
         "key_id": key.json()["id"],
         "path": "notes.txt",
         "tool_name": "read_file",
+        # the owner's task wrote nothing, so it has no checkpoint: the session decides first
+        "checkpoint_id": str(uuid.uuid4()),
+        "server": "owners-server",
     }
 
     attacked = []

@@ -63,6 +63,7 @@ async def diff_checkpoint(
         Query(
             description="`current` (the workspace now) or the id of another checkpoint of the task",
             max_length=64,
+            pattern=r"^(current|[0-9A-Fa-f-]{32,36})$",
         ),
     ] = "current",
 ) -> CheckpointDiffOut:
