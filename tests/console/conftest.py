@@ -9,11 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from roo.testing.fake_llm import FakeLLM
 from tests.e2e.server import LiveServer, running_server
-from tests.e2e.test_docs_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from tests.support.browser import chromium
 
 KEY = "sk-console-test-key"
 EMAIL, PASSWORD = "console@example.com", "correct horse battery staple"
@@ -67,19 +67,8 @@ def api(server: LiveServer) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: install Debian packages chromium and chromium-driver"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True, timeout=TIMEOUT_MS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
 from tests.console.conftest import EMAIL, PASSWORD
 from tests.e2e.server import ROO, LiveServer, service_env
-from tests.e2e.test_docs_browser import TIMEOUT_MS
+from tests.support.browser import TIMEOUT_MS
 
 pytestmark = pytest.mark.browser
 
