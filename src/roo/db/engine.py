@@ -400,8 +400,10 @@ def background_work(seconds: float) -> None:
     For work that no client waits on and that must not be lost to a moment of overload: a task
     run, its event writes, the runner's heartbeat, a job's claim. A request keeps the pool's
     short timeout and is answered 503, so that the waiting happens where it costs nothing; a
-    run waits its turn (first asking for a connection is the only moment it waits: nothing is
-    open yet) and then holds the connection no longer than before.
+    run waits its turn for a connection before anything is open, then holds it no longer than
+    before. On SQLite a unit of work may also wait for its turn to write after its reads, its
+    connection checked out meanwhile (as a request does, for up to the pool timeout): under
+    heavy write contention such waits can take the pool, and requests are then answered 503.
     """
     _background_wait.set(seconds)
 
