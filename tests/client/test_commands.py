@@ -22,7 +22,7 @@ import pexpect
 import pytest
 
 from roo.testing.fake_llm import Failure, FakeLLM, Reply, ToolCall, Usage
-from tests.e2e.server import ROO, LiveServer, running_server
+from tests.e2e.server import ROO, LiveServer, fake_llm_env, running_server
 from tests.support.databases import is_postgres
 from tests.tasks.conftest import LLM_KEY
 
@@ -47,10 +47,7 @@ def service(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     with FakeLLM(api_key=LLM_KEY) as llm:
         env = {
             "ROO_ALLOW_REGISTRATION": "true",
-            "OPENAI_BASE_URL": llm.openai_base_url,
-            "OPENAI_API_KEY": LLM_KEY,
-            "ROO_DEFAULT_PROVIDER": "openai",
-            "ROO_DEFAULT_MODEL": "gpt-4o",
+            **fake_llm_env(llm, LLM_KEY),
         }
         with running_server(
             work / "server", data_dir=work / "server" / "data",

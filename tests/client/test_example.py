@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
-from tests.e2e.server import running_server
+from tests.e2e.server import fake_llm_env, running_server
 from tests.support.databases import is_postgres
 from tests.tasks.conftest import LLM_KEY
 
@@ -34,10 +34,7 @@ async def test_the_example_runs_a_task_to_completion(database_url: str, tmp_path
         )
         env = {
             "ROO_ALLOW_REGISTRATION": "true",
-            "OPENAI_BASE_URL": llm.openai_base_url,
-            "OPENAI_API_KEY": LLM_KEY,
-            "ROO_DEFAULT_PROVIDER": "openai",
-            "ROO_DEFAULT_MODEL": "gpt-4o",
+            **fake_llm_env(llm, LLM_KEY),
         }
         with running_server(
             tmp_path / "server", data_dir=tmp_path / "server" / "data",

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from roo.testing.fake_llm import FakeLLM
-from tests.e2e.server import LiveServer, running_server
+from tests.e2e.server import LiveServer, fake_llm_env, running_server
 from tests.support.browser import chromium
 
 KEY = "sk-console-test-key"
@@ -34,10 +34,7 @@ def server(
 ) -> Iterator[LiveServer]:
     work = tmp_path_factory.mktemp("console")
     env = {
-        "OPENAI_BASE_URL": llm.openai_base_url,
-        "OPENAI_API_KEY": KEY,
-        "ROO_DEFAULT_PROVIDER": "openai",
-        "ROO_DEFAULT_MODEL": "gpt-4o",
+        **fake_llm_env(llm, KEY),
         "ROO_ALLOW_REGISTRATION": "true",
         # a configured provider, for the sign-in page's button (the flow itself: tests/auth)
         "OAUTH_GITHUB_CLIENT_ID": "console-test-client",

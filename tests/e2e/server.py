@@ -22,6 +22,8 @@ import httpx
 import pytest
 import redis
 
+from roo.testing.fake_llm import FakeLLM
+
 # The console script installed next to the interpreter running the tests (roo has no __main__).
 ROO = Path(sys.executable).parent / "roo"
 HOST = "127.0.0.1"
@@ -68,6 +70,17 @@ class LiveServer:
                     + self.log_text()
                 )
             time.sleep(0.05)
+
+
+def fake_llm_env(llm: FakeLLM, key: str) -> dict[str, str]:
+    """The settings that make a `roo serve` process use `llm` (the fake LLM) as its default
+    model, through the OpenAI protocol: `{**fake_llm_env(llm, KEY), ...}` in its extra env."""
+    return {
+        "OPENAI_BASE_URL": llm.openai_base_url,
+        "OPENAI_API_KEY": key,
+        "ROO_DEFAULT_PROVIDER": "openai",
+        "ROO_DEFAULT_MODEL": "gpt-4o",
+    }
 
 
 def free_port() -> int:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
-from tests.e2e.server import LiveServer, running_server
+from tests.e2e.server import LiveServer, fake_llm_env, running_server
 
 KEY = "sk-live-test-key"
 EMAIL, PASSWORD = "live@example.com", "correct horse battery staple"
@@ -31,10 +31,7 @@ def server(
 ) -> Iterator[LiveServer]:
     work = tmp_path_factory.mktemp("task-live")
     env = {
-        "OPENAI_BASE_URL": llm.openai_base_url,
-        "OPENAI_API_KEY": KEY,
-        "ROO_DEFAULT_PROVIDER": "openai",
-        "ROO_DEFAULT_MODEL": "gpt-4o",
+        **fake_llm_env(llm, KEY),
         "ROO_ALLOW_REGISTRATION": "true",
     }
     with running_server(

@@ -21,7 +21,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
-from tests.e2e.server import running_server
+from tests.e2e.server import fake_llm_env, running_server
 from tests.realtime.conftest import WS, ws_url
 from tests.support.databases import is_postgres
 from tests.tasks.conftest import LLM_KEY
@@ -55,10 +55,7 @@ async def two_processes(
         "JWT_SECRET": secrets.token_urlsafe(48),  # a token from one is good on the other
         "ROO_REDIS_PREFIX": f"roo-test-procs-{uuid.uuid4().hex[:8]}:",
         "ROO_ALLOW_REGISTRATION": "true",
-        "OPENAI_BASE_URL": llm.openai_base_url,
-        "OPENAI_API_KEY": LLM_KEY,
-        "ROO_DEFAULT_PROVIDER": "openai",
-        "ROO_DEFAULT_MODEL": "gpt-4o",
+        **fake_llm_env(llm, LLM_KEY),
         **env,
     }
     with (

@@ -21,7 +21,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
-from tests.e2e.server import LiveServer, running_server
+from tests.e2e.server import LiveServer, fake_llm_env, running_server
 from tests.realtime.conftest import WS, ws_url
 from tests.support.databases import is_postgres
 from tests.tasks.conftest import LLM_KEY, tool_results_of
@@ -94,10 +94,7 @@ async def cluster(
         "JWT_SECRET": secrets.token_urlsafe(48),
         "ROO_REDIS_PREFIX": f"roo-test-workers-{uuid.uuid4().hex[:8]}:",
         "ROO_ALLOW_REGISTRATION": "true",
-        "OPENAI_BASE_URL": llm.openai_base_url,
-        "OPENAI_API_KEY": LLM_KEY,
-        "ROO_DEFAULT_PROVIDER": "openai",
-        "ROO_DEFAULT_MODEL": "gpt-4o",
+        **fake_llm_env(llm, LLM_KEY),
     }
     with _processes(tmp_path, database_url, redis_url, env) as (apis, workers):
         async with httpx.AsyncClient(timeout=10.0, trust_env=False) as http:
