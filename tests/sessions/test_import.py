@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
+import lzma
 import stat
 import tarfile
 import uuid
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -103,6 +106,36 @@ async def test_tar_gz_import(
     again = await upload(client, user, sid, body)
     assert again.status_code == 400
     assert "not empty" in again.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("compress", "content_type"),
+    [(bz2.compress, "application/x-bzip2"), (lzma.compress, "application/x-xz")],
+    ids=["tar.bz2", "tar.xz"],
+)
+async def test_tar_bz2_and_tar_xz_import(
+    client: httpx.AsyncClient,
+    sign_in: SignIn,
+    resources: Resources,
+    compress: Callable[[bytes], bytes],
+    content_type: str,
+) -> None:
+    """The formats the route's document lists besides tar, gzip and zip, each with its type."""
+    user = await sign_in()
+    sid = await new_session(client, user)
+    body = compress(
+        tar_bytes([file_info("a/b.txt", b"bee\n"), file_info("c.txt", b"sea\n")], False)
+    )
+    response = await client.post(
+        f"/api/v1/sessions/{sid}/workspace/import",
+        headers={**user.headers, "Content-Type": content_type},
+        content=body,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"files": 2, "directories": 0, "bytes": 8}
+    root = workspace(resources, sid)
+    assert listing(root) == ["a", "a/b.txt", "c.txt"]
+    assert (root / "a/b.txt").read_bytes() == b"bee\n"
 
 
 async def test_zip_import(client: httpx.AsyncClient, sign_in: SignIn, resources: Resources) -> None:

@@ -346,9 +346,10 @@ class Operations:
     @route("POST", f"{API}/sessions/{{session_id}}/workspace/import")
     def import_workspace(
         self, session_id: Id, archive: bytes,
-        content_type: Literal["application/gzip", "application/zip", "application/x-tar"] = (
-            "application/gzip"
-        ),
+        content_type: Literal[
+            "application/gzip", "application/zip", "application/x-tar", "application/x-bzip2",
+            "application/x-xz",
+        ] = "application/gzip",
     ) -> Call[ImportOut]:  # fmt: skip
         return Call(
             parse=model(ImportOut), path={"session_id": session_id}, content=archive,

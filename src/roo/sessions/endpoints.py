@@ -245,7 +245,8 @@ async def session_resources(
 
 @router.post(
     "/{session_id}/workspace/import",
-    summary="Fill the (empty) workspace from a .tar, .tar.gz or .zip archive sent as the body",
+    summary="Fill the (empty) workspace from a .tar, .tar.gz, .tar.bz2, .tar.xz or .zip archive "
+    "sent as the body (its format is read from its bytes)",
     responses={
         **NOT_FOUND,
         400: {"description": "Unsafe or unreadable archive"},
@@ -258,6 +259,8 @@ async def session_resources(
                 "application/gzip": {"schema": {"type": "string", "format": "binary"}},
                 "application/zip": {"schema": {"type": "string", "format": "binary"}},
                 "application/x-tar": {"schema": {"type": "string", "format": "binary"}},
+                "application/x-bzip2": {"schema": {"type": "string", "format": "binary"}},
+                "application/x-xz": {"schema": {"type": "string", "format": "binary"}},
             },
         }
     },

@@ -1,4 +1,5 @@
-"""Filling an empty workspace from an uploaded archive (`.tar`, `.tar.gz`, `.zip`).
+"""Filling an empty workspace from an uploaded archive (`.tar`, `.tar.gz`, `.tar.bz2`, `.tar.xz`,
+`.zip`; the format is read from the bytes, not from the request's content type).
 
 Everything is checked before anything is written: member names (no absolute paths, no `..`, no
 backslashes or NUL), member types (regular files and directories only: no symbolic or hard
