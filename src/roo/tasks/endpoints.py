@@ -65,7 +65,7 @@ async def create_task(
     client: Client,
 ) -> TaskOut:
     task = await service.create(db, principal, session_id, body, client)
-    return await service.out(db, task)
+    return service.created_out(task)
 
 
 @router.get("/{session_id}/tasks", summary="The session's tasks, newest first", responses=NOT_FOUND)

@@ -212,6 +212,11 @@ class TaskService:
     async def out(self, db: AsyncSession, task: Task) -> TaskOut:
         return TaskOut(**task_view(task, await repository.children(db, task.id)))
 
+    @staticmethod
+    def created_out(task: Task) -> TaskOut:
+        """A task just created: it has no subtasks yet, so no statement asks for them."""
+        return TaskOut(**task_view(task, []))
+
     async def detail(
         self, reads: Reads, principal: Principal, session_id: uuid.UUID, task_id: uuid.UUID
     ) -> TaskDetailOut:
