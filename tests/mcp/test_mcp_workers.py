@@ -39,20 +39,27 @@ SECRET = "s3cr3t-token-value"
 
 @dataclass
 class Deployment:
-    api: LiveServer
-    worker: LiveServer
+    processes: list[LiveServer]  # an API process first
     http: httpx.AsyncClient
     auth: dict[str, str]
     session: str
     redis_prefix: str
 
-    def url(self, path: str = "") -> str:
-        return f"{self.api.base_url}/api/v1/sessions/{self.session}{path}"
+    @property
+    def worker(self) -> LiveServer:
+        return self.processes[-1]
+
+    def url(self, path: str = "", process: int = 0) -> str:
+        return f"{self.processes[process].base_url}/api/v1/sessions/{self.session}{path}"
 
 
 @asynccontextmanager
 async def deployment(
-    llm: FakeLLM, database_url: str, redis_url: str | None, tmp_path: Path
+    llm: FakeLLM,
+    database_url: str,
+    redis_url: str | None,
+    tmp_path: Path,
+    kinds: tuple[str, ...] = ("api", "worker"),
 ) -> AsyncIterator[Deployment]:
     prefix = f"roo-test-mcp-{uuid.uuid4().hex[:8]}:"
     binds = f"{SITE}={sysconfig.get_paths()['purelib']},{SERVERS}={Path(__file__).parent}"
@@ -72,15 +79,15 @@ async def deployment(
         servers = [
             stack.enter_context(
                 running_server(
-                    tmp_path / kind,
-                    data_dir=tmp_path / kind / "data",
+                    tmp_path / f"{kind}{i}",
+                    data_dir=tmp_path / f"{kind}{i}" / "data",
                     database_url=database_url,
                     redis_url=redis_url,
                     extra_env=env,
                     **({"command": WORKER} if kind == "worker" else {}),
                 )
             )
-            for kind in ("api", "worker")
+            for i, kind in enumerate(kinds)
         ]
         async with httpx.AsyncClient(timeout=60.0, trust_env=False) as http:
             base = servers[0].base_url
@@ -99,7 +106,7 @@ async def deployment(
                 f"{base}/api/v1/sessions", json={"name": "mcp", "config": config}, headers=auth
             )
             assert created.status_code == 201, created.text
-            yield Deployment(*servers, http, auth, created.json()["id"], prefix)
+            yield Deployment(servers, http, auth, created.json()["id"], prefix)
 
 
 async def run_task(d: Deployment, llm: FakeLLM) -> str:
@@ -126,12 +133,14 @@ async def run_task(d: Deployment, llm: FakeLLM) -> str:
     return str(answer["content"])
 
 
-async def server_status(d: Deployment, *, until: str, after: str | None = None) -> dict[str, Any]:
-    """The API process's view of the server, once its status is `until` (and, with `after`,
+async def server_status(
+    d: Deployment, *, until: str, after: str | None = None, process: int = 0
+) -> dict[str, Any]:
+    """An API process's view of the server, once its status is `until` (and, with `after`,
     it started after that time)."""
     deadline = time.monotonic() + 30
     while True:
-        response = await d.http.get(d.url("/mcp"), headers=d.auth)
+        response = await d.http.get(d.url("/mcp", process), headers=d.auth)
         assert response.status_code == 200, response.text
         assert SECRET not in response.text
         (server,) = response.json()["servers"]
@@ -189,5 +198,41 @@ async def test_the_api_process_shows_and_restarts_the_server_a_worker_runs(
 
         # the worker's server is a new one: the next task there meets another start of it
         second = await run_task(d, llm)
+        assert len(first) == len(second) == 32
+        assert second != first
+
+
+async def call_instance(d: Deployment, process: int) -> str:
+    """The tools API of an API process: it runs the server there."""
+    called = await d.http.post(
+        d.url("/tools/mcp--local--instance", process), json={}, headers=d.auth
+    )
+    assert called.status_code == 200, called.text
+    return str(called.json()["content"][0]["text"])
+
+
+@pytest.mark.parametrize("bus", ["redis", "postgres"])
+async def test_one_api_process_shows_and_restarts_the_server_another_runs(
+    database_url: str, redis_url: str | None, tmp_path: Path, bus: str
+) -> None:
+    """`roo serve --workers N` or several nodes: the server runs in the API process whose tools
+    API called it; the other shows it and restarts it there."""
+    if not is_postgres(database_url):
+        pytest.skip("needs PostgreSQL (DATABASE_URL): several processes")
+    if bus == "redis" and not redis_url:
+        pytest.skip("needs REDIS_URL")
+    redis = redis_url if bus == "redis" else None
+    async with (
+        FakeLLM(api_key=LLM_KEY) as llm,
+        deployment(llm, database_url, redis, tmp_path, kinds=("api", "api")) as d,
+    ):
+        first = await call_instance(d, 0)
+        running = await server_status(d, until="connected", process=1)
+        restarted = await d.http.post(d.url("/mcp/local/restart", 1), headers=d.auth)
+        assert restarted.status_code == 200, restarted.text
+        assert restarted.json()["startedAt"] > running["startedAt"]
+        d.processes[0].wait_for_log_line("mcp.restart_requested", timeout=10)
+        assert "mcp.restart_requested" not in d.processes[1].log_text()
+        second = await call_instance(d, 0)
         assert len(first) == len(second) == 32
         assert second != first
