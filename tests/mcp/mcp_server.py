@@ -38,6 +38,10 @@ def build(name: str = "roo-test", *, dangerous: bool = True) -> MCPServer:
     def instance() -> str:
         return INSTANCE
 
+    @server.tool(description="A long answer: HEAD, `size` dashes, TAIL")
+    def big(size: int) -> str:
+        return "HEAD" + "-" * size + "TAIL"
+
     @server.tool(description="Never answers")
     async def hang() -> str:
         await asyncio.sleep(3600)

@@ -618,10 +618,13 @@ class SessionMcp:
 @dataclass(slots=True)
 class BoundMcp:
     """A session's servers as one run or request reaches them: each call is audited
-    (`audit(server, tool or uri, is_error)`)."""
+    (`audit(server, tool or uri, is_error)`), each answer bounded by `max_output_bytes`
+    (`roo.agent.tools.mcp.bounded`)."""
 
     session: SessionMcp
     audit: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
+    # the longest answer text the model gets (the session's maxOutputBytes; None: all)
+    max_output_bytes: int | None = None
 
     def always_allowed(self, server: str, tool: str) -> bool:
         return self.session.always_allowed(server, tool)

@@ -163,7 +163,8 @@ class McpService:
         await mcp.start_all()
         tools: list[Tool] = [McpFunctionTool(info) for info in mcp.tool_infos()]
         show = ["access_mcp_resource"] if mcp.has_resources() else []
-        bound = BoundMcp(mcp, self.auditor(user_id, session.id))
+        cap = self.manager.limits(session).max_output_bytes
+        bound = BoundMcp(mcp, self.auditor(user_id, session.id), cap)
         return bound, registry.extended(tools, show=show), mcp.views()
 
     async def stop_session(self, session_id: uuid.UUID) -> None:
