@@ -1,7 +1,8 @@
 """MCP servers across processes (`ROO_TASK_RUNNER=queue`): a `roo serve` process answers the
 API, a `roo worker` process runs the task and so its stdio MCP server (in its sandbox). The API
-process shows the worker's server and restarts it there. On PostgreSQL, with Redis (the board
-and the wake-ups over Redis) and without (over PostgreSQL: its table and LISTEN/NOTIFY)."""
+process shows the worker's server and restarts it there; the same between two API processes.
+On PostgreSQL, with Redis (the board and the wake-ups over Redis) and without (over PostgreSQL:
+its table and LISTEN/NOTIFY). And a holder that never answers: a clear status after the wait."""
 
 from __future__ import annotations
 
@@ -23,14 +24,15 @@ import redis.asyncio as aioredis
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
+from roo.api.state import Resources
 from roo.config import load_settings
 from roo.db.engine import create_engine
 from roo.db.models import McpBoardEntry
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
 from tests.e2e.server import LiveServer, fake_llm_env, running_server
-from tests.mcp.conftest import SERVERS, SITE, stdio_server
+from tests.mcp.conftest import MCP_SETTINGS, SERVERS, SITE, stdio_server
 from tests.support.databases import is_postgres
-from tests.tasks.conftest import LLM_KEY, tool_results_of
+from tests.tasks.conftest import LLM_KEY, Api, tool_results_of
 
 PASSWORD = "correct horse battery staple"
 WORKER = ("worker", "--health-host", "127.0.0.1", "--health-port")
@@ -236,3 +238,31 @@ async def test_one_api_process_shows_and_restarts_the_server_another_runs(
         second = await call_instance(d, 0)
         assert len(first) == len(second) == 32
         assert second != first
+
+
+@pytest.mark.task_settings(**{**MCP_SETTINGS, "mcp_start_timeout_seconds": 1.0})
+async def test_a_holder_that_never_answers_gives_a_clear_status(
+    api: Api, resources: Resources
+) -> None:
+    """A state published by a process that is gone (killed before its state expired): the API
+    shows it, asks it to restart, and after its bounded wait answers `starting` with why."""
+    cluster = resources.mcp.cluster if resources.mcp is not None else None
+    if cluster is None:
+        pytest.skip("one process (SQLite): no board")
+    sid = await api.session(mcpServers={"local": stdio_server()})
+    gone = uuid.uuid4().hex
+    state = {"name": "local", "status": "connected", "error": None, "tools": [], "resources": []}
+    state["startedAt"] = "2026-01-01T00:00:00+00:00"
+    await cluster.board.put("state", sid, gone, {"servers": [state]}, 60)
+    shown = (await api.request("GET", f"/api/v1/sessions/{sid}/mcp")).json()["servers"][0]
+    assert shown["status"] == "connected"
+    assert shown["startedAt"].startswith("2026-01-01")
+    restarted = await api.request("POST", f"/api/v1/sessions/{sid}/mcp/local/restart")
+    assert restarted.status_code == 200, restarted.text
+    body = restarted.json()
+    assert body["status"] == "starting"
+    assert "did not answer within 16 s" in body["error"]
+    assert resources.mcp is not None
+    assert resources.mcp.hub.peek(uuid.UUID(sid)) is None or not (
+        resources.mcp.hub.peek(uuid.UUID(sid)).connections  # type: ignore[union-attr]
+    )  # nothing started here: the server runs elsewhere

@@ -212,16 +212,21 @@ class McpCluster:
         if not now and last is not None and last[0] == servers:
             if time.monotonic() - last[1] < REFRESH_SECONDS:
                 return
-        self._published[session_id] = (servers, time.monotonic())
         data = {"servers": servers}
         await self.board.put(STATE, str(session_id), self.process_id, data, STATE_SECONDS)
+        self._published[session_id] = (servers, time.monotonic())
 
     # -- what the others hold --------------------------------------------------------------
 
     async def states(self, session_id: uuid.UUID) -> dict[str, dict[str, Entry]]:
-        """The other processes' states of the session's servers: server -> process -> state."""
+        """The other processes' states of the session's servers: server -> process -> state
+        (none while the board cannot be read: this process's view alone, logged)."""
         found: dict[str, dict[str, Entry]] = {}
-        entries = await self.board.read(STATE, str(session_id))
+        try:
+            entries = await self.board.read(STATE, str(session_id))
+        except Exception as exc:
+            log.warning("mcp.board_unreadable", error=f"{type(exc).__name__}: {exc}")
+            return found
         for process, entry in entries.items():
             if process == self.process_id:
                 continue
@@ -233,10 +238,16 @@ class McpCluster:
         self, session_id: uuid.UUID, server: str, holders: list[str]
     ) -> RestartOutcome:
         """Ask each holder to restart the server; their answers within `answer_seconds`."""
-        asked = {uuid.uuid4().hex: holder for holder in holders}
+        asked: dict[str, str] = {}
         request = {"session": str(session_id), "server": server, "from": self.process_id}
-        for request_id, holder in asked.items():
-            await self.board.put(REQUEST, holder, request_id, request, self.answer_seconds)
+        for holder in holders:
+            request_id = uuid.uuid4().hex
+            try:
+                await self.board.put(REQUEST, holder, request_id, request, self.answer_seconds)
+            except Exception as exc:  # not asked: counted as not answering
+                log.warning("mcp.restart_request_failed", error=f"{type(exc).__name__}: {exc}")
+                return RestartOutcome([], len(holders))
+            asked[request_id] = holder
             self.wakes.signal(TOPIC, holder)
         answered: list[Entry | None] = []
         waiter = asyncio.Event()
@@ -244,11 +255,14 @@ class McpCluster:
         deadline = time.monotonic() + self.answer_seconds
         try:
             while asked:
-                answers = await self.board.read(ANSWER, self.process_id)
-                for request_id in [r for r in asked if r in answers]:
-                    del asked[request_id]
-                    answered.append(answers[request_id].get("server"))
-                    await self.board.delete(ANSWER, self.process_id, request_id)
+                try:
+                    answers = await self.board.read(ANSWER, self.process_id)
+                    for request_id in [r for r in asked if r in answers]:
+                        del asked[request_id]
+                        answered.append(answers[request_id].get("server"))
+                        await self.board.delete(ANSWER, self.process_id, request_id)
+                except Exception as exc:  # the board is away for a moment: read again
+                    log.warning("mcp.board_unreadable", error=f"{type(exc).__name__}: {exc}")
                 left = deadline - time.monotonic()
                 if not asked or left <= 0:
                     break
