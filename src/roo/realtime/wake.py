@@ -272,4 +272,5 @@ class PostgresInboxWakes(InboxWakes):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(lost.wait(), self._health_check_seconds)
             if not lost.is_set():
-                await conn.fetchval("SELECT 1", timeout=self._health_check_seconds)
+                async with self._setup:  # not while a LISTEN is being added (one at a time)
+                    await conn.fetchval("SELECT 1", timeout=self._health_check_seconds)
