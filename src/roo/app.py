@@ -49,6 +49,7 @@ from roo.kit.cache import HEALTH_CHECK_SECONDS, Cache, MemoryCache, NearCache, R
 from roo.kit.logs import configure_logging, get_logger
 from roo.kit.loops import stop_loop, wait_or_stop
 from roo.mcp import endpoints as mcp_endpoints
+from roo.mcp.cluster import build_cluster
 from roo.mcp.hub import McpHub
 from roo.mcp.service import McpService
 from roo.observability import multiproc
@@ -233,6 +234,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bus = build_bus(settings, db_sessions, redis)
         await bus.start()
         wakes = build_inbox_wakes(settings, db_sessions, bus)
+        mcp.cluster = build_cluster(settings, mcp_hub, db_sessions, redis, wakes)
         tasks = build_tasks(
             settings,
             db_sessions,
@@ -269,9 +271,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         tasks.runner.start()
         background_stops.append(tasks.runner.stop)
+        if mcp.cluster is not None:
+            background_stops.append(mcp.cluster.aclose)  # what it published goes first
         background_stops.append(mcp_hub.aclose)  # after the runs: their servers stop last
         await wakes.listen(tasks.runner.runner_id, tasks.runner.liveness.wake)
         background_stops.append(wakes.aclose)
+        if mcp.cluster is not None:
+            await mcp.cluster.start(mcp.reload)  # the servers of other processes (docs/mcp.md)
         background_stops.append(bus.aclose)  # after the runs: their last events go out
         janitor_stop = asyncio.Event()
         janitor_task = asyncio.create_task(

@@ -8,8 +8,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import uuid
 
 from mcp.server.mcpserver import MCPServer
+
+INSTANCE = uuid.uuid4().hex  # this process's own: a restarted server answers another
 
 
 def build(name: str = "roo-test", *, dangerous: bool = True) -> MCPServer:
@@ -30,6 +33,14 @@ def build(name: str = "roo-test", *, dangerous: bool = True) -> MCPServer:
     @server.tool(description="Where the server runs: working directory and user id")
     def where() -> str:
         return f"cwd={os.getcwd()} uid={os.getuid()}"
+
+    @server.tool(description="Which start of the server answers (new at each start)")
+    def instance() -> str:
+        return INSTANCE
+
+    @server.tool(description="A long answer: HEAD, `size` dashes, TAIL")
+    def big(size: int) -> str:
+        return "HEAD" + "-" * size + "TAIL"
 
     @server.tool(description="Never answers")
     async def hang() -> str:

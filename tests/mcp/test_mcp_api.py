@@ -258,3 +258,20 @@ async def test_an_sse_server(api: Api, llm: FakeLLM, sse_server: HttpServer) -> 
     assert resource["content"][0]["text"] == "the readme resource"  # type: ignore[index]
     status = (await api.request("GET", f"/api/v1/sessions/{sid}/mcp")).json()
     assert (status["servers"][0]["type"], status["servers"][0]["status"]) == ("sse", "connected")
+
+
+@pytest.mark.task_settings(**MCP_SETTINGS)
+async def test_tools_api_cuts_a_long_answer_at_the_sessions_output_cap(
+    api: Api, llm: FakeLLM
+) -> None:
+    sid = await api.session(mcpServers={"local": stdio_server()}, limits={"maxOutputBytes": 2048})
+    body = await call(api, sid, "mcp--local--big", {"size": 50_000})
+    text = str(body["content"][0]["text"])  # type: ignore[index]
+    assert text.startswith("HEAD")
+    assert "TAIL" in text
+    assert "47960 bytes omitted" in text  # 50,008 bytes, 2,048 kept
+    assert "bytes were omitted from the middle" in text  # no artifact outside a task
+    assert body["data"] == {"truncated": True, "omittedBytes": 47_960}
+    short = await call(api, sid, "mcp--local--big", {"size": 10})
+    assert short["content"][0]["text"] == "HEAD----------TAIL"  # type: ignore[index]
+    assert short["data"] == {}

@@ -232,3 +232,44 @@ async def test_a_server_that_cannot_start_is_an_event_and_a_tool_error(
     assert event["data"]["server"] == "broken"
     assert event["data"]["status"] == "failed"
     assert event["data"]["error"]
+
+
+@pytest.mark.task_settings(**MCP_SETTINGS)
+async def test_a_long_answer_is_cut_like_command_output_and_kept_whole_for_the_model(
+    api: Api, llm: FakeLLM
+) -> None:
+    """Past the session's maxOutputBytes the model gets the head and the tail, the cut marked,
+    and the whole answer as an artifact it reads with read_command_output."""
+    sid = await api.session(
+        mcpServers={"local": stdio_server()},
+        approvalPolicy=MCP_AUTO,
+        limits={"maxOutputBytes": 4096},
+    )
+    llm.script(
+        Reply(tool_calls=[ToolCall("mcp--local--big", {"size": 100_000}, id="c1")]),
+        Reply(
+            tool_calls=[
+                ToolCall("read_command_output", {"artifact_id": "cmd-1.txt", "offset": 99_000})
+            ]
+        ),
+        done(),
+    )
+    task = await api.start(sid)
+    ended = await api.wait(sid, task["id"], "completed", "failed", within=60)
+    assert ended["state"] == "completed", ended
+    cut = result_text(llm, 1)[-1]
+    assert cut.startswith("HEAD")
+    assert "TAIL" in cut
+    assert "output truncated" in cut
+    assert "Artifact ID: cmd-1.txt" in cut
+    assert len(cut) < 4096 + 1024
+    rest = result_text(llm, 2)[-1]
+    assert "-TAIL" in rest
+    (end,) = [
+        e["data"]
+        for e in await api.events(sid)
+        if e["event"] == "tool.execution"
+        and e["data"]["phase"] == "end"
+        and e["data"]["callId"] == "c1"
+    ]
+    assert len(json.dumps(end)) < 4096 + 2048  # the event keeps what the model got

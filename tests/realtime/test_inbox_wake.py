@@ -222,6 +222,38 @@ async def test_notify_wakes_the_listener_of_its_runner_only_and_it_comes_back_af
         await other.aclose()
 
 
+async def test_a_topic_added_to_a_connected_listener_shares_its_connection(
+    postgres_settings: Settings, resources: Resources
+) -> None:
+    """Another mailbox (topic) of the process, listened to once the inbox listener is up: its
+    wake-ups reach it alone, over the same connection, and again after a reconnect."""
+    inbox, mcp = Woken(), Woken()
+    one = PostgresInboxWakes(_dsn(postgres_settings), resources.db_sessions)
+    other = PostgresInboxWakes(_dsn(postgres_settings), resources.db_sessions)
+    process = uuid.uuid4().hex
+    try:
+        await one.listen(process, inbox)
+        await one.on_signal("mcp", process, mcp)
+        await mcp.after(0)  # listening wakes it once
+        assert one.connections == 1
+        calls, inbox_calls = mcp.calls, inbox.calls
+        other.signal("mcp", process)
+        await mcp.after(calls)
+        assert inbox.calls == inbox_calls
+        async with resources.db_sessions() as db:
+            await db.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": one.backend_pid})
+        deadline = time.monotonic() + 5
+        while not (one.live and one.connections == 2):
+            assert time.monotonic() < deadline, "the listener did not reconnect"
+            await asyncio.sleep(0.02)
+        calls = mcp.calls
+        other.signal("mcp", process)
+        await mcp.after(calls)
+    finally:
+        await one.aclose()
+        await other.aclose()
+
+
 async def test_the_redis_inbox_channel_rides_on_the_bus_connection_and_comes_back(
     make_bus: MakeBus, resources: Resources
 ) -> None:

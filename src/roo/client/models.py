@@ -1928,7 +1928,7 @@ class McpServerStatusOut(BaseModel):
     status: Annotated[
         Literal["stopped", "starting", "connected", "failed", "disabled"],
         Field(
-            description="In this service process: servers start when a task or a call needs them",
+            description="Where it runs: in any process of the service (a worker running the session's task, an API process); servers start when a task or a call needs them",
             title="Status",
         ),
     ]

@@ -18,7 +18,7 @@ from roo.db.models import Session
 from roo.kit.errors import NotFound, ServiceUnavailable
 from roo.mcp.config import SERVER_NAME_PATTERN
 from roo.mcp.schemas import McpServerStatusOut, McpStatusOut
-from roo.mcp.service import McpService, server_out, status_out
+from roo.mcp.service import McpService, server_out
 from roo.security.audit import record
 
 router = api_router("/sessions", tags=["mcp"])
@@ -65,12 +65,12 @@ async def mcp_status(
 ) -> McpStatusOut:
     service = _service(request)
     session = await _session(request, principal, session_id, touch=False)
-    return status_out(await service.session(session))
+    return await service.status(session)
 
 
 @router.post(
     "/{session_id}/mcp/{server}/restart",
-    summary="Stop the server (in this process) and start it again now",
+    summary="Stop the server and start it again now, where it runs (or here)",
     responses={404: {"description": "No such session of yours, or no such server"}},
 )
 async def restart_server(
@@ -82,12 +82,11 @@ async def restart_server(
 ) -> McpServerStatusOut:
     service = _service(request)
     session = await _session(request, principal, session_id, touch=True)
-    mcp = await service.session(session)
-    if server not in mcp.servers:
+    view = await service.restart(session, server)
+    if view is None:
+        mcp = await service.session(session)
         known = ", ".join(sorted(mcp.servers)) or "none"
         raise McpServerNotFound(f"No MCP server named {server!r} in this session; known: {known}")
-    await mcp.restart(server)
-    view = next(v for v in mcp.views() if v.name == server)
     async with unit_of_work(get_resources(request).db_sessions) as db:
         await record(
             db,

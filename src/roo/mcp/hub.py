@@ -393,6 +393,15 @@ def _first(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _redacted(text: str | None, server: ResolvedServer) -> str | None:
+    """An error without the server's env and header values (a server's stderr may echo one)."""
+    if text:
+        for value in sorted((*server.env.values(), *server.headers.values()), key=len)[::-1]:
+            if len(value) >= 4:
+                text = text.replace(value, "***")
+    return text
+
+
 @dataclass(slots=True)
 class ServerView:
     """A server as GET /mcp shows it: never its env or header values."""
@@ -595,7 +604,7 @@ class SessionMcp:
                     source=server.source,
                     type=server.config.type or "stdio",
                     status=status,
-                    error=conn.error if conn else None,
+                    error=_redacted(conn.error, server) if conn else None,
                     tools=list(conn.tools) if conn else [],
                     resources=list(conn.resources) if conn else [],
                     started_at=conn.started_at if conn else None,
@@ -609,10 +618,13 @@ class SessionMcp:
 @dataclass(slots=True)
 class BoundMcp:
     """A session's servers as one run or request reaches them: each call is audited
-    (`audit(server, tool or uri, is_error)`)."""
+    (`audit(server, tool or uri, is_error)`), each answer bounded by `max_output_bytes`
+    (`roo.agent.tools.mcp.bounded`)."""
 
     session: SessionMcp
     audit: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
+    # the longest answer text the model gets (the session's maxOutputBytes; None: all)
+    max_output_bytes: int | None = None
 
     def always_allowed(self, server: str, tool: str) -> bool:
         return self.session.always_allowed(server, tool)
@@ -712,6 +724,10 @@ class McpHub:
 
     def peek(self, session_id: uuid.UUID) -> SessionMcp | None:
         return self._sessions.get(session_id)
+
+    def sessions(self) -> list[tuple[uuid.UUID, SessionMcp]]:
+        """Every session with an entry in this process."""
+        return list(self._sessions.items())
 
     async def stop_session(self, session_id: uuid.UUID) -> None:
         mcp = self._sessions.pop(session_id, None)

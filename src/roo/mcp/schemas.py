@@ -51,7 +51,8 @@ class McpServerStatusOut(ApiModel):
     )
     type: Literal["stdio", "sse", "streamable-http"]
     status: Literal["stopped", "starting", "connected", "failed", "disabled"] = Field(
-        description="In this service process: servers start when a task or a call needs them"
+        description="Where it runs: in any process of the service (a worker running the "
+        "session's task, an API process); servers start when a task or a call needs them"
     )
     error: str | None = Field(None, description="Why it failed (start, crash, refused URL)")
     tools: list[McpToolOut]

@@ -16,6 +16,7 @@ from roo.agent.tools.mcp import McpFunctionTool, function_name
 from roo.agent.tools.registry import ToolRegistry
 from roo.db.engine import unit_of_work
 from roo.db.models import Session
+from roo.mcp.cluster import McpCluster, best, entry_view
 from roo.mcp.config import McpConfigError, ServerConfigIn, merged, read_mcp_json, session_servers
 from roo.mcp.hub import BoundMcp, McpHub, ServerView, SessionMcp
 from roo.mcp.schemas import McpResourceOut, McpServerStatusOut, McpStatusOut, McpToolOut
@@ -36,11 +37,14 @@ class McpService:
         manager: SessionManager,
         box: SecretBox,
         db_sessions: async_sessionmaker[AsyncSession],
+        cluster: McpCluster | None = None,
     ) -> None:
         self.hub = hub
         self.manager = manager
         self.box = box
         self.db_sessions = db_sessions
+        # the other processes' servers (None: one process, embedded)
+        self.cluster = cluster
 
     def _sandbox(
         self, session: Session
@@ -81,6 +85,58 @@ class McpService:
         await mcp.configure(servers, error)
         return mcp
 
+    async def reload(self, session_id: uuid.UUID) -> SessionMcp | None:
+        """The session's servers configured from its current row (None: it is gone); the row
+        is read in a short unit of work of its own."""
+        async with unit_of_work(self.db_sessions) as db:
+            session = await db.get(Session, session_id)
+        return None if session is None else await self.session(session)
+
+    async def status(self, session: Session) -> McpStatusOut:
+        """The session's servers as this process and, with several processes, the others hold
+        them: for each server, the best status (`roo.mcp.cluster.best`)."""
+        mcp = await self.session(session)
+        views = mcp.views()
+        if self.cluster is not None:
+            states = await self.cluster.states(session.id)
+            views = [
+                view
+                if view.disabled or view.name not in states
+                else best([view, *(entry_view(e, view, mcp) for e in states[view.name].values())])
+                for view in views
+            ]
+        return McpStatusOut(
+            servers=[server_out(view) for view in views], workspace_error=mcp.config_error
+        )
+
+    async def restart(self, session: Session, name: str) -> ServerView | None:
+        """Stop the server and start it again now: where it runs (this process and any other
+        that holds it), or here when it runs nowhere. None: no such server."""
+        mcp = await self.session(session)
+        if name not in mcp.servers:
+            return None
+        local = next(v for v in mcp.views() if v.name == name)
+        states = await self.cluster.states(session.id) if self.cluster is not None else {}
+        holders = [p for p, e in states.get(name, {}).items() if e.get("status") != "stopped"]
+        views: list[ServerView] = []
+        missing = 0
+        if holders and self.cluster is not None:
+            outcome = await self.cluster.restart(session.id, name, holders)
+            missing = outcome.missing
+            views += [entry_view(e, local, mcp) for e in outcome.answered if e is not None]
+        if name in mcp.connections or (not views and not missing):
+            await mcp.restart(name)
+            views.append(next(v for v in mcp.views() if v.name == name))
+        if views:
+            return best(views)
+        wait = self.cluster.answer_seconds if self.cluster is not None else 0
+        local.status = "starting"
+        local.error = (
+            f"the restart was asked of the process that runs the server; it did not answer "
+            f"within {wait:g} s (GET .../mcp shows its status)"
+        )
+        return local
+
     def auditor(self, user_id: uuid.UUID, session_id: uuid.UUID) -> Audit:
         """Writes one audit row per MCP call, in a short unit of work of its own."""
 
@@ -107,7 +163,8 @@ class McpService:
         await mcp.start_all()
         tools: list[Tool] = [McpFunctionTool(info) for info in mcp.tool_infos()]
         show = ["access_mcp_resource"] if mcp.has_resources() else []
-        bound = BoundMcp(mcp, self.auditor(user_id, session.id))
+        cap = self.manager.limits(session).max_output_bytes
+        bound = BoundMcp(mcp, self.auditor(user_id, session.id), cap)
         return bound, registry.extended(tools, show=show), mcp.views()
 
     async def stop_session(self, session_id: uuid.UUID) -> None:
@@ -123,13 +180,6 @@ async def check_urls(egress: EgressPolicy, servers: Mapping[str, ServerConfigIn]
             except EgressRefused as exc:
                 return f"mcpServers.{name}.url: {exc}"
     return None
-
-
-def status_out(mcp: SessionMcp) -> McpStatusOut:
-    return McpStatusOut(
-        servers=[server_out(view) for view in mcp.views()],
-        workspace_error=mcp.config_error,
-    )
 
 
 def server_out(view: ServerView) -> McpServerStatusOut:

@@ -29,6 +29,11 @@ Three kinds, chosen by `roo.realtime.wiring.build_inbox_wakes`:
   notice a dead connection.
 - `InboxWakes` (SQLite): one process serves the database (`docs/architecture.md`): there is no
   other process to wake; nothing is sent, nothing listened to.
+
+The same wake-ups serve other mailboxes of a process (`signal(topic, process_id)`,
+`on_signal(topic, process_id, wake)`: the MCP servers' restart requests, `roo.mcp.cluster`), on
+channels of their own (`<prefix><topic>:<id>`, `roo_<topic>_<id>`) over the same connection: the
+inbox is the topic `inbox`.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ log = get_logger("roo.realtime")
 MAX_SENDS_IN_FLIGHT = 1000  # NOTIFYs waiting at once; beyond, dropped (logged): the poll remains
 CONNECT_TIMEOUT_SECONDS = 10.0
 PG_CHANNEL_BYTES = 63  # PostgreSQL's longest identifier (a channel name is one)
+INBOX = "inbox"  # the topic of the task inboxes' wake-ups
 
 
 class InboxWakes:
@@ -66,11 +72,19 @@ class InboxWakes:
     def send(self, runner_id: str) -> None:
         """Tell the process `runner_id` that one of its tasks' inboxes has mail. Never blocks,
         never raises."""
+        self.signal(INBOX, runner_id)
 
     async def listen(self, runner_id: str, wake: Callable[[], None]) -> None:
         """Call `wake()` (never blocking) when a wake-up for `runner_id` (this process) arrives,
         and each time the listener (re)connects. Returns once listening or after a moment:
         until the listener is up, the poll alone finds the mail."""
+        await self.on_signal(INBOX, runner_id, wake)
+
+    def signal(self, topic: str, process_id: str) -> None:
+        """Wake the `topic` mailbox of the process `process_id`. Never blocks, never raises."""
+
+    async def on_signal(self, topic: str, process_id: str, wake: Callable[[], None]) -> None:
+        """As `listen`, for the `topic` mailbox of this process (`process_id`)."""
 
     async def aclose(self) -> None:
         """Stop listening; wait a moment for the sends in flight."""
@@ -81,29 +95,30 @@ class RedisInboxWakes(InboxWakes):
 
     def __init__(self, bus: RedisEventBus, prefix: str) -> None:
         self._bus = bus
-        self._prefix = f"{prefix}inbox:"
-        self._channel: str | None = None
+        self._prefix = prefix
+        self._channels: list[str] = []
 
-    def channel(self, runner_id: str) -> str:
-        return f"{self._prefix}{runner_id}"
+    def channel(self, runner_id: str, topic: str = INBOX) -> str:
+        return f"{self._prefix}{topic}:{runner_id}"
 
     @property
     def live(self) -> bool:
-        return self._channel is not None and self._bus.live
+        return bool(self._channels) and self._bus.live
 
-    def send(self, runner_id: str) -> None:
+    def signal(self, topic: str, process_id: str) -> None:
         try:
-            self._bus.send(self.channel(runner_id), b"")
+            self._bus.send(self.channel(process_id, topic), b"")
         except Exception:  # a bug here must not fail the request that posted the mail
             log.exception("realtime.inbox_wake_failed")
 
-    async def listen(self, runner_id: str, wake: Callable[[], None]) -> None:
-        self._channel = self.channel(runner_id)
-        await self._bus.listen(self._channel, wake)
+    async def on_signal(self, topic: str, process_id: str, wake: Callable[[], None]) -> None:
+        channel = self.channel(process_id, topic)
+        self._channels.append(channel)
+        await self._bus.listen(channel, wake)
 
     async def aclose(self) -> None:
-        channel, self._channel = self._channel, None
-        if channel is not None:
+        channels, self._channels = self._channels, []
+        for channel in channels:
             self._bus.unlisten(channel)
 
 
@@ -121,8 +136,9 @@ class PostgresInboxWakes(InboxWakes):
         self._dsn = dsn
         self._db_sessions = db_sessions
         self._health_check_seconds = health_check_seconds
-        self._channel: str | None = None
-        self._wake: Callable[[], None] | None = None
+        self._handlers: dict[str, Callable[[], None]] = {}  # channel -> its wake
+        self._conn: Any = None  # the listener's connection, while connected
+        self._setup = asyncio.Lock()  # one LISTEN at a time on the connection
         self._live = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self._sends: set[asyncio.Task[None]] = set()
@@ -132,8 +148,8 @@ class PostgresInboxWakes(InboxWakes):
         self.backend_pid: int | None = None  # the listener's server process, while connected
 
     @staticmethod
-    def channel(runner_id: str) -> str:
-        return f"roo_inbox_{runner_id}"[:PG_CHANNEL_BYTES]
+    def channel(runner_id: str, topic: str = INBOX) -> str:
+        return f"roo_{topic}_{runner_id}"[:PG_CHANNEL_BYTES]
 
     @property
     def live(self) -> bool:
@@ -141,8 +157,8 @@ class PostgresInboxWakes(InboxWakes):
 
     # -- sending ---------------------------------------------------------------------------------
 
-    def send(self, runner_id: str) -> None:
-        channel = self.channel(runner_id)
+    def signal(self, topic: str, process_id: str) -> None:
+        channel = self.channel(process_id, topic)
         if channel in self._pending:
             return  # the NOTIFY waiting to go out is sent after this commit: it covers it
         if len(self._sends) >= MAX_SENDS_IN_FLIGHT:
@@ -175,8 +191,24 @@ class PostgresInboxWakes(InboxWakes):
     async def listen(
         self, runner_id: str, wake: Callable[[], None], wait_seconds: float = 2.0
     ) -> None:
-        self._channel, self._wake = self.channel(runner_id), wake
-        self._listener = asyncio.create_task(self._listen(), name="realtime-inbox-listener")
+        await self.on_signal(INBOX, runner_id, wake, wait_seconds)
+
+    async def on_signal(
+        self, topic: str, process_id: str, wake: Callable[[], None], wait_seconds: float = 2.0
+    ) -> None:
+        channel = self.channel(process_id, topic)
+        self._handlers[channel] = wake
+        if self._listener is None:
+            self._listener = asyncio.create_task(self._listen(), name="realtime-inbox-listener")
+        else:
+            async with self._setup:  # the connection's LISTENs happen one at a time
+                if self._conn is not None:
+                    try:
+                        await self._conn.add_listener(channel, self._woken)
+                    except Exception as exc:  # the listener reconnects and listens again
+                        log.warning("realtime.inbox_listen_failed", error=type(exc).__name__)
+                    else:
+                        self._wake_one(wake)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._live.wait(), wait_seconds)
 
@@ -187,12 +219,21 @@ class PostgresInboxWakes(InboxWakes):
         if self._sends:
             await asyncio.wait(set(self._sends), timeout=1.0)
 
-    def _woken(self, *_: Any) -> None:
-        if self._wake is not None:
-            try:
-                self._wake()
-            except Exception:  # a bug there must not end the listener
-                log.exception("realtime.inbox_wake_handler_failed")
+    def _woken(self, _conn: Any, _pid: int, channel: str, _payload: str) -> None:
+        wake = self._handlers.get(channel)
+        if wake is not None:
+            self._wake_one(wake)
+
+    def _wake_all(self) -> None:
+        for wake in list(self._handlers.values()):
+            self._wake_one(wake)
+
+    @staticmethod
+    def _wake_one(wake: Callable[[], None]) -> None:
+        try:
+            wake()
+        except Exception:  # a bug there must not end the listener
+            log.exception("realtime.inbox_wake_handler_failed")
 
     async def _listen(self) -> None:
         delay = 0.1
@@ -202,18 +243,22 @@ class PostgresInboxWakes(InboxWakes):
                 conn = await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT_SECONDS)
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
-                await conn.add_listener(self._channel, self._woken)
+                async with self._setup:
+                    for channel in list(self._handlers):
+                        await conn.add_listener(channel, self._woken)
+                    self._conn = conn
                 self.backend_pid = conn.get_server_pid()
                 self.connections += 1
                 self._live.set()
                 delay = 0.1
-                self._woken()  # what was sent before the LISTEN was lost: read the rows
+                self._wake_all()  # what was sent before the LISTEN was lost: read the rows
                 await self._hold(conn, lost)
                 log.warning("realtime.inbox_listener_lost", error="connection closed")
             except Exception as exc:  # refused, dropped, timed out: reconnect
                 log.warning("realtime.inbox_listener_lost", error=f"{type(exc).__name__}: {exc}")
             finally:
                 self._live.clear()
+                self._conn = None
                 self.backend_pid = None
                 if conn is not None:
                     conn.terminate()  # closes the socket at once, never waits
@@ -227,4 +272,5 @@ class PostgresInboxWakes(InboxWakes):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(lost.wait(), self._health_check_seconds)
             if not lost.is_set():
-                await conn.fetchval("SELECT 1", timeout=self._health_check_seconds)
+                async with self._setup:  # not while a LISTEN is being added (one at a time)
+                    await conn.fetchval("SELECT 1", timeout=self._health_check_seconds)

@@ -143,7 +143,7 @@ async def run_tool(
     mcp: BoundMcp | None = None
     if resources.mcp is not None and (mcp_function or tool_category(tool) == "mcp"):
         session_mcp = await resources.mcp.session(session)  # no connection held
-        mcp = BoundMcp(session_mcp)
+        mcp = BoundMcp(session_mcp, max_output_bytes=manager.limits(session).max_output_bytes)
         if mcp_function:
             tool = await session_mcp.find_function(tool_name)
     if tool is None:

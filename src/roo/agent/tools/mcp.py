@@ -2,10 +2,16 @@
 function per server tool, named `mcp--<server>--<tool>` as current Roo names them
 (`src/utils/mcp-name.ts`). Pure: the servers are reached through `McpAccess`, which the host
 binds (`roo.mcp`); nothing here imports the SDK, the web or the database.
+
+An answer's text longer than the session's `maxOutputBytes` (`McpAccess.max_output_bytes`) is
+cut in the middle as a command's output is (its head and its tail kept, the cut marked); inside
+a task the whole text is kept as an artifact for `read_command_output`, named in the answer.
+(Roo gives the model an MCP answer whole, however long; the cap is this service's.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Mapping
@@ -14,7 +20,18 @@ from typing import Any, ClassVar, Protocol
 
 from pydantic import ConfigDict, Field
 
-from roo.agent.tools.base import ApprovalCategory, Tool, ToolContext, ToolParams, ToolResult
+from roo.agent.tools.base import (
+    ApprovalCategory,
+    ContentBlock,
+    TextBlock,
+    Tool,
+    ToolContext,
+    ToolParams,
+    ToolResult,
+)
+from roo.agent.tools.execute_command import artifact_note
+from roo.agent.tools.read_command_output import ArtifactWriter, CommandOutputs
+from roo.sandbox.result import OutputCapture
 
 MCP_PREFIX = "mcp"
 MCP_SEPARATOR = "--"
@@ -87,9 +104,50 @@ class McpAccess(Protocol):
 
     async def read_resource(self, server: str, uri: str) -> ToolResult: ...
 
+    @property
+    def max_output_bytes(self) -> int | None:
+        """The longest answer text the model gets (the session's `maxOutputBytes`; None: all)."""
+        ...
+
 
 def _no_access() -> ToolResult:
     return ToolResult.error("MCP servers are not available here.")
+
+
+async def bounded(result: ToolResult, ctx: ToolContext) -> ToolResult:
+    """`result` with each text longer than the cap cut in the middle; the whole text kept for
+    `read_command_output` when the context keeps outputs."""
+    cap = ctx.mcp.max_output_bytes if ctx.mcp is not None else None
+    if cap is None:
+        return result
+    blocks: list[ContentBlock] = []
+    omitted_total = 0
+    for block in result.content:
+        raw = block.text.encode() if isinstance(block, TextBlock) else b""
+        if len(raw) <= cap:
+            blocks.append(block)
+            continue
+        capture = OutputCapture(cap)
+        capture.feed(raw)
+        text = capture.value().decode("utf-8", errors="replace")
+        omitted_total += capture.omitted
+        if ctx.command_outputs is not None:
+            artifact = await asyncio.to_thread(_kept, ctx.command_outputs, raw)
+            text += artifact_note(artifact.artifact_id, artifact.size, artifact.cut)
+        else:
+            text += f"\n(Output truncated: {capture.omitted} bytes were omitted from the middle.)"
+        blocks.append(TextBlock(text))
+    if not omitted_total:
+        return result
+    data = {**result.data, "truncated": True, "omittedBytes": omitted_total}
+    return ToolResult(tuple(blocks), result.is_error, data)
+
+
+def _kept(outputs: CommandOutputs, raw: bytes) -> ArtifactWriter:
+    artifact = outputs.writer()
+    artifact.write(raw)
+    artifact.keep()
+    return artifact
 
 
 class UseMcpToolParams(ToolParams):
@@ -128,7 +186,8 @@ class UseMcpToolTool(Tool):
                     invalid_argument_error(params.server_name, params.tool_name),
                     invalid_parameters=True,
                 )
-        return await ctx.mcp.call_tool(params.server_name, params.tool_name, arguments)
+        result = await ctx.mcp.call_tool(params.server_name, params.tool_name, arguments)
+        return await bounded(result, ctx)
 
 
 class AccessMcpResourceParams(ToolParams):
@@ -149,7 +208,7 @@ class AccessMcpResourceTool(Tool):
     async def execute(self, params: AccessMcpResourceParams, ctx: ToolContext) -> ToolResult:
         if ctx.mcp is None:
             return _no_access()
-        return await ctx.mcp.read_resource(params.server_name, params.uri)
+        return await bounded(await ctx.mcp.read_resource(params.server_name, params.uri), ctx)
 
 
 class AnyArguments(ToolParams):
@@ -189,7 +248,8 @@ class McpFunctionTool(Tool):
     async def execute(self, params: AnyArguments, ctx: ToolContext) -> ToolResult:
         if ctx.mcp is None:
             return _no_access()
-        return await ctx.mcp.call_tool(self.info.server, self.info.name, params.model_extra or {})
+        result = await ctx.mcp.call_tool(self.info.server, self.info.name, params.model_extra or {})
+        return await bounded(result, ctx)
 
 
 def mcp_target(tool: Tool, arguments: Mapping[str, Any]) -> tuple[str, str | None]:

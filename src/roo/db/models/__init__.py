@@ -4,6 +4,7 @@
 from roo.db.base import Base
 from roo.db.models.audit import AuditChain, AuditEvent
 from roo.db.models.checkpoint import TaskCheckpoint
+from roo.db.models.mcp_board import McpBoardEntry
 from roo.db.models.provider_credential import ProviderCredential
 from roo.db.models.session import Session
 from roo.db.models.task import Task, TaskEvent, TaskMessage
@@ -15,6 +16,7 @@ __all__ = [
     "AuditChain",
     "AuditEvent",
     "Base",
+    "McpBoardEntry",
     "ProviderCredential",
     "RefreshToken",
     "RevokedAccessToken",
