@@ -1,7 +1,8 @@
 """The connection pool and, on SQLite, the write gate: writers of a process take turns on an
 asyncio lock (first come, first served), readers never wait for them, a locking read counts as
-a write, an impossible wait ends in DatabaseBusy (not a hang), and the hold watch says who
-holds a connection."""
+a write, a unit of work declared to write waits for its turn holding no connection, an
+impossible wait ends in DatabaseBusy (not a hang), and the hold watch says who holds a
+connection."""
 
 from __future__ import annotations
 
