@@ -1,7 +1,8 @@
 """The connection pool and, on SQLite, the write gate: writers of a process take turns on an
 asyncio lock (first come, first served), readers never wait for them, a locking read counts as
-a write, an impossible wait ends in DatabaseBusy (not a hang), and the hold watch says who
-holds a connection."""
+a write, a unit of work declared to write waits for its turn holding no connection, an
+impossible wait ends in DatabaseBusy (not a hang), and the hold watch says who holds a
+connection."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from roo.db.engine import (
     unit_of_work,
 )
 from roo.db.reads import Reads
+from roo.db.write_gate import SQLiteWriteGate
 
 counter = Table("counter", MetaData(), Column("n", Integer, nullable=False))
 
@@ -149,6 +151,119 @@ async def test_background_work_waiting_on_its_own_write_turn_fails_at_once(
             return loop.time() - started
 
     assert await asyncio.wait_for(asyncio.create_task(nested()), 10) < 1.0
+
+
+async def test_background_writers_waiting_for_the_turn_leave_the_pool_to_readers(
+    tmp_path: Path,
+) -> None:
+    """Background writers wait long for the write turn; a declared one (`writes=True`) waits
+    for it before it takes a connection, so however many wait, a read finds one. Waiting at
+    their first write, connection in hand, two of them took this pool of three and the read
+    timed out."""
+    engine = await _engine(f"sqlite:///{tmp_path / 'turns.db'}", db_pool_max=3, db_pool_timeout=0.5)
+    factory = create_session_factory(engine)
+    gate = SQLiteWriteGate.of(engine)
+    assert gate is not None
+    wrote, done = asyncio.Event(), asyncio.Event()
+
+    async def holder() -> None:  # holds the turn (and one connection) for long
+        async with unit_of_work(factory, writes=True) as db:
+            await db.execute(update(counter).values(n=counter.c.n + 1))
+            wrote.set()
+            await done.wait()
+
+    async def background_writer() -> None:
+        background_work(30.0)
+        async with unit_of_work(factory, writes=True) as db:
+            n = (await db.execute(select(counter.c.n).with_for_update())).scalar_one()
+            await db.execute(update(counter).values(n=n + 1))
+
+    try:
+        hold = asyncio.create_task(holder())
+        await wrote.wait()
+        writers = [asyncio.create_task(background_writer()) for _ in range(4)]
+        async with asyncio.timeout(10):  # as many as the pool has connections left, or more
+            while True:
+                if gate.waiting() >= 2:
+                    break
+                await asyncio.sleep(0.01)
+        async with unit_of_work(factory) as db:  # a request that reads gets a connection
+            assert (await db.execute(select(counter.c.n))).scalar_one() == 0
+        assert await Reads(engine).dicts(select(counter.c.n)) == [{"n": 0}]
+        done.set()
+        await asyncio.gather(hold, *writers)
+        async with unit_of_work(factory) as db:
+            assert (await db.execute(select(counter.c.n))).scalar_one() == 5
+    finally:
+        done.set()
+        await engine.dispose()
+
+
+async def test_a_declared_writer_finding_the_pool_full_gives_the_turn_back(
+    tmp_path: Path,
+) -> None:
+    """Holding the turn while waiting for a connection would deadlock with a unit of work that
+    holds the connection and waits for the turn at its first write (here until the pool
+    timeout, then DatabaseBusy): the declared writer gives the turn back and waits for a
+    connection as any unit of work does."""
+    engine = await _engine(f"sqlite:///{tmp_path / 'full.db'}", db_pool_max=1, db_pool_timeout=1.0)
+    factory = create_session_factory(engine)
+    gate = SQLiteWriteGate.of(engine)
+    assert gate is not None
+    connected = asyncio.Event()
+
+    async def declared() -> None:
+        background_work(30.0)
+        async with unit_of_work(factory, writes=True) as db:
+            connected.set()
+            await db.execute(update(counter).values(n=counter.c.n + 10))
+
+    try:
+        async with unit_of_work(factory) as db:  # the only connection
+            assert (await db.execute(select(counter.c.n))).scalar_one() == 0
+            job = asyncio.create_task(declared())
+            await asyncio.sleep(0.05)  # it found the turn free and the pool empty
+            assert not gate.taken()  # and gave the turn back
+            assert not connected.is_set()
+            await db.execute(update(counter).values(n=counter.c.n + 1))  # the turn is free
+        await job
+        async with unit_of_work(factory) as db:
+            assert (await db.execute(select(counter.c.n))).scalar_one() == 11
+    finally:
+        await engine.dispose()
+
+
+async def test_a_declared_writer_waiting_on_its_own_write_turn_fails_at_once(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    factory = create_session_factory(sqlite_engine)
+
+    async def nested() -> None:
+        background_work(300.0)
+        async with unit_of_work(factory, writes=True) as outer:
+            await outer.execute(update(counter).values(n=1))
+            with pytest.raises(DatabaseBusy):
+                async with unit_of_work(factory, writes=True):
+                    pass
+
+    await asyncio.wait_for(asyncio.create_task(nested()), 10)
+    async with unit_of_work(factory, writes=True) as db:  # and the turn was given back
+        await db.execute(update(counter).values(n=2))
+
+
+async def test_declaring_writes_changes_nothing_without_a_write_gate(
+    database_url: str,
+) -> None:
+    """PostgreSQL has no write turn (nor does a session bound to nothing the gate knows): a
+    declared unit of work is an ordinary one. On SQLite the run's database takes turns."""
+    engine = create_engine(load_settings(env="test", database_url=database_url, db_pool_max=2))
+    factory = create_session_factory(engine)
+    try:
+        assert (SQLiteWriteGate.of(engine) is None) == database_url.startswith("postgresql")
+        async with unit_of_work(factory, writes=True) as db:
+            assert (await db.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await engine.dispose()
 
 
 async def test_release_gives_the_connection_back_before_a_wait(

@@ -15,10 +15,12 @@ import asyncio
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from roo.api.state import Resources
 from roo.db.engine import unit_of_work
+from roo.db.models import Task
+from roo.db.write_gate import SQLiteWriteGate
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
 from tests.tasks.conftest import Api
 
@@ -110,3 +112,52 @@ async def test_a_run_that_finds_no_connection_waits_its_turn_while_requests_get_
     assert busy.json()["type"] == "urn:roo:problem:service-overloaded"
     done = await api.wait(session_id, task["id"], "completed", "failed", "interrupted")
     assert done["state"] == "completed", done
+
+
+@pytest.mark.task_settings(db_pool_max=3, db_pool_timeout=1.0, max_running_tasks=64)
+async def test_runs_waiting_for_the_write_turn_leave_the_pool_to_requests(
+    api: Api, llm: FakeLLM, app: FastAPI
+) -> None:
+    """SQLite: while a writer holds the database's write turn, the runs' next writes (their
+    checkpoints and ends, the heartbeat) wait for it, for up to DATABASE_BACKGROUND_WAIT;
+    they wait holding no connection, so a request that only reads still gets one. Before,
+    each waited at its first write with its connection checked out: two of them took this
+    pool of three, and every request was answered 503 until the turn came round."""
+    resources: Resources = app.state.resources
+    gate = SQLiteWriteGate.of(resources.engine)
+    if gate is None:
+        pytest.skip("PostgreSQL has no write turn")
+    llm.default_reply = DONE_SLOWLY
+    running = []
+    for _ in range(4):
+        session_id = await api.session()
+        running.append((session_id, (await api.start(session_id))["id"]))
+    for session_id, task_id in running:
+        await api.wait(session_id, task_id, "running")
+    holding, done = asyncio.Event(), asyncio.Event()
+
+    async def holder() -> None:  # in a task of its own, as another request's would be
+        async with unit_of_work(resources.db_sessions) as db:
+            await db.execute(update(Task).where(Task.id.is_(None)).values(failure_message=None))
+            holding.set()
+            await done.wait()
+
+    hold = asyncio.create_task(holder())
+    try:
+        await holding.wait()
+        async with asyncio.timeout(20):  # the model answers after 1 s; then they queue
+            while True:
+                if gate.waiting() >= 2:
+                    break
+                await asyncio.sleep(0.02)
+        profile = await api.request("GET", "/api/v1/auth/profile")
+        sessions = await api.request("GET", "/api/v1/sessions")
+    finally:
+        done.set()
+        await hold
+
+    assert profile.status_code == 200, profile.text
+    assert sessions.status_code == 200, sessions.text
+    for session_id, task_id in running:
+        ended = await api.wait(session_id, task_id, "completed", "failed", "interrupted")
+        assert ended["state"] == "completed", ended

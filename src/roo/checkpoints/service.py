@@ -174,7 +174,7 @@ class CheckpointService:
             files_changed=saved.files_changed,
         )
         try:
-            async with unit_of_work(self.db_sessions) as db:
+            async with unit_of_work(self.db_sessions, writes=True) as db:
                 db.add(row)
         except IntegrityError:
             return None  # saved meanwhile by another run of the task

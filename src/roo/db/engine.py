@@ -12,7 +12,6 @@ import traceback
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +29,8 @@ from sqlalchemy.ext.asyncio import (
 
 from roo.config import Settings
 from roo.db.sqlite_inline import connector
+from roo.db.write_gate import DatabaseBusy as DatabaseBusy
+from roo.db.write_gate import SQLiteWriteGate, background_wait
 from roo.kit.logs import get_logger
 from roo.kit.request_context import current_request_id
 
@@ -171,103 +172,6 @@ class IdlePing:
             raise DisconnectionError(f"pooled connection failed its ping: {error!r}") from error
 
 
-class DatabaseBusy(Exception):
-    """No connection (or, on SQLite, no turn to write) within the pool timeout: the service
-    is overloaded. Answered 503 with Retry-After."""
-
-
-class SQLiteWriteGate:
-    """SQLite has one writer at a time per file. Left to itself, a writer that finds the file
-    locked polls it in SQLite's busy handler (sleeps of up to 100 ms between tries): unfair,
-    late, and with statements run in the loop's thread (`roo.db.sqlite_inline`) it would stall
-    the whole process. So the writers of this process take turns on an asyncio lock per
-    database file instead: first come, first served, handed over the moment the previous
-    writer's transaction ends; SQLite's own lock then never makes them wait.
-
-    A connection takes the gate before its first write (INSERT, UPDATE, DELETE, DDL, or a
-    `SELECT ... FOR UPDATE`, which SQLite cannot express but the gate can honour) and gives it
-    back when it returns to the pool, i.e. after its commit or rollback. Reads never take it
-    (WAL: readers are not blocked by the writer). Engines of one process on one file share the
-    gate. A wait longer than `timeout` raises DatabaseBusy (it also breaks what would otherwise
-    be a deadlock: a writer waiting on a second unit of work of its own).
-    """
-
-    _KEY = "roo.write_gate"
-    _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "ALTER", "DROP")
-    # per event loop (tests run several), per database file
-    _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
-        weakref.WeakKeyDictionary()
-    )
-
-    # the asyncio task whose unit of work holds each turn
-    _owners: weakref.WeakKeyDictionary[asyncio.Lock, asyncio.Task[Any]] = (
-        weakref.WeakKeyDictionary()
-    )
-
-    def __init__(self, path: Path, timeout: float) -> None:
-        self.path = str(path.resolve())
-        self.timeout = timeout
-
-    def install(self, engine: AsyncEngine) -> None:
-        event.listen(engine.sync_engine, "before_cursor_execute", self._before_execute)
-        event.listen(engine.sync_engine.pool, "checkin", self._checkin)
-        event.listen(engine.sync_engine.pool, "invalidate", self._checkin)
-
-    def _lock(self) -> asyncio.Lock:
-        by_path = self._locks.setdefault(asyncio.get_running_loop(), {})
-        lock = by_path.get(self.path)
-        if lock is None:
-            lock = by_path[self.path] = asyncio.Lock()
-        return lock
-
-    @classmethod
-    def _writes(cls, statement: str, context: Any) -> bool:
-        if context is not None and (context.isinsert or context.isupdate or context.isdelete):
-            return True
-        compiled = getattr(context, "compiled", None)
-        if getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None:
-            return True
-        return statement.lstrip()[:8].upper().startswith(cls._WRITES)
-
-    def _before_execute(
-        self,
-        conn: Any,
-        _cursor: Any,
-        statement: str,
-        _parameters: Any,
-        context: Any,
-        _executemany: bool,
-    ) -> None:
-        info = conn.info  # the pooled connection's: it lives until the connection is returned
-        if info.get(self._KEY) or not self._writes(statement, context):
-            return
-        lock = self._lock()
-        conn.connection.dbapi_connection.run_async(lambda _driver: self._acquire(lock))
-        info[self._KEY] = lock
-
-    async def _acquire(self, lock: asyncio.Lock) -> None:
-        me = asyncio.current_task()
-        if lock.locked() and self._owners.get(lock) is me:
-            # a unit of work writing while another of the same asyncio task holds the turn
-            # would wait for itself: fail at once (it would otherwise wait out the timeout,
-            # which for background work is long)
-            raise DatabaseBusy("a unit of work waits for the write turn its own task holds")
-        timeout = max(self.timeout, _background_wait.get())
-        try:
-            async with asyncio.timeout(timeout):
-                await lock.acquire()
-        except TimeoutError:
-            raise DatabaseBusy(f"no turn to write to the database within {timeout:g} s") from None
-        if me is not None:
-            self._owners[lock] = me
-
-    def _checkin(self, _dbapi_connection: Any, record: Any, *_exc: Any) -> None:
-        lock = record.info.pop(self._KEY, None) if record is not None else None
-        if lock is not None:
-            self._owners.pop(lock, None)
-            lock.release()
-
-
 def _caller_stack() -> traceback.StackSummary:
     """Where the running code is: inside SQLAlchemy's greenlet, the awaiting coroutine's frames
     are those of the parent greenlet."""
@@ -388,10 +292,6 @@ async def release_connection(db: AsyncSession) -> None:
     await db.commit()
 
 
-# Set by `background_work`: how long this asyncio task's units of work wait for a connection
-_background_wait: ContextVar[float] = ContextVar("roo.db.background_wait", default=0.0)
-
-
 def background_work(seconds: float) -> None:
     """Make the units of work of the calling asyncio task, and of the tasks it starts from now
     on, wait up to `seconds` for a pooled connection (and, on SQLite, for their turn to write)
@@ -401,11 +301,16 @@ def background_work(seconds: float) -> None:
     run, its event writes, the runner's heartbeat, a job's claim. A request keeps the pool's
     short timeout and is answered 503, so that the waiting happens where it costs nothing; a
     run waits its turn for a connection before anything is open, then holds it no longer than
-    before. On SQLite a unit of work may also wait for its turn to write after its reads, its
-    connection checked out meanwhile (as a request does, for up to the pool timeout): under
-    heavy write contention such waits can take the pool, and requests are then answered 503.
+    before.
+
+    On SQLite the write turn is waited for the same way, and a unit of work must not wait for
+    it with a pooled connection checked out: background work waits long, and a few such waits
+    would take the whole pool, every request (even one that only reads) then answered 503.
+    So background work that writes opens `unit_of_work(..., writes=True)`, which waits for the
+    turn first, holding nothing, and only then takes a connection. A background unit of work
+    not so declared takes the turn at its first write, connection in hand, as a request does.
     """
-    _background_wait.set(seconds)
+    background_wait.set(seconds)
 
 
 async def _connect_patiently(session: AsyncSession, seconds: float) -> None:
@@ -427,19 +332,43 @@ async def _connect_patiently(session: AsyncSession, seconds: float) -> None:
         log.info("db.waited_for_connection", tries=tries)
 
 
+async def _connect(session: AsyncSession, gate: SQLiteWriteGate | None, writes: bool) -> None:
+    """What a unit of work does before its body runs: see `unit_of_work`."""
+    patience = background_wait.get()
+    if writes and gate is not None:
+        started = asyncio.get_running_loop().time()
+        if await gate.connect_writer(session, patience):
+            return
+        patience -= asyncio.get_running_loop().time() - started
+    if patience > 0:
+        await _connect_patiently(session, patience)
+
+
 @asynccontextmanager
-async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+async def unit_of_work(
+    factory: async_sessionmaker[AsyncSession], *, writes: bool = False
+) -> AsyncIterator[AsyncSession]:
     """A short-lived session that commits on success and rolls back on error.
 
     Request handlers get one per request (`roo.api.deps.DbSession`); long-running work (agent
     runs, WebSockets) opens one per unit of work and never holds one for its lifetime. In
     background work (`background_work`) it first waits for a connection, patiently.
+
+    `writes=True` says the unit of work will write (or lock rows). On SQLite it then waits for
+    the database's write turn *before* it checks out its connection, so that the wait holds
+    no connection, and keeps the turn until the connection returns to the pool; only if the
+    pool has no connection free once the turn is its own does it give the turn back and
+    connect as an undeclared unit of work does (the turn at its first write). A unit of work
+    waiting for a turn its own asyncio task holds fails at once with `DatabaseBusy`: a declared
+    one must not open inside another unit of work of the same task that has written (nor an
+    undeclared one write there). After `release_connection` the turn is given back with the
+    connection, and the unit's next write takes it again, at that write. On PostgreSQL
+    `writes` changes nothing.
     """
+    gate = SQLiteWriteGate.of(factory.kw.get("bind")) if writes else None
     async with factory() as session:
         try:
-            patience = _background_wait.get()
-            if patience > 0:
-                await _connect_patiently(session, patience)
+            await _connect(session, gate, writes)
             yield session
             await session.commit()
         except BaseException:

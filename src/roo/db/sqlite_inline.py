@@ -12,7 +12,7 @@ them.
 loop's own thread. The price: a statement blocks the loop while it runs (tenths of a millisecond
 for what the service does; the slow ones, workspace walks and the like, are not SQL), and
 SQLite's busy wait would too, which is why only one process writes a database file (the
-embedded mode) and the writers of that process take turns on `SQLiteWriteGate` before SQLite's
+embedded mode) and the writers of that process take turns on `roo.db.write_gate` before SQLite's
 lock could ever make them wait. docs/architecture.md says why.
 """
 

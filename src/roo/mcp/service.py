@@ -141,7 +141,7 @@ class McpService:
         """Writes one audit row per MCP call, in a short unit of work of its own."""
 
         async def audit(action: str, detail: dict[str, Any]) -> None:
-            async with unit_of_work(self.db_sessions) as db:
+            async with unit_of_work(self.db_sessions, writes=True) as db:
                 await record(
                     db,
                     action,

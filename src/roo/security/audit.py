@@ -156,7 +156,7 @@ class AuditWriter:
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[AsyncSession]:
         """A unit of work of its own: committed when the block ends, rolled back on error."""
-        async with unit_of_work(self._db_sessions) as db:
+        async with unit_of_work(self._db_sessions, writes=True) as db:
             yield db
 
     async def write(

@@ -93,7 +93,7 @@ class EventStore:
         (e.g. whether the run still holds its task): nothing is stored when it says no."""
         if db is not None:
             return await self._insert(db, session_id, task_id, items)
-        async with unit_of_work(self._db_sessions) as own:
+        async with unit_of_work(self._db_sessions, writes=True) as own:
             if guard is not None and not await guard(own):
                 return []
             return await self._insert(own, session_id, task_id, items)

@@ -115,7 +115,7 @@ class Liveness:
             return
         self.inbox_reads += 1
         taken: list[tuple[uuid.UUID, inbox.Inbox]] = []
-        async with unit_of_work(self.db_sessions) as db:
+        async with unit_of_work(self.db_sessions, writes=True) as db:
             for task in await repository.with_mail(db, ids):
                 try:
                     taken.append((task.id, inbox.take(task)))
@@ -132,7 +132,7 @@ class Liveness:
         ids = list(self._running())
         if not ids:
             return
-        async with unit_of_work(self.db_sessions) as db:
+        async with unit_of_work(self.db_sessions, writes=True) as db:
             held = await repository.beat(db, ids, self.runner_id, utcnow())
         gone = set(ids) - held
         if gone and self._lost is not None:
@@ -142,7 +142,7 @@ class Liveness:
         """Mark active tasks whose runner stopped beating as `interrupted`."""
         before = utcnow() - timedelta(seconds=STALE_BEATS * self.heartbeat_seconds)
         swept = 0
-        async with unit_of_work(self.db_sessions) as db:
+        async with unit_of_work(self.db_sessions, writes=True) as db:
             running = set(self._running())
             for task in await repository.stale(db, before):
                 if task.id in running:

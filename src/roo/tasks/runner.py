@@ -285,7 +285,7 @@ class TaskRunner:
         # (taken while draining: it runs until its first checkpoint, then is handed back
         # `interrupted` like the others; refusing it would leave the task queued with no job)
         background_work(self.settings.db_background_wait)  # a failed job would strand the task
-        async with unit_of_work(self.db_sessions) as db:
+        async with unit_of_work(self.db_sessions, writes=True) as db:
             task = await repository.lock(db, task_id)
             if task is None or task.state != "queued" or task.runner_id is not None:
                 log.info("tasks.job_skipped", task_id=str(task_id))
@@ -375,7 +375,10 @@ class TaskRunner:
     async def _park(self, run: Run, state: str, pending: dict[str, Any]) -> None:
         """Store the question the run waits for: the task `awaiting_*` with it pending, and
         `approval.required`, with the events emitted before it."""
-        async with self._buffer_held(run) as flush, unit_of_work(self.db_sessions) as db:
+        async with (
+            self._buffer_held(run) as flush,
+            unit_of_work(self.db_sessions, writes=True) as db,
+        ):
             task = await self._held_task(db, run)
             await flush(db)
             await states.transition(self.events, db, task, state, pending=pending)
@@ -400,7 +403,10 @@ class TaskRunner:
         auto-approval after its timeout), as the API's answer does: the task `running` again
         and `approval.resolved` (`auto: true`). False when the question is no longer pending
         (the user's answer came first; it is on its way to the run)."""
-        async with self._buffer_held(run) as flush, unit_of_work(self.db_sessions) as db:
+        async with (
+            self._buffer_held(run) as flush,
+            unit_of_work(self.db_sessions, writes=True) as db,
+        ):
             task = await self._held_task(db, run)
             if task.state != "awaiting_input" or (task.pending or {}).get("id") != pending_id:
                 return False
@@ -451,7 +457,7 @@ class TaskRunner:
     async def _start(self, run: Run, found: WorkspaceSetup) -> tuple[Task, Session, Any] | None:
         """Mark the task running: its row, its session and its model endpoint; None when it
         must not run (deleted, or no longer queued: cancelled before it started)."""
-        async with unit_of_work(self.db_sessions) as db:
+        async with unit_of_work(self.db_sessions, writes=True) as db:
             task = await repository.lock(db, run.task_id)
             session = await db.get(Session, run.session_id)
             if task is None or session is None or task.state != "queued":
@@ -532,7 +538,7 @@ class TaskRunner:
                     )
 
         async def save(snapshot: EngineState) -> None:
-            async with buffer.held() as flush, unit_of_work(self.db_sessions) as db:
+            async with buffer.held() as flush, unit_of_work(self.db_sessions, writes=True) as db:
                 # the lease first (the row stays locked until the writes commit): a run that
                 # lost it (paused past the sweep, the task resumed elsewhere) writes nothing
                 if not await repository.holds(db, run.task_id, self.runner_id):
@@ -550,7 +556,7 @@ class TaskRunner:
                 self._hand_back(run)
 
         async def save_policy(policy: ApprovalPolicy) -> None:
-            async with unit_of_work(self.db_sessions) as db:
+            async with unit_of_work(self.db_sessions, writes=True) as db:
                 row = await db.get(Session, run.session_id, with_for_update=True)
                 if row is not None:
                     row.config = {**row.config, "approvalPolicy": policy.to_mapping(by_alias=True)}
@@ -679,7 +685,10 @@ class TaskRunner:
     async def _finish(self, run: Run, end: states.End) -> None:
         """Record the run's end (with the events it emitted before)."""
         with contextlib.suppress(SessionGone):  # deleted meanwhile: nothing left to record
-            async with self._buffer_held(run) as flush, unit_of_work(self.db_sessions) as db:
+            async with (
+                self._buffer_held(run) as flush,
+                unit_of_work(self.db_sessions, writes=True) as db,
+            ):
                 task = await repository.lock(db, run.task_id)
                 if task is None:  # deleted
                     return
@@ -694,7 +703,7 @@ class TaskRunner:
     ) -> tuple[str, str]:
         """Create a child task in the same session and run it to its end inside the parent's
         run (cancelling the parent cancels the child)."""
-        async with unit_of_work(self.db_sessions) as db:
+        async with unit_of_work(self.db_sessions, writes=True) as db:
             if parent.buffer is not None:
                 await parent.buffer.flush(db)
             row = await repository.get(db, parent.task_id)
