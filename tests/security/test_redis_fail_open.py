@@ -1,8 +1,9 @@
 """Redis going away mid-run (issue #16): the service keeps serving signed-in callers (the rate
 limits and the session budgets fail open, with a logged warning; credentials are checked against
-the database, a logged-out token still refused), sign-in fails closed (503),
-and /readyz says Redis is down. A redis-server of the test's own, on another loopback port,
-is killed under the running app (the machine's shared Redis is never touched)."""
+the database, a logged-out token still refused; a task can be created, its per-user creation
+budget uncounted), sign-in fails closed (503), and /readyz says Redis is down. A redis-server
+of the test's own, on another loopback port, is killed under the running app (the machine's
+shared Redis is never touched)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,16 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from pydantic import SecretStr
+from structlog.testing import capture_logs
 
 from roo.config import Settings
+from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
 from tests.auth.conftest import PASSWORD, SignIn
 from tests.sessions.test_commands import new_session
+from tests.tasks.conftest import LLM_KEY, llm
+
+__all__ = ["llm"]
 
 
 class OwnRedis:
@@ -63,12 +70,17 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
 
 
 @pytest.fixture
-def settings(settings: Settings, own_redis: OwnRedis) -> Settings:
+def settings(settings: Settings, own_redis: OwnRedis, llm: FakeLLM) -> Settings:
     return settings.model_copy(
         update={
             "redis_url": own_redis.url,
             "redis_prefix": "roo-fail-open:",
             "rate_limit_session_tools": "1000/minute",
+            # tasks run against the fake LLM server (tests/tasks)
+            "openai_base_url": llm.openai_base_url,
+            "openai_api_key": SecretStr(LLM_KEY),
+            "default_provider": "openai",
+            "default_model": "gpt-4o",
             # no wait for a pooled connection when there is nothing to connect to
             "redis_pool_timeout": 1.0,
         }
@@ -76,7 +88,7 @@ def settings(settings: Settings, own_redis: OwnRedis) -> Settings:
 
 
 async def test_signed_in_callers_are_served_when_redis_goes_away(
-    client: httpx.AsyncClient, sign_in: SignIn, own_redis: OwnRedis
+    client: httpx.AsyncClient, sign_in: SignIn, own_redis: OwnRedis, llm: FakeLLM
 ) -> None:
     user = await sign_in()
     sid = await new_session(client, user)
@@ -115,6 +127,17 @@ async def test_signed_in_callers_are_served_when_redis_goes_away(
         assert ran.json()["isError"] is False
         assert "ratelimit-policy" not in ran.headers
     assert (await client.get("/api/v1/auth/profile", headers=ended_headers)).status_code == 401
+    # a task is created: its creation budget (ROO_TASK_CREATE_LIMIT) fails open like the others
+    llm.script(Reply(tool_calls=[ToolCall("attempt_completion", {"result": "done"})]))
+    with capture_logs() as logs:
+        created = await client.post(
+            f"/api/v1/sessions/{sid}/tasks", headers=user.headers, json={"input": "go"}
+        )
+    assert created.status_code == 202, created.text
+    assert any(
+        log["event"] == "rate_limit.store_failed" and log.get("policy") == "task-create"
+        for log in logs
+    ), logs
     ready = await client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["redis"].startswith("unreachable")
