@@ -321,6 +321,7 @@ class TaskService:
             id=task_id,
             session_id=session.id,
             user_id=principal.user_id,
+            credential=principal.key_prefix,
             state="queued",
             mode=mode,
             provider=choice.provider,
