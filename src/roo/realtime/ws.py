@@ -74,7 +74,7 @@ from roo.realtime.sse import event_json
 from roo.realtime.tickets import TicketStore
 from roo.security.audit import ClientInfo
 from roo.security.denials import DenialLog
-from roo.security.session_limits import Budgets
+from roo.security.session_limits import Budgets, Verdict
 from roo.sessions.exceptions import SessionNotFound
 from roo.sessions.service import SessionManager
 from roo.tasks.events import SessionGone
@@ -318,12 +318,7 @@ class Connection:
         bad tickets and sockets that never authenticate cost an address its budget too."""
         if self.s.budgets is None:
             return
-        verdict = await self.s.budgets.attempt(self.client.ip)
-        if verdict is not None and not verdict.allowed:
-            raise Closing(
-                CLOSE_RATE_LIMITED,
-                f"rate limited ({verdict.policy.name}): retry in {verdict.retry_after} s",
-            )
+        _refuse_past(await self.s.budgets.attempt(self.client.ip))
 
     async def _count_connect(self, principal: Principal) -> None:
         """The caller's (user's, or API key's) `ws-connect` budget: 4429 past it, the reason
@@ -335,12 +330,7 @@ class Connection:
             if principal.api_key_id is not None
             else f"user:{principal.user_id}"
         )
-        verdict = await self.s.budgets.connect(caller)
-        if verdict is not None and not verdict.allowed:
-            raise Closing(
-                CLOSE_RATE_LIMITED,
-                f"rate limited ({verdict.policy.name}): retry in {verdict.retry_after} s",
-            )
+        _refuse_past(await self.s.budgets.connect(caller))
 
     def _deny(self, status: int) -> None:
         """Count a refusal for the audit trail, as HTTP refusals are (no I/O here)."""
@@ -622,6 +612,15 @@ class Connection:
         # it was sent, then the close); one that reads nothing is cut off by the ping timeout
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.socket.close(code, reason), CLOSE_WAIT_SECONDS)
+
+
+def _refuse_past(verdict: Verdict | None) -> None:
+    """4429 for a budget spent, the reason saying which and when to come back."""
+    if verdict is not None and not verdict.allowed:
+        raise Closing(
+            CLOSE_RATE_LIMITED,
+            f"rate limited ({verdict.policy.name}): retry in {verdict.retry_after} s",
+        )
 
 
 def _dumps(value: dict[str, Any]) -> str:
