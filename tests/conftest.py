@@ -108,6 +108,7 @@ GENEROUS_RATE_LIMITS = {
     "rate_limit_session_tools": "10000/minute",
     "rate_limit_session_commands": "10000/minute",
     "rate_limit_ws_connect": "10000/minute",
+    "rate_limit_ws_attempts": "10000/minute",
 }
 
 

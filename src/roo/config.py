@@ -438,6 +438,11 @@ class Settings(BaseSettings, OAuthUrlChecks):
     rate_limit_ws_connect: str = Field(
         "60/minute", validation_alias=_env("ROO_RATE_LIMIT_WS_CONNECT")
     )
+    # WebSocket connection attempts per client address, counted before any credential is read
+    # (every socket is anonymous until then; docs/security.md says why not the anonymous one)
+    rate_limit_ws_attempts: str = Field(
+        "120/minute", validation_alias=_env("ROO_RATE_LIMIT_WS_ATTEMPTS")
+    )
     # The audit trail (roo.security.audit_chain, docs/security.md): how often unsealed rows are
     # sealed into the hash chain, and how many days rows are kept (0: forever; a cut leaves
     # an anchor row, so the rest still verifies)
@@ -524,6 +529,7 @@ class Settings(BaseSettings, OAuthUrlChecks):
         "rate_limit_session_tools",
         "rate_limit_session_commands",
         "rate_limit_ws_connect",
+        "rate_limit_ws_attempts",
     )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:

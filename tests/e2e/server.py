@@ -126,6 +126,7 @@ def running_server(
         "ROO_RATE_LIMIT_SESSION_TOOLS": "10000/minute",
         "ROO_RATE_LIMIT_SESSION_COMMANDS": "10000/minute",
         "ROO_RATE_LIMIT_WS_CONNECT": "10000/minute",
+        "ROO_RATE_LIMIT_WS_ATTEMPTS": "10000/minute",
         "ROO_DATA_DIR": str(data_dir),
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",

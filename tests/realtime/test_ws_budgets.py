@@ -1,14 +1,17 @@
 """The WebSocket under budgets (issue #16), over real sockets (uvicorn on loopback, the
 `websockets` client): connects per user or API key count against `ROO_RATE_LIMIT_WS_CONNECT`
-(4429 past it), messages per connection are bounded, and every refusal is counted in the
-audit's `security.denied` rows as HTTP refusals are."""
+(4429 past it), attempts per client address against `ROO_RATE_LIMIT_WS_ATTEMPTS` before any
+credential is read (4429 past it), messages per connection are bounded, and every refusal is
+counted in the audit's `security.denied` rows as HTTP refusals are."""
 
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -19,7 +22,7 @@ from roo.db.types import utcnow
 from roo.security.denials import DenialLog
 from roo.testing.fake_llm import FakeLLM
 from tests.auth.test_api_keys import create_key
-from tests.realtime.conftest import run_a_command_then_finish, ws_connect
+from tests.realtime.conftest import run_a_command_then_finish, ticket, ws_connect
 from tests.security.test_rate_limits import within_one_window
 from tests.tasks.conftest import Api, MakeApi
 
@@ -91,6 +94,44 @@ async def test_connects_past_the_budget_are_closed_with_4429_and_audited(
     assert of(rows, None, 401).detail["count"] == 1
     assert of(rows, None, 401).ip == "127.0.0.1"
     assert all(row.actor_id != other.user.user_id for row in rows)
+
+
+@pytest.mark.task_settings(
+    rate_limit_ws_attempts="4/day", ws_auth_timeout_seconds=0.5, audit_seal_interval_seconds=3600
+)
+async def test_attempts_past_the_address_budget_are_closed_with_4429_before_any_credential(
+    api: Api, live: str, http: httpx.AsyncClient, app: FastAPI, resources: Resources
+) -> None:
+    """Bad tickets and sockets that never authenticate spend the address's budget; past it a
+    socket is closed with 4429 at once, its ticket not redeemed and its token not read."""
+    await within_one_window(DAY, 120)
+    started = utcnow()
+    session = await api.session()
+    for bad in ("not-a-ticket", "x" * 43):
+        async with ws_connect(live, session, ticket=bad) as socket:
+            assert (await socket.closed())[0] == 4401
+    async with ws_connect(live, session) as socket:  # says nothing: closed after 0.5 s
+        assert await socket.closed() == (4401, "no credential in time")
+    async with ws_connect(live, session, token=api.user.token) as socket:  # the fourth: served
+        assert (await socket.recv())["type"] == "hello"
+
+    valid = await ticket(http, live, api.user.headers, session)
+    async with ws_connect(live, session, ticket=valid) as socket:
+        code, reason = await socket.closed()
+    assert code == 4429, reason
+    match = re.fullmatch(r"rate limited \(ws-attempts\): retry in (\d+) s", reason)
+    assert match is not None, reason
+    assert 1 <= int(match.group(1)) <= DAY
+    # the ticket was not touched: still good for one redemption
+    assert await resources.tickets.redeem(valid, uuid.UUID(session)) is not None
+    async with ws_connect(live, session, token=api.user.token) as socket:
+        assert (await socket.closed())[0] == 4429
+
+    rows = await denied(app, resources, started)
+    refused = of(rows, None, 429)
+    assert refused.detail["count"] == 2
+    assert refused.ip == "127.0.0.1"
+    assert of(rows, None, 401).detail["count"] == 3
 
 
 @pytest.mark.task_settings(ws_messages_per_second=5.0, audit_seal_interval_seconds=3600)

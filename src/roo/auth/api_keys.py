@@ -127,6 +127,8 @@ class ApiKeys:
         )
         for key in keys:
             key.revoked_at = now
+            # the cache first, then again once committed (see `revoke`)
+            await self.resolver.forget_api_key(key.key_hash)
             after_commit(db, functools.partial(self.resolver.forget_api_key, key.key_hash))
         await db.flush()
         return len(keys)
@@ -150,10 +152,16 @@ class ApiKeys:
         ).scalar_one_or_none()
         if key is None:
             raise exc.ApiKeyNotFound()
+        # The cache forgets the key before the revocation commits: with the cache away (Redis)
+        # this raises and nothing is written (503), as a logout does; committed and unheard, a
+        # Redis that comes back with its data would still hold the key as valid. And again once
+        # committed (a concurrent request may have cached it meanwhile), even for a key revoked
+        # before: a revocation whose cache step failed after its commit is completed by a retry.
+        key_hash = key.key_hash
+        await self.resolver.forget_api_key(key_hash)
+        after_commit(db, lambda: self.resolver.forget_api_key(key_hash))
         if key.revoked_at is None:
             key.revoked_at = utcnow()
-            key_hash = key.key_hash
-            after_commit(db, lambda: self.resolver.forget_api_key(key_hash))
             await record(
                 db,
                 "apikeys.revoke",

@@ -335,6 +335,8 @@ class AuthService:
             await self._revoke_family(db, family_id, now)
         await db.flush()
         user_id = user.id
+        # before the commit too: with the cache away nothing is written (503), as for a logout
+        await self.resolver.forget_user(user_id)
         after_commit(db, lambda: self.resolver.forget_user(user_id))
 
     # -- profile ------------------------------------------------------------------------------

@@ -2,10 +2,12 @@
 
 One `Connection` per socket, in four steps:
 
-1. **Admission**: an `Origin` outside `ALLOWED_ORIGINS` is closed with 4403; the credential comes
-   from a one-use ticket (`?ticket=`) or a first message `{"type": "auth", "token"}` within
-   `ROO_WS_AUTH_TIMEOUT_SECONDS` (4401 otherwise); `tasks:read` is required (4403); a session
-   that is not the caller's is 4404, as REST's 404; past the per-user stream limit, 1008.
+1. **Admission**: past its address's `ws-attempts` budget a socket is closed with 4429 before
+   anything else is done; an `Origin` outside `ALLOWED_ORIGINS` is closed with 4403; the
+   credential comes from a one-use ticket (`?ticket=`) or a first message `{"type": "auth",
+   "token"}` within `ROO_WS_AUTH_TIMEOUT_SECONDS` (4401 otherwise); `tasks:read` is required
+   (4403); a session that is not the caller's is 4404, as REST's 404; past the per-user
+   stream limit, 1008.
 2. **Hello**: `{"type": "hello", "sessionId", "lastSeq", "state"}`: the session, its tasks that
    have not ended (with their pending approvals or questions), and `state.seq`, the session's
    last event when it was read.
@@ -72,7 +74,7 @@ from roo.realtime.sse import event_json
 from roo.realtime.tickets import TicketStore
 from roo.security.audit import ClientInfo
 from roo.security.denials import DenialLog
-from roo.security.session_limits import Budgets
+from roo.security.session_limits import Budgets, Verdict
 from roo.sessions.exceptions import SessionNotFound
 from roo.sessions.service import SessionManager
 from roo.tasks.events import SessionGone
@@ -91,7 +93,7 @@ CLOSE_UNAUTHENTICATED = 4401  # bad, expired, used or revoked credential or tick
 CLOSE_FORBIDDEN = 4403  # missing permission, or an Origin not allowed
 CLOSE_NOT_FOUND = 4404  # not your session (or it was deleted)
 CLOSE_TOO_SLOW = 4408  # the client did not keep up: reconnect with lastSeq
-CLOSE_RATE_LIMITED = 4429  # the caller's connect budget is spent: reconnect after the reason's s
+CLOSE_RATE_LIMITED = 4429  # a connect or attempt budget is spent: reconnect after the reason's s
 
 # Refusals counted in the audit's `security.denied` rows, as the HTTP status they stand for
 DENIED_CLOSES = {
@@ -268,6 +270,7 @@ class Connection:
     async def serve(self) -> None:
         await self.socket.accept()
         try:
+            await self._count_attempt()
             await self._admit_and_run()
         except Closing as closing:
             log.info("realtime.ws_closed", code=closing.code, reason=closing.reason)
@@ -310,6 +313,13 @@ class Connection:
         except BusClosed:
             raise Closing(CLOSE_RESTART, "service restarting") from None
 
+    async def _count_attempt(self) -> None:
+        """The client address's `ws-attempts` budget, before any ticket or credential work:
+        bad tickets and sockets that never authenticate cost an address its budget too."""
+        if self.s.budgets is None:
+            return
+        _refuse_past(await self.s.budgets.attempt(self.client.ip))
+
     async def _count_connect(self, principal: Principal) -> None:
         """The caller's (user's, or API key's) `ws-connect` budget: 4429 past it, the reason
         saying when to come back."""
@@ -320,12 +330,7 @@ class Connection:
             if principal.api_key_id is not None
             else f"user:{principal.user_id}"
         )
-        verdict = await self.s.budgets.connect(caller)
-        if verdict is not None and not verdict.allowed:
-            raise Closing(
-                CLOSE_RATE_LIMITED,
-                f"rate limited ({verdict.policy.name}): retry in {verdict.retry_after} s",
-            )
+        _refuse_past(await self.s.budgets.connect(caller))
 
     def _deny(self, status: int) -> None:
         """Count a refusal for the audit trail, as HTTP refusals are (no I/O here)."""
@@ -607,6 +612,15 @@ class Connection:
         # it was sent, then the close); one that reads nothing is cut off by the ping timeout
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.socket.close(code, reason), CLOSE_WAIT_SECONDS)
+
+
+def _refuse_past(verdict: Verdict | None) -> None:
+    """4429 for a budget spent, the reason saying which and when to come back."""
+    if verdict is not None and not verdict.allowed:
+        raise Closing(
+            CLOSE_RATE_LIMITED,
+            f"rate limited ({verdict.policy.name}): retry in {verdict.retry_after} s",
+        )
 
 
 def _dumps(value: dict[str, Any]) -> str:

@@ -9,7 +9,9 @@ or a task's agent *does*, per session, whoever does it:
   `execute_command` and `search_files`, the tools API's, a clone), counted where every command
   goes through (`SessionManager.run_command`), `ROO_RATE_LIMIT_SESSION_COMMANDS`;
 - **ws-connect**: WebSocket connections a user (or an API key) opens, counted once the socket's
-  credential is known, `ROO_RATE_LIMIT_WS_CONNECT`.
+  credential is known, `ROO_RATE_LIMIT_WS_CONNECT`;
+- **ws-attempts**: WebSocket connection attempts per client address, counted before anything
+  else (no ticket redeemed, no credential read or waited for), `ROO_RATE_LIMIT_WS_ATTEMPTS`.
 
 Sliding windows of the `limits` library in the rate limiter's storage (process memory, or Redis
 with `REDIS_URL`: shared by every process). A request refused answers 429 problem+json with
@@ -116,6 +118,7 @@ class Budgets:
         tools: str,
         commands: str,
         ws_connect: str,
+        ws_attempts: str,
         enabled: bool = True,
     ) -> None:
         self.storage = storage
@@ -123,6 +126,7 @@ class Budgets:
         self.tools = Policy("session-tools", parse(tools))
         self.commands = Policy("session-commands", parse(commands))
         self.ws_connect = Policy("ws-connect", parse(ws_connect))
+        self.ws_attempts = Policy("ws-attempts", parse(ws_attempts))
         self._limiter = SlidingWindowCounterRateLimiter(storage)
 
     @classmethod
@@ -132,6 +136,7 @@ class Budgets:
             tools=settings.rate_limit_session_tools,
             commands=settings.rate_limit_session_commands,
             ws_connect=settings.rate_limit_ws_connect,
+            ws_attempts=settings.rate_limit_ws_attempts,
             enabled=settings.rate_limit_enabled,
         )
 
@@ -167,3 +172,6 @@ class Budgets:
 
     async def connect(self, caller: str) -> Verdict | None:
         return await self.hit(self.ws_connect, caller)
+
+    async def attempt(self, address: str) -> Verdict | None:
+        return await self.hit(self.ws_attempts, address)

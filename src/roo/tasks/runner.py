@@ -47,6 +47,7 @@ from roo.config import Settings
 from roo.db.engine import background_work, uninterrupted, unit_of_work
 from roo.db.models import Session, Task
 from roo.db.types import utcnow
+from roo.kit.request_context import bind_credential
 from roo.mcp.service import McpService
 from roo.pathguard import PathRejected
 from roo.sandbox import ProcessResult, SandboxError
@@ -309,11 +310,16 @@ class TaskRunner:
             ),
         )
         self._runs[task.id] = run
-        run.asyncio_task = asyncio.create_task(self._run(run, text), name=f"task-{task.id}")
+        run.asyncio_task = asyncio.create_task(
+            self._run(run, text, task.credential), name=f"task-{task.id}"
+        )
         return run
 
-    async def _run(self, run: Run, text: str | None) -> None:
+    async def _run(self, run: Run, text: str | None, credential: str | None) -> None:
         background_work(self.settings.db_background_wait)  # no request waits on it
+        # the audit rows of the run (its commands, MCP calls) carry the credential the task was
+        # created with, whichever request (or worker) started this run
+        bind_credential(credential)
         try:
             await self._execute(run, text)
         except Exception:
@@ -712,6 +718,7 @@ class TaskRunner:
             child = Task(
                 session_id=row.session_id,
                 user_id=row.user_id,
+                credential=row.credential,
                 parent_id=row.id,
                 state="queued",
                 mode=mode,

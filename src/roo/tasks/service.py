@@ -24,6 +24,7 @@ from roo.db.models import Session, Task
 from roo.db.reads import Reads
 from roo.db.types import utcnow
 from roo.kit.errors import Conflict, NotFound, TooManyRequests, Unprocessable
+from roo.kit.logs import get_logger
 from roo.security.audit import ClientInfo, record
 from roo.sessions import exceptions as session_errors
 from roo.sessions.modes import session_modes
@@ -45,6 +46,8 @@ from roo.tasks.schemas import (
     UsageOut,
 )
 from roo.tasks.state_store import hidden_in
+
+log = get_logger("roo.tasks")
 
 # where a run exists that can condense before its next request
 CONDENSABLE_STATES = ("running", "awaiting_approval", "awaiting_input")
@@ -253,15 +256,25 @@ class TaskService:
     # -- creating -------------------------------------------------------------------------------
 
     async def _rate_limit(self, principal: Principal) -> None:
+        """The user's `ROO_TASK_CREATE_LIMIT`: 429 past it. When the store fails (Redis away)
+        the task is created uncounted, with a logged warning, as the other budgets do."""
         key = str(principal.user_id)
-        if not await self._limiter.hit(self._create_limit, "tasks", key):
+        try:
+            if await self._limiter.hit(self._create_limit, "tasks", key):
+                return
             stats = await self._limiter.get_window_stats(self._create_limit, "tasks", key)
-            retry = max(1, math.ceil(stats.reset_time - time.time()))
-            raise TaskRateLimited(
-                f"At most {self.settings.task_create_limit} new tasks per user; "
-                f"try again in {retry} s",
-                headers={"Retry-After": str(retry)},
+        except Exception as exc:  # the store is away: the task is created, uncounted
+            log.warning(
+                "rate_limit.store_failed",
+                policy="task-create",
+                error=f"{type(exc).__name__}: {exc}",
             )
+            return
+        retry = max(1, math.ceil(stats.reset_time - time.time()))
+        raise TaskRateLimited(
+            f"At most {self.settings.task_create_limit} new tasks per user; try again in {retry} s",
+            headers={"Retry-After": str(retry)},
+        )
 
     async def create(
         self,
@@ -313,6 +326,7 @@ class TaskService:
             id=task_id,
             session_id=session.id,
             user_id=principal.user_id,
+            credential=principal.key_prefix,
             state="queued",
             mode=mode,
             provider=choice.provider,

@@ -26,6 +26,9 @@ class Task(Base):
         Uuid, ForeignKey("sessions.id", ondelete="CASCADE")
     )
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"))
+    # The credential it was created with: an API key's public prefix (none for an access token),
+    # bound for its runs so that their audit rows carry it; a subtask has its parent's.
+    credential: Mapped[str | None] = mapped_column(String(32), default=None)
     parent_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("tasks.id", ondelete="CASCADE"), default=None
     )

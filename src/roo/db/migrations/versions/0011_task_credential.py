@@ -1,0 +1,29 @@
+"""The credential a task was created with: `credential` on `tasks`, an API key's public prefix
+(none for an access token), set for its runs so that the audit rows they write (commands, MCP
+calls) carry it as the request's rows do. Subtasks inherit their parent's.
+
+Revision ID: 0011_task_credential
+Revises: 0010_audit_credential
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0011_task_credential"
+down_revision: str | None = "0010_audit_credential"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("tasks", sa.Column("credential", sa.String(32), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("tasks") as batch:
+        batch.drop_column("credential")
