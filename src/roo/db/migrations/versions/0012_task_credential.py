@@ -2,8 +2,8 @@
 (none for an access token), set for its runs so that the audit rows they write (commands, MCP
 calls) carry it as the request's rows do. Subtasks inherit their parent's.
 
-Revision ID: 0011_task_credential
-Revises: 0010_audit_credential
+Revision ID: 0012_task_credential
+Revises: 0011_mcp_board
 Create Date: 2026-12-07
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_task_credential"
-down_revision: str | None = "0010_audit_credential"
+revision: str = "0012_task_credential"
+down_revision: str | None = "0011_mcp_board"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
