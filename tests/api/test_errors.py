@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from pydantic import BaseModel, Field
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
 
 from roo.api.routing import api_router
@@ -47,6 +49,12 @@ async def dropped(invalidated: bool) -> None:
     raise DBAPIError(
         "SELECT 1", None, Exception("connection was closed"), connection_invalidated=invalidated
     )
+
+
+@probe.get("/redis")
+async def redis_fails(kind: str) -> None:
+    # what redis-py raises when the server is gone, or too slow to answer in its socket timeout
+    raise {"refused": RedisConnectionError, "timeout": RedisTimeoutError}[kind]("redis")
 
 
 @probe.get("/conflict")
@@ -194,6 +202,13 @@ async def test_a_dropped_database_connection_is_503_any_other_driver_error_500(
     assert "SELECT" not in response.text
     if invalidated:
         assert response.headers["retry-after"] == "5"
+
+
+@pytest.mark.parametrize("kind", ["refused", "timeout"])
+async def test_redis_gone_or_too_slow_is_503(probe_client: httpx.AsyncClient, kind: str) -> None:
+    response = await probe_client.get("/api/v1/_probe/redis", params={"kind": kind})
+    assert_problem(response, 503, "service-unavailable")
+    assert response.headers["retry-after"] == "5"
 
 
 async def test_unexpected_exception_is_500_without_internals(

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
@@ -246,7 +247,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
-    for backend_error in (OperationalError, InterfaceError, ConnectionError, RedisConnectionError):
+    for backend_error in (
+        OperationalError,
+        InterfaceError,
+        ConnectionError,
+        RedisConnectionError,
+        RedisTimeoutError,  # Redis too slow to answer within its socket timeout
+    ):
         app.add_exception_handler(backend_error, backend_unavailable_handler)
     app.add_exception_handler(DBAPIError, dbapi_error_handler)
     for busy in (PoolTimeout, DatabaseBusy):
