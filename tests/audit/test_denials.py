@@ -28,17 +28,16 @@ def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"audit_seal_interval_seconds": 3600})
 
 
-async def denied_rows(engine: AsyncEngine, target: str) -> list[Any]:
+async def denied_rows(
+    engine: AsyncEngine, target: str, user_agent: str | None = None
+) -> list[Any]:
+    """The `security.denied` rows of `target`; with `user_agent`, only those of the test's own
+    client (other tests sharing the database refuse requests on the same routes)."""
+    conditions = [AuditEvent.action == "security.denied", AuditEvent.target == target]
+    if user_agent is not None:
+        conditions.append(AuditEvent.user_agent == user_agent)
     async with engine.connect() as conn:
-        return list(
-            (
-                await conn.execute(
-                    select(AuditEvent).where(
-                        AuditEvent.action == "security.denied", AuditEvent.target == target
-                    )
-                )
-            ).all()
-        )
+        return list((await conn.execute(select(AuditEvent).where(*conditions))).all())
 
 
 async def test_401_and_403_are_counted_into_one_row_per_key(
@@ -63,13 +62,13 @@ async def test_401_and_403_are_counted_into_one_row_per_key(
     assert failed.status_code == 401
     assert await denials.flush(resources.engine) == 2
 
-    (row,) = await denied_rows(resources.engine, "route:GET /api/v1/admin/audit")
+    (row,) = await denied_rows(resources.engine, "route:GET /api/v1/admin/audit", agent)
     assert row.user_agent == agent
     assert row.actor_id is None
     assert row.outcome == "denied"
     assert (row.detail["status"], row.detail["count"]) == (401, 3)
     assert row.detail["first_at"] <= row.detail["last_at"]
-    (row,) = await denied_rows(resources.engine, "route:GET /api/v1/admin/audit/verify")
+    (row,) = await denied_rows(resources.engine, "route:GET /api/v1/admin/audit/verify", agent)
     assert row.actor_id == viewer.user_id
     assert (row.detail["status"], row.detail["count"]) == (403, 2)
     assert await denied_rows(resources.engine, "route:POST /api/v1/auth/login") == []

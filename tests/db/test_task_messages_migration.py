@@ -166,7 +166,10 @@ async def engine_state(conn: AsyncConnection, task_id: uuid.UUID) -> Any:
 
 
 def resumed_state(url: str) -> EngineState:
-    """What the runner loads to resume TASK, through its own code."""
+    """What the runner loads to resume TASK, through its own code. Today's code reads the
+    latest schema's columns (later migrations add some to `tasks`), so the database is brought
+    to the head first; the later migrations leave the conversation's rows as 0007 wrote them."""
+    alembic(url, "upgrade", "head")
 
     async def read() -> EngineState:
         engine = create_engine(load_settings(env="test", database_url=url))

@@ -26,5 +26,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("email_verified")
+    # In place, also on SQLite (3.35+): batch mode would copy `users` and drop the original,
+    # and with foreign keys on, that DROP deletes every row that refers to a user (sessions,
+    # keys, tokens: ON DELETE CASCADE).
+    op.drop_column("users", "email_verified")

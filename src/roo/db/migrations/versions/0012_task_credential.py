@@ -25,5 +25,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("tasks") as batch:
-        batch.drop_column("credential")
+    # In place, also on SQLite (3.35+ drops a column itself): batch mode would copy `tasks` and
+    # drop the original, and with foreign keys on that DROP deletes every row that refers to a
+    # task (its messages, events and checkpoints, ON DELETE CASCADE).
+    op.drop_column("tasks", "credential")
