@@ -5,7 +5,9 @@ janitor deleting an archived session's workspace (issue 18)."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from roo.api.state import Resources
+from roo.checkpoints.lock import LOCK_NAME, LockTimeout, session_lock
 from roo.checkpoints.service import CheckpointService
 from roo.checkpoints.shadow import ShadowRepo
 from roo.config import Settings
@@ -213,3 +216,59 @@ async def test_the_janitor_deletes_the_checkpoints_with_the_workspace(
     for response in (await checkpoints.diff(first["id"]), await checkpoints.restore(first["id"])):
         assert response.status_code == 409, response.text
         assert response.json()["type"].endswith("workspace-deleted")
+
+
+HOLDER = """
+import asyncio, sys
+from pathlib import Path
+from roo.checkpoints.lock import session_lock
+
+async def main() -> None:
+    async with session_lock(Path(sys.argv[1]), sys.argv[2], 5.0):
+        print("held", flush=True)
+        await asyncio.to_thread(sys.stdin.read)  # until the test closes our stdin
+
+asyncio.run(main())
+"""
+
+
+async def test_the_session_lock_holds_across_processes(tmp_path: Path) -> None:
+    """Another process holding a session's checkpoint lock keeps this one waiting (here: past
+    a short wait, LockTimeout) until it lets go; another session's lock is free meanwhile."""
+    key = uuid.uuid4().hex
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        HOLDER,
+        str(tmp_path),
+        key,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert holder.stdin is not None
+    assert holder.stdout is not None
+    try:
+        assert await asyncio.wait_for(holder.stdout.readline(), 30) == b"held\n"
+        with pytest.raises(LockTimeout):
+            async with session_lock(tmp_path, key, 0.3):
+                pass
+        async with session_lock(tmp_path, uuid.uuid4().hex, 0.3):
+            pass
+    finally:
+        holder.stdin.close()
+        assert await asyncio.wait_for(holder.wait(), 30) == 0
+    async with session_lock(tmp_path, key, 5.0):
+        pass
+
+
+async def test_a_planted_link_is_never_the_lock_file(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious\n")
+    key = uuid.uuid4().hex
+    (tmp_path / "root" / key).mkdir(parents=True)
+    (tmp_path / "root" / key / LOCK_NAME).symlink_to(outside)
+    with pytest.raises(OSError):  # noqa: PT011 - ELOOP, whatever its subclass
+        async with session_lock(tmp_path / "root", key, 0.3):
+            pass
+    assert outside.read_text() == "precious\n"
+    assert (tmp_path / "root" / key / LOCK_NAME).is_symlink()
