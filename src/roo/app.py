@@ -279,6 +279,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if mcp.cluster is not None:
             await mcp.cluster.start(mcp.reload)  # the servers of other processes (docs/mcp.md)
         background_stops.append(bus.aclose)  # after the runs: their last events go out
+        if tasks.checkpoints is not None:  # a deleted workspace's checkpoints go with it
+            janitor.also_remove = tasks.checkpoints.remove
         janitor_stop = asyncio.Event()
         janitor_task = asyncio.create_task(
             _janitor_loop(janitor, settings.cleanup_interval_seconds, janitor_stop)

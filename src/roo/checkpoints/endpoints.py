@@ -50,7 +50,11 @@ async def list_checkpoints(
 @router.get(
     BASE + "/{checkpoint_id}/diff",
     summary="A unified diff from the checkpoint to the workspace now or to another checkpoint",
-    responses={**NOT_FOUND, 422: {"description": "`against` is neither `current` nor an id"}},
+    responses={
+        **NOT_FOUND,
+        409: {"description": "The session's workspace (and its checkpoints) was deleted"},
+        422: {"description": "`against` is neither `current` nor an id"},
+    },
 )
 async def diff_checkpoint(
     request: Request,
@@ -86,7 +90,11 @@ async def diff_checkpoint(
     summary="Restore the workspace's files (and the task's conversation) to the checkpoint",
     responses={
         **NOT_FOUND,
-        409: {"description": "A task of the session is active, or commands are running"},
+        409: {
+            "description": "A task of the session is active; commands or file writes are "
+            "under way (workspace-busy); the session is archived or its workspace (and its "
+            "checkpoints) was deleted (workspace-deleted)"
+        },
     },
 )
 async def restore_checkpoint(

@@ -2,20 +2,22 @@
 restoring (for the API).
 
 Git runs in the session's sandbox (`roo.checkpoints.shadow`); no database connection is held
-while it does. A session's saves and restores take turns (one lock per session in this
-process); a restore also holds the workspace alone (no command of the session runs meanwhile)
-and is refused while any task of the session is active.
+while it does. A session's saves, diffs and restores take turns, in this process (an asyncio
+lock) and across the processes that share the checkpoints directory (`roo.checkpoints.lock`).
+A restore also holds the workspace alone (no command, file write through the API or task start
+of the session meanwhile) and is refused while any task of the session is active.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import functools
-import shutil
+import os
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +26,17 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from roo.checkpoints.lock import LockTimeout, session_lock
 from roo.checkpoints.shadow import ShadowError, ShadowRepo, session_directory
 from roo.config import Settings
 from roo.db.engine import unit_of_work
 from roo.db.models import Session, Task, TaskCheckpoint, TaskMessage
 from roo.kit.errors import Conflict, NotFound, ServiceUnavailable
-from roo.pathguard import PathRejected
-from roo.sandbox import SandboxError
+from roo.pathguard import PathRejected, remove_tree
+from roo.sandbox import SandboxError, SandboxPathError
 from roo.sandbox.disk import workspace_usage_bytes
 from roo.security.audit import ClientInfo, record
-from roo.sessions.exceptions import SessionNotFound, WorkspaceGone
+from roo.sessions.exceptions import SessionNotFound, WorkspaceBusy, WorkspaceGone
 from roo.sessions.service import SessionManager
 from roo.tasks.events import EventStore
 from roo.tasks.schemas import ACTIVE_STATES
@@ -42,7 +45,8 @@ log = structlog.get_logger(__name__)
 
 # The run's event sink (roo.tasks.run.EventBuffer)
 Sink = Callable[[str, dict[str, Any]], Awaitable[None]]
-_FAILURES = (ShadowError, SandboxError, PathRejected, OSError)
+_FAILURES = (ShadowError, SandboxError, PathRejected, OSError, LockTimeout)
+_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class CheckpointNotFound(NotFound):
@@ -91,11 +95,18 @@ class CheckpointService:
     def directory(self, session_id: uuid.UUID) -> Path:
         return session_directory(self.root, session_id.hex)
 
-    def _lock(self, session_id: uuid.UUID) -> asyncio.Lock:
+    @contextlib.asynccontextmanager
+    async def _turn(self, session_id: uuid.UUID, *, create: bool = True) -> AsyncIterator[None]:
+        """The session's turn for a checkpoint operation: after the others of this process
+        (an asyncio lock) and of every process sharing the checkpoints directory (a file
+        lock), waiting at most twice an operation's timeout (LockTimeout past that)."""
         lock = self._locks.get(session_id)
         if lock is None:
             lock = self._locks[session_id] = asyncio.Lock()
-        return lock
+        async with lock:
+            wait = 2 * self.settings.checkpoint_timeout_seconds
+            async with session_lock(self.root, session_id.hex, wait, create=create):
+                yield
 
     async def _repo(self, session: Session) -> ShadowRepo:
         manager = self.manager
@@ -126,11 +137,25 @@ class CheckpointService:
             self._sizes[session_id] = used
         return used
 
-    async def remove(self, session_id: uuid.UUID) -> None:
-        """Delete a session's shadow repository (the session is gone)."""
+    async def remove(self, session_id: uuid.UUID) -> bool:
+        """Delete a session's shadow repository (the session or its workspace is gone), after
+        the operation running on it if any, beneath directory fds with no link followed (git's
+        sandbox can write in it). True when it is gone (also when there was none); a failure
+        is logged, never raised."""
         self._sizes.pop(session_id, None)
-        directory = self.directory(session_id)
-        await asyncio.to_thread(shutil.rmtree, directory, ignore_errors=True)
+        key = session_id.hex
+        try:
+            try:
+                async with self._turn(session_id, create=False):
+                    await asyncio.to_thread(_remove, self.root, key)
+            except LockTimeout:  # an operation stuck past its timeout: it fails, the tree goes
+                await asyncio.to_thread(_remove, self.root, key)
+        except FileNotFoundError:
+            return True  # none, or already gone
+        except Exception as exc:  # one session's failure must not stop the caller's round
+            log.warning("checkpoints.remove_failed", session_id=str(session_id), error=repr(exc))
+            return False
+        return True
 
     # -- saving (the engine's WorkspaceCheckpoints) ---------------------------------------------
 
@@ -160,7 +185,7 @@ class CheckpointService:
                 f"{self.settings.checkpoint_max_bytes} (ROO_CHECKPOINT_MAX_BYTES)"
             )
         repo = await self._repo(session)
-        async with self._lock(session.id):
+        async with self._turn(session.id):
             async with self.manager.workspaces.held(session.workspace_dir, exclusive=False):
                 saved = await repo.save(f"task {task_id} step {step}")
         self._sizes[session.id] = saved.repository_bytes
@@ -233,9 +258,13 @@ class CheckpointService:
                 raise WorkspaceGone("This session's workspace was deleted")
         repo = await self._repo(session)
         try:
-            async with self._lock(session.id):
+            async with self._turn(session.id):
                 async with self.manager.workspaces.held(session.workspace_dir, exclusive=False):
                     diff = await repo.diff(commit, other)
+        except WorkspaceBusy:
+            raise
+        except SandboxPathError:  # deleted meanwhile (the janitor)
+            raise WorkspaceGone("This session's workspace was deleted") from None
         except _FAILURES as exc:
             log.warning("checkpoints.diff_failed", session_id=str(session_id), error=str(exc))
             raise CheckpointFailed("The diff could not be computed; try again") from exc
@@ -261,14 +290,34 @@ class CheckpointService:
             checkpoint = await self._checkpoint(db, task_id, checkpoint_id)
             await self._refuse_if_active(db, session_id)
             # a change to the workspace: refused for an archived session or a deleted
-            # workspace (409), an idle session becomes active again
+            # workspace (409)
             await self.manager.touch(db, session)
         repo = await self._repo(session)
         try:
-            async with self._lock(session.id):
-                # alone in the workspace: no command of the session runs during the restore
-                async with self.manager.workspaces.held(session.workspace_dir, exclusive=True):
+            # Alone in the workspace: no command, no file write through the API and no task
+            # start of the session from here on (each takes or checks the workspace, 409
+            # `workspace-busy`). Then no task may be active: a task created just before
+            # committed its row while holding the session's row, which the check below waits
+            # for (and a creation after it finds the workspace taken).
+            async with self.manager.workspaces.held(
+                session.workspace_dir,
+                exclusive=True,
+                busy="Commands or file writes are under way in this workspace; restore when "
+                "they have finished",
+            ):
+                async with unit_of_work(self.db_sessions) as db:
+                    await _lock_row(db, session_id)
+                    await self._refuse_if_active(db, session_id)
+                    current = await db.get(Session, session_id)
+                    if current is None:
+                        raise SessionNotFound()
+                    await self.manager.touch(db, current)
+                async with self._turn(session.id):
                     await repo.restore(checkpoint.commit)
+        except WorkspaceBusy:
+            raise
+        except SandboxPathError:  # deleted meanwhile (the janitor)
+            raise WorkspaceGone("This session's workspace was deleted") from None
         except _FAILURES as exc:
             log.warning("checkpoints.restore_failed", session_id=str(session_id), error=str(exc))
             raise CheckpointFailed("The checkpoint could not be restored; try again") from exc
@@ -317,6 +366,26 @@ class CheckpointService:
                 "A task of this session is active; restore a checkpoint once it has ended "
                 "(or cancel it)"
             )
+
+
+async def _lock_row(db: AsyncSession, session_id: uuid.UUID) -> None:
+    """Take the session's row (PostgreSQL's row lock, SQLite's write lock) until `db` commits:
+    after a task creation of the session that holds it now (it updates the row first)."""
+    await db.execute(
+        update(Session)
+        .where(Session.id == session_id)
+        .values(event_seq=Session.event_seq)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _remove(root: Path, key: str) -> None:
+    """Delete `root/key` beneath an fd on `root`, never following a link (blocking)."""
+    root_fd = os.open(root, _O_DIR)
+    try:
+        remove_tree(root_fd, key)
+    finally:
+        os.close(root_fd)
 
 
 async def _truncate(db: AsyncSession, task: Task, checkpoint: TaskCheckpoint) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -60,14 +61,22 @@ RAW_OR_JSON: dict[int | str, dict[str, Any]] = {
 PUT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": FileInfo, "description": "Replaced"},
     201: {"model": FileInfo, "description": "Created"},
-    409: {"description": "Parent missing, a directory there, session archived, workspace deleted"},
+    409: {
+        "description": "Parent missing, a directory there, session archived, workspace deleted, "
+        "workspace busy (an archive import or a checkpoint restore under way)"
+    },
     412: {"description": "If-Match / If-None-Match failed"},
     413: {"description": "The body is over the upload limit"},
     507: {"description": "The write would exceed the session's disk quota"},
 }
 POST_RESPONSES = {
     code: value for code, value in PUT_RESPONSES.items() if code not in (200, 412)
-} | {409: {"description": "Something exists at the path, parent missing, session archived"}}
+} | {
+    409: {
+        "description": "Something exists at the path, parent missing, session archived, "
+        "workspace busy"
+    }
+}
 RAW_BODY: dict[str, Any] = {
     "requestBody": {
         "required": False,
@@ -92,6 +101,12 @@ async def open_workspace(
         if write:
             await manager.touch(db, session)
     return session, manager.workspaces.path(session.workspace_dir)
+
+
+def writing(request: Request, session: Session) -> AbstractAsyncContextManager[None]:
+    """Hold the workspace (shared) for a write: 409 `workspace-busy` while an archive import or
+    a checkpoint restore replaces its files."""
+    return get_resources(request).sessions_manager.workspaces.writing(session.workspace_dir)
 
 
 async def budget_for(request: Request, session: Session) -> service.Budget:
@@ -255,19 +270,20 @@ async def write(
 ) -> Response:
     session, workspace = await open_workspace(request, principal, session_id, write=True)
     declared = request.headers.get("content-length")
-    budget = await budget_for(request, session)
-    info = await service.write(
-        workspace,
-        path,
-        request.stream(),
-        exclusive=exclusive,
-        parents=parents,
-        conditions=http.Preconditions.from_headers(
-            request.headers.get("if-match"), request.headers.get("if-none-match")
-        ),
-        budget=budget,
-        declared_bytes=int(declared) if declared and declared.isdigit() else None,
-    )
+    async with writing(request, session):
+        budget = await budget_for(request, session)
+        info = await service.write(
+            workspace,
+            path,
+            request.stream(),
+            exclusive=exclusive,
+            parents=parents,
+            conditions=http.Preconditions.from_headers(
+                request.headers.get("if-match"), request.headers.get("if-none-match")
+            ),
+            budget=budget,
+            declared_bytes=int(declared) if declared and declared.isdigit() else None,
+        )
     await audit(
         request,
         principal,
@@ -332,8 +348,9 @@ async def create_path(
             request, principal, client, session_id, path, exclusive=True, parents=parents
         )
     session, workspace = await open_workspace(request, principal, session_id, write=True)
-    budget = await budget_for(request, session)
-    info = await service.make_directory(workspace, path, parents=parents, budget=budget)
+    async with writing(request, session):
+        budget = await budget_for(request, session)
+        info = await service.make_directory(workspace, path, parents=parents, budget=budget)
     await audit(request, principal, client, "files.write", session, path=info.path, kind="dir")
     return await json_response(info, status.HTTP_201_CREATED)
 
@@ -344,7 +361,7 @@ async def create_path(
     description=PATH_DOC + " Deleting a link removes the link, never its target.",
     status_code=status.HTTP_204_NO_CONTENT,
     response_model=None,
-    responses={409: {"description": "Directory not empty, session archived"}},
+    responses={409: {"description": "Directory not empty, session archived, workspace busy"}},
 )
 async def delete_path(
     request: Request,
@@ -355,7 +372,8 @@ async def delete_path(
     recursive: Annotated[bool, Query(description="Delete a directory with its content")] = False,
 ) -> Response:
     session, workspace = await open_workspace(request, principal, session_id, write=True)
-    kind = await service.delete(workspace, path, recursive=recursive)
+    async with writing(request, session):
+        kind = await service.delete(workspace, path, recursive=recursive)
     await audit(
         request,
         principal,

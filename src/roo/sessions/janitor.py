@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -23,7 +25,8 @@ ORPHAN_MIN_AGE = 600.0
 class SessionJanitor:
     """Moves sessions through their life cycle, from the database state alone (restart-safe):
     active -> idle after `idle_after`; idle -> archived after `idle_ttl` of inactivity;
-    archived -> workspace deleted `retention` after archiving."""
+    archived -> workspace deleted `retention` after archiving, with what `also_remove` keeps
+    of the session elsewhere (its checkpoints' shadow repository: True once gone)."""
 
     def __init__(
         self,
@@ -32,12 +35,14 @@ class SessionJanitor:
         idle_after: timedelta,
         idle_ttl: timedelta,
         retention: timedelta,
+        also_remove: Callable[[uuid.UUID], Awaitable[bool]] | None = None,
     ) -> None:
         self._db_sessions = db_sessions
         self.workspaces = workspaces
         self.idle_after = idle_after
         self.idle_ttl = idle_ttl
         self.retention = retention
+        self.also_remove = also_remove
 
     async def sweep_orphans(self) -> list[str]:
         """Remove workspace directories no session owns.
@@ -74,10 +79,13 @@ class SessionJanitor:
                 )
             ).all()
         # Outside the transaction: the filesystem work may be slow, and a workspace is marked
-        # deleted only once it is really gone (a partial removal is retried next round).
+        # deleted only once it is really gone, with its checkpoints (a partial removal is
+        # retried next round).
         deleted = []
         for session_id, name in expired:
-            if await self.workspaces.remove(name):
+            if not await self.workspaces.remove(name):
+                continue
+            if self.also_remove is None or await self.also_remove(session_id):
                 deleted.append(session_id)
         if deleted:
             async with unit_of_work(self._db_sessions) as db:

@@ -460,7 +460,12 @@ class SessionManager:
                 await asyncio.to_thread(out.close)
             workspace = self.workspaces.path(session.workspace_dir)
             try:
-                async with self.workspaces.held(session.workspace_dir, exclusive=True):
+                async with self.workspaces.held(
+                    session.workspace_dir,
+                    exclusive=True,
+                    busy="Commands or file writes are under way in this workspace; import when "
+                    "they have finished",
+                ):
                     result = await asyncio.to_thread(
                         import_archive, scratch, workspace, quota, limits.max_files
                     )

@@ -7,6 +7,10 @@ latter.
 Inside a workspace, a sandboxed command may have planted links anywhere, and may still be
 swapping them: everything this module does there as root (measure, empty, delete) goes through
 directory fds without following a link (`roo.pathguard.tree`), never by path.
+
+A workspace's hold (`held`: shared by commands and writes, taken alone by an import or a
+checkpoint restore) is a `flock` on `<root>/.holds/<name>`, outside the workspace: no command
+can take or keep it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import errno
 import fcntl
 import os
 import re
+import stat
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -25,12 +30,14 @@ from pathlib import Path
 from roo.kit.logs import get_logger
 from roo.pathguard import TreeUsage, remove_tree
 from roo.sandbox import SandboxPathError, workspace_usage
-from roo.sessions.exceptions import WorkspaceBusy
+from roo.sessions.exceptions import WorkspaceBusy, WorkspaceGone
 
 log = get_logger("roo.workspaces")
 
 _WORKSPACE_NAME = re.compile(r"^[0-9a-f]{32}$")
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_O_HOLD = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+HOLDS = ".holds"  # the workspaces' hold files, under the root (no workspace name)
 
 
 def workspace_name(session_id: uuid.UUID) -> str:
@@ -58,11 +65,36 @@ def _remove(root: Path, name: str) -> None:
     except FileNotFoundError:
         return
     try:
-        remove_tree(root_fd, name)
-    except FileNotFoundError:
-        return  # already gone
+        with contextlib.suppress(FileNotFoundError):  # already gone
+            remove_tree(root_fd, name)
+        with contextlib.suppress(FileNotFoundError):  # its hold file, once it is gone
+            os.unlink(f"{HOLDS}/{name}", dir_fd=root_fd)
     finally:
         os.close(root_fd)
+
+
+def _open_hold(root: Path, name: str) -> int:
+    """An fd on the workspace's hold file `<root>/.holds/<name>` (made when missing), beside
+    the workspaces and out of every sandbox's reach: a command cannot take the hold, and the
+    hold does not meet the `flock` the files API's writer takes on a directory of the
+    workspace. FileNotFoundError when the workspace is gone."""
+    root_fd = os.open(root, _O_DIR)
+    try:
+        os.close(os.open(name, _O_DIR, dir_fd=root_fd))  # the workspace is there
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(HOLDS, 0o700, dir_fd=root_fd)
+        holds_fd = os.open(HOLDS, _O_DIR, dir_fd=root_fd)
+    finally:
+        os.close(root_fd)
+    try:
+        # read-write: over NFS, flock is a POSIX lock, which takes a file open for writing
+        fd = os.open(name, _O_HOLD, 0o600, dir_fd=holds_fd)
+    finally:
+        os.close(holds_fd)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, f"{HOLDS}/{name} is not a regular file")
+    return fd
 
 
 class WorkspaceManager:
@@ -79,7 +111,12 @@ class WorkspaceManager:
 
     async def create(self, name: str) -> Path:
         path = self.path(name)
-        await asyncio.to_thread(path.mkdir, mode=0o700, parents=False, exist_ok=False)
+
+        def run() -> None:
+            path.mkdir(mode=0o700, parents=False, exist_ok=False)
+            os.close(_open_hold(self.root, name))  # its hold file, beside it from the start
+
+        await asyncio.to_thread(run)
         return path
 
     def exists(self, name: str) -> bool:
@@ -115,30 +152,69 @@ class WorkspaceManager:
         return await asyncio.to_thread(workspace_usage, self.path(name))
 
     @contextlib.asynccontextmanager
-    async def held(self, name: str, *, exclusive: bool) -> AsyncIterator[None]:
-        """Hold the workspace for commands (shared) or for an import (alone), in every process
-        of this host; the one that comes second is refused with 409 `workspace-busy`."""
+    async def held(
+        self, name: str, *, exclusive: bool, busy: str | None = None
+    ) -> AsyncIterator[None]:
+        """Hold the workspace, in every process sharing the root: shared by commands and writes
+        through the API (files API, a tool run on request); alone by what replaces its files
+        (an archive import, a checkpoint restore). The one that comes second is refused with
+        409 `workspace-busy` (`busy`: its message). SandboxPathError when the workspace is
+        gone."""
+        fd = await self._take(name, exclusive, busy)
+        try:
+            yield
+        finally:
+            os.close(fd)
+
+    @contextlib.asynccontextmanager
+    async def writing(self, name: str) -> AsyncIterator[None]:
+        """`held` (shared) for a write through the API: 409 `workspace-busy` while an import
+        or a restore holds the workspace alone, 409 `workspace-deleted` when it does not exist."""
+        try:
+            fd = await self._take(name, False, None)
+        except SandboxPathError:
+            raise WorkspaceGone("This session's workspace no longer exists") from None
+        try:
+            yield
+        finally:
+            os.close(fd)
+
+    async def check_free(self, name: str) -> None:
+        """Refuse (409 `workspace-busy`) while an import or a restore holds the workspace
+        alone: for a task about to start, checked once its creation holds the session's row
+        (a restore checks for active tasks after taking the workspace, in the same order)."""
+        try:
+            fd = await self._take(name, False, None)
+        except SandboxPathError:
+            raise WorkspaceGone("This session's workspace no longer exists") from None
+        os.close(fd)
+
+    async def _take(self, name: str, exclusive: bool, busy: str | None) -> int:
         try:
             fd = await asyncio.to_thread(self.lock, name, exclusive=exclusive)
         except FileNotFoundError:
             raise SandboxPathError("the session's workspace does not exist") from None
         if fd is None:
             raise WorkspaceBusy(
-                "Commands are running in this workspace; import when they have finished"
-                if exclusive
-                else "An archive is being imported into this workspace; retry when it is done"
+                busy
+                or (
+                    "Commands or file writes are under way in this workspace; retry when they "
+                    "have finished"
+                    if exclusive
+                    else "This workspace's files are being replaced (an archive import or a "
+                    "checkpoint restore); retry when it is done"
+                )
             )
-        try:
-            yield
-        finally:
-            os.close(fd)
+        return fd
 
     def lock(self, name: str, *, exclusive: bool) -> int | None:
-        """Lock the workspace against conflicting work, in any process of this host: commands
-        share it (`exclusive=False`), an archive import takes it alone. Returns an fd holding
-        the lock (close it to release), or None when conflicting work holds it now. Blocking
-        (briefly); FileNotFoundError when the workspace is gone."""
-        fd = os.open(self.path(name), _O_DIR)
+        """Lock the workspace against conflicting work, in any process sharing the root:
+        commands and writes share it (`exclusive=False`), an archive import or a restore takes
+        it alone. Returns an fd holding the lock (close it to release), or None when
+        conflicting work holds it now. Blocking (briefly); FileNotFoundError when the
+        workspace is gone."""
+        self.path(name)  # checks the name
+        fd = _open_hold(self.root, name)
         try:
             fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
         except OSError as exc:

@@ -51,7 +51,10 @@ Writer = Annotated[Principal, require(Permission.TASKS_WRITE)]
     status_code=status.HTTP_202_ACCEPTED,
     responses={
         **NOT_FOUND,
-        409: {"description": "The session is busy (maxConcurrentTasks) or archived"},
+        409: {
+            "description": "The session is busy (maxConcurrentTasks) or archived, or its "
+            "workspace is busy (a checkpoint restore or an archive import under way)"
+        },
         422: {"description": "Invalid input, or no provider/model configured"},
         429: {"description": "Too many tasks created (per user)"},
     },
@@ -102,7 +105,13 @@ async def get_task(
 @router.put(
     "/{session_id}/tasks/{task_id}",
     summary="Act on a task: approve, deny, answer, message, resume or condense",
-    responses={**NOT_FOUND, 409: {"description": "The action does not fit the task's state"}},
+    responses={
+        **NOT_FOUND,
+        409: {
+            "description": "The action does not fit the task's state, or (resume, message) "
+            "the workspace is busy: a checkpoint restore or an archive import under way"
+        },
+    },
 )
 async def act_on_task(
     session_id: uuid.UUID,

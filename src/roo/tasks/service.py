@@ -312,6 +312,9 @@ class TaskService:
             {"mode": mode, "provider": choice.provider, "model": choice.model},
             db=db,
         )
+        # Holding the row: no checkpoint restore may be under way (it holds the workspace
+        # alone, then checks for active tasks after this creation commits).
+        await self.manager.workspaces.check_free(session.workspace_dir)
         limit = self.manager.limits(session).max_concurrent_tasks
         busy = await repository.active_count(db, session.id, top_level=True)
         if busy and busy >= limit:
@@ -490,6 +493,8 @@ class TaskService:
             db, principal.user_id, {"provider": task.provider, "model": task.model}, {}
         )
         await self.control.transition(db, task, "queued", action=action)
+        # its event holds the session's row: as for a creation, no restore may be under way
+        await self.manager.workspaces.check_free(session.workspace_dir)
         await self.control.start(db, task, text)  # once the request's unit of work commits
         await self._audit(db, principal, task, client, action)
         return task

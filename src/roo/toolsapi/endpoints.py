@@ -117,6 +117,10 @@ def result_out(name: str, result: ToolResult) -> ToolResultOut:
             "description": "No such session of yours, or no such tool (an MCP server tool is "
             "named mcp--<server>--<tool>; its server starts if need be)"
         },
+        409: {
+            "description": "Session archived, workspace deleted, or workspace busy (an archive "
+            "import or a checkpoint restore under way)"
+        },
         422: {"description": "Invalid parameters (the failing parameter is named)"},
         429: {
             "description": "The session already runs its most commands (maxConcurrentTasks), "
@@ -183,7 +187,13 @@ async def run_tool(
         ignore=resources.ignore_rules(workspace),
         mcp=mcp,
     )
-    result = await tool.execute(parsed, ctx)  # validated above: no second pass through run()
+    if tool.category is ApprovalCategory.WRITE:
+        # as a files API write: not while an import or a checkpoint restore replaces the
+        # workspace's files (409 `workspace-busy`); a command holds it in the sandbox's runner
+        async with manager.workspaces.writing(session.workspace_dir):
+            result = await tool.execute(parsed, ctx)
+    else:
+        result = await tool.execute(parsed, ctx)  # validated above: no second pass through run()
     async with unit_of_work(resources.db_sessions) as db:
         await record(
             db,
