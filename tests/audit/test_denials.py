@@ -28,9 +28,7 @@ def settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"audit_seal_interval_seconds": 3600})
 
 
-async def denied_rows(
-    engine: AsyncEngine, target: str, user_agent: str | None = None
-) -> list[Any]:
+async def denied_rows(engine: AsyncEngine, target: str, user_agent: str | None = None) -> list[Any]:
     """The `security.denied` rows of `target`; with `user_agent`, only those of the test's own
     client (other tests sharing the database refuse requests on the same routes)."""
     conditions = [AuditEvent.action == "security.denied", AuditEvent.target == target]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import fcntl
 import hashlib
 import os
 import socket
@@ -23,6 +25,7 @@ from roo.db.models import AuditEvent, Session
 from roo.db.types import new_id, utcnow
 from roo.files.exceptions import UploadTooLarge
 from roo.files.service import Budget
+from roo.pathguard import writer as writer_module
 from roo.sessions.exceptions import InsufficientStorage
 from roo.sessions.quotas import QUOTAS, stored_config
 from roo.sessions.schemas import SessionConfigIn
@@ -641,3 +644,39 @@ def test_budget() -> None:
     over.check(80, 10)  # over quota already: shrinking a file is still allowed
     with pytest.raises(InsufficientStorage):
         over.check(10, 11)
+
+
+async def test_a_directory_lock_held_by_a_command_refuses_writes_in_time(
+    client: httpx.AsyncClient, ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session's command can `flock` a directory of its workspace for as long as it runs;
+    the files API's writer, which takes the same advisory lock, gives up after its wait (409,
+    retry) instead of holding a worker thread until the command lets go."""
+    monkeypatch.setattr(writer_module, "LOCK_WAIT_SECONDS", 0.3)
+    (ws.path / "src").mkdir()
+    # what `flock src sleep 60` in the session does (--close: the lock goes with flock itself)
+    holder = await asyncio.create_subprocess_exec(
+        "flock", "--close", str(ws.path / "src"), "sleep", "60"
+    )
+    try:
+        for _ in range(200):  # until the lock is taken
+            probe = os.open(ws.path / "src", os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(probe, fcntl.LOCK_UN)
+            except BlockingIOError:
+                break
+            finally:
+                os.close(probe)
+            await asyncio.sleep(0.05)
+        refused = await put(client, ws, "src/a.txt", b"new")
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["type"] == "urn:roo:problem:workspace-changed"
+        assert not (ws.path / "src/a.txt").exists()
+        assert leftovers(ws) == ["src"]
+    finally:
+        holder.kill()
+        await holder.wait()
+    written = await put(client, ws, "src/a.txt", b"new")
+    assert written.status_code == 201, written.text
+    assert (ws.path / "src/a.txt").read_bytes() == b"new"

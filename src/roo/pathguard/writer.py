@@ -8,6 +8,7 @@ import fcntl
 import hashlib
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from stat import S_IMODE, S_ISDIR, S_ISLNK, S_ISREG
 from types import TracebackType
@@ -16,6 +17,11 @@ from roo.pathguard.errors import PathRejected, UnsupportedFileType, _oserror
 from roo.pathguard.walker import _O_ANY, _O_NEW
 
 TEMP_PREFIX = ".roo-upload-"
+# How long a writer waits for another writer of the same directory. The lock is advisory on a
+# directory a sandboxed command can reach, and a command can hold it for as long as it runs:
+# past this the write is refused (EBUSY: "changed during the operation; retry") instead of
+# holding a worker thread for as long as the command likes.
+LOCK_WAIT_SECONDS = 5.0
 
 
 class AtomicWriter:
@@ -64,8 +70,20 @@ class AtomicWriter:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Serialise check-then-commit with other writers of this directory (advisory)."""
-        fcntl.flock(self._dir, fcntl.LOCK_EX)
+        """Serialise check-then-commit with other writers of this directory (advisory), waiting
+        at most `LOCK_WAIT_SECONDS` (then EBUSY): a command of the session may hold the same
+        lock (`flock dir ...`) indefinitely."""
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        pause = 0.002
+        while True:
+            try:
+                fcntl.flock(self._dir, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise _oserror(errno.EBUSY, [self.path]) from None
+                time.sleep(pause)  # in a worker thread (the files API's), not the event loop
+                pause = min(pause * 2, 0.05)
         try:
             yield
         finally:
