@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from roo.config import Settings
-from roo.db.sqlite_inline import connector
+from roo.db.sqlite_inline import InlineConnection, connector
 from roo.kit.logs import get_logger
 from roo.kit.request_context import current_request_id
 
@@ -186,7 +186,12 @@ class SQLiteWriteGate:
 
     A connection takes the gate before its first write (INSERT, UPDATE, DELETE, DDL, or a
     `SELECT ... FOR UPDATE`, which SQLite cannot express but the gate can honour) and gives it
-    back when it returns to the pool, i.e. after its commit or rollback. Reads never take it
+    back as soon as its transaction ends (commit or rollback; at the latest when it returns to
+    the pool). Not later: SQLAlchemy returns a Core connection (`engine.begin()`) to the pool in
+    a task of its own, a loop iteration after its commit; a gate held over that iteration made
+    every writer arriving meanwhile queue behind it, each then handed the turn one iteration
+    after the other, with its pooled connection held while it waited (bench/README.md,
+    security_overhead: the audit sealer's transaction started such queues). Reads never take it
     (WAL: readers are not blocked by the writer). Engines of one process on one file share the
     gate. A wait longer than `timeout` raises DatabaseBusy (it also breaks what would otherwise
     be a deadlock: a writer waiting on a second unit of work of its own).
@@ -244,6 +249,9 @@ class SQLiteWriteGate:
         lock = self._lock()
         conn.connection.dbapi_connection.run_async(lambda _driver: self._acquire(lock))
         info[self._KEY] = lock
+        driver = conn.connection.driver_connection
+        if isinstance(driver, InlineConnection):
+            driver.on_transaction_end(lambda: self._release(info))
 
     async def _acquire(self, lock: asyncio.Lock) -> None:
         me = asyncio.current_task()
@@ -262,7 +270,11 @@ class SQLiteWriteGate:
             self._owners[lock] = me
 
     def _checkin(self, _dbapi_connection: Any, record: Any, *_exc: Any) -> None:
-        lock = record.info.pop(self._KEY, None) if record is not None else None
+        if record is not None:
+            self._release(record.info)
+
+    def _release(self, info: dict[str, Any]) -> None:
+        lock = info.pop(self._KEY, None)
         if lock is not None:
             self._owners.pop(lock, None)
             lock.release()
