@@ -2,9 +2,12 @@
 both on and with both off, in one run.
 
     .venv/bin/python bench/security_overhead.py [--duration 10] [--rounds 3] [--connections 32]
+        [--attribute] [--database-url postgresql://...] [--redis redis://...]
 
 Two roo servers on loopback, started as http_overhead.py starts roo (one uvicorn worker,
-embedded SQLite in a temporary directory each, LOG_LEVEL=INFO as JSON to a file):
+embedded SQLite in a temporary directory each, LOG_LEVEL=INFO as JSON to a file; with
+--database-url and --redis, all of them on that PostgreSQL database and Redis instead, each
+with an account of its own; their audit rows go into the database's one chain):
 
 - **on**: the service as deployed: every request counted by the rate limiter (its budgets set
   out of reach, so that counting is measured and nothing is refused), tool calls counted by the
@@ -25,7 +28,7 @@ the member's access token:
 The servers are measured alternately, `--rounds` times each, after a warm-up. The cost is
 `1 - rps(on) / rps(off)` over the medians (target: under 15%); medians and p99 of both, and the
 servers' CPU time per request (steadier than req/s on a busy machine), go to
-bench/results/security_overhead.json.
+bench/results/security_overhead.json (security_overhead-postgres.json with --database-url).
 """
 
 from __future__ import annotations
@@ -51,13 +54,19 @@ from common import (
     Client,
     Measurement,
     Server,
+    add_backend_arguments,
     add_log_level_argument,
+    backend_env,
+    bench_email,
     bench_parser,
+    check_backends,
     create_user,
+    describe_backends,
     exit_on_sigterm,
     machine_info,
     parse_wrk,
     process_cpu_seconds,
+    redis_cleaned,
     report_and_exit,
     require_at_least,
     running_server,
@@ -187,17 +196,21 @@ def run_wrk(
     return measurement
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: argparse.Namespace, run_id: str) -> dict[str, Any]:
     variants = (*VARIANTS, "limits_only", "audit_only") if args.attribute else VARIANTS
     measured: dict[str, list[Measurement]] = {v: [] for v in variants}
     password = secrets.token_urlsafe(18)
-    email = "bench@example.com"
+    backends = backend_env(args.database_url, args.redis, run_id)
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="roo-bench-")))
         servers: dict[str, Server] = {}
         scripts: dict[str, Path] = {}
         for variant in variants:
-            extra, off_app = SERVERS[variant]
+            settings, off_app = SERVERS[variant]
+            extra = settings | backends
+            # a database shared by the servers (and kept after the run) needs an account each
+            shared = bool(args.database_url)
+            email = bench_email(f"bench-{variant.replace('_', '-')}", run_id, shared)
             data_dir = workdir / f"{variant}-data"
             data_dir.mkdir()
             create_user(
@@ -275,7 +288,7 @@ def build_report(
                 }
                 for v in measured
             },
-            "backends": {"database": "sqlite (embedded)", "redis": "none"},
+            "backends": describe_backends(args),
         },
         "results": results,
         "rps_ratio_on_off": round(on["rps"] / off["rps"], 3),
@@ -328,6 +341,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="measurements per server (3)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
     add_log_level_argument(parser)
+    add_backend_arguments(parser)
     parser.add_argument(
         "--attribute",
         action="store_true",
@@ -335,13 +349,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     require_at_least(parser, args, 1, "duration", "rounds", "connections")
+    if args.output == DEFAULT_OUTPUT and args.database_url:
+        args.output = RESULTS_DIR / "security_overhead-postgres.json"
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     exit_on_sigterm()
     args = parse_args(argv)
-    return report_and_exit("security_overhead", lambda: run(args), args.output, print_summary)
+    run_id = secrets.token_hex(4)
+
+    def produce() -> dict[str, Any]:
+        check_backends(args)
+        with redis_cleaned(args, run_id):
+            return run(args, run_id)
+
+    return report_and_exit("security_overhead", produce, args.output, print_summary)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,44 @@ async def test_rows_of_an_api_key_carry_its_prefix(
     assert sealed["hash"] != row_hash(forged, sealed["chain_seq"], sealed["prev_hash"])
 
 
+async def test_a_tool_runs_row_has_every_field_of_the_request(
+    client: httpx.AsyncClient, sign_in: SignIn, resources: Resources
+) -> None:
+    """A tool run's row is written by an `AuditWriter` (its own unit of work, a Core insert):
+    it carries what a row `record` writes would, and seals into a chain that verifies."""
+    member = await sign_in()
+    created = await create_key(client, member, ["sessions:read", "sessions:write", "tools:execute"])
+    headers = key_headers(str(created["key"]), "bearer")
+    made = await client.post("/api/v1/sessions", headers=headers, json={"name": "tools"})
+    sid = made.json()["id"]
+    request_id = uuid.uuid4().hex
+    ran = await client.post(
+        f"/api/v1/sessions/{sid}/tools/list_files",
+        headers={**headers, "X-Request-ID": request_id, "User-Agent": "audit-test"},
+        json={"path": "."},
+    )
+    assert ran.status_code == 200, ran.text
+
+    (row,) = [
+        r._mapping for r in await rows(resources, "tools.execute") if r.actor_id == member.user_id
+    ]
+    assert row["target"] == f"session:{sid}"
+    assert row["session_id"] == uuid.UUID(sid)
+    assert row["outcome"] == "success"
+    assert row["credential"] == created["prefix"]
+    assert row["request_id"] == request_id
+    assert row["user_agent"] == "audit-test"
+    assert row["ip"]
+    assert row["detail"] == {"tool": "list_files", "is_error": False}
+    assert row["at"] is not None
+    assert row["chain_seq"] is None
+
+    await AuditSealer(resources.engine).seal_all()
+    admin = await sign_in("admin")
+    verify = await client.get("/api/v1/admin/audit/verify", headers=admin.headers)
+    assert verify.json()["ok"] is True, verify.json()
+
+
 def test_a_row_without_credential_hashes_as_before_the_field_existed() -> None:
     """Rows sealed before migration 0009 verify unchanged: a row without a credential hashes
     exactly the fields it had then."""

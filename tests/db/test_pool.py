@@ -102,6 +102,31 @@ async def test_a_writer_waiting_on_itself_gets_database_busy_not_a_hang(
         assert (await db.execute(select(counter.c.n))).scalar_one() == 3
 
 
+async def test_a_core_connection_gives_the_write_turn_back_at_its_commit(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    """The turn ends with the transaction, not with the connection: SQLAlchemy returns a Core
+    connection (`engine.begin()`, the audit sealer's) to the pool a loop iteration after its
+    commit, and a turn held over that iteration queued every writer arriving meanwhile. Here a
+    unit of work of the same task writes while the committed connection is still open (it was
+    DatabaseBusy: the task's own turn)."""
+    factory = create_session_factory(sqlite_engine)
+    async with sqlite_engine.connect() as conn:
+        await conn.execute(update(counter).values(n=1))
+        await conn.commit()
+        async with unit_of_work(factory) as db:
+            await db.execute(update(counter).values(n=2))
+        await conn.execute(update(counter).values(n=3))  # its next transaction takes it again
+        with pytest.raises(DatabaseBusy):
+            async with unit_of_work(factory) as db:
+                await db.execute(update(counter).values(n=4))
+        await conn.rollback()  # a rollback gives it back too
+        async with unit_of_work(factory) as db:
+            await db.execute(update(counter).values(n=5))
+    async with unit_of_work(factory) as db:
+        assert (await db.execute(select(counter.c.n))).scalar_one() == 5
+
+
 async def test_background_work_waits_past_the_timeout_for_another_tasks_write_turn(
     sqlite_engine: AsyncEngine,
 ) -> None:

@@ -84,13 +84,18 @@ class InlineCursor:
 class InlineConnection:
     """aiosqlite's Connection interface over a `sqlite3.Connection`, each call done at once.
 
-    `_conn` and `_connection` are the names SQLAlchemy's aiosqlite adapter reads."""
+    `_conn` and `_connection` are the names SQLAlchemy's aiosqlite adapter reads.
+    `on_transaction_end` registers a callback run once the open transaction has ended (commit,
+    rollback or close): the write gate gives the write turn back there, not when the connection
+    returns to the pool, which for a Core connection is a loop iteration later (SQLAlchemy
+    closes it in a task of its own)."""
 
-    __slots__ = ("_conn", "_connection")
+    __slots__ = ("_conn", "_connection", "_on_end")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._connection: sqlite3.Connection | None = conn
+        self._on_end: Callable[[], None] | None = None
 
     def cursor(self) -> InlineCursor:
         return InlineCursor(self._live().cursor())
@@ -101,20 +106,30 @@ class InlineConnection:
 
     async def commit(self) -> None:
         self._live().commit()
+        self._ended()
 
     async def rollback(self) -> None:
         self._live().rollback()
+        self._ended()
 
     async def close(self) -> None:
-        if self._connection is not None:
-            self._connection = None
-            self._conn.close()
+        self.stop()
 
     def stop(self) -> None:
         """Close at once (SQLAlchemy's terminate of an invalidated connection)."""
         if self._connection is not None:
             self._connection = None
-            self._conn.close()
+            self._conn.close()  # rolls back what is open (roo.db.engine._SQLiteConnection)
+        self._ended()
+
+    def on_transaction_end(self, callback: Callable[[], None]) -> None:
+        """Run `callback` (once) when the open transaction ends."""
+        self._on_end = callback
+
+    def _ended(self) -> None:
+        callback, self._on_end = self._on_end, None
+        if callback is not None:
+            callback()
 
     async def create_function(self, *args: Any, **kwargs: Any) -> None:
         self._live().create_function(*args, **kwargs)

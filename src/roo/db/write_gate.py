@@ -20,6 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.pool import QueuePool
 
+from roo.db.sqlite_inline import InlineConnection
 from roo.kit.logs import get_logger
 
 log = get_logger("roo.db")
@@ -53,7 +54,12 @@ class SQLiteWriteGate:
 
     A connection takes the turn before its first write (INSERT, UPDATE, DELETE, DDL, or a
     `SELECT ... FOR UPDATE`, which SQLite cannot express but the gate can honour) and gives it
-    back when it returns to the pool, i.e. after its commit or rollback. Reads never take it
+    back as soon as its transaction ends (commit or rollback; at the latest when it returns to
+    the pool). Not later: SQLAlchemy returns a Core connection (`engine.begin()`) to the pool in
+    a task of its own, a loop iteration after its commit; a turn held over that iteration made
+    every writer arriving meanwhile queue behind it, each then handed the turn one iteration
+    after the other, with its pooled connection held while it waited (bench/README.md,
+    security_overhead: the audit sealer's transaction started such queues). Reads never take it
     (WAL: readers are not blocked by the writer). Engines of one process on one file share the
     gate. A wait longer than `timeout` (or, in background work, `background_wait`) raises
     DatabaseBusy; a unit of work that would wait for the turn its own asyncio task holds (a
@@ -108,7 +114,7 @@ class SQLiteWriteGate:
 
     async def connect_writer(self, session: AsyncSession, patience: float) -> bool:
         """Take the write turn, then check out `session`'s connection, which holds the turn
-        until it returns to the pool. Waits for the turn up to `max(timeout, patience)`
+        until its transaction ends. Waits for the turn up to `max(timeout, patience)`
         seconds (then DatabaseBusy), holding no connection meanwhile.
 
         When the pool has no connection free once the turn is ours, the turn is given back at
@@ -137,8 +143,10 @@ class SQLiteWriteGate:
             except BaseException:
                 self._release(turn)
                 raise
-            # the pooled connection's info: the turn goes back with the connection (_checkin)
-            connection.info[self._KEY] = turn
+            # the pooled connection's info: the turn goes back when its transaction ends, at the
+            # latest with the connection (_checkin)
+            raw = await connection.get_raw_connection()
+            self._hold(connection.info, raw.driver_connection, turn)
             return True
 
     @staticmethod
@@ -173,7 +181,13 @@ class SQLiteWriteGate:
         turn = self._turn()
         timeout = max(self.timeout, background_wait.get())
         conn.connection.dbapi_connection.run_async(lambda _driver: self._acquire(turn, timeout))
+        self._hold(info, conn.connection.driver_connection, turn)
+
+    def _hold(self, info: dict[str, Any], driver: Any, turn: _Turn) -> None:
+        """`turn`, just taken, is the connection's (`info`) until its transaction ends."""
         info[self._KEY] = turn
+        if isinstance(driver, InlineConnection):
+            driver.on_transaction_end(lambda: self._give_back(info))
 
     # -- taking and giving back ------------------------------------------------------------------
 
@@ -203,6 +217,10 @@ class SQLiteWriteGate:
         turn.lock.release()
 
     def _checkin(self, _dbapi_connection: Any, record: Any, *_exc: Any) -> None:
-        turn = record.info.pop(self._KEY, None) if record is not None else None
+        if record is not None:
+            self._give_back(record.info)
+
+    def _give_back(self, info: dict[str, Any]) -> None:
+        turn = info.pop(self._KEY, None)
         if turn is not None:
             self._release(turn)

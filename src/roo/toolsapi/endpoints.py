@@ -2,9 +2,10 @@
 
 A tool run is three steps: the session is loaded and marked active in a short unit of work, the
 tool runs (a command may take minutes) with no database connection held, and its audit row is
-written in a second short unit of work (a command tool's row carries the command's text,
-bounded and redacted). Each run counts against the session's tool budget, and each command it
-starts against the session's command budget (`roo.security.session_limits`): past either, 429.
+written by an `AuditWriter` (a short unit of work of its own, finished even when the client
+has gone meanwhile; a command tool's row carries the command's text, bounded and redacted).
+Each run counts against the session's tool budget, and each command it starts against the
+session's command budget (`roo.security.session_limits`): past either, 429.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from roo.db.engine import unit_of_work
 from roo.kit.errors import BadRequest, NotFound, Unprocessable
 from roo.kit.inputs import SafeName
 from roo.mcp.hub import BoundMcp
-from roo.security.audit import audit_command, record
+from roo.security.audit import AuditWriter, audit_command
 from roo.security.session_limits import SessionRateLimited
 from roo.toolsapi.schemas import ContentBlockOut, ToolOut, ToolResultOut
 
@@ -194,17 +195,15 @@ async def run_tool(
             result = await tool.execute(parsed, ctx)
     else:
         result = await tool.execute(parsed, ctx)  # validated above: no second pass through run()
-    async with unit_of_work(resources.db_sessions) as db:
-        await record(
-            db,
-            "tools.execute",
-            actor_id=principal.user_id,
-            target=f"session:{session.id}",
-            client=client,
-            tool=tool.name,
-            is_error=result.is_error,
-            **_command_of(tool, parsed),
-        )
+    await AuditWriter(resources.db_sessions).write(
+        "tools.execute",
+        actor_id=principal.user_id,
+        target=f"session:{session.id}",
+        client=client,
+        tool=tool.name,
+        is_error=result.is_error,
+        **_command_of(tool, parsed),
+    )
     return result_out(tool.name, result)
 
 
