@@ -139,7 +139,7 @@ async def test_commands_and_an_import_never_run_at_once(
         os.close(held)
     assert ran.status_code == 200, ran.text
     assert ran.json()["isError"] is True
-    assert "being imported" in ran.json()["content"][0]["text"]
+    assert "being replaced (an archive import" in ran.json()["content"][0]["text"]
     assert not (ws.path / "ran").exists()
     again = await upload(client, ws.owner, ws.id, race_archive(padding=10))
     assert again.status_code == 200, again.text
