@@ -16,14 +16,13 @@ import contextlib
 import fcntl
 import functools
 import os
-import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from roo.pathguard import open_lock_file
+
 LOCK_NAME = "lock"
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-# read-write: over NFS, flock is a POSIX lock, which takes a file open for writing
-_O_LOCK = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _FIRST_WAIT, _LONGEST_WAIT = 0.01, 0.1
 
 
@@ -39,20 +38,9 @@ def open_lock(root: Path, key: str, *, create: bool = True) -> int:
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
     root_fd = os.open(root, _O_DIR)
     try:
-        if create:
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(key, 0o700, dir_fd=root_fd)
-        dir_fd = os.open(key, _O_DIR, dir_fd=root_fd)
+        return open_lock_file(root_fd, key, LOCK_NAME, make_directory=create)
     finally:
         os.close(root_fd)
-    try:
-        fd = os.open(LOCK_NAME, _O_LOCK, 0o600, dir_fd=dir_fd)
-    finally:
-        os.close(dir_fd)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(f"{key}/{LOCK_NAME} is not a regular file")
-    return fd
 
 
 @contextlib.asynccontextmanager

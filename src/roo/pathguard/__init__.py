@@ -30,8 +30,8 @@ archive import's clean-up and workspace deletion.
 
 The package: `errors` (what the guard raises), `rules` (the text of a path: `split`), `walker`
 (the walk beneath a directory fd, the open flags), `writer` (`AtomicWriter`), `tree` (usage and
-recursive delete of a whole tree), `root` (`Root`, the workspace, and the one-shot helpers).
-Import from here.
+recursive delete of a whole tree), `root` (`Root`, the workspace, and the one-shot helpers),
+`locks` (`open_lock_file`: the service's lock files beside the workspaces). Import from here.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from roo.pathguard.errors import (
     PathRejected,
     UnsupportedFileType,
 )
+from roo.pathguard.locks import open_lock_file
 from roo.pathguard.root import (
     Root,
     listdir,
@@ -71,6 +72,7 @@ __all__ = [
     "UnsupportedFileType",
     "listdir",
     "mkdir",
+    "open_lock_file",
     "open_read",
     "open_subdir",
     "open_write",

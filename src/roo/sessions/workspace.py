@@ -21,14 +21,13 @@ import errno
 import fcntl
 import os
 import re
-import stat
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 from roo.kit.logs import get_logger
-from roo.pathguard import TreeUsage, remove_tree
+from roo.pathguard import TreeUsage, open_lock_file, remove_tree
 from roo.sandbox import SandboxPathError, workspace_usage
 from roo.sessions.exceptions import WorkspaceBusy, WorkspaceGone
 
@@ -36,7 +35,6 @@ log = get_logger("roo.workspaces")
 
 _WORKSPACE_NAME = re.compile(r"^[0-9a-f]{32}$")
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_O_HOLD = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 HOLDS = ".holds"  # the workspaces' hold files, under the root (no workspace name)
 
 
@@ -81,20 +79,9 @@ def _open_hold(root: Path, name: str) -> int:
     root_fd = os.open(root, _O_DIR)
     try:
         os.close(os.open(name, _O_DIR, dir_fd=root_fd))  # the workspace is there
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(HOLDS, 0o700, dir_fd=root_fd)
-        holds_fd = os.open(HOLDS, _O_DIR, dir_fd=root_fd)
+        return open_lock_file(root_fd, HOLDS, name)
     finally:
         os.close(root_fd)
-    try:
-        # read-write: over NFS, flock is a POSIX lock, which takes a file open for writing
-        fd = os.open(name, _O_HOLD, 0o600, dir_fd=holds_fd)
-    finally:
-        os.close(holds_fd)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, f"{HOLDS}/{name} is not a regular file")
-    return fd
 
 
 class WorkspaceManager:
