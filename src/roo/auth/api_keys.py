@@ -114,7 +114,9 @@ class ApiKeys:
             )
 
     async def revoke_all(self, db: AsyncSession, user_id: uuid.UUID) -> int:
-        """Revoke every live API key of the user; the cache forgets them once that commits."""
+        """Revoke every live API key of the user; the cache forgets them first (Redis away:
+        nothing changes, 503), then again once that commits. Call it before the unit of work
+        writes, so that no write waits on the cache."""
         now = utcnow()
         keys = (
             (
@@ -125,12 +127,11 @@ class ApiKeys:
             .scalars()
             .all()
         )
-        for key in keys:
-            key.revoked_at = now
-            # the cache first, then again once committed (see `revoke`)
+        for key in keys:  # the cache first, before anything is written (see `revoke`)
             await self.resolver.forget_api_key(key.key_hash)
+        for key in keys:
+            key.revoked_at = now  # flushed with the caller's next statement or its commit
             after_commit(db, functools.partial(self.resolver.forget_api_key, key.key_hash))
-        await db.flush()
         return len(keys)
 
     async def list(self, db: AsyncSession, principal: Principal) -> Sequence[ApiKey]:

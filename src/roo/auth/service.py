@@ -318,6 +318,12 @@ class AuthService:
 
     async def end_all_sessions(self, db: AsyncSession, user: User) -> None:
         """Invalidate every token of the user: bump the session version, revoke families."""
+        user_id = user.id
+        # The cache first, before anything is written (with the cache away this raises and
+        # nothing changes: 503, as for a logout; the wait holds no write of ours), and again
+        # once committed (a concurrent request may have cached the user meanwhile)
+        await self.resolver.forget_user(user_id)
+        after_commit(db, lambda: self.resolver.forget_user(user_id))
         user.session_version += 1
         now = utcnow()
         families = (
@@ -334,10 +340,6 @@ class AuthService:
         for family_id in families:
             await self._revoke_family(db, family_id, now)
         await db.flush()
-        user_id = user.id
-        # before the commit too: with the cache away nothing is written (503), as for a logout
-        await self.resolver.forget_user(user_id)
-        after_commit(db, lambda: self.resolver.forget_user(user_id))
 
     # -- profile ------------------------------------------------------------------------------
 
@@ -376,9 +378,10 @@ class AuthService:
             raise exc.InvalidLogin()
         password_hash = await hash_password(new)
         user = await db.merge(user, load=False)  # into the request's unit of work, as read
+        # the keys, then the sign-ins: each tells the identity cache before anything is written
+        revoked = await self.api_keys.revoke_all(db, user.id) if revoke_api_keys else 0
         user.password_hash = password_hash
         await self.end_all_sessions(db, user)
-        revoked = await self.api_keys.revoke_all(db, user.id) if revoke_api_keys else 0
         await record(
             db,
             "auth.password_change",
