@@ -138,7 +138,10 @@ async def test_a_deleted_row_renumbered_away_is_named(chain_engine: AsyncEngine)
     await sql(
         chain_engine,
         "DELETE FROM audit_events WHERE chain_seq = 5",
-        "UPDATE audit_events SET chain_seq = chain_seq - 1 WHERE chain_seq > 5",
+        # through negative numbers: PostgreSQL checks the unique index row by row, in the
+        # heap's order, so a one-step shift collides whenever a later row comes first
+        "UPDATE audit_events SET chain_seq = 1 - chain_seq WHERE chain_seq > 5",
+        "UPDATE audit_events SET chain_seq = -chain_seq WHERE chain_seq < 0",
         "UPDATE audit_chain SET last_seq = last_seq - 1",
     )
     report = await verify_chain(chain_engine)
