@@ -170,15 +170,21 @@ async def board_text(database_url: str, redis_url: str | None, prefix: str) -> s
         await engine.dispose()
 
 
-@pytest.mark.parametrize("bus", ["redis", "postgres"])
-async def test_the_api_process_shows_and_restarts_the_server_a_worker_runs(
-    database_url: str, redis_url: str | None, tmp_path: Path, bus: str
-) -> None:
+def board_redis(database_url: str, redis_url: str | None, bus: str) -> str | None:
+    """The Redis URL the processes get for `bus` (None: the board on PostgreSQL); skips what
+    this run's backends cannot hold."""
     if not is_postgres(database_url):
         pytest.skip("needs PostgreSQL (DATABASE_URL): several processes")
     if bus == "redis" and not redis_url:
         pytest.skip("needs REDIS_URL")
-    redis = redis_url if bus == "redis" else None
+    return redis_url if bus == "redis" else None
+
+
+@pytest.mark.parametrize("bus", ["redis", "postgres"])
+async def test_the_api_process_shows_and_restarts_the_server_a_worker_runs(
+    database_url: str, redis_url: str | None, tmp_path: Path, bus: str
+) -> None:
+    redis = board_redis(database_url, redis_url, bus)
     async with (
         FakeLLM(api_key=LLM_KEY) as llm,
         deployment(llm, database_url, redis, tmp_path) as d,
@@ -219,11 +225,7 @@ async def test_one_api_process_shows_and_restarts_the_server_another_runs(
 ) -> None:
     """`roo serve --workers N` or several nodes: the server runs in the API process whose tools
     API called it; the other shows it and restarts it there."""
-    if not is_postgres(database_url):
-        pytest.skip("needs PostgreSQL (DATABASE_URL): several processes")
-    if bus == "redis" and not redis_url:
-        pytest.skip("needs REDIS_URL")
-    redis = redis_url if bus == "redis" else None
+    redis = board_redis(database_url, redis_url, bus)
     async with (
         FakeLLM(api_key=LLM_KEY) as llm,
         deployment(llm, database_url, redis, tmp_path, kinds=("api", "api")) as d,
