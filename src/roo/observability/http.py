@@ -5,8 +5,11 @@ the in-flight limit and the rate limiter, so that it sees the final status: thei
 429 answers included. The label is the matched route's template (`/api/v1/sessions/{id}`), never
 the raw path: ids would make a series per resource (and a method outside the standard ones is
 `other`: a client may send any token there). A request refused before routing (429, 503,
-413) has no matched route yet; its template is looked up in the app's OpenAPI paths (built once).
-Anything that matches no route (404 probes of scanners) is `unmatched`.
+413) has no matched route yet; its template is looked up in a table of the app's documented
+routes (built once, from FastAPI's route contexts: not from the OpenAPI document, whose first
+build holds the event loop for a quarter of a second, at the moment the service is refusing
+requests because it is busy). Anything that matches no route (404 probes of scanners) is
+`unmatched`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import re
 import time
 from typing import Any
 
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -76,16 +80,17 @@ def _lookup(scope: Scope) -> str:
 
 
 def _route_table(app: Any) -> list[tuple[re.Pattern[str], frozenset[str], str]]:
-    # The application's own description of its routes (FastAPI builds it once and keeps it):
-    # the routers' internals differ between FastAPI versions, the OpenAPI paths do not.
-    openapi = getattr(app, "openapi", None)
-    if openapi is None:
+    """The documented routes (those in the OpenAPI document: an `APIRoute` included in the
+    schema), each as its path's regex, methods and template."""
+    routes = getattr(app, "routes", None)
+    if routes is None:
         return []
-    try:
-        paths: dict[str, dict[str, Any]] = openapi()["paths"]
-    except Exception:  # an app without a document: nothing to look up
-        return []
-    return [
-        (compile_path(template)[0], frozenset(m.upper() for m in operations), template)
-        for template, operations in paths.items()
-    ]
+    table: list[tuple[re.Pattern[str], frozenset[str], str]] = []
+    for context in iter_route_contexts(routes):
+        route = context.original_route
+        # as served: the prefixes of the routers it is included in joined, their settings applied
+        if isinstance(route, APIRoute) and context.include_in_schema:
+            template = context.path_format or route.path_format
+            methods = frozenset(context.methods or route.methods or ())
+            table.append((compile_path(template)[0], methods, template))
+    return table
