@@ -90,6 +90,8 @@ def settings(database_url: str, redis_url: str | None, tmp_path: Path) -> Settin
         task_queue=f"roo-test-{RUN_ID}-{uuid.uuid4().hex[:8]}",
         data_dir=tmp_path / "var",
         auto_migrate=False,
+        # a full collection at every test app's start would cost the suite a minute
+        gc_freeze=False,
         # Every test signs users in from one address: the per-address budgets of real clients
         # would refuse a test's tenth user. tests/security/test_rate_limits.py uses the defaults.
         **GENEROUS_RATE_LIMITS,

@@ -6,6 +6,7 @@ Run it with `roo serve`, or `uvicorn --factory roo.app:create_app`.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -310,6 +311,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             startup_ms=round((time.perf_counter() - starting) * 1000),
             **describe_backends(settings),
         )
+        if settings.gc_freeze:
+            gc.collect()
+            gc.freeze()
         yield
     finally:
         for stop in background_stops:  # running tasks end as `interrupted` (resumable)
@@ -319,6 +323,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await redis.aclose()
         await engine.dispose()
         multiproc.process_ended()
+        if settings.gc_freeze:
+            gc.unfreeze()
         log.info("app.stopped")
 
 

@@ -90,6 +90,11 @@ class Settings(BaseSettings, OAuthUrlChecks):
     db_background_wait: float = Field(
         300.0, gt=0, le=86400, validation_alias=_env("DATABASE_BACKGROUND_WAIT")
     )
+    # Once started, the objects made at start-up (modules, the app, its routes and schemas:
+    # most of the heap) are moved out of the garbage collector's sight (`gc.freeze()`), so its
+    # full collections stop walking them again and again under load (bench/README.md,
+    # "gc.freeze"). Put back at shutdown.
+    gc_freeze: bool = Field(True, validation_alias=_env("ROO_GC_FREEZE"))
     # Debug aid: a connection held longer than this many seconds is logged with where it was
     # checked out (and every holder is logged when the pool runs dry). 0: off.
     db_hold_warn_seconds: float = Field(
