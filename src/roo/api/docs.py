@@ -163,17 +163,17 @@ def install_docs(app: FastAPI) -> None:
     app.mount(ASSETS_URL, StaticFiles(directory=str(assets)), name="docs-assets")
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
 
-    encoded: dict[int, bytes] = {}  # the document's JSON, by the id of the document it encodes
+    # the document's JSON, with the document it encodes (held, so that its identity stays its)
+    encoded: list[tuple[dict[str, Any], bytes]] = []
 
     def encode() -> bytes:
         schema = app.openapi()
-        body = encoded.get(id(schema))
-        if body is None:
-            encoded.clear()
-            body = encoded[id(schema)] = json.dumps(
+        if not encoded or encoded[0][0] is not schema:
+            body = json.dumps(
                 schema, ensure_ascii=False, allow_nan=False, separators=(",", ":")
             ).encode()
-        return body
+            encoded[:] = [(schema, body)]
+        return encoded[0][1]
 
     @app.get(OPENAPI_URL, include_in_schema=False)
     async def openapi_document(request: Request) -> Response:
@@ -181,10 +181,9 @@ def install_docs(app: FastAPI) -> None:
         # a second of CPU, which on the event loop would hold every other request meanwhile
         # (the thread shares the interpreter, but the loop gets its turns); encoding a document
         # this size on every request would cost tens of milliseconds each time.
-        body = encoded.get(id(app.openapi_schema)) if app.openapi_schema else None
-        if body is None:
-            body = await asyncio.to_thread(encode)
-        return Response(body, media_type="application/json")
+        if encoded and encoded[0][0] is app.openapi_schema:
+            return Response(encoded[0][1], media_type="application/json")
+        return Response(await asyncio.to_thread(encode), media_type="application/json")
 
     @app.get(DOCS_URL, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
