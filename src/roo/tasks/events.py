@@ -17,9 +17,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roo.db.engine import after_commit, unit_of_work
@@ -56,6 +56,17 @@ def _stored(row: TaskEvent) -> StoredEvent:
 Publish = Callable[[Sequence[StoredEvent]], None]
 
 _BATCHES = "roo.events.committed"  # the unit of work's batches waiting for its commit
+
+_SESSIONS = cast(Table, Session.__table__)
+# The session's next `count` numbers: its counter moved on, its row locked until the end of the
+# transaction (PostgreSQL); the last number taken is returned.
+_TAKE_NUMBERS = (
+    update(_SESSIONS)
+    .where(_SESSIONS.c.id == bindparam("for_session"))
+    .values(event_seq=_SESSIONS.c.event_seq + bindparam("count"))
+    .returning(_SESSIONS.c.event_seq)
+)
+_INSERT = insert(cast(Table, TaskEvent.__table__))
 
 
 class EventStore:
@@ -107,32 +118,34 @@ class EventStore:
     ) -> list[StoredEvent]:
         if not items:
             return []
+        # Core statements built once (the ORM's bulk update and unit-of-work insert cost this
+        # path several times the statements' own CPU: bench/README.md, load test profile). A
+        # Core statement does not flush the unit of work's pending objects first, as an ORM
+        # one would: flushed here, so that a session or task added just before is written first.
+        await db.flush()
         last = (
-            await db.execute(
-                update(Session)
-                .where(Session.id == session_id)
-                .values(event_seq=Session.event_seq + len(items))
-                .returning(Session.event_seq)
-            )
+            await db.execute(_TAKE_NUMBERS, {"for_session": session_id, "count": len(items)})
         ).scalar_one_or_none()
         if last is None:
             raise SessionGone(session_id)
         first = last - len(items) + 1
         rows = [
-            TaskEvent(
-                session_id=session_id,
-                seq=first + i,
-                task_id=task_id,
-                event=event,
-                data=data,
-                created_at=emitted,
-            )
+            {
+                "session_id": session_id,
+                "seq": first + i,
+                "task_id": task_id,
+                "event": event,
+                "data": data,
+                "created_at": emitted,
+            }
             for i, (event, data, emitted) in enumerate(items)
         ]
-        db.add_all(rows)
-        await db.flush()
+        await db.execute(_INSERT, rows)
         EVENTS_APPENDED.inc(len(rows))
-        stored = [_stored(row) for row in rows]
+        stored = [
+            StoredEvent(event, session_id, task_id, first + i, data, emitted)
+            for i, (event, data, emitted) in enumerate(items)
+        ]
         self._publish_after_commit(db, stored)
         return stored
 
