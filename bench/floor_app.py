@@ -45,7 +45,6 @@ def create_app() -> FastAPI:
     user_id = uuid.UUID(os.environ["FLOOR_USER_ID"])
     engine = create_engine(settings)
     reads = Reads(engine)
-    profile = AuthService.profile
     context: dict[str, Any] = {STORED_MAX_FILES: DEFAULT_MAX_FILES}
 
     @asynccontextmanager
@@ -63,7 +62,7 @@ def create_app() -> FastAPI:
 
     @app.get("/floor/profile")
     async def floor_profile() -> UserOut:
-        return UserOut.model_validate(await profile(None, reads, user_id))  # type: ignore[arg-type]
+        return UserOut.model_validate(await AuthService.profile(reads, user_id))
 
     @app.get("/floor/sessions")
     async def floor_sessions() -> Page[SessionOut]:

@@ -10,7 +10,6 @@ redirect page: the document declares no OAuth2 flow (bearer token and API key on
 from __future__ import annotations
 
 import asyncio
-import json
 from html import escape
 from importlib.resources import files
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic.json_schema import models_json_schema
 
@@ -163,17 +162,12 @@ def install_docs(app: FastAPI) -> None:
     app.mount(ASSETS_URL, StaticFiles(directory=str(assets)), name="docs-assets")
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
 
-    # the document's JSON, with the document it encodes (held, so that its identity stays its)
-    encoded: list[tuple[dict[str, Any], bytes]] = []
+    encoded: list[bytes] = []  # the document as JSON, once built
 
     def encode() -> bytes:
-        schema = app.openapi()
-        if not encoded or encoded[0][0] is not schema:
-            body = json.dumps(
-                schema, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-            ).encode()
-            encoded[:] = [(schema, body)]
-        return encoded[0][1]
+        if not encoded:
+            encoded.append(bytes(JSONResponse(app.openapi()).body))
+        return encoded[0]
 
     @app.get(OPENAPI_URL, include_in_schema=False)
     async def openapi_document(request: Request) -> Response:
@@ -181,9 +175,8 @@ def install_docs(app: FastAPI) -> None:
         # a second of CPU, which on the event loop would hold every other request meanwhile
         # (the thread shares the interpreter, but the loop gets its turns); encoding a document
         # this size on every request would cost tens of milliseconds each time.
-        if encoded and encoded[0][0] is app.openapi_schema:
-            return Response(encoded[0][1], media_type="application/json")
-        return Response(await asyncio.to_thread(encode), media_type="application/json")
+        body = encoded[0] if encoded else await asyncio.to_thread(encode)
+        return Response(body, media_type="application/json")
 
     @app.get(DOCS_URL, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:

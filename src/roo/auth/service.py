@@ -121,7 +121,8 @@ class AuthService:
         query = select(User).where(User.email == normalise_email(email))
         return (await db.execute(query)).scalar_one_or_none()
 
-    async def profile(self, reads: Reads, user_id: uuid.UUID) -> dict[str, Any]:
+    @staticmethod
+    async def profile(reads: Reads, user_id: uuid.UUID) -> dict[str, Any]:
         """What `GET /auth/profile` shows of a user: one read, outside any unit of work."""
         rows = await reads.dicts(_PROFILE, {"user_id": user_id})
         if not rows:

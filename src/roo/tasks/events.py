@@ -118,10 +118,10 @@ class EventStore:
     ) -> list[StoredEvent]:
         if not items:
             return []
-        # Core statements built once (the ORM's bulk update and unit-of-work insert cost this
-        # path several times the statements' own CPU: bench/README.md, load test profile). A
-        # Core statement does not flush the unit of work's pending objects first, as an ORM
-        # one would: flushed here, so that a session or task added just before is written first.
+        # Core statements built once: through the ORM (a bulk UPDATE, objects flushed by the unit
+        # of work) an append took about twice the CPU (bench/event_append.py). A Core statement
+        # does not flush the unit of work's pending objects first, as an ORM one would: flushed
+        # here, so that a session or task added just before is written first.
         await db.flush()
         last = (
             await db.execute(_TAKE_NUMBERS, {"for_session": session_id, "count": len(items)})
@@ -129,23 +129,25 @@ class EventStore:
         if last is None:
             raise SessionGone(session_id)
         first = last - len(items) + 1
-        rows = [
-            {
-                "session_id": session_id,
-                "seq": first + i,
-                "task_id": task_id,
-                "event": event,
-                "data": data,
-                "created_at": emitted,
-            }
-            for i, (event, data, emitted) in enumerate(items)
-        ]
-        await db.execute(_INSERT, rows)
-        EVENTS_APPENDED.inc(len(rows))
         stored = [
             StoredEvent(event, session_id, task_id, first + i, data, emitted)
             for i, (event, data, emitted) in enumerate(items)
         ]
+        await db.execute(
+            _INSERT,
+            [
+                {
+                    "session_id": e.session_id,
+                    "seq": e.seq,
+                    "task_id": e.task_id,
+                    "event": e.event,
+                    "data": e.data,
+                    "created_at": e.timestamp,
+                }
+                for e in stored
+            ],
+        )
+        EVENTS_APPENDED.inc(len(stored))
         self._publish_after_commit(db, stored)
         return stored
 
