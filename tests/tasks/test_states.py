@@ -5,6 +5,8 @@ event store."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, cast
 
 import pytest
@@ -19,18 +21,21 @@ ALL_STATES = (*ACTIVE_STATES, *FINISHED_STATES)
 
 
 class Recorder:
+    """An event store that keeps what is appended: the events, and each append's batch."""
+
     def __init__(self) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
+        self.batches: list[list[str]] = []
 
-    async def append(
+    async def append_many(
         self,
         _session: uuid.UUID,
         _task: uuid.UUID | None,
-        event: str,
-        data: dict[str, Any],
+        items: Sequence[tuple[str, dict[str, Any], datetime]],
         **_: Any,
     ) -> None:
-        self.events.append((event, data))
+        self.events.extend((event, data) for event, data, _at in items)
+        self.batches.append([event for event, _data, _at in items])
 
 
 def task_in(state: str, **values: Any) -> Task:
@@ -109,6 +114,8 @@ async def test_record_end_rejects_the_pending_question_and_says_how_it_ended() -
         "action": "rejected",
         "reason": "user_cancelled",
     }
+    # one append: one numbering, one insert
+    assert recorder.batches == [["task.state", "approval.resolved", "task.cancelled"]]
     # an ended task is left alone
     assert not await states.record_end(cast(EventStore, recorder), cast(Any, None), task, end)
     assert len(recorder.events) == 3

@@ -143,9 +143,9 @@ class LocalControl:
                 self._post(db, task, inbox.CancelMail())
             else:  # nobody runs it any more: cancelled here and now
                 end = states.End("cancelled", reason="user_cancelled")
-                await states.transition(self.events, db, task, end.to, reason=end.reason)
-                event, data = end.event()
-                await self.events.append(task.session_id, task.id, event, data, db=db)
+                await states.transition(
+                    self.events, db, task, end.to, reason=end.reason, then=[end.event()]
+                )
         if elsewhere:
             await self.liveness.wait_until_ended(task_id, CANCEL_WAIT_SECONDS)
 

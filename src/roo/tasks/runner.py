@@ -387,21 +387,22 @@ class TaskRunner:
         ):
             task = await self._held_task(db, run)
             await flush(db)
-            await states.transition(self.events, db, task, state, pending=pending)
-            await self.events.append(
-                run.session_id,
-                run.task_id,
-                "approval.required",
-                {
-                    "approvalId": pending["id"],
-                    "kind": pending["kind"],
-                    "tool": pending["tool"],
-                    "params": dict(pending["params"]),
-                    "text": pending["text"],
-                    "suggestions": pending["suggestions"],
-                    **({"autoAnswer": pending["autoAnswer"]} if "autoAnswer" in pending else {}),
-                },
-                db=db,
+            required = {
+                "approvalId": pending["id"],
+                "kind": pending["kind"],
+                "tool": pending["tool"],
+                "params": dict(pending["params"]),
+                "text": pending["text"],
+                "suggestions": pending["suggestions"],
+                **({"autoAnswer": pending["autoAnswer"]} if "autoAnswer" in pending else {}),
+            }
+            await states.transition(
+                self.events,
+                db,
+                task,
+                state,
+                pending=pending,
+                then=[("approval.required", required)],
             )
 
     async def _auto_answer(self, run: Run, pending_id: str, text: str) -> bool:
@@ -417,13 +418,9 @@ class TaskRunner:
             if task.state != "awaiting_input" or (task.pending or {}).get("id") != pending_id:
                 return False
             await flush(db)
-            await states.transition(self.events, db, task, "running")
-            await self.events.append(
-                run.session_id,
-                run.task_id,
-                "approval.resolved",
-                {"approvalId": pending_id, "action": "answer", "text": text, "auto": True},
-                db=db,
+            resolved = {"approvalId": pending_id, "action": "answer", "text": text, "auto": True}
+            await states.transition(
+                self.events, db, task, "running", then=[("approval.resolved", resolved)]
             )
         return True
 
@@ -442,10 +439,10 @@ class TaskRunner:
 
         return contextlib.nullcontext(nothing)
 
-    async def _workspace_setup(self, run: Run) -> WorkspaceSetup | None:
+    async def _workspace_setup(self, run: Run) -> tuple[WorkspaceSetup, Session] | None:
         """What the workspace says before the task starts: the modes a task there can use and
-        the rules files of the task's mode (read with no connection held); None when the task
-        or its session is gone."""
+        the rules files of the task's mode (read with no connection held), and the session's
+        row; None when the task or its session is gone."""
         async with unit_of_work(self.db_sessions) as db:
             task = await repository.get(db, run.task_id)
             session = await db.get(Session, run.session_id)
@@ -458,37 +455,33 @@ class TaskRunner:
             load_rules, workspace, max_bytes=self.settings.task_rules_max_bytes
         )
         rules = await asyncio.to_thread(loader, mode)
-        return WorkspaceSetup(modes, loader, {mode: rules})
+        return WorkspaceSetup(modes, loader, {mode: rules}), session
 
-    async def _start(self, run: Run, found: WorkspaceSetup) -> tuple[Task, Session, Any] | None:
-        """Mark the task running: its row, its session and its model endpoint; None when it
-        must not run (deleted, or no longer queued: cancelled before it started)."""
+    async def _start(self, run: Run, found: WorkspaceSetup) -> tuple[Task, Any] | None:
+        """Mark the task running: its row and its model endpoint; None when it must not run
+        (deleted, with its session or alone, or no longer queued: cancelled before it
+        started). One UPDATE of the row and one append of both events."""
         async with unit_of_work(self.db_sessions, writes=True) as db:
             task = await repository.lock(db, run.task_id)
-            session = await db.get(Session, run.session_id)
-            if task is None or session is None or task.state != "queued":
+            if task is None or task.state != "queued":
                 return None
             endpoint = await self.model_resolver.endpoint(db, task.user_id, task.provider)
-            await states.transition(self.events, db, task, "running")
+            started = {
+                "mode": task.mode,
+                "provider": task.provider,
+                "model": task.model,
+                # false: a model the price table does not know (see `task.warning`)
+                "modelKnown": model_info(task.provider, task.model) is not None,
+                "resumed": has_run(task.engine_state),
+                "parentId": str(task.parent_id) if task.parent_id else None,
+                "rules": found.rules[task.mode].to_dicts() if task.mode in found.rules else [],
+                "rulesTruncated": any(r.truncated for r in found.rules.values()),
+            }
             task.runner_id, task.heartbeat_at = self.runner_id, utcnow()
-            await self.events.append(
-                task.session_id,
-                task.id,
-                "task.started",
-                {
-                    "mode": task.mode,
-                    "provider": task.provider,
-                    "model": task.model,
-                    # false: a model the price table does not know (see `task.warning`)
-                    "modelKnown": model_info(task.provider, task.model) is not None,
-                    "resumed": has_run(task.engine_state),
-                    "parentId": str(task.parent_id) if task.parent_id else None,
-                    "rules": found.rules[task.mode].to_dicts() if task.mode in found.rules else [],
-                    "rulesTruncated": any(r.truncated for r in found.rules.values()),
-                },
-                db=db,
+            await states.transition(
+                self.events, db, task, "running", then=[("task.started", started)]
             )
-        return task, session, endpoint
+        return task, endpoint
 
     async def _prepare(
         self,
@@ -500,13 +493,16 @@ class TaskRunner:
         """Mark the task running and build its engine; None when it must not run (deleted,
         or no longer queued: cancelled before it started)."""
         settings = self.settings
-        found = await self._workspace_setup(run)
-        if found is None:
+        workspace_setup = await self._workspace_setup(run)
+        if workspace_setup is None:
             return None
+        found, session = workspace_setup
+        # The session as read just before: a session deleted since takes its task with it
+        # (the task's row is gone, and `_start` says so).
         started = await uninterrupted(self._start(run, found))
         if started is None:
             return None
-        task, session, endpoint = started
+        task, endpoint = started
         problem = found.problem(task.mode)
         if problem is not None:
             await self._finish(run, problem)

@@ -14,6 +14,7 @@ adds) in the caller's unit of work; a transition the table does not allow raises
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,11 +61,14 @@ async def transition(
     reason: str | None = None,
     message: str | None = None,
     pending: dict[str, Any] | None = None,
+    then: Sequence[tuple[str, dict[str, Any]]] = (),
     **data: Any,
 ) -> Task:
     """Move `task` (loaded, and locked, in `db`) to state `to` and log it as a `task.state`
-    event. `pending` is what the task now waits for (cleared otherwise); `reason` and
-    `message` are the failure's when `to` is an end other than `completed`."""
+    event, followed by the (event, data) pairs of `then`: one append, so one numbering and
+    one insert for all of them. `pending` is what the task now waits for (cleared
+    otherwise); `reason` and `message` are the failure's when `to` is an end other than
+    `completed`."""
     previous = task.state
     if not allowed(previous, to):
         raise TransitionRefused(previous, to)
@@ -84,7 +88,8 @@ async def transition(
     payload: dict[str, Any] = {"from": previous, "to": to, **data}
     if reason:
         payload["reason"] = reason
-    await events.append(task.session_id, task.id, "task.state", payload, db=db)
+    items = [("task.state", payload, now), *((event, body, now) for event, body in then)]
+    await events.append_many(task.session_id, task.id, items, db=db)
     return task
 
 
@@ -158,15 +163,14 @@ async def record_end(events: EventStore, db: AsyncSession, task: Task, end: End)
     if end.to == "completed":
         task.result = end.result
     pending = task.pending
-    await transition(events, db, task, end.to, reason=end.reason, message=end.message)
+    then = []
     if pending:  # the question dies with the run: say so to whoever shows it
-        await events.append(
-            task.session_id,
-            task.id,
-            "approval.resolved",
-            {"approvalId": pending.get("id"), "action": "rejected", "reason": end.reason},
-            db=db,
+        then.append(
+            (
+                "approval.resolved",
+                {"approvalId": pending.get("id"), "action": "rejected", "reason": end.reason},
+            )
         )
-    event, data = end.event()
-    await events.append(task.session_id, task.id, event, data, db=db)
+    then.append(end.event())
+    await transition(events, db, task, end.to, reason=end.reason, message=end.message, then=then)
     return True
