@@ -26,14 +26,6 @@ from tests.realtime.test_bus import Lossy, append, nothing_more, take
 from tests.support.lifespan import app_lifespan
 from tests.tasks.conftest import RUN_ANYTHING, Api
 
-
-@pytest.fixture
-def redis_settings(settings: Settings) -> Settings:
-    if not settings.redis_url:
-        pytest.skip("REDIS_URL not set: the Redis half runs in CI's second pass")
-    return settings
-
-
 MakeBus = Callable[..., Awaitable[RedisEventBus]]
 
 

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -44,6 +43,7 @@ from roo.config import Settings
 from roo.kit.errors import AppError
 from roo.kit.logs import get_logger
 from roo.observability.metrics import RATE_LIMITED
+from roo.security.sliding_window import SlidingWindowCounter
 
 log = get_logger("roo.security")
 
@@ -92,8 +92,7 @@ class RateLimitMiddleware:
         self.app = app
         self.policies = policies
         self.enabled = enabled
-        self._limiter: SlidingWindowCounterRateLimiter | None = None
-        self._storage: Storage | None = None
+        self._counter: SlidingWindowCounter | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self.enabled or scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
@@ -104,10 +103,9 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         policy, key = await self._classify(scope)
-        limiter = self._limiter_for(resources.limit_storage)
+        counter = self._counter_for(resources.limit_storage)
         try:
-            allowed = await limiter.hit(policy.item, "api", policy.name, key)
-            stats = await limiter.get_window_stats(policy.item, "api", policy.name, key)
+            allowed, stats = await counter.hit(policy.item, "api", policy.name, key)
         except Exception as exc:  # the store is away: serve (but never an uncounted sign-in)
             log.warning("rate_limit.store_failed", error=f"{type(exc).__name__}: {exc}")
             if policy.name == "auth":
@@ -149,10 +147,10 @@ class RateLimitMiddleware:
 
         await self.app(scope, receive, send_with_headers)
 
-    def _limiter_for(self, storage: Storage) -> SlidingWindowCounterRateLimiter:
-        if self._limiter is None or self._storage is not storage:
-            self._limiter, self._storage = SlidingWindowCounterRateLimiter(storage), storage
-        return self._limiter
+    def _counter_for(self, storage: Storage) -> SlidingWindowCounter:
+        if self._counter is None or self._counter.storage is not storage:
+            self._counter = SlidingWindowCounter(storage)
+        return self._counter
 
     async def _classify(self, scope: Scope) -> tuple[Policy, str]:
         path: str = scope["path"]

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 from limits import parse
 from limits.aio.storage import Storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from roo.config import Settings
 from roo.kit.errors import TooManyRequests
@@ -37,6 +36,7 @@ from roo.kit.logs import get_logger
 from roo.observability.metrics import RATE_LIMITED
 from roo.sandbox.errors import SandboxError
 from roo.security.rate_limits import Policy
+from roo.security.sliding_window import SlidingWindowCounter
 
 log = get_logger("roo.security")
 
@@ -127,7 +127,7 @@ class Budgets:
         self.commands = Policy("session-commands", parse(commands))
         self.ws_connect = Policy("ws-connect", parse(ws_connect))
         self.ws_attempts = Policy("ws-attempts", parse(ws_attempts))
-        self._limiter = SlidingWindowCounterRateLimiter(storage)
+        self._counter = SlidingWindowCounter(storage)
 
     @classmethod
     def from_settings(cls, settings: Settings, storage: Storage) -> Budgets:
@@ -146,8 +146,7 @@ class Budgets:
         if not self.enabled:
             return None
         try:
-            allowed = await self._limiter.hit(policy.item, NAMESPACE, policy.name, key)
-            stats = await self._limiter.get_window_stats(policy.item, NAMESPACE, policy.name, key)
+            allowed, stats = await self._counter.hit(policy.item, NAMESPACE, policy.name, key)
         except Exception as exc:  # the store is away: the call goes on, uncounted
             log.warning(
                 "rate_limit.store_failed", policy=policy.name, error=f"{type(exc).__name__}: {exc}"
