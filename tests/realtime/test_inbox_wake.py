@@ -26,12 +26,12 @@ from roo.config import Settings
 from roo.realtime.bus import RedisEventBus
 from roo.realtime.wake import InboxWakes, PostgresInboxWakes, RedisInboxWakes
 from roo.testing.fake_llm import FakeLLM, Reply, ToolCall
-from tests.realtime.test_redis import MakeBus, _client_id, make_bus, redis_settings
+from tests.realtime.test_redis import MakeBus, _client_id, make_bus
 from tests.support.databases import is_postgres
 from tests.support.lifespan import app_lifespan
 from tests.tasks.conftest import RUN_ANYTHING, Api, is_command_event, tool_results_of
 
-__all__ = ["make_bus", "redis_settings"]
+__all__ = ["make_bus"]
 
 HOUR = 3600.0
 # Nothing reads the first instance's inboxes unless woken: no poll, and no heartbeat round
