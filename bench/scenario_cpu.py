@@ -12,8 +12,9 @@ that nothing but the service's own work is counted:
   database (PostgreSQL with --database-url) and Redis prefix, all running at once;
 - rounds taken in turn (A, B, A, B...), so both versions see the same machine;
 - per round: the CPU seconds of the service's process tree (user + system, /proc) over the
-  round, divided by the scenarios it completed; the service's idle CPU over a quiet interval of
-  the same length is reported beside it (sweeps, the audit sealer).
+  round and one second after it (the last runs' ends), divided by the scenarios it completed;
+  the service's idle CPU over `--idle-seconds` after the rounds is reported beside it (sweeps,
+  the audit sealer: about 1% of a core, a few tenths of a millisecond per scenario of a round).
 
 Reported per version: the median CPU per scenario (ms) over the rounds, and each version's
 ratio to the first one. JSON in bench/results/scenario_cpu.json.
@@ -85,7 +86,7 @@ def run_round(service: Service, users: list[User], per_user: int) -> dict[str, f
             client.close()
 
     threads = [threading.Thread(target=drive, args=(user,)) for user in users]
-    cpu_before, _ = tree_usage(service.process.pid)
+    cpu_before = cpu_seconds(service)
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -93,7 +94,7 @@ def run_round(service: Service, users: list[User], per_user: int) -> dict[str, f
         thread.join()
     wall = time.perf_counter() - started
     time.sleep(1.0)  # the last runs' ends and the audit sealer's next pass land in this round
-    cpu_after, _ = tree_usage(service.process.pid)
+    cpu_after = cpu_seconds(service)
     if errors:
         raise BenchError(f"a scenario failed: {errors[0]}")
     scenarios = per_user * len(users)
@@ -104,11 +105,15 @@ def run_round(service: Service, users: list[User], per_user: int) -> dict[str, f
     }
 
 
+def cpu_seconds(service: Service) -> float:
+    """CPU seconds the service's processes have used so far."""
+    return tree_usage(service.process.pid)[0]
+
+
 def idle_cpu_percent(service: Service, seconds: float) -> float:
-    before, _ = tree_usage(service.process.pid)
+    before = cpu_seconds(service)
     time.sleep(seconds)
-    after, _ = tree_usage(service.process.pid)
-    return round(100 * (after - before) / seconds, 2)
+    return round(100 * (cpu_seconds(service) - before) / seconds, 2)
 
 
 @contextlib.contextmanager
