@@ -11,7 +11,7 @@ import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -29,6 +29,7 @@ from roo.pathguard import writer as writer_module
 from roo.sessions.exceptions import InsufficientStorage
 from roo.sessions.quotas import QUOTAS, stored_config
 from roo.sessions.schemas import SessionConfigIn
+from roo.sessions.service import ACTIVITY_RESOLUTION
 from roo.sessions.workspace import workspace_name
 from tests.auth.conftest import SignIn
 from tests.files.conftest import MakeWorkspace, Workspace
@@ -558,6 +559,29 @@ async def test_writes_mark_activity_and_deleted_workspaces_are_409(
         )
         assert response.status_code == 409, method
         assert response.json()["type"] == "urn:roo:problem:workspace-deleted"
+
+
+async def test_activity_is_written_to_its_resolution(
+    client: httpx.AsyncClient, ws: Workspace, resources: Resources
+) -> None:
+    """A write within ACTIVITY_RESOLUTION of the last recorded activity writes no UPDATE of the
+    session's row; one after it moves `last_active_at` forward."""
+    sid = uuid.UUID(ws.id)
+
+    async def set_and_write(ago: timedelta) -> tuple[datetime, datetime]:
+        before = utcnow() - ago
+        async with unit_of_work(resources.db_sessions) as db:
+            await db.execute(update(Session).where(Session.id == sid).values(last_active_at=before))
+        await put(client, ws, "touch.txt", b"x")
+        async with unit_of_work(resources.db_sessions) as db:
+            after = await db.scalar(select(Session.last_active_at).where(Session.id == sid))
+        assert after is not None
+        return before, after
+
+    before, after = await set_and_write(ACTIVITY_RESOLUTION / 5)
+    assert after == before
+    before, after = await set_and_write(ACTIVITY_RESOLUTION * 2)
+    assert after > before + ACTIVITY_RESOLUTION
 
 
 async def test_workspace_missing_on_disk_is_409(client: httpx.AsyncClient, ws: Workspace) -> None:

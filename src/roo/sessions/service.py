@@ -12,6 +12,7 @@ import errno
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,6 +49,9 @@ log = get_logger("roo.sessions")
 
 # The largest single file a command may write, unless the disk quota is smaller.
 DEFAULT_MAX_FILE_MB = 256
+# How fine `last_active_at` is kept (`SessionManager.touch`): far below the idle timeout
+# (ROO_SESSION_IDLE_AFTER, 1 h) and the janitor's round (ROO_CLEANUP_INTERVAL, 5 min).
+ACTIVITY_RESOLUTION = timedelta(seconds=5)
 
 
 class SessionManager:
@@ -427,14 +431,20 @@ class SessionManager:
 
     async def touch(self, db: AsyncSession, session: Session) -> None:
         """Mark activity before a change to the workspace; an idle session becomes active
-        again. Refused (409) for archived sessions and deleted workspaces."""
+        again. Refused (409) for archived sessions and deleted workspaces. `last_active_at` is
+        kept to `ACTIVITY_RESOLUTION`: within it of the last recorded activity nothing is
+        written, so a burst of tool calls or a task started right after its session was created
+        costs no UPDATE of the session's row."""
         if session.workspace_deleted_at is not None:
             raise exc.WorkspaceGone("This session's workspace was deleted")
         if session.state == "archived":
             raise exc.SessionArchived("Restore the session (state: active) to work in it")
-        session.last_active_at = utcnow()
+        now = utcnow()
         if session.state == "idle":
             session.state = "active"
+        elif now - session.last_active_at < ACTIVITY_RESOLUTION:
+            return  # recorded moments ago: no write (a read-only unit of work stays one)
+        session.last_active_at = now
 
     async def import_archive(self, session: Session, chunks: AsyncIterator[bytes]) -> ImportResult:
         """Stream an uploaded archive to a scratch file beside the workspaces, then extract it
