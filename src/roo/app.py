@@ -61,6 +61,7 @@ from roo.realtime.connections import ConnectionCounter
 from roo.realtime.tickets import TicketStore
 from roo.realtime.wiring import build_bus, build_inbox_wakes
 from roo.sandbox import Sandbox, SandboxUnavailable
+from roo.security.audit import drain_writes
 from roo.security.audit_chain import AuditSealer, seal_at_start, seal_loop
 from roo.security.datadir import secure_data_dir
 from roo.security.denials import DenialAuditMiddleware, DenialLog
@@ -301,6 +302,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 before_seal=lambda: denials.flush(engine),
             )
         )
+        # audit rows still being written (each writer waits for its own: at most a tail)
+        background_stops.append(lambda: drain_writes(db_sessions))
         background_stops.append(lambda: stop_loop(audit_task, audit_stop))
         multiproc.process_started()
         log.info(

@@ -103,6 +103,12 @@ class SQLiteWriteGate:
         """Whether a unit of work of this event loop holds the turn now."""
         return self._turn().lock.locked()
 
+    def held_by_current_task(self) -> bool:
+        """Whether a unit of work of the calling asyncio task holds the turn now: anything it
+        waits for that needs the turn would wait for itself."""
+        turn = self._turn()
+        return turn.lock.locked() and turn.owner is asyncio.current_task()
+
     def _turn(self) -> _Turn:
         by_path = self._turns.setdefault(asyncio.get_running_loop(), {})
         turn = by_path.get(self.path)

@@ -2,8 +2,9 @@
 
 `record` writes a row in the caller's unit of work, so an action and its audit row commit
 together (or not at all). A row that must outlive a refused request (a failed sign-in is audited,
-then the 401 rolls the request's unit of work back) is written by an `AuditWriter`, in a short
-unit of work of its own.
+then the 401 rolls the request's unit of work back), or that follows work done with no
+connection held (a tool or command run), is written by an `AuditWriter`, in a short unit of work
+of its own that rows written at the same moment share (a group commit).
 
 Either way the row is inserted unsealed, with no lock taken: `roo.security.audit_chain` seals
 it into the hash chain moments later, outside the request.
@@ -11,20 +12,26 @@ it into the hash chain moments later, outside the request.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shlex
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from roo.db.engine import uninterrupted, unit_of_work
+from roo.db.engine import unit_of_work
 from roo.db.models import AuditEvent
+from roo.db.types import new_id, utcnow
+from roo.db.write_gate import DatabaseBusy, SQLiteWriteGate, background_wait
 from roo.kit.logs import REDACTED, get_logger, redact_text
 from roo.kit.request_context import current_credential, current_request_id
 from roo.observability.metrics import AUDIT_WRITE
@@ -149,11 +156,69 @@ def session_of(target: str | None, detail: dict[str, Any]) -> uuid.UUID | None:
 
 
 _INSERT = cast(Table, AuditEvent.__table__).insert()
+# Failures that are the database's or the pool's, not a row's: a batch that meets one fails whole
+# (trying its rows one by one would only wait again); any other failure is retried row by row,
+# so that a row that cannot be written costs no other writer its own.
+_NOT_THE_ROWS = (DatabaseBusy, PoolTimeout, OperationalError, InterfaceError, OSError)
+
+
+class _Batch:
+    """The rows of one sessionmaker, event loop and connection patience waiting for their
+    INSERT, and the flush under way (`AuditWriter.write`)."""
+
+    def __init__(self, db_sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.db_sessions = db_sessions
+        self.rows: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self.flush: asyncio.Task[None] | None = None
+
+    def add(self, row: dict[str, Any]) -> asyncio.Future[None]:
+        done = asyncio.get_running_loop().create_future()
+        self.rows.append((row, done))
+        if self.flush is None:
+            # a task of its own: it runs to its end whoever of the writers is cancelled, with
+            # the context (connection patience) of the writer that started it, which is that
+            # of every writer of this batch
+            self.flush = asyncio.create_task(self._flush_all(), name="roo.audit.flush")
+        return done
+
+    async def _flush_all(self) -> None:
+        try:
+            while self.rows:
+                taken, self.rows = self.rows, []
+                await self._insert(taken)
+        finally:
+            self.flush = None
+
+    async def _insert(self, taken: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
+        try:
+            async with unit_of_work(self.db_sessions, writes=True) as db:
+                rows = [row for row, _ in taken]
+                # one row: a plain execute (an executemany of one costs more)
+                await db.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
+        except Exception as exc:
+            if len(taken) > 1 and not isinstance(exc, _NOT_THE_ROWS):
+                for one in taken:
+                    await self._insert([one])
+                return
+            for _, done in taken:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        for _, done in taken:
+            if not done.done():
+                done.set_result(None)
+
+
+# sessionmaker -> (event loop, patience) -> its batch
+_batches: weakref.WeakKeyDictionary[
+    async_sessionmaker[AsyncSession],
+    dict[tuple[asyncio.AbstractEventLoop, float], _Batch],
+] = weakref.WeakKeyDictionary()
 
 
 class AuditWriter:
-    """Audit rows that survive the request that writes them, each in a short unit of work of its
-    own, committed before the call returns (and even when the caller is cancelled meanwhile).
+    """Audit rows that survive the request that writes them, in a unit of work of their own,
+    committed before the call returns (and even when the caller is cancelled meanwhile).
 
         await audit.write("auth.login", outcome="failure", client=client, reason="...")
         raise InvalidLogin()  # rolls the request's unit of work back; the row stays
@@ -162,10 +227,19 @@ class AuditWriter:
             await revoke(own, ...)
             await record(own, "auth.refresh_reuse", ...)
 
+    Rows written at the same time share their unit of work (a group commit): the first
+    writer's row is inserted at once, and the rows that arrive while that INSERT and its commit
+    are under way go together in the next one, each writer returning once its own row is
+    committed. Under concurrency that is one transaction for many rows (on SQLite, one write
+    turn); alone, a row costs what it did on its own. Writers of every `AuditWriter` of one
+    sessionmaker share the batches; background work (`background_work`), which waits longer for
+    a connection, has batches of its own.
+
     The caller must hold no database connection meanwhile (end its unit of work's transaction
-    first: e.g. `db.rollback()` when the request is about to be refused anyway): the writer takes
-    a connection of its own, and on SQLite the database's one write turn, which a caller that
-    has written would hold until its own unit of work ends.
+    first: e.g. `db.rollback()` when the request is about to be refused anyway): the row is
+    written on a connection of its own, and on SQLite in the database's one write turn, which a
+    caller that has written would hold until its own unit of work ends (`DatabaseBusy` at once
+    then, as for a unit of work of the caller's own).
     """
 
     def __init__(self, db_sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -187,16 +261,42 @@ class AuditWriter:
         client: ClientInfo | None = None,
         **detail: Any,
     ) -> None:
-        """Write one row (the arguments of `record`) and commit it."""
-
+        """Write one row (the arguments of `record`); return once it is committed."""
+        gate = SQLiteWriteGate.of(self._db_sessions.kw.get("bind"))
+        if gate is not None and gate.held_by_current_task():
+            raise DatabaseBusy("an audit row waits for the write turn its own task holds")
         row = _row(action, actor_id, target, outcome, client, None, detail)
-
-        async def write() -> None:
-            # A Core INSERT: no ORM object to build and flush for a row nothing reads back
-            # (about half the CPU of `record` in a unit of work; bench/security_overhead.py)
-            async with self.unit() as db:
-                await db.execute(_INSERT, row)
-
+        # its id here, not at the INSERT: a row retried alone is still the same row
+        row["id"] = new_id()
+        row["at"] = utcnow()
         started = time.perf_counter()
-        await uninterrupted(write())
+        done = self._batch().add(row)
+        try:
+            await asyncio.shield(done)
+        except asyncio.CancelledError:
+            # the row is committed (or fails) first; the cancellation reaches the caller then
+            await asyncio.wait([done])
+            if not done.cancelled():
+                done.exception()  # retrieved: the caller is cancelled either way
+            raise
         AUDIT_WRITE.labels("row").observe(time.perf_counter() - started)
+
+    def _batch(self) -> _Batch:
+        key = (asyncio.get_running_loop(), background_wait.get())
+        batches = _batches.setdefault(self._db_sessions, {})
+        batch = batches.get(key)
+        if batch is None:
+            for stale in [k for k in batches if k[0].is_closed()]:
+                del batches[stale]  # a closed loop's (tests run many)
+            batch = batches[key] = _Batch(self._db_sessions)
+        return batch
+
+
+async def drain_writes(db_sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Wait for every flush of `db_sessions`' audit rows under way in this event loop (a clean
+    shutdown: each writer waits for its own row, even cancelled, so this finds at most the tail
+    of one)."""
+    loop = asyncio.get_running_loop()
+    for (owner, _), batch in list(_batches.get(db_sessions, {}).items()):
+        while owner is loop and batch.flush is not None:
+            await asyncio.wait([batch.flush])
