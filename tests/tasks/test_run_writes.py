@@ -69,3 +69,23 @@ async def test_a_run_starts_and_ends_with_one_update_and_one_event_insert_each(
     assert events[at - 1]["data"]["to"] == "running"
     assert names[-2:] == ["task.state", "task.complete"]
     assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+
+
+async def test_a_checkpoint_locks_and_writes_the_task_row_in_one_update(
+    api: Api, llm: FakeLLM, resources: Resources
+) -> None:
+    """A checkpoint writes the task's row where the lease is still the run's (no locking read
+    of the row before it), and the run reads its task's mode and session in one SELECT."""
+    session = await api.session()
+    llm.script(Reply(tool_calls=[ToolCall("attempt_completion", {"result": "done"})]))
+
+    with statements(resources.engine) as sent:
+        task = await api.start(session)
+        await api.wait(session, task["id"], "completed")
+
+    assert not [s for s, _ in sent if s.startswith("SELECT tasks.runner_id")]
+    saves = [s for s, _ in sent if s.startswith("UPDATE tasks SET") and "engine_state=" in s]
+    assert saves
+    assert all("tasks.runner_id =" in s and "tasks.state IN" in s for s in saves), saves
+    setup = [s for s, _ in sent if s.startswith("SELECT tasks.mode, sessions.id")]
+    assert len(setup) == 1, setup

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roo.agent import messages as m
@@ -425,3 +425,32 @@ async def test_the_checkpoints_of_step_300_write_what_those_of_step_10_do(
 
 def test_size_counts_json_text() -> None:
     assert _size(("abc", 3, [b"de", {"k": "fgh"}])) == 8
+
+
+async def test_a_save_under_a_lease_the_runner_no_longer_holds_writes_nothing(
+    api: Api, resources: Resources
+) -> None:
+    """`StateWriter.write(..., lease=...)` writes the task's row first, only where that runner
+    holds the active task: another runner's save (the task resumed elsewhere) returns None and
+    leaves the row and its messages as they were; the holder's save goes through."""
+    task_id = await new_task_row(api, resources)
+    async with unit_of_work(resources.db_sessions) as db:
+        await db.execute(update(Task).where(Task.id == task_id).values(runner_id="holder"))
+    state = EngineState(history=[m.user(m.text_block("do it"))], step=1)
+
+    async with unit_of_work(resources.db_sessions) as db:
+        assert await StateWriter(task_id, EngineState()).write(db, state, lease="other") is None
+    async with unit_of_work(resources.db_sessions) as db:
+        row = await db.get(Task, task_id)
+        assert row is not None
+        assert row.engine_state == {}
+        assert await db.scalar(select(func.count()).where(TaskMessage.task_id == task_id)) == 0
+
+    async with unit_of_work(resources.db_sessions) as db:
+        assert await StateWriter(task_id, EngineState()).write(db, state, lease="holder") == 1
+    async with unit_of_work(resources.db_sessions) as db:
+        assert await db.scalar(select(func.count()).where(TaskMessage.task_id == task_id)) == 1
+        await db.execute(update(Task).where(Task.id == task_id).values(state="completed"))
+    # not active any more: the holder's lease is over too
+    async with unit_of_work(resources.db_sessions) as db:
+        assert await StateWriter(task_id, state).write(db, state, lease="holder") is None

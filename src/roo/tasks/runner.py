@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from roo.agent import messages as m
@@ -444,12 +445,18 @@ class TaskRunner:
         the rules files of the task's mode (read with no connection held), and the session's
         row; None when the task or its session is gone."""
         async with unit_of_work(self.db_sessions) as db:
-            task = await repository.get(db, run.task_id)
-            session = await db.get(Session, run.session_id)
-            if task is None or session is None:
+            found = (
+                await db.execute(
+                    select(Task.mode, Session)
+                    .join(Session, Session.id == Task.session_id)
+                    .where(Task.id == run.task_id)
+                )
+            ).first()
+            if found is None:
                 return None
+            mode, session = found
             workspace = self.manager.workspaces.path(session.workspace_dir)
-            config, mode = dict(session.config or {}), task.mode
+            config = dict(session.config or {})
         modes = await session_modes(workspace, config)
         loader = functools.partial(
             load_rules, workspace, max_bytes=self.settings.task_rules_max_bytes
@@ -541,16 +548,22 @@ class TaskRunner:
 
         async def save(snapshot: EngineState) -> None:
             async with buffer.held() as flush, unit_of_work(self.db_sessions, writes=True) as db:
-                # the lease first (the row stays locked until the writes commit): a run that
-                # lost it (paused past the sweep, the task resumed elsewhere) writes nothing
-                if not await repository.holds(db, run.task_id, self.runner_id):
+                # the task's row first, where the lease is still this run's (the row stays
+                # locked until the writes commit): a run that lost it (paused past the sweep,
+                # the task resumed elsewhere) writes nothing
+                now = utcnow()
+                written = await writer.write(
+                    db,
+                    snapshot,
+                    lease=self.runner_id,
+                    mode=snapshot.mode,
+                    heartbeat_at=now,
+                    updated_at=now,
+                )
+                if written is None:
                     run.lost = True
                     raise LeaseLost(run.task_id)
                 await flush(db)
-                now = utcnow()
-                await writer.write(
-                    db, snapshot, mode=snapshot.mode, heartbeat_at=now, updated_at=now
-                )
 
         async def checkpoint(snapshot: EngineState) -> None:
             await uninterrupted(save(snapshot))

@@ -21,9 +21,9 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import CursorResult, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roo.agent.messages import Message
@@ -31,6 +31,7 @@ from roo.agent.state import EngineState, has_run
 from roo.db.engine import after_commit
 from roo.db.models import Task, TaskMessage
 from roo.db.types import utcnow
+from roo.tasks.schemas import ACTIVE_STATES
 
 # A task's whole conversation, in order (bound: task_id).
 ALL_MESSAGES = (
@@ -87,11 +88,25 @@ class StateWriter:
         self.task_id = task_id
         self.stored = state.end()  # the state was loaded from the rows, or is new
 
-    async def write(self, db: AsyncSession, state: EngineState, **row: Any) -> int:
+    async def write(
+        self, db: AsyncSession, state: EngineState, *, lease: str | None = None, **row: Any
+    ) -> int | None:
         """Stage what changed since the last commit in `db`'s transaction, with the task row's
         `engine_state` and the other `row` values; `stored` moves on when it commits. Returns
-        the number of messages written."""
+        the number of messages written.
+
+        With `lease` (a runner's id), the task's row is written first, and only if that runner
+        still holds the active task's lease: the row stays locked until the transaction ends, so
+        the lease cannot change hands before these writes commit. None, with nothing written,
+        when it does not hold it (one statement where a locking read and then the write were
+        two)."""
         end, history, now = state.end(), state.history, utcnow()
+        task_row = update(Task).where(Task.id == self.task_id)
+        if lease is not None:
+            task_row = task_row.where(Task.runner_id == lease, Task.state.in_(ACTIVE_STATES))
+        written = await db.execute(task_row.values(engine_state=state.scalars(), **row))
+        if lease is not None and cast(CursorResult[Any], written).rowcount != 1:
+            return None
         new = range(self.stored, end)
         changed = sorted(p for p in state.edited if p < self.stored)
         if new:
@@ -113,9 +128,6 @@ class StateWriter:
                 .where(TaskMessage.task_id == self.task_id, TaskMessage.position == p)
                 .values(message=history[p])
             )
-        await db.execute(
-            update(Task).where(Task.id == self.task_id).values(engine_state=state.scalars(), **row)
-        )
 
         async def committed() -> None:
             self.stored = max(self.stored, end)
