@@ -130,3 +130,27 @@ async def test_a_writer_holding_the_write_turn_is_refused_at_once(
             async with asyncio.timeout(2):  # in this task (wait_for would make one)
                 await writer.write("test.second", target="turn:0")
     assert await targets(chain_engine, "turn:") == []
+
+
+@pytest.mark.parametrize("turns", [1, 3], ids=["before-it-runs", "while-it-runs"])
+async def test_writers_are_not_left_waiting_when_the_flush_itself_is_cancelled(
+    chain_engine: AsyncEngine, turns: int
+) -> None:
+    """The flush cancelled (the loop closing) before it ran or during its INSERT: every writer
+    ends (its row written or the write cancelled), and the next write flushes again."""
+    sessions = create_session_factory(chain_engine)
+    writer = AuditWriter(sessions)
+    writes = [asyncio.ensure_future(writer.write("test.w", target=f"w:{i}")) for i in range(3)]
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    flushes = [t for t in asyncio.all_tasks() if t.get_name() == "roo.audit.flush"]
+    assert len(flushes) == 1
+    flushes[0].cancel()
+    async with asyncio.timeout(5):
+        results = await asyncio.gather(*writes, return_exceptions=True)
+    assert all(r is None or isinstance(r, asyncio.CancelledError) for r in results), results
+    if turns == 1:
+        assert all(isinstance(r, asyncio.CancelledError) for r in results), results
+    # and the next write starts a flush of its own
+    await writer.write("test.after", target="after:0")
+    assert await targets(chain_engine, "after:") == ["after:0"]

@@ -179,15 +179,31 @@ class _Batch:
             # the context (connection patience) of the writer that started it, which is that
             # of every writer of this batch
             self.flush = asyncio.create_task(self._flush_all(), name="roo.audit.flush")
+            self.flush.add_done_callback(self._ended)
         return done
 
     async def _flush_all(self) -> None:
+        taken: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         try:
             while self.rows:
                 taken, self.rows = self.rows, []
                 await self._insert(taken)
+        except BaseException:
+            for _, done in taken:  # cancelled itself (the loop is closing)
+                done.cancel()
+            raise
         finally:
+            if self.flush is asyncio.current_task():
+                self.flush = None  # a row added from now on starts the next flush
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """A flush cancelled, even before it ran: no writer is left waiting for ever."""
+        if self.flush is task:
             self.flush = None
+        if task.cancelled() and self.flush is None:
+            waiting, self.rows = self.rows, []
+            for _, done in waiting:
+                done.cancel()
 
     async def _insert(self, taken: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
         try:
