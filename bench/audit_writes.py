@@ -40,6 +40,7 @@ from common import (
     check_backends,
     machine_info,
     report_and_exit,
+    source_revision,
 )
 
 DEFAULT_OUTPUT = RESULTS_DIR / "audit_writes.json"
@@ -117,23 +118,8 @@ def run_round(source: Path, url: str, rows: int, concurrency: list[int]) -> dict
     )
     if done.returncode != 0:
         raise BenchError(f"{source}: {done.stderr.strip().splitlines()[-1:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def commit_of(tree: Path) -> str | None:
-    done = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=tree, capture_output=True, text=True, timeout=10
-    )
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--", "src"],
-        cwd=tree,
-        capture_output=True,
-        text=True,
-        timeout=10,
-    )
-    if done.returncode != 0:
-        return None
-    return done.stdout.strip() + ("+uncommitted" if dirty.stdout.strip() else "")
+    got: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return got
 
 
 def produce(args: argparse.Namespace) -> dict[str, Any]:
@@ -160,7 +146,7 @@ def produce(args: argparse.Namespace) -> dict[str, Any]:
     versions: dict[str, Any] = {}
     first = sources[0][0]
     for name, path in sources:
-        versions[name] = {"commit": commit_of(Path(path)), "by_concurrency": {}}
+        versions[name] = {"source": source_revision(Path(path)), "by_concurrency": {}}
         for n in map(str, concurrency):
             cells = [got[n] for got in rounds[name]]
             versions[name]["by_concurrency"][n] = {

@@ -699,9 +699,10 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def source_revision() -> dict[str, Any] | None:
-    """The commit measured, and whether src/ had uncommitted changes (None outside git)."""
-    repo = BENCH_DIR.parent
+def source_revision(repo: Path | None = None) -> dict[str, Any] | None:
+    """The commit measured, and whether src/ had uncommitted changes (None outside git): this
+    tree's, or `repo`'s (a version measured side by side)."""
+    repo = repo or BENCH_DIR.parent
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10
