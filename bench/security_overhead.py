@@ -2,7 +2,7 @@
 both on and with both off, in one run.
 
     .venv/bin/python bench/security_overhead.py [--duration 10] [--rounds 3] [--connections 32]
-        [--attribute] [--database-url postgresql://...] [--redis redis://...]
+        [--attribute] [--pin] [--database-url postgresql://...] [--redis redis://...]
 
 Two roo servers on loopback, started as http_overhead.py starts roo (one uvicorn worker,
 embedded SQLite in a temporary directory each, LOG_LEVEL=INFO as JSON to a file; with
@@ -29,6 +29,12 @@ The servers are measured alternately, `--rounds` times each, after a warm-up. Th
 `1 - rps(on) / rps(off)` over the medians (target: under 15%); medians and p99 of both, and the
 servers' CPU time per request (steadier than req/s on a busy machine), go to
 bench/results/security_overhead.json (security_overhead-postgres.json with --database-url).
+
+With `--pin`, wrk runs on CPU 0 and every server (all its threads) on CPU 1 (`taskset`), so that
+the scheduler cannot put them on one core in some rounds and on two in others. `cost_paired` is
+the median of each round's 1 - on/off (the two measured back to back, so that the machine's drift
+over the run cancels), with its lowest and highest: the spread says how far one run can be
+trusted.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import argparse
 import contextlib
 import json
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -92,6 +99,8 @@ SERVERS: dict[str, tuple[dict[str, str], bool]] = {
     ),
 }
 VARIANTS = ("on", "off")
+# --pin: wrk on the first CPU, every server (all its threads) on the second
+CLIENT_CPU, SERVER_CPU = 0, 1
 
 
 def off_command(port: int) -> list[str]:
@@ -165,9 +174,15 @@ def _lua_string(text: str) -> str:
 
 
 def run_wrk(
-    script: Path, server: Server, connections: int, duration: int, measure: bool
+    script: Path,
+    server: Server,
+    connections: int,
+    duration: int,
+    measure: bool,
+    pin: bool = False,
 ) -> Measurement:
     command = [
+        *(["taskset", "-c", str(CLIENT_CPU)] if pin else []),
         "wrk",
         "-t1",
         f"-c{connections}",
@@ -233,12 +248,20 @@ def run(args: argparse.Namespace, run_id: str) -> dict[str, Any]:
             "servers ready: " + ", ".join(f"{v} on :{s.port}" for v, s in servers.items()),
             file=sys.stderr,
         )
+        if args.pin:
+            for server in servers.values():
+                subprocess.run(
+                    ["taskset", "-a", "-p", "-c", str(SERVER_CPU), str(server.process.pid)],
+                    check=True,
+                    capture_output=True,
+                )
         for round_no in range(1, args.rounds + 1):
             order = variants if round_no % 2 else tuple(reversed(variants))
             for variant in order:
                 server = servers[variant]
-                run_wrk(scripts[variant], server, args.connections, WARMUP_SECONDS, False)
-                result = run_wrk(scripts[variant], server, args.connections, args.duration, True)
+                script, connections = scripts[variant], args.connections
+                run_wrk(script, server, connections, WARMUP_SECONDS, False, args.pin)
+                result = run_wrk(script, server, connections, args.duration, True, args.pin)
                 measured[variant].append(result)
                 print(
                     f"round {round_no}/{args.rounds} {variant:<4}{result['rps']:>8.0f} req/s  "
@@ -278,6 +301,7 @@ def build_report(
         "settings": {
             "duration": args.duration,
             "rounds": args.rounds,
+            "pinned": args.pin,
             "connections": args.connections,
             "roo_log_level": args.roo_log_level,
             "mix": [f"{m} {p}" for m, p, _ in mix("{id}")],
@@ -297,12 +321,25 @@ def build_report(
         "p50_ms": {"on": on["p50_ms"], "off": off["p50_ms"]},
         "p99_ms": {"on": on["p99_ms"], "off": off["p99_ms"]},
         "target": {"max_cost": MAX_COST, "met": cost <= MAX_COST},
+        # each round's on/off ratio (measured minutes apart at most): the machine's drift
+        # between rounds cancels; the spread says how far one run can be trusted
+        "cost_paired": paired_cost(on["rounds"], off["rounds"]),
         # with --attribute: each part alone against off
         "cost_by_part": {
             part: round(1 - results[part]["rps"] / off["rps"], 3)
             for part in ("limits_only", "audit_only")
             if part in results
         },
+    }
+
+
+def paired_cost(on: list[dict[str, Any]], off: list[dict[str, Any]]) -> dict[str, float]:
+    """1 - on/off per round: its median, lowest and highest."""
+    costs = sorted(1 - a["rps"] / b["rps"] for a, b in zip(on, off, strict=True) if b["rps"])
+    return {
+        "median": round(statistics.median(costs), 3),
+        "min": round(costs[0], 3),
+        "max": round(costs[-1], 3),
     }
 
 
@@ -330,6 +367,11 @@ def print_summary(report: dict[str, Any], output: Path) -> None:
         + (f", {cpu_cost:.1%} more CPU per request" if cpu_cost is not None else "")
         + f"; target <= {report['target']['max_cost']:.0%}: {verdict}"
     )
+    paired = report["cost_paired"]
+    print(
+        f"  paired by round: median {paired['median']:.1%}, "
+        f"from {paired['min']:.1%} to {paired['max']:.1%}"
+    )
     for part, part_cost in report["cost_by_part"].items():
         print(f"  {part} alone: {part_cost:.1%} of req/s")
     print(f"written to {output}")
@@ -340,6 +382,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement (10)")
     parser.add_argument("--rounds", type=int, default=3, help="measurements per server (3)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="wrk on CPU 0 and the servers on CPU 1 (taskset), so that the scheduler does not "
+        "put them on one core in some rounds and on two in others",
+    )
     add_log_level_argument(parser)
     add_backend_arguments(parser)
     parser.add_argument(
