@@ -10,7 +10,7 @@ import sysconfig
 import time
 import traceback
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -266,10 +266,11 @@ def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[object]
 T = TypeVar("T")
 
 
-async def uninterrupted(work: Coroutine[Any, Any, T]) -> T:
-    """Await `work` (a unit of work) to its end even when the caller is cancelled meanwhile:
-    the cancellation reaches the caller once the work is done. A statement cut off mid-way
-    costs its connection (closed instead of returned to the pool, with an error logged)."""
+async def uninterrupted(work: Awaitable[T]) -> T:
+    """Await `work` (a unit of work, or a future another task completes) to its end even when
+    the caller is cancelled meanwhile: the cancellation reaches the caller once the work is
+    done. A statement cut off mid-way costs its connection (closed instead of returned to the
+    pool, with an error logged)."""
     task = asyncio.ensure_future(work)
     try:
         return await asyncio.shield(task)

@@ -28,7 +28,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from roo.db.engine import unit_of_work
+from roo.db.engine import uninterrupted, unit_of_work
 from roo.db.models import AuditEvent
 from roo.db.types import new_id, utcnow
 from roo.db.write_gate import DatabaseBusy, SQLiteWriteGate, background_wait
@@ -286,15 +286,8 @@ class AuditWriter:
         row["id"] = new_id()
         row["at"] = utcnow()
         started = time.perf_counter()
-        done = self._batch().add(row)
-        try:
-            await asyncio.shield(done)
-        except asyncio.CancelledError:
-            # the row is committed (or fails) first; the cancellation reaches the caller then
-            await asyncio.wait([done])
-            if not done.cancelled():
-                done.exception()  # retrieved: the caller is cancelled either way
-            raise
+        # the row is committed (or fails) first; a cancellation reaches the caller then
+        await uninterrupted(self._batch().add(row))
         AUDIT_WRITE.labels("row").observe(time.perf_counter() - started)
 
     def _batch(self) -> _Batch:
