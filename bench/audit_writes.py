@@ -36,6 +36,7 @@ from common import (
     BENCH_DIR,
     RESULTS_DIR,
     BenchError,
+    add_source_argument,
     bench_parser,
     check_backends,
     machine_info,
@@ -125,7 +126,7 @@ def run_round(source: Path, url: str, rows: int, concurrency: list[int]) -> dict
 def produce(args: argparse.Namespace) -> dict[str, Any]:
     from roo.testing.databases import scratch_database
 
-    sources = [tuple(s.split("=", 1)) for s in args.source] or [("this", str(BENCH_DIR.parent))]
+    sources = args.source or [("this", str(BENCH_DIR.parent))]
     concurrency = [int(c) for c in args.concurrency.split(",")]
     rounds: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in sources}
     with tempfile.TemporaryDirectory() as tmp:
@@ -194,7 +195,7 @@ def main(argv: list[str]) -> int:
         print(json.dumps(got))
         return 0
     parser = bench_parser(__doc__, DEFAULT_OUTPUT)
-    parser.add_argument("--source", action="append", default=[], metavar="NAME=PATH")
+    add_source_argument(parser, required=False)  # default: this tree
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--rounds", type=int, default=3)

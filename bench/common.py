@@ -699,6 +699,21 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def add_source_argument(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """`--source NAME=PATH` (repeatable): versions of roo measured side by side, each a tree
+    whose `src/` is imported (e.g. a `git worktree` of an older commit); the first is the
+    reference."""
+    parser.add_argument(
+        "--source",
+        action="append",
+        default=None if required else [],
+        required=required,
+        type=lambda text: tuple(text.split("=", 1)),
+        metavar="NAME=PATH",
+        help="a version to measure: a tree with src/roo (repeat; the first is the reference)",
+    )
+
+
 def source_revision(repo: Path | None = None) -> dict[str, Any] | None:
     """The commit measured, and whether src/ had uncommitted changes (None outside git): this
     tree's, or `repo`'s (a version measured side by side)."""

@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import secrets
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
@@ -40,6 +39,7 @@ from common import (
     Client,
     User,
     add_backend_arguments,
+    add_source_argument,
     backend_env,
     bench_email,
     bench_parser,
@@ -189,7 +189,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine_info(),
         "source": source_revision(),
         "settings": {
-            "sources": {name: tree_revision(tree) for name, tree in sources},
+            "sources": {name: source_revision(tree) for name, tree in sources},
             "clients": args.clients,
             "scenarios_per_client_per_round": args.per_client,
             "rounds": args.rounds,
@@ -207,21 +207,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def tree_revision(tree: Path) -> dict[str, Any]:
-    """The commit a source tree holds, and whether its src/ has changes (not its path)."""
-
-    def git(*argv: str) -> str:
-        done = subprocess.run(
-            ["git", *argv], cwd=tree, capture_output=True, text=True, timeout=10, check=False
-        )
-        return done.stdout.strip()
-
-    return {
-        "commit": git("rev-parse", "HEAD") or None,
-        "src_dirty": bool(git("status", "--porcelain", "--", "src")),
-    }
-
-
 def print_summary(report: dict[str, Any], output: Path) -> None:
     first = next(iter(report["results"]))
     for name, figures in report["results"].items():
@@ -236,14 +221,7 @@ def print_summary(report: dict[str, Any], output: Path) -> None:
 def main() -> int:
     parser = bench_parser(__doc__, RESULTS_DIR / "scenario_cpu.json")
     add_backend_arguments(parser)
-    parser.add_argument(
-        "--source",
-        action="append",
-        type=lambda text: tuple(text.split("=", 1)),
-        required=True,
-        metavar="NAME=PATH",
-        help="a version to measure: a tree with src/roo (repeat; the first is the reference)",
-    )
+    add_source_argument(parser, required=True)
     parser.add_argument("--clients", type=int, default=6, help="client threads (one user each)")
     parser.add_argument("--per-client", type=int, default=10, help="scenarios per client a round")
     parser.add_argument("--rounds", type=int, default=5)
