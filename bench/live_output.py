@@ -103,6 +103,9 @@ class Stamped:
                     self._stamps.setdefault(chunk.text[i : i + TOKEN], now)
             yield chunk
 
+    async def context_window(self, model: str) -> int | None:
+        return await self.inner.context_window(model)
+
     async def aclose(self) -> None:
         await self.inner.aclose()
 

@@ -436,6 +436,9 @@ class TimedProvider:
         self.wall.append(time.perf_counter() - wall)
         self.cpu.append(time.process_time() - cpu)
 
+    async def context_window(self, model: str) -> int | None:
+        return await self.inner.context_window(model)
+
     async def aclose(self) -> None:
         await self.inner.aclose()
 
