@@ -15,6 +15,7 @@ from roo.kit.logs import (
     ACCESS_LOG,
     LINES,
     REDACTED,
+    BatchedLogger,
     configure_logging,
     flush_logs,
     get_logger,
@@ -252,3 +253,40 @@ async def test_a_full_batch_is_written_at_once(capsys: pytest.CaptureFixture[str
     for _ in range(LINES.MAX_PENDING):
         ACCESS_LOG.write(logging.INFO, **ACCESS_FIELDS)  # type: ignore[arg-type]
     assert len(json_lines(capsys.readouterr().err)) == LINES.MAX_PENDING
+
+
+async def test_a_batched_logger_line_waits_with_the_access_lines_in_order(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("INFO", json=True)
+    audit_log = BatchedLogger("roo.test.batched")
+    ACCESS_LOG.write(logging.INFO, **ACCESS_FIELDS)  # type: ignore[arg-type]
+    audit_log.info("audit", action="tools.execute", token=TOKEN)
+    ACCESS_LOG.write(logging.INFO, **{**ACCESS_FIELDS, "status": 204})  # type: ignore[arg-type]
+    # neither written on its own nor writing the waiting access line: all at the iteration's end
+    assert capsys.readouterr().err == ""
+    await asyncio.sleep(0)
+    lines = json_lines(capsys.readouterr().err)
+    assert [(line["event"], line.get("status")) for line in lines] == [
+        ("request", 201),
+        ("audit", None),
+        ("request", 204),
+    ]
+    assert lines[1]["logger"] == "roo.test.batched"
+    assert lines[1]["action"] == "tools.execute"
+    assert lines[1]["token"] == REDACTED  # the whole chain: secrets scrubbed
+
+
+def test_a_batched_logger_follows_each_configuration(capsys: pytest.CaptureFixture[str]) -> None:
+    batched = BatchedLogger("roo.test.batched")  # made before logging is configured again
+    configure_logging("WARNING", json=True)
+    batched.info("hidden")
+    batched.warning("shown")
+    flush_logs()
+    assert [line["event"] for line in json_lines(capsys.readouterr().err)] == ["shown"]
+    configure_logging("INFO", json=False)
+    batched.info("in the console format")
+    flush_logs()
+    err = capsys.readouterr().err
+    assert "in the console format" in err
+    assert not err.lstrip().startswith("{")

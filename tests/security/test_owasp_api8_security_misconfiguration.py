@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from roo.api.state import Resources
 from roo.db.models import AuditEvent
+from roo.kit.logs import flush_logs
 from tests.auth.conftest import PASSWORD
 from tests.support.waiting import eventually
 from tests.tasks.conftest import (
@@ -228,6 +229,7 @@ async def test_planted_secrets_never_reach_logs_audit_errors_or_events(
             for r in (await db.execute(select(AuditEvent))).scalars().all()
         ]
     admin_view = await client.get("/api/v1/admin/audit?limit=200", headers=admin.headers)
+    flush_logs()  # lines waiting for the end of their loop iteration (access, audit) too
     logs = capfd.readouterr()
     places = {
         "logs": logs.out + logs.err,

@@ -32,11 +32,13 @@ from roo.db.engine import uninterrupted, unit_of_work
 from roo.db.models import AuditEvent
 from roo.db.types import new_id, utcnow
 from roo.db.write_gate import DatabaseBusy, SQLiteWriteGate, background_wait
-from roo.kit.logs import REDACTED, get_logger, redact_text
+from roo.kit.logs import REDACTED, BatchedLogger, redact_text
 from roo.kit.request_context import current_credential, current_request_id
 from roo.observability.metrics import AUDIT_WRITE
 
-log = get_logger("roo.audit")
+# each row is logged as it is made, with the access lines of its loop iteration (the row is
+# in the database before its request answers)
+log = BatchedLogger("roo.audit")
 
 # The command text of an audit row: at most this many characters, secrets redacted.
 COMMAND_CHARS = 1000
