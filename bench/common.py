@@ -334,6 +334,48 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=5)
 
 
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+@contextlib.contextmanager
+def equal_cpu_share(name: str) -> Iterator[Callable[[int], None]]:
+    """A cgroup with the cpu controller's default weight, for processes that must share a CPU
+    equally with the other processes put in groups of their own: CFS divides a CPU between
+    groups first, so a process gets its group's share whatever number of threads it runs.
+    Yields a function that moves a process (all its threads) into the group; the group is
+    removed on the way out (once its processes have ended). cgroup v2 (a group under the root,
+    whose `cgroup.subtree_control` must list `cpu`) or v1 (`/sys/fs/cgroup/cpu`); needs the
+    right to create groups there (root). BenchError when neither can be used."""
+    if (CGROUP_ROOT / "cgroup.controllers").exists():
+        if "cpu" not in (CGROUP_ROOT / "cgroup.subtree_control").read_text().split():
+            raise BenchError("cgroup v2 without the cpu controller enabled at its root")
+        group, weight = CGROUP_ROOT / name, ("cpu.weight", "100")
+    elif (CGROUP_ROOT / "cpu" / "cpu.shares").exists():
+        group, weight = CGROUP_ROOT / "cpu" / name, ("cpu.shares", "1024")
+    else:
+        raise BenchError(f"no cgroup cpu controller under {CGROUP_ROOT}")
+    try:
+        group.mkdir()
+        (group / weight[0]).write_text(weight[1])
+    except OSError as exc:
+        raise BenchError(f"cannot make the cgroup {group}: {exc}") from exc
+
+    def move(pid: int) -> None:
+        (group / "cgroup.procs").write_text(str(pid))
+
+    try:
+        yield move
+    finally:
+        for _ in range(50):  # a stopped server's group empties a moment after it exits
+            try:
+                group.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def running_server(
     name: ServerName,

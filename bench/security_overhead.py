@@ -25,16 +25,26 @@ the member's access token:
     GET  /api/v1/sessions/{id}
     POST /api/v1/sessions/{id}/tools/read_file   {"path": "notes.txt"}   (audited: tools.execute)
 
-The servers are measured alternately, `--rounds` times each, after a warm-up. The cost is
-`1 - rps(on) / rps(off)` over the medians (target: under 15%); medians and p99 of both, and the
-servers' CPU time per request (steadier than req/s on a busy machine), go to
-bench/results/security_overhead.json (security_overhead-postgres.json with --database-url).
+Two ways to measure (`--mode`):
 
-With `--pin`, wrk runs on CPU 0 and every server (all its threads) on CPU 1 (`taskset`), so that
-the scheduler cannot put them on one core in some rounds and on two in others. `cost_paired` is
-the median of each round's 1 - on/off (the two measured back to back, so that the machine's drift
-over the run cancels), with its lowest and highest: the spread says how far one run can be
-trusted.
+- **concurrent** (the default): every server loaded at the same time, each by a wrk of its own,
+  all the servers on CPU 1 (`taskset`), each in a cgroup of its own with the same CPU weight
+  (so that CFS gives each the same share of the CPU whatever its number of threads), the wrks on
+  CPU 0. A server's req/s is then its share of one CPU divided by its CPU time per request,
+  and whatever slows the machine down (on these shared machines req/s moves by 2x within
+  minutes) slows every server at the same moment: one round's on/off is steady where
+  back-to-back rounds are not (costs by round within about +-1 point, against -34% to +38%).
+  A **pilot** server (the off app again) is started first and measured with the others, but
+  is not compared: in A/A runs on this machine (the same app twice) the first server started
+  ran 3-4% slower than identical servers started after it, every round, for reasons not found.
+  Needs root (cgroups) and two CPUs.
+- **sequential**: the servers measured one after the other, alternately, `--rounds` times
+  each, each after a warm-up of its own; with `--pin`, wrk on CPU 0 and each server on CPU 1.
+
+The cost is `1 - rps(on) / rps(off)` over the medians (target: under 15%); `cost_paired` is the
+median of each round's 1 - on/off, with its lowest and highest: the spread says how far one run
+can be trusted. Medians and p99 of every server, and their CPU time per request, go to
+bench/results/security_overhead.json (security_overhead-postgres.json with --database-url).
 """
 
 from __future__ import annotations
@@ -69,6 +79,7 @@ from common import (
     check_backends,
     create_user,
     describe_backends,
+    equal_cpu_share,
     exit_on_sigterm,
     machine_info,
     parse_wrk,
@@ -99,6 +110,9 @@ SERVERS: dict[str, tuple[dict[str, str], bool]] = {
     ),
 }
 VARIANTS = ("on", "off")
+# --mode concurrent: started first, measured, not compared (see the module's docstring)
+PILOT = "pilot"
+SERVERS[PILOT] = (OFF_ENV, True)
 # --pin: wrk on the first CPU, every server (all its threads) on the second
 CLIENT_CPU, SERVER_CPU = 0, 1
 
@@ -181,6 +195,17 @@ def run_wrk(
     measure: bool,
     pin: bool = False,
 ) -> Measurement:
+    return run_wrks([(script, server)], connections, duration, measure, pin)[0]
+
+
+def run_wrks(
+    loads: Sequence[tuple[Path, Server]],
+    connections: int,
+    duration: int,
+    measure: bool,
+    pin: bool = False,
+) -> list[Measurement]:
+    """One wrk per (script, server), all at once; their measurements in that order."""
     command = [
         *(["taskset", "-c", str(CLIENT_CPU)] if pin else []),
         "wrk",
@@ -190,37 +215,66 @@ def run_wrk(
         "--timeout",
         "30s",  # a slow answer on a loaded machine is a latency, not an error
         "--latency",
-        "-s",
-        str(script),
-        server.url("/"),
     ]
-    pid = server.process.pid
-    cpu_before = process_cpu_seconds(pid) if measure else None
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=duration + 30, check=False
+    pids = [server.process.pid for _, server in loads]
+    cpu_before = [process_cpu_seconds(pid) if measure else None for pid in pids]
+    wrks = [
+        subprocess.Popen(
+            [*command, "-s", str(script), server.url("/")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for script, server in loads
+    ]
+    outputs = []
+    try:
+        for wrk in wrks:
+            outputs.append(wrk.communicate(timeout=duration + 30))
+    finally:
+        for wrk in wrks:
+            if wrk.poll() is None:
+                wrk.kill()
+                wrk.wait()
+    cpu_after = [process_cpu_seconds(pid) if measure else None for pid in pids]
+    measurements = []
+    for wrk, (stdout, stderr), before, after in zip(
+        wrks, outputs, cpu_before, cpu_after, strict=True
+    ):
+        if wrk.returncode != 0:
+            raise BenchError(f"wrk failed ({wrk.returncode}):\n{stderr[-2000:]}")
+        measurement = parse_wrk(stdout)
+        if measurement["requests"] == 0:
+            raise BenchError(f"wrk completed no request:\n{stdout[-2000:]}")
+        if before is not None and after is not None:
+            cpu_us = (after - before) * 1e6 / measurement["requests"]
+            measurement["cpu_us_per_request"] = round(cpu_us, 1)
+        measurements.append(measurement)
+    return measurements
+
+
+def report_round(round_no: int, rounds: int, variant: str, result: Measurement) -> None:
+    print(
+        f"round {round_no}/{rounds} {variant:<12}{result['rps']:>8.0f} req/s  "
+        f"p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  "
+        f"cpu {result['cpu_us_per_request'] or 0:.0f} us/req"
+        + (f"  ({result['errors']} errors)" if result["errors"] else ""),
+        file=sys.stderr,
     )
-    cpu_after = process_cpu_seconds(pid) if measure else None
-    if done.returncode != 0:
-        raise BenchError(f"wrk failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    measurement = parse_wrk(done.stdout)
-    if measurement["requests"] == 0:
-        raise BenchError(f"wrk completed no request:\n{done.stdout[-2000:]}")
-    if cpu_before is not None and cpu_after is not None:
-        cpu_us = (cpu_after - cpu_before) * 1e6 / measurement["requests"]
-        measurement["cpu_us_per_request"] = round(cpu_us, 1)
-    return measurement
 
 
 def run(args: argparse.Namespace, run_id: str) -> dict[str, Any]:
+    concurrent = args.mode == "concurrent"
     variants = (*VARIANTS, "limits_only", "audit_only") if args.attribute else VARIANTS
-    measured: dict[str, list[Measurement]] = {v: [] for v in variants}
+    started = (PILOT, *variants) if concurrent else variants
+    measured: dict[str, list[Measurement]] = {v: [] for v in started}
     password = secrets.token_urlsafe(18)
     backends = backend_env(args.database_url, args.redis, run_id)
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="roo-bench-")))
         servers: dict[str, Server] = {}
         scripts: dict[str, Path] = {}
-        for variant in variants:
+        for variant in started:  # in this order: the pilot first
             settings, off_app = SERVERS[variant]
             extra = settings | backends
             # a database shared by the servers (and kept after the run) needs an account each
@@ -230,6 +284,12 @@ def run(args: argparse.Namespace, run_id: str) -> dict[str, Any]:
             data_dir.mkdir()
             create_user(
                 server_env("roo", data_dir, args.roo_log_level, extra), email, "member", password
+            )
+            # entered before the server: removed after it stopped
+            share = (
+                stack.enter_context(equal_cpu_share(f"roo-bench-{run_id}-{variant}"))
+                if concurrent
+                else None
             )
             servers[variant] = stack.enter_context(
                 running_server(
@@ -241,6 +301,8 @@ def run(args: argparse.Namespace, run_id: str) -> dict[str, Any]:
                     command=off_command if off_app else None,
                 )
             )
+            if share is not None:
+                share(servers[variant].process.pid)
             token, sid = prepare(servers[variant], email, password)
             scripts[variant] = workdir / f"{variant}.lua"
             scripts[variant].write_text(lua_script(token, sid))
@@ -248,28 +310,32 @@ def run(args: argparse.Namespace, run_id: str) -> dict[str, Any]:
             "servers ready: " + ", ".join(f"{v} on :{s.port}" for v, s in servers.items()),
             file=sys.stderr,
         )
-        if args.pin:
+        pin = args.pin or concurrent
+        if pin:
             for server in servers.values():
                 subprocess.run(
                     ["taskset", "-a", "-p", "-c", str(SERVER_CPU), str(server.process.pid)],
                     check=True,
                     capture_output=True,
                 )
+        if concurrent:
+            loads = [(scripts[v], servers[v]) for v in started]
+            run_wrks(loads, args.connections, WARMUP_SECONDS, False, pin)
         for round_no in range(1, args.rounds + 1):
+            if concurrent:
+                results = run_wrks(loads, args.connections, args.duration, True, pin)
+                for variant, result in zip(started, results, strict=True):
+                    measured[variant].append(result)
+                    report_round(round_no, args.rounds, variant, result)
+                continue
             order = variants if round_no % 2 else tuple(reversed(variants))
             for variant in order:
                 server = servers[variant]
                 script, connections = scripts[variant], args.connections
-                run_wrk(script, server, connections, WARMUP_SECONDS, False, args.pin)
-                result = run_wrk(script, server, connections, args.duration, True, args.pin)
+                run_wrk(script, server, connections, WARMUP_SECONDS, False, pin)
+                result = run_wrk(script, server, connections, args.duration, True, pin)
                 measured[variant].append(result)
-                print(
-                    f"round {round_no}/{args.rounds} {variant:<4}{result['rps']:>8.0f} req/s  "
-                    f"p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  "
-                    f"cpu {result['cpu_us_per_request'] or 0:.0f} us/req"
-                    + (f"  ({result['errors']} errors)" if result["errors"] else ""),
-                    file=sys.stderr,
-                )
+                report_round(round_no, args.rounds, variant, result)
         for variant, server in servers.items():
             failed = sum(m["errors"] for m in measured[variant])
             total = sum(m["requests"] for m in measured[variant])
@@ -299,9 +365,10 @@ def build_report(
         "tool": "wrk",
         "tool_version": tool_version("wrk"),
         "settings": {
+            "mode": args.mode,
             "duration": args.duration,
             "rounds": args.rounds,
-            "pinned": args.pin,
+            "pinned": args.pin or args.mode == "concurrent",
             "connections": args.connections,
             "roo_log_level": args.roo_log_level,
             "mix": [f"{m} {p}" for m, p, _ in mix("{id}")],
@@ -346,8 +413,10 @@ def paired_cost(on: list[dict[str, Any]], off: list[dict[str, Any]]) -> dict[str
 def print_summary(report: dict[str, Any], output: Path) -> None:
     s = report["settings"]
     print(
-        f"\nsecurity_overhead: wrk, {s['connections']} connections, {s['duration']}s x "
-        f"{s['rounds']} rounds (median), mix of {len(s['mix'])} authenticated requests"
+        f"\nsecurity_overhead ({s['mode']}): wrk, {s['connections']} connections, "
+        f"{s['duration']}s x {s['rounds']} rounds (median), mix of {len(s['mix'])} "
+        "authenticated requests"
+        + ("; the pilot is not compared" if PILOT in report["results"] else "")
     )
     print(
         f"{'':<12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'cpu us/req':>12}{'errors':>8}"
@@ -383,10 +452,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="measurements per server (3)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
     parser.add_argument(
+        "--mode",
+        choices=("concurrent", "sequential"),
+        default="concurrent",
+        help="every server loaded at once, sharing CPU 1 equally (the default; root), or one "
+        "after the other (see the module's docstring)",
+    )
+    parser.add_argument(
         "--pin",
         action="store_true",
-        help="wrk on CPU 0 and the servers on CPU 1 (taskset), so that the scheduler does not "
-        "put them on one core in some rounds and on two in others",
+        help="sequential mode: wrk on CPU 0 and the servers on CPU 1 (taskset), so that the "
+        "scheduler does not put them on one core in some rounds and on two in others (always so "
+        "in concurrent mode)",
     )
     add_log_level_argument(parser)
     add_backend_arguments(parser)
