@@ -34,10 +34,16 @@ Two ways to measure (`--mode`):
   and whatever slows the machine down (on these shared machines req/s moves by 2x within
   minutes) slows every server at the same moment: one round's on/off is steady where
   back-to-back rounds are not (costs by round within about +-1 point, against -34% to +38%).
-  A **pilot** server (the off app again) is started first and measured with the others, but
-  is not compared: in A/A runs on this machine (the same app twice) the first server started
-  ran 3-4% slower than identical servers started after it, every round, for reasons not found.
-  Needs root (cgroups) and two CPUs.
+  Each round starts new servers and stops them after (a warm-up, then the measurement): how
+  fast a process runs depends on its start too (its hash seed, its memory layout), so that
+  one round's servers are one sample, and the median of the rounds averages them (two runs
+  that kept their servers throughout gave 14.9% and 18.5%, each steady within its rounds). A
+  **pilot** server (the off app again) is started first and measured with the others, but is
+  not compared: in A/A runs on this machine (the same app twice) the first server started ran
+  3-4% slower than identical servers started after it, for reasons not found. More servers at
+  once (`--attribute`) share the CPU in shorter slices, each coming back to caches the others
+  filled, which raises every cost: compare costs of runs with the same servers. Needs root
+  (cgroups) and two CPUs.
 - **sequential**: the servers measured one after the other, alternately, `--rounds` times
   each, each after a warm-up of its own; with `--pin`, wrk on CPU 0 and each server on CPU 1.
 
@@ -263,87 +269,121 @@ def report_round(round_no: int, rounds: int, variant: str, result: Measurement) 
     )
 
 
-def run(args: argparse.Namespace, run_id: str) -> dict[str, Any]:
+def start_servers(
+    stack: contextlib.ExitStack,
+    args: argparse.Namespace,
+    run_id: str,
+    started: Sequence[str],
+    tag: str = "",
+) -> tuple[dict[str, Server], dict[str, Path]]:
+    """A server per variant, in this order, each signed in with a session of its own: (servers,
+    wrk scripts). In concurrent mode each in its cgroup; with pinning, on the server CPU."""
     concurrent = args.mode == "concurrent"
-    variants = (*VARIANTS, "limits_only", "audit_only") if args.attribute else VARIANTS
-    started = (PILOT, *variants) if concurrent else variants
-    measured: dict[str, list[Measurement]] = {v: [] for v in started}
     password = secrets.token_urlsafe(18)
     backends = backend_env(args.database_url, args.redis, run_id)
+    workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="roo-bench-")))
+    servers: dict[str, Server] = {}
+    scripts: dict[str, Path] = {}
+    for variant in started:
+        settings, off_app = SERVERS[variant]
+        extra = settings | backends
+        # a database shared by the servers (and kept after the run) needs an account each
+        shared = bool(args.database_url)
+        email = bench_email(f"bench-{variant.replace('_', '-')}{tag}", run_id, shared)
+        data_dir = workdir / f"{variant}-data"
+        data_dir.mkdir()
+        create_user(
+            server_env("roo", data_dir, args.roo_log_level, extra), email, "member", password
+        )
+        # entered before the server: removed after it stopped
+        share = (
+            stack.enter_context(equal_cpu_share(f"roo-bench-{run_id}{tag}-{variant}"))
+            if concurrent
+            else None
+        )
+        servers[variant] = stack.enter_context(
+            running_server(
+                "roo",
+                workdir,
+                args.roo_log_level,
+                extra_env=extra,
+                label=variant,
+                command=off_command if off_app else None,
+            )
+        )
+        if share is not None:
+            share(servers[variant].process.pid)
+        token, sid = prepare(servers[variant], email, password)
+        scripts[variant] = workdir / f"{variant}.lua"
+        scripts[variant].write_text(lua_script(token, sid))
+    if args.pin or concurrent:
+        for server in servers.values():
+            subprocess.run(
+                ["taskset", "-a", "-p", "-c", str(SERVER_CPU), str(server.process.pid)],
+                check=True,
+                capture_output=True,
+            )
+    return servers, scripts
+
+
+def check_errors(variant: str, measured: list[Measurement], server: Server) -> None:
+    failed = sum(m["errors"] for m in measured)
+    total = sum(m["requests"] for m in measured)
+    if failed * 100 > total:  # a few 503s of a loaded machine are reported, not fatal
+        raise BenchError(f"{variant}: {failed} of {total} requests failed; see {server.log_path}")
+
+
+def run(args: argparse.Namespace, run_id: str) -> dict[str, Any]:
+    variants = (*VARIANTS, "limits_only", "audit_only") if args.attribute else VARIANTS
+    if args.mode == "concurrent":
+        measured = run_concurrent(args, run_id, (PILOT, *variants))
+    else:
+        measured = run_sequential(args, run_id, variants)
+    return build_report(args, measured)
+
+
+def run_concurrent(
+    args: argparse.Namespace, run_id: str, started: Sequence[str]
+) -> dict[str, list[Measurement]]:
+    """Each round: new servers (a process's speed varies with its start: hash seed, memory
+    layout), all loaded at once after a warm-up, then stopped."""
+    measured: dict[str, list[Measurement]] = {v: [] for v in started}
+    for round_no in range(1, args.rounds + 1):
+        with contextlib.ExitStack() as stack:
+            servers, scripts = start_servers(stack, args, run_id, started, f"-r{round_no}")
+            loads = [(scripts[v], servers[v]) for v in started]
+            run_wrks(loads, args.connections, WARMUP_SECONDS, False, pin=True)
+            results = run_wrks(loads, args.connections, args.duration, True, pin=True)
+            for variant, result in zip(started, results, strict=True):
+                measured[variant].append(result)
+                report_round(round_no, args.rounds, variant, result)
+                check_errors(variant, [result], servers[variant])
+    return measured
+
+
+def run_sequential(
+    args: argparse.Namespace, run_id: str, variants: Sequence[str]
+) -> dict[str, list[Measurement]]:
+    """The same servers throughout, measured one after the other, alternately."""
+    measured: dict[str, list[Measurement]] = {v: [] for v in variants}
     with contextlib.ExitStack() as stack:
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="roo-bench-")))
-        servers: dict[str, Server] = {}
-        scripts: dict[str, Path] = {}
-        for variant in started:  # in this order: the pilot first
-            settings, off_app = SERVERS[variant]
-            extra = settings | backends
-            # a database shared by the servers (and kept after the run) needs an account each
-            shared = bool(args.database_url)
-            email = bench_email(f"bench-{variant.replace('_', '-')}", run_id, shared)
-            data_dir = workdir / f"{variant}-data"
-            data_dir.mkdir()
-            create_user(
-                server_env("roo", data_dir, args.roo_log_level, extra), email, "member", password
-            )
-            # entered before the server: removed after it stopped
-            share = (
-                stack.enter_context(equal_cpu_share(f"roo-bench-{run_id}-{variant}"))
-                if concurrent
-                else None
-            )
-            servers[variant] = stack.enter_context(
-                running_server(
-                    "roo",
-                    workdir,
-                    args.roo_log_level,
-                    extra_env=extra,
-                    label=variant,
-                    command=off_command if off_app else None,
-                )
-            )
-            if share is not None:
-                share(servers[variant].process.pid)
-            token, sid = prepare(servers[variant], email, password)
-            scripts[variant] = workdir / f"{variant}.lua"
-            scripts[variant].write_text(lua_script(token, sid))
+        servers, scripts = start_servers(stack, args, run_id, variants)
         print(
             "servers ready: " + ", ".join(f"{v} on :{s.port}" for v, s in servers.items()),
             file=sys.stderr,
         )
-        pin = args.pin or concurrent
-        if pin:
-            for server in servers.values():
-                subprocess.run(
-                    ["taskset", "-a", "-p", "-c", str(SERVER_CPU), str(server.process.pid)],
-                    check=True,
-                    capture_output=True,
-                )
-        if concurrent:
-            loads = [(scripts[v], servers[v]) for v in started]
-            run_wrks(loads, args.connections, WARMUP_SECONDS, False, pin)
         for round_no in range(1, args.rounds + 1):
-            if concurrent:
-                results = run_wrks(loads, args.connections, args.duration, True, pin)
-                for variant, result in zip(started, results, strict=True):
-                    measured[variant].append(result)
-                    report_round(round_no, args.rounds, variant, result)
-                continue
             order = variants if round_no % 2 else tuple(reversed(variants))
             for variant in order:
                 server = servers[variant]
                 script, connections = scripts[variant], args.connections
-                run_wrk(script, server, connections, WARMUP_SECONDS, False, pin)
-                result = run_wrk(script, server, connections, args.duration, True, pin)
+                run_wrk(script, server, connections, WARMUP_SECONDS, False, args.pin)
+                result = run_wrk(script, server, connections, args.duration, True, args.pin)
                 measured[variant].append(result)
                 report_round(round_no, args.rounds, variant, result)
         for variant, server in servers.items():
-            failed = sum(m["errors"] for m in measured[variant])
-            total = sum(m["requests"] for m in measured[variant])
-            if failed * 100 > total:  # a few 503s of a loaded machine are reported, not fatal
-                raise BenchError(
-                    f"{variant}: {failed} of {total} requests failed; see {server.log_path}"
-                )
-    return build_report(args, measured)
+            check_errors(variant, measured[variant], server)
+    return measured
 
 
 def build_report(
