@@ -68,6 +68,26 @@ async def test_rows_written_at_once_share_one_insert(chain_engine: AsyncEngine) 
     assert report.checked == 20
 
 
+async def test_rows_are_inserted_by_core_not_the_orm_s_bulk_insert(
+    chain_engine: AsyncEngine,
+) -> None:
+    sessions = create_session_factory(chain_engine)
+    through_the_orm: list[str] = []
+
+    def orm_execute(state: Any) -> None:
+        through_the_orm.append(str(state.statement))
+
+    event.listen(sessions.class_.sync_session_class, "do_orm_execute", orm_execute)
+    try:
+        with audit_inserts(chain_engine) as inserts:
+            await AuditWriter(sessions).write("test.core", target="core:1")
+    finally:
+        event.remove(sessions.class_.sync_session_class, "do_orm_execute", orm_execute)
+    assert inserts == [1]
+    assert through_the_orm == []
+    assert await targets(chain_engine, "core:") == ["core:1"]
+
+
 async def test_rows_written_one_after_the_other_are_one_insert_each(
     chain_engine: AsyncEngine,
 ) -> None:
