@@ -212,10 +212,10 @@ class _Batch:
             async with unit_of_work(self.db_sessions, writes=True) as db:
                 rows = [row for row, _ in taken]
                 # On the session's connection: a Core INSERT. Through the session itself an
-                # INSERT of a mapped table is the ORM's bulk INSERT (mapper, result set up for
-                # objects), which cost about 3 of the 17 points bench/security_overhead.py's
-                # rate limiting and audit cost on SQLite (bench/README.md). One row: a plain
-                # execute (an executemany of one costs more).
+                # INSERT of a mapped table is the ORM's bulk INSERT (the mapper, a result set
+                # up for objects), work this statement does not need; what it saves is below
+                # what bench/security_overhead.py can resolve (bench/README.md). One row: a
+                # plain execute (an executemany of one costs more).
                 connection = await db.connection()
                 await connection.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
         except Exception as exc:
