@@ -359,8 +359,9 @@ class BatchedLogger:
     """A logger for lines of the hot path that need not reach the output before the event loop
     moves on: each is written with the access lines of its loop iteration
     (`_Lines.write_soon`), not on its own with a flush, which also wrote the access lines
-    waiting (the audit trail's line for each row it writes cost about 2% of the throughput of
-    `bench/security_overhead.py`'s mix, where a quarter of the requests write one). A process
+    waiting (the audit trail's line for each row it writes cost about a point of the
+    throughput of `bench/security_overhead.py`'s mix, where a quarter of the requests write
+    one). A process
     killed outright loses at most the lines of its last loop iteration: only for lines whose
     fact is kept elsewhere too (an audit row is in the database before its request answers).
 
