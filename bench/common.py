@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from types import FrameType
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 from urllib.parse import urlsplit
 
 from loadgen import percentile
@@ -72,6 +72,8 @@ class Measurement(TypedDict):
     # CPU time the server process spent per request during the run (None where /proc is absent):
     # unlike rps, it barely moves when other processes compete for the CPU.
     cpu_us_per_request: float | None
+    # of which system time (kernel work for the process: its sockets, files), where measured
+    sys_us_per_request: NotRequired[float]
 
 
 @dataclass
@@ -539,12 +541,19 @@ def parse_wrk(output: str) -> Measurement:
 
 def process_cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of a process so far, from /proc (Linux); None elsewhere."""
+    times = process_cpu_times(pid)
+    return None if times is None else sum(times)
+
+
+def process_cpu_times(pid: int) -> tuple[float, float] | None:
+    """(user, system) CPU seconds of a process so far, from /proc (Linux); None elsewhere."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state is field 3
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
 
 
 def process_memory(pid: int) -> dict[str, int] | None:
@@ -715,11 +724,13 @@ def latency_stats(seconds: Iterable[float]) -> dict[str, float]:
 
 def summarise(rounds: list[Measurement]) -> dict[str, Any]:
     cpu = [m["cpu_us_per_request"] for m in rounds if m["cpu_us_per_request"] is not None]
+    system = [m["sys_us_per_request"] for m in rounds if "sys_us_per_request" in m]
     return {
         "rps": round(statistics.median(m["rps"] for m in rounds), 1),
         "p50_ms": round(statistics.median(m["p50_ms"] for m in rounds), 3),
         "p99_ms": round(statistics.median(m["p99_ms"] for m in rounds), 3),
         "cpu_us_per_request": round(statistics.median(cpu), 1) if cpu else None,
+        **({"sys_us_per_request": round(statistics.median(system), 1)} if system else {}),
         "rounds": rounds,
     }
 

@@ -94,7 +94,7 @@ from common import (
     exit_on_sigterm,
     machine_info,
     parse_wrk,
-    process_cpu_seconds,
+    process_cpu_times,
     redis_cleaned,
     report_and_exit,
     require_at_least,
@@ -228,7 +228,7 @@ def run_wrks(
         "--latency",
     ]
     pids = [server.process.pid for _, server in loads]
-    cpu_before = [process_cpu_seconds(pid) if measure else None for pid in pids]
+    cpu_before = [process_cpu_times(pid) if measure else None for pid in pids]
     wrks = [
         subprocess.Popen(
             [*command, "-s", str(script), server.url("/")],
@@ -247,7 +247,7 @@ def run_wrks(
             if wrk.poll() is None:
                 wrk.kill()
                 wrk.wait()
-    cpu_after = [process_cpu_seconds(pid) if measure else None for pid in pids]
+    cpu_after = [process_cpu_times(pid) if measure else None for pid in pids]
     measurements = []
     for wrk, (stdout, stderr), before, after in zip(
         wrks, outputs, cpu_before, cpu_after, strict=True
@@ -258,8 +258,10 @@ def run_wrks(
         if measurement["requests"] == 0:
             raise BenchError(f"wrk completed no request:\n{stdout[-2000:]}")
         if before is not None and after is not None:
-            cpu_us = (after - before) * 1e6 / measurement["requests"]
-            measurement["cpu_us_per_request"] = round(cpu_us, 1)
+            per_request = 1e6 / measurement["requests"]
+            user, system = after[0] - before[0], after[1] - before[1]
+            measurement["cpu_us_per_request"] = round((user + system) * per_request, 1)
+            measurement["sys_us_per_request"] = round(system * per_request, 1)
         measurements.append(measurement)
     return measurements
 
@@ -268,7 +270,8 @@ def report_round(round_no: int, rounds: int, variant: str, result: Measurement) 
     print(
         f"round {round_no}/{rounds} {variant:<12}{result['rps']:>8.0f} req/s  "
         f"p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  "
-        f"cpu {result['cpu_us_per_request'] or 0:.0f} us/req"
+        f"cpu {result['cpu_us_per_request'] or 0:.0f} us/req "
+        f"(sys {result.get('sys_us_per_request', 0):.0f})"
         + (f"  ({result['errors']} errors)" if result["errors"] else ""),
         file=sys.stderr,
     )
@@ -478,15 +481,16 @@ def print_summary(report: dict[str, Any], output: Path) -> None:
         + ("; the pilot is not compared" if PILOT in report["results"] else "")
     )
     print(
-        f"{'':<12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'cpu us/req':>12}{'errors':>8}"
-        "  req/s by round"
+        f"{'':<12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'cpu us/req':>12}{'of it sys':>10}"
+        f"{'errors':>8}  req/s by round"
     )
     for variant, result in report["results"].items():
         per_round = ", ".join(f"{m['rps']:.0f}" for m in result["rounds"])
         cpu = result["cpu_us_per_request"]
         print(
             f"{variant:<12}{result['rps']:>9.0f}{result['p50_ms']:>9.2f}{result['p99_ms']:>9.2f}"
-            f"{(cpu or 0):>12.0f}{sum(m['errors'] for m in result['rounds']):>8}  {per_round}"
+            f"{(cpu or 0):>12.0f}{result.get('sys_us_per_request', 0):>10.0f}"
+            f"{sum(m['errors'] for m in result['rounds']):>8}  {per_round}"
         )
     target = report["target"]
     verdict = "met" if target["met"] else "NOT met"
