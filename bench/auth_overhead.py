@@ -63,6 +63,7 @@ from common import (
     http_load_settings,
     latency_stats,
     machine_info,
+    print_round,
     process_cpu_seconds,
     redis_cleaned,
     report_and_exit,
@@ -386,14 +387,7 @@ def run(args: argparse.Namespace, tool: Tool, run_id: str) -> dict[str, Any]:
                     tool, url, args.connections, args.duration, server.process.pid, headers
                 )
                 measured[endpoint.key].append(result)
-                print(
-                    f"round {round_no}/{args.rounds} {endpoint.key:<15} "
-                    f"{result['rps']:>8.0f} req/s  p50 {result['p50_ms']:.2f} ms  "
-                    f"p99 {result['p99_ms']:.2f} ms  "
-                    f"server cpu {result['cpu_us_per_request'] or 0:.0f} us/req"
-                    + (f"  ({result['errors']} errors)" if result["errors"] else ""),
-                    file=sys.stderr,
-                )
+                print_round(round_no, args.rounds, endpoint.key, result)
         # Sign-in: one client, then two, interleaved over the rounds.
         per_round = math.ceil(args.logins / args.rounds)
         for round_no in range(1, args.rounds + 1):

@@ -595,11 +595,11 @@ def run_load(
             f"--duration={duration}",
             *(f"--header={line}" for line in header_lines),
         ]
-    cpu_before = process_cpu_seconds(server_pid) if server_pid else None
+    cpu_before = process_cpu_times(server_pid) if server_pid else None
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=duration + 30, check=False
     )
-    cpu_after = process_cpu_seconds(server_pid) if server_pid else None
+    cpu_after = process_cpu_times(server_pid) if server_pid else None
     if done.returncode != 0:
         raise BenchError(f"{command[0]} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     if tool == "wrk":
@@ -616,10 +616,36 @@ def run_load(
         )
     if measurement["requests"] == 0:
         raise BenchError(f"{command[0]} completed no request against {url}:\n{done.stderr[-2000:]}")
-    if cpu_before is not None and cpu_after is not None:
-        cpu_us = (cpu_after - cpu_before) * 1e6 / measurement["requests"]
-        measurement["cpu_us_per_request"] = round(cpu_us, 1)
+    add_cpu_per_request(measurement, cpu_before, cpu_after)
     return measurement
+
+
+def add_cpu_per_request(
+    measurement: Measurement,
+    before: tuple[float, float] | None,
+    after: tuple[float, float] | None,
+) -> None:
+    """The server's CPU time per request of `measurement`, and its system part, from
+    `process_cpu_times` before and after the run (nothing when either is None)."""
+    if before is None or after is None:
+        return
+    per_request = 1e6 / measurement["requests"]
+    user, system = after[0] - before[0], after[1] - before[1]
+    measurement["cpu_us_per_request"] = round((user + system) * per_request, 1)
+    measurement["sys_us_per_request"] = round(system * per_request, 1)
+
+
+def print_round(round_no: int, rounds: int, label: str, result: Measurement) -> None:
+    """A measurement's progress line on stderr."""
+    system = result.get("sys_us_per_request")
+    print(
+        f"round {round_no}/{rounds} {label:<14} {result['rps']:>8.0f} req/s  "
+        f"p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  "
+        f"server cpu {result['cpu_us_per_request'] or 0:.0f} us/req"
+        + (f" (sys {system:.0f})" if system is not None else "")
+        + (f"  ({result['errors']} errors)" if result["errors"] else ""),
+        file=sys.stderr,
+    )
 
 
 def choose_tool(wanted: str) -> Tool:
@@ -761,10 +787,17 @@ def add_source_argument(parser: argparse.ArgumentParser, *, required: bool) -> N
         action="append",
         default=None if required else [],
         required=required,
-        type=lambda text: tuple(text.split("=", 1)),
+        type=_name_and_path,
         metavar="NAME=PATH",
         help="a version to measure: a tree with src/roo (repeat; the first is the reference)",
     )
+
+
+def _name_and_path(text: str) -> tuple[str, str]:
+    name, sep, path = text.partition("=")
+    if not (name and sep and path):
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=PATH")
+    return name, path
 
 
 def source_revision(repo: Path | None = None) -> dict[str, Any] | None:

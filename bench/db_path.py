@@ -65,6 +65,7 @@ from common import (
     exit_on_sigterm,
     latency_stats,
     machine_info,
+    print_round,
     process_cpu_seconds,
     redis_cleaned,
     report_and_exit,
@@ -263,14 +264,7 @@ def run(args: argparse.Namespace, tool: Tool, run_id: str) -> dict[str, Any]:
                     tool, url, args.connections, args.duration, server.process.pid, headers
                 )
                 measured.setdefault(endpoint.key, []).append(result)
-                print(
-                    f"round {round_no}/{args.rounds} {endpoint.key:<14} "
-                    f"{result['rps']:>8.0f} req/s  p50 {result['p50_ms']:.2f} ms  "
-                    f"p99 {result['p99_ms']:.2f} ms  "
-                    f"server cpu {result['cpu_us_per_request'] or 0:.0f} us/req"
-                    + (f"  ({result['errors']} errors)" if result["errors"] else ""),
-                    file=sys.stderr,
-                )
+                print_round(round_no, args.rounds, endpoint.key, result)
             writes.append(measure_writes(roo, account, args.writes // args.rounds or 1))
             print(f"round {round_no}/{args.rounds} writes {writes[-1]}", file=sys.stderr)
     return build_report(args, tool, measured, writes)

@@ -41,6 +41,7 @@ from common import (
     get_status,
     http_load_settings,
     machine_info,
+    print_round,
     require_at_least,
     run_load,
     running_server,
@@ -186,13 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         tool, url, args.connections, args.duration, server.process.pid
                     )
                     measured[endpoint.key].append(result)
-                    print(
-                        f"round {round_no}/{args.rounds} {endpoint.key:<13} "
-                        f"{result['rps']:>9.0f} req/s  p50 {result['p50_ms']:.2f} ms  "
-                        f"p99 {result['p99_ms']:.2f} ms  "
-                        f"server cpu {result['cpu_us_per_request'] or 0:.0f} us/req",
-                        file=sys.stderr,
-                    )
+                    print_round(round_no, args.rounds, endpoint.key, result)
             log_path = servers["roo"].log_path
             log_text = log_path.read_bytes()
             roo_log = {"bytes": len(log_text), "lines": log_text.count(b"\n")}

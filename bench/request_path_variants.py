@@ -54,6 +54,7 @@ from common import (
     exit_on_sigterm,
     http_load_settings,
     machine_info,
+    print_round,
     report_and_exit,
     require_at_least,
     run_load,
@@ -278,14 +279,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         tool, url, args.connections, args.duration, server.process.pid, headers
                     )
                     measured[endpoint.key][variant.name].append(result)
-                    print(
-                        f"round {round_no + 1}/{args.rounds} {endpoint.key:<14} "
-                        f"{variant.name:<14} {result['rps']:>8.0f} req/s  "
-                        f"p99 {result['p99_ms']:.2f} ms  "
-                        f"cpu {result['cpu_us_per_request'] or 0:.0f} us/req"
-                        + (f"  ({result['errors']} errors)" if result["errors"] else ""),
-                        file=sys.stderr,
-                    )
+                    label = f"{endpoint.key} {variant.name}"
+                    print_round(round_no + 1, args.rounds, label, result)
             url = bare.url("/hello")
             run_load(tool, url, args.connections, WARMUP_SECONDS)
             bare_rounds.append(

@@ -83,6 +83,7 @@ from common import (
     Measurement,
     Server,
     add_backend_arguments,
+    add_cpu_per_request,
     add_log_level_argument,
     backend_env,
     bench_email,
@@ -94,6 +95,7 @@ from common import (
     exit_on_sigterm,
     machine_info,
     parse_wrk,
+    print_round,
     process_cpu_times,
     redis_cleaned,
     report_and_exit,
@@ -121,6 +123,7 @@ SERVERS: dict[str, tuple[dict[str, str], bool]] = {
     ),
 }
 VARIANTS = ("on", "off")
+PARTS = ("limits_only", "audit_only")  # --attribute: each part alone
 # --mode concurrent: started first, measured, not compared (see the module's docstring)
 PILOT = "pilot"
 SERVERS[PILOT] = (OFF_ENV, True)
@@ -257,24 +260,9 @@ def run_wrks(
         measurement = parse_wrk(stdout)
         if measurement["requests"] == 0:
             raise BenchError(f"wrk completed no request:\n{stdout[-2000:]}")
-        if before is not None and after is not None:
-            per_request = 1e6 / measurement["requests"]
-            user, system = after[0] - before[0], after[1] - before[1]
-            measurement["cpu_us_per_request"] = round((user + system) * per_request, 1)
-            measurement["sys_us_per_request"] = round(system * per_request, 1)
+        add_cpu_per_request(measurement, before, after)
         measurements.append(measurement)
     return measurements
-
-
-def report_round(round_no: int, rounds: int, variant: str, result: Measurement) -> None:
-    print(
-        f"round {round_no}/{rounds} {variant:<12}{result['rps']:>8.0f} req/s  "
-        f"p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms  "
-        f"cpu {result['cpu_us_per_request'] or 0:.0f} us/req "
-        f"(sys {result.get('sys_us_per_request', 0):.0f})"
-        + (f"  ({result['errors']} errors)" if result["errors"] else ""),
-        file=sys.stderr,
-    )
 
 
 def start_servers(
@@ -341,8 +329,13 @@ def check_errors(variant: str, measured: list[Measurement], server: Server) -> N
         raise BenchError(f"{variant}: {failed} of {total} requests failed; see {server.log_path}")
 
 
+def compared(args: argparse.Namespace) -> tuple[str, ...]:
+    """The servers whose costs are compared (not the pilot)."""
+    return (*VARIANTS, *PARTS) if args.attribute else VARIANTS
+
+
 def run(args: argparse.Namespace, run_id: str) -> dict[str, Any]:
-    variants = (*VARIANTS, "limits_only", "audit_only") if args.attribute else VARIANTS
+    variants = compared(args)
     if args.mode == "concurrent":
         measured = run_concurrent(args, run_id, variants)
     else:
@@ -368,7 +361,7 @@ def run_concurrent(
             results = run_wrks(loads, args.connections, args.duration, True, pin=True)
             for variant, result in zip(started, results, strict=True):
                 measured[variant].append(result)
-                report_round(round_no, args.rounds, variant, result)
+                print_round(round_no, args.rounds, variant, result)
                 check_errors(variant, [result], servers[variant])
     return measured
 
@@ -392,7 +385,7 @@ def run_sequential(
                 run_wrk(script, server, connections, WARMUP_SECONDS, False, args.pin)
                 result = run_wrk(script, server, connections, args.duration, True, args.pin)
                 measured[variant].append(result)
-                report_round(round_no, args.rounds, variant, result)
+                print_round(round_no, args.rounds, variant, result)
         for variant, server in servers.items():
             check_errors(variant, measured[variant], server)
     return measured
@@ -455,7 +448,7 @@ def build_report(
                 if concurrent
                 else round(1 - results[part]["rps"] / off["rps"], 3)
             )
-            for part in ("limits_only", "audit_only")
+            for part in PARTS
             if part in results
         },
     }
@@ -538,10 +531,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     require_at_least(parser, args, 1, "duration", "rounds", "connections")
-    compared = 4 if args.attribute else 2
-    if args.mode == "concurrent" and args.rounds % compared:
+    places = len(compared(args))
+    if args.mode == "concurrent" and args.rounds % places:
         parser.error(
-            f"--rounds must be a multiple of {compared} in concurrent mode: each variant is "
+            f"--rounds must be a multiple of {places} in concurrent mode: each variant is "
             "started in each place equally often"
         )
     if args.output == DEFAULT_OUTPUT and args.database_url:
