@@ -361,9 +361,9 @@ class BatchedLogger:
     (`_Lines.write_soon`), not on its own with a flush, which also wrote the access lines
     waiting (the audit trail's line for each row it writes cost about a point of the
     throughput of `bench/security_overhead.py`'s mix, where a quarter of the requests write
-    one). A process
-    killed outright loses at most the lines of its last loop iteration: only for lines whose
-    fact is kept elsewhere too (an audit row is in the database before its request answers).
+    one). A process killed outright loses at most the lines of its last loop iteration: only
+    for lines whose fact is kept elsewhere too (an audit row is in the database before its
+    request answers).
 
     Bound to structlog's configuration once, and again whenever `configure_logging` runs, not
     rebuilt on every line as `get_logger`'s lazy proxies are. `log.info("event", key=value)`
