@@ -310,8 +310,8 @@ def log_tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
-def wait_ready(server: Server) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+def wait_ready(server: Server, timeout: float = READY_TIMEOUT_SECONDS) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise BenchError(
@@ -322,7 +322,7 @@ def wait_ready(server: Server) -> None:
             if get_status("/healthz", server.port) == 200:
                 return
         time.sleep(0.1)
-    raise BenchError(f"{server.name} server not ready within {READY_TIMEOUT_SECONDS:g}s")
+    raise BenchError(f"{server.name} server not ready within {timeout:g}s")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -388,10 +388,12 @@ def running_server(
     src: Path | None = None,
     label: str | None = None,
     command: Callable[[int], list[str]] | None = None,
+    ready_timeout: float = READY_TIMEOUT_SECONDS,
 ) -> Iterator[Server]:
     """A started, ready server; stopped on the way out whatever happens. `src`: see
     `server_env`; `label` names its data directory and log (default: `name`); `command`, the
-    command line for a port (default: `server_command`)."""
+    command line for a port (default: `server_command`); `ready_timeout`, the seconds it has
+    to answer /healthz."""
     data_dir = workdir / f"{label or name}-data"
     data_dir.mkdir(exist_ok=True)
     log_path = workdir / f"{label or name}.log"
@@ -412,7 +414,7 @@ def running_server(
             )
         server = Server(name=name, port=port, process=process, log_path=log_path)
         try:
-            wait_ready(server)
+            wait_ready(server, ready_timeout)
         except BenchError:
             stop(process)
             if attempt == attempts:
