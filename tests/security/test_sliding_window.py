@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from limits.util import WindowStats
 
 from roo.auth.throttle import create_limit_storage
 from roo.config import Settings
+from roo.security import sliding_window
 from roo.security.sliding_window import MAX_BATCH, SlidingWindowCounter
 
 ITEM = parse("5/2 second")
@@ -89,6 +91,32 @@ def assert_same_reset(ours: float, theirs: float, *, first: bool) -> None:
     if first and theirs == pytest.approx(ours - ITEM.get_expiry(), abs=RESET_TOLERANCE):
         return
     assert ours == pytest.approx(theirs, abs=RESET_TOLERANCE)
+
+
+async def test_in_memory_a_budget_unused_for_two_windows_is_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1_000_000.0]
+    monkeypatch.setattr(sliding_window, "time", SimpleNamespace(time=lambda: clock[0]))
+    monkeypatch.setattr(sliding_window._MemoryWindows, "SWEEP_EVERY", 2)
+    counter = SlidingWindowCounter(MemoryStorage())
+    assert counter._memory is not None
+    windows = counter._memory._windows
+    minute = parse("5/minute")
+
+    await counter.hit(minute, "sweep", "idle")
+    await counter.hit(minute, "sweep", "busy")  # a sweep: nothing is old yet
+    assert len(windows) == 2
+    clock[0] += 60
+    await counter.hit(minute, "sweep", "busy")
+    allowed, stats = await counter.hit(minute, "sweep", "busy")  # a sweep, one window on
+    assert len(windows) == 2  # the idle budget's count still weighs in the next window
+    clock[0] += 60
+    await counter.hit(minute, "sweep", "busy")
+    await counter.hit(minute, "sweep", "busy")  # a sweep, two windows on
+    assert list(windows) == [minute.key_for("sweep", "busy")]
+    # 2 hits in this window, and the window before's 1 weighing a third (40 s into this one)
+    assert (allowed, stats.remaining) == (True, 3)
 
 
 async def test_a_hit_on_redis_is_one_command(
