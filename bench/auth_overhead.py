@@ -52,21 +52,18 @@ from common import (
     Tool,
     add_backend_arguments,
     add_http_load_arguments,
+    backend_bench_main,
     backend_env,
     bench_email,
     bench_parser,
-    check_backends,
     choose_tool,
     create_user,
     describe_backends,
-    exit_on_sigterm,
     http_load_settings,
     latency_stats,
     machine_info,
     print_round,
     process_cpu_seconds,
-    redis_cleaned,
-    report_and_exit,
     require_at_least,
     run_load,
     running_server,
@@ -413,16 +410,12 @@ def run(args: argparse.Namespace, tool: Tool, run_id: str) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    exit_on_sigterm()
-    run_id = secrets.token_hex(4)
-
-    def produce() -> dict[str, Any]:
-        check_backends(args)
-        with redis_cleaned(args, run_id):
-            return run(args, choose_tool(args.tool), run_id)
-
-    return report_and_exit("auth_overhead", produce, args.output, print_summary)
+    return backend_bench_main(
+        "auth_overhead",
+        parse_args(argv),
+        lambda a, run_id: run(a, choose_tool(a.tool), run_id),
+        print_summary,
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -865,6 +866,26 @@ def report_and_exit(
     write_report(report, output)
     print_summary(report, output)
     return 0
+
+
+def backend_bench_main(
+    name: str,
+    args: argparse.Namespace,
+    run: Callable[[argparse.Namespace, str], dict[str, Any]],
+    print_summary: Callable[[dict[str, Any], Path], None],
+) -> int:
+    """The body of a benchmark that may run roo on PostgreSQL and Redis: SIGTERM unwinds, the
+    backends are checked, `run(args, run_id)` makes the report (a run id of its own), the run's
+    Redis keys are deleted after it, the report is written and summarised; the exit code."""
+    exit_on_sigterm()
+    run_id = secrets.token_hex(4)
+
+    def produce() -> dict[str, Any]:
+        check_backends(args)
+        with redis_cleaned(args, run_id):
+            return run(args, run_id)
+
+    return report_and_exit(name, produce, args.output, print_summary)
 
 
 @contextlib.contextmanager

@@ -51,16 +51,13 @@ from common import (
     Server,
     add_backend_arguments,
     add_log_level_argument,
+    backend_bench_main,
     backend_env,
     bench_email,
     bench_parser,
-    check_backends,
     create_user,
     describe_backends,
-    exit_on_sigterm,
     machine_info,
-    redis_cleaned,
-    report_and_exit,
     require_at_least,
     running_server,
     server_command,
@@ -258,16 +255,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    exit_on_sigterm()
-    args = parse_args(argv)
-    run_id = secrets.token_hex(4)
-
-    def produce() -> dict[str, Any]:
-        check_backends(args)
-        with redis_cleaned(args, run_id):
-            return run(args, run_id)
-
-    return report_and_exit("security_instructions", produce, args.output, print_summary)
+    return backend_bench_main("security_instructions", parse_args(argv), run, print_summary)
 
 
 if __name__ == "__main__":

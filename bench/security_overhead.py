@@ -85,20 +85,17 @@ from common import (
     add_backend_arguments,
     add_cpu_per_request,
     add_log_level_argument,
+    backend_bench_main,
     backend_env,
     bench_email,
     bench_parser,
-    check_backends,
     create_user,
     describe_backends,
     equal_cpu_share,
-    exit_on_sigterm,
     machine_info,
     parse_wrk,
     print_round,
     process_cpu_times,
-    redis_cleaned,
-    report_and_exit,
     require_at_least,
     running_server,
     server_env,
@@ -543,16 +540,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    exit_on_sigterm()
-    args = parse_args(argv)
-    run_id = secrets.token_hex(4)
-
-    def produce() -> dict[str, Any]:
-        check_backends(args)
-        with redis_cleaned(args, run_id):
-            return run(args, run_id)
-
-    return report_and_exit("security_overhead", produce, args.output, print_summary)
+    return backend_bench_main("security_overhead", parse_args(argv), run, print_summary)
 
 
 if __name__ == "__main__":

@@ -96,20 +96,17 @@ from common import (
     Client,
     Server,
     User,
+    backend_bench_main,
     backend_env,
     bench_email,
     bench_parser,
-    check_backends,
     create_users,
     describe_backends,
-    exit_on_sigterm,
     free_port,
     log_tail,
     machine_info,
     process_cpu_seconds,
     process_memory,
-    redis_cleaned,
-    report_and_exit,
     require_at_least,
     running_server,
     server_env,
@@ -1474,16 +1471,7 @@ def run(args: argparse.Namespace, run_id: str) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    exit_on_sigterm()
-    run_id = secrets.token_hex(4)
-
-    def produce() -> dict[str, Any]:
-        check_backends(args)
-        with redis_cleaned(args, run_id):
-            return run(args, run_id)
-
-    return report_and_exit("tasks", produce, args.output, print_summary)
+    return backend_bench_main("tasks", parse_args(argv), run, print_summary)
 
 
 if __name__ == "__main__":
