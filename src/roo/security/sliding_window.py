@@ -14,7 +14,8 @@ script's work in Redis: about 400,000 instructions of Python per EVALSHA (callgr
 limiter in the same turn of the event loop, so the hits made in one turn are counted together:
 the first schedules a send for the end of the turn, the others join it, and one EVALSHA counts
 them all, in the order they were made, each answered as if it had been sent alone (the script
-counts them one after the other, atomically as always). A hit made alone is sent alone, a turn
+counts them one after the other, atomically as always). One call is in flight at a time: the
+hits made meanwhile go in the next, sent when it returns. A hit made alone is sent alone, a turn
 later than before (no timer: the end of the turn, not a delay).
 
 The script counts in limits' own keys (`{key}` and `{key}/-1`, under the storage's prefix) with
