@@ -263,7 +263,8 @@ async def test_a_call_cancelled_cancels_its_hits_and_those_waiting_and_the_next_
     assert in_flight.cancelled()
     assert waiting.cancelled()
     monkeypatch.undo()
-    allowed, stats = await counter.hit(ITEM, "closing", "y")  # not left waiting for ever
+    # not left waiting for ever (a failure here, not a hung suite)
+    allowed, stats = await asyncio.wait_for(counter.hit(ITEM, "closing", "y"), 5)
     assert (allowed, stats.remaining) == (True, 4)
 
 

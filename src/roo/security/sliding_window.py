@@ -110,9 +110,8 @@ class SlidingWindowCounter:
         self._limiter = SlidingWindowCounterRateLimiter(storage)
         self._redis: _RedisBatches | None = None
         self._memory: _MemoryWindows | None = None
-        bridge = storage.bridge if isinstance(storage, RedisStorage) else None
-        if isinstance(storage, RedisStorage) and type(bridge) is RedispyBridge:
-            self._redis = _RedisBatches(storage, bridge)
+        if isinstance(storage, RedisStorage) and isinstance(storage.bridge, RedispyBridge):
+            self._redis = _RedisBatches(storage, storage.bridge)
         elif type(storage) is MemoryStorage:
             self._memory = _MemoryWindows()
 
